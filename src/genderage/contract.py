@@ -1,0 +1,38 @@
+"""The model contract: the one place that states how pixels and labels map to the model.
+
+ONNX input ``input``: float32 ``[N, 3, 112, 112]``, RGB, values in [0, 1], dynamic batch.
+ONNX first output ``output``: ``[N, 3]`` = ``[logit_female, logit_male, age / 100]``.
+"""
+
+INPUT_SIZE = 112
+"""Side of the square model input, in pixels."""
+
+CHIP_SIZE = 200
+"""Side of a UTKFace aligned chip; aligned crops are produced at this size, then resized."""
+
+AGE_SCALE = 100.0
+"""The model's age output is ``age_years / AGE_SCALE``."""
+
+GENDER_LABELS = ("female", "male")
+"""Model gender index -> label. Index 0 is female, index 1 is male."""
+
+UTKFACE_GENDER_TO_INDEX = {0: 1, 1: 0}
+"""UTKFace file names use 0 = male, 1 = female: the opposite of the model's index."""
+
+
+def utkface_gender_to_index(utk_gender: int) -> int:
+    """Map a UTKFace gender code (0 male, 1 female) to the model's index (0 female, 1 male)."""
+    try:
+        return UTKFACE_GENDER_TO_INDEX[int(utk_gender)]
+    except KeyError:
+        raise ValueError(f"UTKFace gender must be 0 or 1, got {utk_gender!r}") from None
+
+
+def gender_label(index: int) -> str:
+    """Model gender index -> ``"female"`` / ``"male"``."""
+    return GENDER_LABELS[index]
+
+
+def gender_index(label: str) -> int:
+    """``"female"`` / ``"male"`` -> model gender index."""
+    return GENDER_LABELS.index(label)

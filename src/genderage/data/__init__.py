@@ -1,0 +1,1 @@
+"""UTKFace data layer: reading, label parsing, duplicate detection and grouped splits."""
