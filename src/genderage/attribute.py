@@ -1,0 +1,151 @@
+"""The gender/age attribute model: one ONNX Runtime session, batched prediction.
+
+The preprocessing contract and the calibration (gender temperature, age interval) travel
+inside the ONNX file as ``metadata_props``; they are read back here, never guessed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .contract import AGE_SCALE, INPUT_SIZE
+from .preprocess import to_input
+
+log = logging.getLogger(__name__)
+
+META_CONTRACT = "genderage.contract"
+META_TEMPERATURE = "genderage.gender_temperature"
+META_AGE_INTERVAL = "genderage.age_interval"
+MAX_AGE = 120.0
+
+
+@dataclass(frozen=True)
+class AttributeBatch:
+    """Predictions for N faces, as arrays.
+
+    Attributes:
+        gender_probs: float32 ``[N, 2]``, calibrated P(female), P(male).
+        age: float32 ``[N]``, years.
+        age_interval: float32 ``[N, 2]``, [low, high] years at ``interval_coverage``.
+        interval_coverage: nominal coverage of ``age_interval`` (e.g. 0.8).
+    """
+
+    gender_probs: np.ndarray
+    age: np.ndarray
+    age_interval: np.ndarray
+    interval_coverage: float
+
+
+class AttributeModel:
+    """Wraps a genderage ONNX file (``input`` -> ``output`` [N,3], optional ``age_probs``)."""
+
+    def __init__(self, path: str | Path, providers: list[str] | None = None,
+                 intra_op_threads: int | None = None):
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"{self.path}: model file not found")
+        options = ort.SessionOptions()
+        if intra_op_threads:
+            options.intra_op_num_threads = intra_op_threads
+        self.session = ort.InferenceSession(
+            str(self.path), options, providers=providers or ["CPUExecutionProvider"])
+        inputs = self.session.get_inputs()
+        if len(inputs) != 1 or list(inputs[0].shape[1:]) != [3, INPUT_SIZE, INPUT_SIZE]:
+            raise ValueError(f"{self.path}: expected one input [N,3,{INPUT_SIZE},{INPUT_SIZE}], "
+                             f"got {[(i.name, i.shape) for i in inputs]}")
+        self.input_name = inputs[0].name
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        meta = self.session.get_modelmeta().custom_metadata_map
+        self.metadata = dict(meta)
+        self.contract = json.loads(meta[META_CONTRACT]) if META_CONTRACT in meta else {}
+        self.temperature = float(meta.get(META_TEMPERATURE, 1.0))
+        self.age_interval = json.loads(meta[META_AGE_INTERVAL]) if META_AGE_INTERVAL in meta \
+            else None
+        self.has_age_probs = "age_probs" in self.output_names
+
+    def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """Raw outputs for a float32 ``[N,3,112,112]`` input in [0,1], by output name."""
+        return dict(zip(self.output_names, self.session.run(None, {self.input_name: x})))
+
+    def predict(self, faces: np.ndarray) -> AttributeBatch:
+        """Predict gender and age for aligned faces.
+
+        Args:
+            faces: uint8 ``[N, 112, 112, 3]`` RGB faces (see :func:`preprocess.resize_face`).
+        """
+        if len(faces) == 0:
+            empty = np.zeros((0,), np.float32)
+            return AttributeBatch(np.zeros((0, 2), np.float32), empty,
+                                  np.zeros((0, 2), np.float32), self._coverage())
+        out = self.run(to_input(faces))
+        return self.decode(out)
+
+    def decode(self, out: dict[str, np.ndarray]) -> AttributeBatch:
+        """Turn raw outputs into calibrated probabilities, ages and intervals."""
+        return decode_outputs(out[self.output_names[0]], out.get("age_probs"),
+                              self.temperature, self.age_interval)
+
+    def _coverage(self) -> float:
+        return float(self.age_interval["coverage"]) if self.age_interval else DEFAULT_COVERAGE
+
+
+DEFAULT_COVERAGE = 0.8
+
+
+def decode_outputs(main: np.ndarray, age_probs: np.ndarray | None = None,
+                   temperature: float = 1.0, age_interval: dict | None = None) -> AttributeBatch:
+    """Raw model outputs -> calibrated gender probabilities, ages (years) and intervals.
+
+    Args:
+        main: ``[N, 3]`` = ``[logit_female, logit_male, age / 100]``.
+        age_probs: optional ``[N, 121]`` distribution over integer ages.
+        temperature: divides the gender logits before the softmax.
+        age_interval: calibrated interval spec (:func:`apply_interval`); without it the
+            interval is the 10%-90% range of ``age_probs``, or +-25% + 2 years as a last resort.
+    """
+    main = main.astype(np.float64)
+    probs = softmax(main[:, :2] / temperature)
+    age = np.clip(main[:, 2] * AGE_SCALE, 0.0, MAX_AGE)
+    coverage = DEFAULT_COVERAGE
+    if age_interval is not None:
+        lo, hi = apply_interval(age, age_interval)
+        coverage = float(age_interval["coverage"])
+    elif age_probs is not None:
+        lo, hi = distribution_quantiles(age_probs, (0.1, 0.9))
+    else:
+        lo, hi = age - 0.25 * age - 2, age + 0.25 * age + 2
+    lo, hi = np.minimum(lo, age), np.maximum(hi, age)
+    interval = np.stack([np.clip(lo, 0, MAX_AGE), np.clip(hi, 0, MAX_AGE)], axis=1)
+    return AttributeBatch(probs.astype(np.float32), age.astype(np.float32),
+                          interval.astype(np.float32), coverage)
+
+
+def apply_interval(age: np.ndarray, spec: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Age interval from a calibrated spec (see :mod:`genderage.calibration`).
+
+    ``spec["space"] == "log1p"``: residual quantiles in log(1 + age) space, so the interval
+    widens with age, as errors do; ``"years"``: plain offsets in years.
+    """
+    if spec.get("space", "years") == "log1p":
+        base = np.log1p(age)
+        return np.expm1(base + spec["low"]), np.expm1(base + spec["high"])
+    return age + spec["low"], age + spec["high"]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def distribution_quantiles(probs: np.ndarray, qs: tuple[float, ...]) -> list[np.ndarray]:
+    """Quantiles (in years) of per-row distributions over integer ages 0..K-1."""
+    cdf = np.cumsum(probs, axis=1)
+    return [np.argmax(cdf >= q, axis=1).astype(np.float64) for q in qs]

@@ -1,0 +1,151 @@
+"""Pure numeric helpers shared by the detector backends: resizing with padding, anchor grids,
+box/keypoint decoding and non-maximum suppression. No model, no state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """How an image was placed on a detector's input canvas.
+
+    A point ``(x, y)`` in original image pixels sits at
+    ``(x * scale_x + pad_x, y * scale_y + pad_y)`` on the canvas; :meth:`to_image` inverts that.
+    (``scale_x`` and ``scale_y`` differ only by the rounding of the resized size.)
+    """
+
+    scale_x: float
+    scale_y: float
+    pad_x: float
+    pad_y: float
+
+    def to_image(self, xy: np.ndarray) -> np.ndarray:
+        """Canvas coordinates ``[..., 2k]`` (x, y interleaved) -> original image pixels."""
+        xy = np.asarray(xy, np.float32).copy()
+        xy[..., 0::2] = (xy[..., 0::2] - self.pad_x) / self.scale_x
+        xy[..., 1::2] = (xy[..., 1::2] - self.pad_y) / self.scale_y
+        return xy
+
+
+def letterbox(image: np.ndarray, max_side: int, *, border: float = 0.0, multiple: int = 32,
+              fill: int = 0) -> tuple[np.ndarray, Letterbox]:
+    """Place an image, optionally framed by a border, on a canvas fit for a detector.
+
+    The image plus a border of ``border * max(H, W)`` pixels on every side is scaled so its
+    longer side is ``max_side`` (shrunk with area interpolation, enlarged bilinearly), then
+    padded right and bottom with ``fill`` up to multiples of ``multiple``. The border lets a
+    detector see a face that fills a tight crop as a face with context around it.
+
+    Args:
+        image: ``[H, W, C]`` uint8, any channel order (kept as is).
+        max_side: longer side of the scaled (image + border), in canvas pixels.
+        border: border width as a fraction of the image's longer side (0 = none).
+        multiple: canvas height and width are rounded up to a multiple of this.
+        fill: value of the border and padding pixels.
+
+    Returns:
+        ``(canvas, box)``: uint8 ``[h, w, C]`` with ``h % multiple == w % multiple == 0``, and the
+        :class:`Letterbox` that maps canvas points back to ``image`` pixels.
+    """
+    h, w = image.shape[:2]
+    pad = int(round(border * max(h, w)))
+    scale = max_side / float(max(h, w) + 2 * pad)
+    new_w, new_h = max(1, int(round(w * scale))), max(1, int(round(h * scale)))
+    interp = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+    resized = cv2.resize(image, (new_w, new_h), interpolation=interp)
+    off = int(round(pad * scale))
+    canvas_w = -(-(new_w + 2 * off) // multiple) * multiple
+    canvas_h = -(-(new_h + 2 * off) // multiple) * multiple
+    canvas = np.full((canvas_h, canvas_w, image.shape[2]), fill, np.uint8)
+    canvas[off:off + new_h, off:off + new_w] = resized
+    return canvas, Letterbox(scale_x=new_w / w, scale_y=new_h / h, pad_x=float(off), pad_y=float(off))
+
+
+def anchor_centers(height: int, width: int, stride: int, num_anchors: int) -> np.ndarray:
+    """Centers of a stride's anchor grid, in input-canvas pixels.
+
+    Cell ``(row, col)`` has its anchors at ``(col * stride, row * stride)`` (the SCRFD / YuNet
+    convention: the cell's top-left corner, not its middle), repeated ``num_anchors`` times.
+
+    Returns:
+        float32 ``[ceil(height/stride) * ceil(width/stride) * num_anchors, 2]`` (x, y), row-major
+        over cells, the anchors of one cell adjacent.
+    """
+    rows, cols = -(-height // stride), -(-width // stride)
+    ys, xs = np.mgrid[:rows, :cols]
+    centers = np.stack([xs, ys], axis=-1).reshape(-1, 2).astype(np.float32) * stride
+    return np.repeat(centers, num_anchors, axis=0)
+
+
+def distance2bbox(centers: np.ndarray, distances: np.ndarray) -> np.ndarray:
+    """Boxes from distances to the four sides: ``[l, t, r, b]`` -> ``[x - l, y - t, x + r, y + b]``.
+
+    Args:
+        centers: ``[N, 2]`` (x, y). distances: ``[N, 4]`` (left, top, right, bottom), same units.
+
+    Returns:
+        float32 ``[N, 4]`` x1, y1, x2, y2.
+    """
+    c = np.asarray(centers, np.float32)
+    d = np.asarray(distances, np.float32)
+    return np.concatenate([c - d[:, :2], c + d[:, 2:]], axis=1)
+
+
+def distance2kps(centers: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Keypoints from offsets to the anchor center: ``(x + dx_k, y + dy_k)`` for each k.
+
+    Args:
+        centers: ``[N, 2]`` (x, y). offsets: ``[N, 2K]`` (dx_0, dy_0, dx_1, dy_1, ...).
+
+    Returns:
+        float32 ``[N, K, 2]``.
+    """
+    c = np.asarray(centers, np.float32)
+    o = np.asarray(offsets, np.float32)
+    o = o.reshape(len(c), o.shape[-1] // 2, 2)
+    return o + c[:, None, :]
+
+
+def iou_one_to_many(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Intersection over union of one ``[4]`` box with ``[N, 4]`` boxes (x1, y1, x2, y2).
+
+    Areas use continuous coordinates (``(x2 - x1) * (y2 - y1)``, no +1); degenerate boxes have
+    area 0 and IoU 0 with everything.
+    """
+    ix1 = np.maximum(box[0], boxes[:, 0])
+    iy1 = np.maximum(box[1], boxes[:, 1])
+    ix2 = np.minimum(box[2], boxes[:, 2])
+    iy2 = np.minimum(box[3], boxes[:, 3])
+    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
+    area = max(0.0, float(box[2] - box[0])) * max(0.0, float(box[3] - box[1]))
+    areas = np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
+    union = area + areas - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """Greedy non-maximum suppression.
+
+    Visits boxes by descending score (ties: lower index first); keeps a box and drops every
+    remaining box whose IoU with it is strictly greater than ``iou_threshold``.
+
+    Args:
+        boxes: ``[N, 4]`` x1, y1, x2, y2. scores: ``[N]``.
+        iou_threshold: in [0, 1].
+
+    Returns:
+        int64 ``[K]`` indices into ``boxes`` of the kept boxes, by descending score.
+    """
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    order = np.argsort(-np.asarray(scores, np.float64).reshape(-1), kind="stable")
+    keep = []
+    while order.size:
+        best = order[0]
+        keep.append(best)
+        rest = order[1:]
+        order = rest[iou_one_to_many(boxes[best], boxes[rest]) <= iou_threshold]
+    return np.asarray(keep, np.int64)

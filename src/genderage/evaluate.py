@@ -1,0 +1,196 @@
+"""``genderage evaluate``: every metric of the model card, on an ONNX file or a checkpoint.
+
+Writes ``metrics.json``, ``report.md`` and PNG plots (confusion matrix, predicted vs true
+age, error by age, reliability diagram) into an output folder.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .contract import GENDER_LABELS
+from .data.split import ManifestRow, read_manifest
+from .metrics import full_report
+
+log = logging.getLogger(__name__)
+
+
+def load_model(path: str | Path, flip_tta: bool = False):
+    """An ONNX file -> :class:`AttributeModel`; anything else is read as a checkpoint."""
+    path = Path(path)
+    if path.suffix == ".onnx":
+        from .attribute import AttributeModel
+        if flip_tta:
+            raise ValueError("--flip-tta applies to checkpoints; an ONNX file has it baked in "
+                             "or not (see its genderage.contract metadata)")
+        return AttributeModel(path)
+    try:
+        from .training.predictor import CheckpointModel
+    except ImportError as exc:
+        raise ImportError(f"evaluating a checkpoint needs the [train] extra ({exc})") from None
+    return CheckpointModel(path, flip_tta=flip_tta)
+
+
+def dataset_rows(data_dir: str | Path, manifest: str | Path | None, split: str | None
+                 ) -> list[ManifestRow]:
+    """Rows to evaluate: a manifest's split, or every well-named image in ``data_dir``."""
+    if manifest:
+        rows = read_manifest(manifest, split)
+        if not rows:
+            raise ValueError(f"{manifest}: no rows with split {split!r}")
+        return rows
+    from .data.utkface import MalformedName, is_hidden, iter_entries, parse_name
+    rows = []
+    for entry in iter_entries(data_dir):
+        if is_hidden(entry.name):
+            continue
+        try:
+            r = parse_name(entry.name)
+        except MalformedName:
+            log.warning("skipping %s: not a UTKFace name", entry.name)
+            continue
+        rows.append(ManifestRow(r.file, "all", 0, r.age, r.gender, r.race))
+    if not rows:
+        raise ValueError(f"{data_dir}: no UTKFace-named images found")
+    return rows
+
+
+def load_faces_plain(data_dir: str | Path, rows: list[ManifestRow]) -> np.ndarray:
+    from .imageio import read_image
+    from .preprocess import resize_face
+    return np.stack([resize_face(read_image(Path(data_dir) / r.file)) for r in rows])
+
+
+def evaluate(model_path, data_dir, manifest=None, split="val", out_dir=None,
+             flip_tta=False, batch_size=256, plots=True) -> dict:
+    """Evaluate a model on UTKFace-style aligned chips; returns (and writes) the metrics."""
+    model = load_model(model_path, flip_tta)
+    rows = dataset_rows(data_dir, manifest, split if manifest else None)
+    faces = load_faces_plain(data_dir, rows)
+    t0 = time.perf_counter()
+    batches = [model.predict(faces[i:i + batch_size]) for i in range(0, len(faces), batch_size)]
+    seconds = time.perf_counter() - t0
+    probs = np.concatenate([b.gender_probs for b in batches])
+    age = np.concatenate([b.age for b in batches])
+    interval = np.concatenate([b.age_interval for b in batches])
+    truth_age = np.array([r.age for r in rows], float)
+    truth_gender = np.array([r.gender for r in rows], int)
+    race = np.array([r.race for r in rows], int)
+    report = full_report(truth_age, truth_gender, race, age.astype(float), probs.astype(float),
+                         interval, batches[0].interval_coverage)
+    report["model"] = {"path": str(model_path), "kind": type(model).__name__,
+                       "flip_tta": flip_tta}
+    report["data"] = {"dir": str(data_dir), "manifest": str(manifest) if manifest else None,
+                      "split": split if manifest else "all"}
+    report["inference_seconds"] = seconds
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
+        (out_dir / "report.md").write_text(markdown_report(report))
+        if plots:
+            write_plots(out_dir, truth_age, truth_gender, age, probs, report)
+    return report
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def markdown_report(r: dict) -> str:
+    g, a = r["gender"], r["age"]
+    lines = [f"# Evaluation: {r['model']['path']}", "",
+             f"Data: `{r['data']['dir']}` (manifest `{r['data']['manifest']}`, split "
+             f"`{r['data']['split']}`), {r['n']} faces.", "",
+             "## Gender", "", f"Accuracy: **{_pct(g['accuracy'])}**", "",
+             "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+    for label, m in g["per_class"].items():
+        lines.append(f"| {label} | {_pct(m['precision'])} | {_pct(m['recall'])} | "
+                     f"{_pct(m['f1'])} | {m['support']} |")
+    cm = g["confusion_matrix"]["rows_true"]
+    lines += ["", "Confusion matrix (rows: true, columns: predicted):", "",
+              f"| | {GENDER_LABELS[0]} | {GENDER_LABELS[1]} |", "|---|---|---|",
+              f"| {GENDER_LABELS[0]} | {cm[0][0]} | {cm[0][1]} |",
+              f"| {GENDER_LABELS[1]} | {cm[1][0]} | {cm[1][1]} |", "",
+              f"Calibration: ECE {r['calibration']['ece']:.4f}, NLL {r['calibration']['nll']:.4f}.",
+              "", "## Age", "",
+              f"MAE **{a['mae']:.2f}** +- {a['mae_std']:.2f} years, median error "
+              f"{a['median_ae']:.2f}, within 5 years {_pct(a['within_5'])}, within 10 years "
+              f"{_pct(a['within_10'])}, mean signed error {a['bias']:+.2f}.", ""]
+    if "age_interval" in r:
+        iv = r["age_interval"]
+        lines += [f"Age interval (nominal {_pct(iv['nominal'])}): coverage "
+                  f"{_pct(iv['coverage'])}, mean width {iv['mean_width']:.1f} years.", ""]
+    for title, key in (("By age group", "age_by_group"), ("By race", "by_race"),
+                       ("By gender", "by_gender")):
+        lines += [f"### {title}", "", "| group | n | gender acc | age MAE +- std | median | <=5y |",
+                  "|---|---|---|---|---|---|"]
+        for name, m in r[key].items():
+            am = m["age"]
+            lines.append(f"| {name} | {m['n']} | {_pct(m['gender_accuracy'])} | "
+                         f"{am['mae']:.2f} +- {am['mae_std']:.2f} | {am['median_ae']:.2f} | "
+                         f"{_pct(am['within_5'])} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_plots(out_dir: Path, age_true, gender_true, age_pred, probs, report) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cm = np.array(report["gender"]["confusion_matrix"]["rows_true"])
+    fig, ax = plt.subplots(figsize=(4, 3.5))
+    ax.imshow(cm, cmap="Blues")
+    for i in range(2):
+        for j in range(2):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center",
+                    color="white" if cm[i, j] > cm.max() / 2 else "black")
+    ax.set_xticks([0, 1], GENDER_LABELS)
+    ax.set_yticks([0, 1], GENDER_LABELS)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title("gender confusion matrix")
+    fig.tight_layout()
+    fig.savefig(out_dir / "confusion_matrix.png", dpi=100)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.scatter(age_true, age_pred, s=3, alpha=0.3)
+    ax.plot([0, 116], [0, 116], "k--", lw=1)
+    ax.set_xlabel("true age")
+    ax.set_ylabel("predicted age")
+    ax.set_title(f"age: MAE {report['age']['mae']:.2f} years")
+    fig.tight_layout()
+    fig.savefig(out_dir / "age_pred_vs_true.png", dpi=100)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    edges = np.arange(0, 121, 5)
+    which = np.digitize(age_true, edges) - 1
+    err = np.abs(age_pred - age_true)
+    centers = [edges[k] + 2.5 for k in range(len(edges)) if (which == k).any()]
+    maes = [err[which == k].mean() for k in range(len(edges)) if (which == k).any()]
+    ax.bar(centers, maes, width=4.5)
+    ax.set_xlabel("true age (5-year bins)")
+    ax.set_ylabel("MAE (years)")
+    ax.set_title("age error by true age")
+    fig.tight_layout()
+    fig.savefig(out_dir / "age_error_by_age.png", dpi=100)
+    plt.close(fig)
+
+    bins = report["calibration"]["bins"]
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.plot([0.5, 1], [0.5, 1], "k--", lw=1)
+    ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o-")
+    ax.set_xlabel("predicted probability of the predicted label")
+    ax.set_ylabel("observed accuracy")
+    ax.set_title(f"gender reliability (ECE {report['calibration']['ece']:.3f})")
+    fig.tight_layout()
+    fig.savefig(out_dir / "reliability.png", dpi=100)
+    plt.close(fig)

@@ -1,0 +1,188 @@
+"""Photo -> faces -> gender and age: detection, 5-point alignment, one batched model call.
+
+The caller owns the analyzer (no global cache)::
+
+    analyzer = GenderAge()                     # shipped model, default detector
+    result = analyzer.predict("photo.jpg")     # ImageResult; result.to_dict() is JSON-ready
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .align import align_face, template_landmarks
+from .attribute import AttributeBatch, AttributeModel
+from .contract import INPUT_SIZE, gender_label
+from .imageio import ImageDecodeError, ImageSource, load_image, source_name
+from .models import DEFAULT_MODEL, default_model_path
+from .preprocess import resize_face
+from .quality import DEFAULT_THRESHOLDS, Quality, QualityThresholds, assess
+from .results import Face, ImageResult
+
+if TYPE_CHECKING:
+    from .detect import Detector
+
+log = logging.getLogger(__name__)
+
+
+def resolve_model_path(model: str | os.PathLike | None) -> Path:
+    """The attribute model to load: ``model`` if given, else the shipped one.
+
+    Raises:
+        FileNotFoundError: no model given and this build ships none, or the file is missing.
+    """
+    if model is None:
+        path = default_model_path()
+        if path is None:
+            raise FileNotFoundError(
+                f"no attribute model: this build ships none ({DEFAULT_MODEL} is missing); "
+                f"pass one with GenderAge(model=PATH) or --model PATH")
+        return path
+    path = Path(model)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: model file not found")
+    return path
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A located, aligned face waiting for the attribute model."""
+
+    bbox: np.ndarray
+    landmarks: np.ndarray
+    score: float
+    crop: np.ndarray
+    quality: Quality
+
+
+class GenderAge:
+    """Gender and age estimation for every face in a photo.
+
+    Args:
+        model: path of a genderage ONNX file, or an :class:`AttributeModel`; ``None`` for
+            the model shipped with the package.
+        detector: a :class:`~genderage.detect.Detector`, or a spec for
+            :func:`~genderage.detect.create_detector` (backend name or ``.onnx`` path);
+            ``None`` for the default backend. A spec is turned into a detector on first use,
+            so ``aligned`` predictions need no detector at all.
+        skip_low_quality: drop faces whose :class:`Quality` is flagged ``low_quality``.
+        providers: ONNX Runtime execution providers for the attribute model.
+        quality_thresholds: what counts as low quality.
+
+    Raises:
+        FileNotFoundError: no model given and none shipped, or the model file is missing.
+    """
+
+    def __init__(self, model: str | os.PathLike | AttributeModel | None = None,
+                 detector: str | os.PathLike | Detector | None = None, *,
+                 skip_low_quality: bool = False, providers: list[str] | None = None,
+                 quality_thresholds: QualityThresholds = DEFAULT_THRESHOLDS):
+        if isinstance(model, AttributeModel):
+            self.model = model
+        else:
+            self.model = AttributeModel(resolve_model_path(model), providers=providers)
+        if detector is None or isinstance(detector, (str, os.PathLike)):
+            self._detector_spec = None if detector is None else os.fspath(detector)
+            self._detector = None
+        else:
+            self._detector_spec, self._detector = None, detector
+        self.skip_low_quality = skip_low_quality
+        self.quality_thresholds = quality_thresholds
+
+    @property
+    def detector(self) -> Detector:
+        """The face detector, created from the spec on first access.
+
+        Raises:
+            DetectorError: the spec names no usable backend.
+        """
+        if self._detector is None:
+            from .detect import create_detector
+
+            self._detector = create_detector(self._detector_spec)
+        return self._detector
+
+    def predict(self, image: ImageSource, aligned: bool = False) -> ImageResult:
+        """Detect, align and analyse every face in one image.
+
+        Args:
+            image: a file path, encoded image bytes, or an RGB uint8 ``[H, W, 3]`` array.
+            aligned: the image is already a face crop in UTKFace chip geometry (e.g. a
+                UTKFace chip): skip detection and use the whole image as one face.
+
+        Returns:
+            An :class:`ImageResult`; undecodable input gives ``error`` (never an exception),
+            an image without faces gives ``faces == []``.
+        """
+        return self.predict_batch([image], aligned=aligned)[0]
+
+    def predict_batch(self, images: list[ImageSource], aligned: bool = False
+                      ) -> list[ImageResult]:
+        """:meth:`predict` for several images, with ONE attribute-model call for all faces.
+
+        Returns:
+            One :class:`ImageResult` per input, in input order.
+        """
+        results: list[ImageResult | None] = [None] * len(images)
+        located: list[tuple[int, str | None, list[_Candidate]]] = []
+        for i, image in enumerate(images):
+            name = source_name(image)
+            try:
+                rgb = load_image(image)
+            except ImageDecodeError as exc:
+                log.info("%s", exc)
+                results[i] = ImageResult(name, [], str(exc))
+                continue
+            candidates = self._whole_image(rgb) if aligned else self._detect(rgb)
+            if self.skip_low_quality:
+                candidates = [c for c in candidates if not c.quality.low_quality]
+            located.append((i, name, candidates))
+
+        crops = [c.crop for _, _, cands in located for c in cands]
+        batch = self.model.predict(np.stack(crops) if crops else
+                                   np.zeros((0, INPUT_SIZE, INPUT_SIZE, 3), np.uint8))
+        k = 0
+        for i, name, candidates in located:
+            faces = []
+            for c in candidates:
+                faces.append(_make_face(c, batch, k))
+                k += 1
+            results[i] = ImageResult(name, faces, None)
+        return results
+
+    def _detect(self, rgb: np.ndarray) -> list[_Candidate]:
+        candidates = []
+        for det in self.detector.detect(rgb):
+            crop = align_face(rgb, det.landmarks)
+            quality = assess(det.bbox, det.landmarks, det.score, crop, self.quality_thresholds)
+            candidates.append(_Candidate(det.bbox, det.landmarks, det.score, crop, quality))
+        return candidates
+
+    def _whole_image(self, rgb: np.ndarray) -> list[_Candidate]:
+        h, w = rgb.shape[:2]
+        bbox = np.array([0, 0, w, h], np.float32)
+        landmarks = template_landmarks(w, h)
+        crop = resize_face(rgb)
+        quality = assess(bbox, landmarks, 1.0, crop, self.quality_thresholds)
+        return [_Candidate(bbox, landmarks, 1.0, crop, quality)]
+
+
+def _make_face(c: _Candidate, batch: AttributeBatch, k: int) -> Face:
+    index = int(np.argmax(batch.gender_probs[k]))
+    lo, hi = (float(v) for v in batch.age_interval[k])
+    return Face(
+        bbox=tuple(float(v) for v in c.bbox),
+        landmarks=tuple((float(x), float(y)) for x, y in c.landmarks),
+        det_score=float(c.score),
+        gender=gender_label(index),
+        gender_probability=float(batch.gender_probs[k, index]),
+        age=float(batch.age[k]),
+        age_interval=(lo, hi),
+        quality=c.quality,
+    )

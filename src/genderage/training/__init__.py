@@ -1,0 +1,1 @@
+"""Training, export and checkpoint code. Needs the ``[train]`` extra (torch)."""

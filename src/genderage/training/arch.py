@@ -1,0 +1,169 @@
+"""GenderAgeNet: the model card's five-block CNN, and a registry of variants.
+
+The card lists five conv blocks (3->32 stride 2, 32->64 + max-pool, 64->128 + max-pool,
+128->256 + max-pool, 256->512 + global average pool), each with BatchNorm + ReLU, a shared
+classifier Dropout(0.5) -> Linear(512,128) -> ReLU -> Dropout(0.3), a gender head
+Linear(128,2) and an age head Linear(128,1). It also says "MobileNet-like" and 1,230,851
+parameters; plain 3x3 convolutions in that layout give 1,636,611 (docs/training.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from ..contract import AGE_SCALE
+
+AGE_BINS = 121  # integer ages 0..120 for the optional age-distribution head
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild the network; stored in every checkpoint."""
+
+    arch: str = "card"
+    widths: tuple[int, ...] = (32, 64, 128, 256, 512)
+    separable: bool = False        # depthwise-separable convs after the stem
+    hidden: int = 128
+    age_distribution: bool = False  # extra head: softmax over AGE_BINS integer ages
+    age_output: str = "regression"  # what the contract's age column carries:
+    # "regression" (age head), "expectation" (mean of the distribution) or "mean" (average)
+    mean: float = 0.5               # input normalisation inside the graph: (x - mean) / std
+    std: float = 0.25
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelConfig:
+        d = dict(d)
+        d["widths"] = tuple(d["widths"])
+        return cls(**d)
+
+
+def _conv_bn_relu(cin: int, cout: int, stride: int = 1, separable: bool = False) -> nn.Sequential:
+    if separable:
+        return nn.Sequential(
+            nn.Conv2d(cin, cin, 3, stride, 1, groups=cin, bias=False), nn.BatchNorm2d(cin),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.BatchNorm2d(cout),
+                         nn.ReLU(inplace=True))
+
+
+class GenderAgeNet(nn.Module):
+    """Multi-task CNN: ``[N,3,112,112]`` RGB in [0,1] -> gender logits and age.
+
+    Args:
+        cfg: the architecture; see :class:`ModelConfig`.
+    """
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        w = cfg.widths
+        blocks = [_conv_bn_relu(3, w[0], stride=2)]
+        for i in range(1, len(w)):
+            blocks.append(_conv_bn_relu(w[i - 1], w[i], separable=cfg.separable))
+            blocks.append(nn.MaxPool2d(2) if i < len(w) - 1 else nn.AdaptiveAvgPool2d(1))
+        self.features = nn.Sequential(*blocks)
+        self.classifier = nn.Sequential(nn.Dropout(0.5), nn.Linear(w[-1], cfg.hidden),
+                                        nn.ReLU(inplace=True), nn.Dropout(0.3))
+        self.gender_head = nn.Linear(cfg.hidden, 2)
+        self.age_head = nn.Linear(cfg.hidden, 1)
+        self.age_dist_head = nn.Linear(cfg.hidden, AGE_BINS) if cfg.age_distribution else None
+        self.register_buffer("ages", torch.arange(AGE_BINS, dtype=torch.float32), persistent=False)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        x = (x - self.cfg.mean) / self.cfg.std
+        return self.classifier(torch.flatten(self.features(x), 1))
+
+    def forward_head(self, h: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = {"gender_logits": self.gender_head(h), "age_reg": self.age_head(h).squeeze(1)}
+        if self.age_dist_head is not None:
+            out["age_logits"] = self.age_dist_head(h)
+        return out
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.forward_head(self.forward_features(x))
+
+    def contract_outputs(self, out: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        """Raw head outputs -> (``output`` [N,3], and ``age_probs`` [N,121] if present)."""
+        age = out["age_reg"].float()
+        if self.age_dist_head is not None:
+            probs = torch.softmax(out["age_logits"].float(), dim=1)
+            expectation = (probs * self.ages).sum(1) / AGE_SCALE
+            if self.cfg.age_output == "expectation":
+                age = expectation
+            elif self.cfg.age_output == "mean":
+                age = 0.5 * (age + expectation)
+            main = torch.cat([out["gender_logits"].float(), age[:, None]], dim=1)
+            return main, probs
+        return (torch.cat([out["gender_logits"].float(), age[:, None]], dim=1),)
+
+
+class ContractModule(nn.Module):
+    """Wraps a :class:`GenderAgeNet` so its forward returns the ONNX contract's outputs.
+
+    With ``flip_tta`` the prediction is the average over the image and its mirror image
+    (logits, age and age distribution are averaged).
+    """
+
+    def __init__(self, net: GenderAgeNet, flip_tta: bool = False):
+        super().__init__()
+        self.net = net
+        self.flip_tta = flip_tta
+
+    def forward(self, x: torch.Tensor):
+        outs = self.net.contract_outputs(self.net(x))
+        if self.flip_tta:
+            flipped = self.net.contract_outputs(self.net(torch.flip(x, dims=[3])))
+            outs = tuple(0.5 * (a + b) for a, b in zip(outs, flipped))
+        return outs
+
+
+_REGISTRY: dict[str, Callable[..., ModelConfig]] = {}
+
+
+def register(fn: Callable[..., ModelConfig]) -> Callable[..., ModelConfig]:
+    _REGISTRY[fn.__name__] = fn
+    return fn
+
+
+@register
+def card(**kw) -> ModelConfig:
+    """The card's layout with plain 3x3 convolutions (1.64M parameters)."""
+    return ModelConfig(arch="card", **kw)
+
+
+@register
+def card_separable(**kw) -> ModelConfig:
+    """The card's layout with depthwise-separable convs after the stem ("MobileNet-like")."""
+    return ModelConfig(arch="card_separable", separable=True, **kw)
+
+
+@register
+def card_small(**kw) -> ModelConfig:
+    """Half-width card layout, for tests and quick experiments."""
+    return ModelConfig(arch="card_small", widths=(16, 32, 64, 128, 256), hidden=64, **kw)
+
+
+def list_archs() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def model_config(arch: str, **kw) -> ModelConfig:
+    if arch not in _REGISTRY:
+        raise ValueError(f"unknown architecture {arch!r}; choose from {list_archs()}")
+    return _REGISTRY[arch](**kw)
+
+
+def build_model(cfg: ModelConfig) -> GenderAgeNet:
+    return GenderAgeNet(cfg)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

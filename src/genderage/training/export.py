@@ -1,0 +1,130 @@
+"""``genderage export``: checkpoint -> ONNX file that follows the model contract.
+
+Every export checks itself: the onnx checker, then torch-vs-onnxruntime parity on real-ish
+inputs (max abs diff <= ``PARITY_TOL``); a failure raises and leaves no file behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..attribute import META_AGE_INTERVAL, META_CONTRACT, META_TEMPERATURE
+from ..contract import AGE_SCALE, GENDER_LABELS, INPUT_SIZE
+from .arch import ContractModule, GenderAgeNet, ModelConfig
+from .checkpoint import load_checkpoint, model_from_checkpoint
+
+log = logging.getLogger(__name__)
+
+PARITY_TOL = 1e-4
+
+
+class ExportError(RuntimeError):
+    """The exported file failed the checker or the parity test."""
+
+
+def contract_metadata(cfg: ModelConfig, flip_tta: bool) -> dict:
+    """The preprocessing/output contract, as stored in the ONNX ``metadata_props``."""
+    return {
+        "input": {"name": "input", "shape": ["N", 3, INPUT_SIZE, INPUT_SIZE], "dtype": "float32",
+                  "color": "RGB", "range": [0.0, 1.0], "layout": "NCHW",
+                  "crop": "UTKFace aligned chip geometry (dlib face chip, 200x200), resized to "
+                          "112x112 with area interpolation"},
+        "output": {"name": "output", "shape": ["N", 3],
+                   "columns": [f"logit_{GENDER_LABELS[0]}", f"logit_{GENDER_LABELS[1]}",
+                               f"age/{AGE_SCALE:g}"]},
+        "extra_outputs": ["age_probs"] if cfg.age_distribution else [],
+        "age_output": cfg.age_output,
+        "flip_tta": flip_tta,
+        "arch": cfg.to_dict(),
+    }
+
+
+def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = 17, weights: str = "auto",
+                flip_tta: bool = False, age_output: str | None = None,
+                calibration: dict | None = None, parity_inputs: np.ndarray | None = None) -> dict:
+    """Export a checkpoint to ONNX; returns a report (parity, sizes, metadata).
+
+    Args:
+        age_output: override which age estimate the contract output carries.
+        calibration: ``{"gender_temperature": T, "age_interval": {...}}`` to embed.
+        parity_inputs: float32 ``[N,3,112,112]`` inputs for the parity check (random if None).
+    """
+    state = load_checkpoint(checkpoint)
+    net = model_from_checkpoint(state, weights)
+    if age_output is not None:
+        net = _with_age_output(net, age_output)
+    module = ContractModule(net, flip_tta).eval()
+    output_names = ["output"] + (["age_probs"] if net.age_dist_head is not None else [])
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    dummy = torch.rand(2, 3, INPUT_SIZE, INPUT_SIZE)
+    torch.onnx.export(
+        module, (dummy,), str(tmp), dynamo=False, opset_version=opset,
+        input_names=["input"], output_names=output_names,
+        dynamic_axes={name: {0: "N"} for name in ["input", *output_names]})
+    try:
+        meta = {META_CONTRACT: json.dumps(contract_metadata(net.cfg, flip_tta)),
+                "genderage.weights": weights, "genderage.epoch": str(state.get("epoch")),
+                "genderage.manifest_sha256": state.get("manifest_sha256", "")}
+        if calibration:
+            meta[META_TEMPERATURE] = repr(float(calibration["gender_temperature"]))
+            meta[META_AGE_INTERVAL] = json.dumps(calibration["age_interval"])
+        _add_metadata(tmp, meta)
+        max_diff = _check(module, tmp, output_names, parity_inputs)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    report = {"path": str(out), "opset": opset, "flip_tta": flip_tta, "weights": weights,
+              "outputs": output_names, "parity_max_abs_diff": max_diff,
+              "bytes": out.stat().st_size}
+    log.info("exported %s", report)
+    return report
+
+
+def _with_age_output(net: GenderAgeNet, age_output: str) -> GenderAgeNet:
+    """The same weights, with the contract output carrying another age estimate."""
+    if age_output == net.cfg.age_output:
+        return net
+    new = GenderAgeNet(dataclasses.replace(net.cfg, age_output=age_output))
+    new.load_state_dict(net.state_dict())
+    return new.eval()
+
+
+def _add_metadata(path: Path, meta: dict) -> None:
+    import onnx
+
+    model = onnx.load(str(path))
+    del model.metadata_props[:]
+    for k, v in meta.items():
+        model.metadata_props.add(key=k, value=v)
+    model.producer_name = "genderage"
+    onnx.save(model, str(path))
+
+
+def _check(module: ContractModule, path: Path, output_names: list[str],
+           inputs: np.ndarray | None) -> float:
+    import onnx
+    import onnxruntime as ort
+
+    onnx.checker.check_model(str(path), full_check=True)
+    if inputs is None:
+        inputs = np.random.default_rng(0).random((8, 3, INPUT_SIZE, INPUT_SIZE), np.float32)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"input": inputs})
+    with torch.no_grad():
+        want = [t.numpy() for t in module(torch.from_numpy(inputs))]
+    names = [o.name for o in sess.get_outputs()]
+    if names != output_names or sess.get_inputs()[0].name != "input":
+        raise ExportError(f"{path}: unexpected graph names {names}")
+    diff = max(float(np.abs(g - w).max()) for g, w in zip(got, want))
+    if not diff <= PARITY_TOL:
+        raise ExportError(f"torch vs onnxruntime max abs diff {diff:.2e} > {PARITY_TOL:g}")
+    return diff
