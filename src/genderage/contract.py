@@ -22,9 +22,10 @@ UTKFACE_GENDER_TO_INDEX = {0: 1, 1: 0}
 
 def utkface_gender_to_index(utk_gender: int) -> int:
     """Map a UTKFace gender code (0 male, 1 female) to the model's index (0 female, 1 male)."""
+    # Look the value up as is: int() would turn 0.7 into 0 (male) and accept "1".
     try:
-        return UTKFACE_GENDER_TO_INDEX[int(utk_gender)]
-    except KeyError:
+        return UTKFACE_GENDER_TO_INDEX[utk_gender]
+    except (KeyError, TypeError):
         raise ValueError(f"UTKFace gender must be 0 or 1, got {utk_gender!r}") from None
 
 

@@ -132,6 +132,9 @@ def markdown_report(r: dict) -> str:
                   "|---|---|---|---|---|---|"]
         for name, m in r[key].items():
             am = m["age"]
+            if not m["n"]:
+                lines.append(f"| {name} | 0 | - | - | - | - |")
+                continue
             lines.append(f"| {name} | {m['n']} | {_pct(m['gender_accuracy'])} | "
                          f"{am['mae']:.2f} +- {am['mae_std']:.2f} | {am['median_ae']:.2f} | "
                          f"{_pct(am['within_5'])} |")

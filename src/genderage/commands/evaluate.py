@@ -20,7 +20,8 @@ def run(args) -> int:
           f"age MAE {a['mae']:.2f} (median {a['median_ae']:.2f}, within 5y "
           f"{100 * a['within_5']:.1f}%), ECE {r['calibration']['ece']:.4f}")
     for name, m in r["age_by_group"].items():
-        print(f"  age {name}: n {m['n']}, MAE {m['age']['mae']:.2f}")
+        if m["n"]:
+            print(f"  age {name}: n {m['n']}, MAE {m['age']['mae']:.2f}")
     if args.out:
         print(f"wrote {args.out}/metrics.json, report.md and plots")
     return 0

@@ -62,29 +62,36 @@ class Entry:
 def iter_entries(source: str | Path) -> Iterator[Entry]:
     """Yield every regular file of a folder (recursively), ``.tar(.gz)`` or ``.zip``.
 
-    Names are POSIX paths relative to the folder / archive root, in sorted order.
+    Names are POSIX paths relative to the folder / archive root (``./`` dropped), sorted as
+    strings, so a folder and an archive of the same files give the same sequence.
     Archives are read in place, never unpacked to disk.
     """
     source = Path(source)
     if source.is_dir():
-        for path in sorted(p for p in source.rglob("*") if p.is_file()):
-            yield Entry(path.relative_to(source).as_posix(), path.read_bytes)
+        files = {p.relative_to(source).as_posix(): p for p in source.rglob("*") if p.is_file()}
+        for name in sorted(files):
+            yield Entry(name, files[name].read_bytes)
     elif zipfile.is_zipfile(source):
         with zipfile.ZipFile(source) as zf:
-            for info in sorted(zf.infolist(), key=lambda i: i.filename):
+            for info in sorted(zf.infolist(), key=lambda i: _archive_name(i.filename)):
                 if not info.is_dir():
-                    yield Entry(info.filename, lambda info=info: zf.read(info))
+                    yield Entry(_archive_name(info.filename), lambda info=info: zf.read(info))
     elif source.is_file() and tarfile.is_tarfile(source):
-        # Read sequentially: random access into a .tar.gz re-decompresses from the start.
+        # Read sequentially (random access into a .tar.gz re-decompresses from the start),
+        # then sort: tar keeps the packing tool's order, which must not change the scan.
         with tarfile.open(source, "r:*") as tf:
-            for member in tf:
-                if member.isfile():
-                    data = tf.extractfile(member).read()
-                    yield Entry(member.name, lambda data=data: data)
+            members = [(_archive_name(m.name), tf.extractfile(m).read()) for m in tf if m.isfile()]
+        for name, data in sorted(members, key=lambda item: item[0]):
+            yield Entry(name, lambda data=data: data)
     elif not source.exists():
         raise FileNotFoundError(f"{source}: no such file or folder")
     else:
         raise ValueError(f"{source}: not a folder, .tar(.gz) or .zip archive")
+
+
+def _archive_name(name: str) -> str:
+    """An archive member's name as the folder scan would give it (``./a.jpg`` -> ``a.jpg``)."""
+    return PurePosixPath(name).as_posix()
 
 
 def is_hidden(name: str) -> bool:

@@ -10,6 +10,7 @@ import dataclasses
 import json
 import logging
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -66,10 +67,13 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = 17, weight
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     dummy = torch.rand(2, 3, INPUT_SIZE, INPUT_SIZE)
-    torch.onnx.export(
-        module, (dummy,), str(tmp), dynamo=False, opset_version=opset,
-        input_names=["input"], output_names=output_names,
-        dynamic_axes={name: {0: "N"} for name in ["input", *output_names]})
+    # The TorchScript exporter: the dynamo one starts at opset 18, the card specifies 11.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            module, (dummy,), str(tmp), dynamo=False, opset_version=opset,
+            input_names=["input"], output_names=output_names,
+            dynamic_axes={name: {0: "N"} for name in ["input", *output_names]})
     try:
         meta = {META_CONTRACT: json.dumps(contract_metadata(net.cfg, flip_tta)),
                 "genderage.weights": weights, "genderage.epoch": str(state.get("epoch")),

@@ -1,0 +1,193 @@
+"""Train -> resume -> export -> evaluate on a handful of synthetic chips, in seconds."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from PIL import Image
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnx")
+
+from genderage.cli import main  # noqa: E402
+from genderage.training.arch import build_model, count_parameters, list_archs, model_config  # noqa: E402
+from genderage.training.checkpoint import load_checkpoint  # noqa: E402
+
+
+def _write_chip(path, seed):
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    Image.fromarray(small).resize((200, 200), Image.BICUBIC).save(path, quality=90)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """32 distinct 200x200 chips with UTKFace names, and a split manifest."""
+    root = tmp_path_factory.mktemp("tiny")
+    data = root / "UTKFace"
+    data.mkdir()
+    for i in range(32):
+        age, utk_gender, race = 5 + 3 * i, i % 2, i % 5
+        _write_chip(data / f"{age}_{utk_gender}_{race}_2017011{i:011d}.jpg.chip.jpg", i)
+    manifest = root / "split.csv"
+    assert main(["data", "split", str(data), "--out", str(manifest), "--val-fraction", "0.25"]) == 0
+    return data, manifest
+
+
+def _train(data, manifest, out, *extra):
+    return main(["train", "--data", str(data), "--manifest", str(manifest), "--out", str(out),
+                 "--arch", "card_small", "--batch-size", "8", "--precision", "fp32",
+                 "--cache-dir", "", "--no-progress", "--threads", "1", *extra])
+
+
+@pytest.mark.parametrize("arch", list_archs())
+def test_every_registered_arch_runs_and_has_contract_outputs(arch):
+    model = build_model(model_config(arch, age_distribution=True)).eval()
+    out = model(torch.rand(2, 3, 112, 112))
+    main_out, probs = model.contract_outputs(out)
+    assert main_out.shape == (2, 3) and probs.shape == (2, 121)
+    assert torch.allclose(probs.sum(1), torch.ones(2), atol=1e-5)
+    assert count_parameters(model) > 0
+
+
+def test_card_parameter_count_matches_the_card_layout():
+    # Plain 3x3 convs in the card's layout: 1,636,611 parameters (the card claims 1,230,851).
+    assert count_parameters(build_model(model_config("card"))) == 1_636_611
+
+
+def test_train_resume_matches_uninterrupted_run(tiny, tmp_path):
+    data, manifest = tiny
+    assert _train(data, manifest, tmp_path / "straight", "--epochs", "2", "--ema", "0.9",
+                  "--age-distribution") == 0
+    assert _train(data, manifest, tmp_path / "split", "--epochs", "1", "--ema", "0.9",
+                  "--age-distribution") == 0
+    assert _train(data, manifest, tmp_path / "split", "--epochs", "2", "--ema", "0.9",
+                  "--age-distribution", "--resume") == 0
+    a = load_checkpoint(tmp_path / "straight" / "last.pt")
+    b = load_checkpoint(tmp_path / "split" / "last.pt")
+    assert a["epoch"] == b["epoch"] == 2
+    for key in ("model_state", "ema_state"):
+        for name, tensor in a[key].items():
+            assert torch.equal(tensor, b[key][name]), f"{key}.{name} differs after resume"
+    # Checkpoints describe themselves.
+    assert a["model_config"]["arch"] == "card_small" and a["model_config"]["age_distribution"]
+    assert a["train_config"]["batch_size"] == 8
+    assert len(a["manifest_sha256"]) == 64
+    history = json.loads((tmp_path / "straight" / "metrics.json").read_text())
+    assert [row["epoch"] for row in history] == [1, 2]
+    assert (tmp_path / "straight" / "metrics.csv").read_text().startswith("epoch,")
+    assert (tmp_path / "straight" / "learning_curves.png").stat().st_size > 1000
+
+
+@pytest.fixture(scope="module")
+def trained(tiny, tmp_path_factory):
+    data, manifest = tiny
+    out = tmp_path_factory.mktemp("run")
+    assert _train(data, manifest, out, "--epochs", "1", "--age-distribution") == 0
+    return data, manifest, out / "last.pt"
+
+
+@pytest.mark.parametrize("opset", [11, 17])
+def test_export_contract_and_parity(trained, tmp_path, opset, capsys):
+    import onnxruntime as ort
+
+    data, manifest, ckpt = trained
+    onnx_path = tmp_path / "m.onnx"
+    assert main(["export", str(ckpt), "--out", str(onnx_path), "--opset", str(opset),
+                 "--calibrate-data", str(data), "--calibrate-manifest", str(manifest)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["parity_max_abs_diff"] <= 1e-4
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    (inp,) = sess.get_inputs()
+    assert inp.name == "input" and inp.shape[1:] == [3, 112, 112]
+    assert [o.name for o in sess.get_outputs()][:1] == ["output"]
+    for n in (1, 5):  # dynamic batch
+        out = sess.run(None, {"input": np.random.default_rng(n).random((n, 3, 112, 112),
+                                                                         np.float32)})
+        assert out[0].shape == (n, 3) and out[1].shape == (n, 121)
+    meta = sess.get_modelmeta().custom_metadata_map
+    contract = json.loads(meta["genderage.contract"])
+    assert contract["input"]["color"] == "RGB" and contract["input"]["range"] == [0.0, 1.0]
+    assert contract["output"]["columns"] == ["logit_female", "logit_male", "age/100"]
+    assert float(meta["genderage.gender_temperature"]) > 0
+    assert json.loads(meta["genderage.age_interval"])["coverage"] == 0.8
+
+
+def test_export_flip_tta_is_mirror_invariant(trained, tmp_path):
+    import onnxruntime as ort
+
+    _, _, ckpt = trained
+    path = tmp_path / "tta.onnx"
+    assert main(["export", str(ckpt), "--out", str(path), "--flip-tta"]) == 0
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(0).random((3, 3, 112, 112), np.float32)
+    a = sess.run(None, {"input": x})[0]
+    b = sess.run(None, {"input": np.ascontiguousarray(x[..., ::-1])})[0]
+    np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_evaluate_onnx_matches_checkpoint(trained, tmp_path):
+    data, manifest, ckpt = trained
+    onnx_path = tmp_path / "m.onnx"
+    assert main(["export", str(ckpt), "--out", str(onnx_path)]) == 0
+    for model, out in ((ckpt, tmp_path / "ev_ckpt"), (onnx_path, tmp_path / "ev_onnx")):
+        assert main(["evaluate", str(model), "--data", str(data), "--manifest", str(manifest),
+                     "--out", str(out)]) == 0
+    a = json.loads((tmp_path / "ev_ckpt" / "metrics.json").read_text())
+    b = json.loads((tmp_path / "ev_onnx" / "metrics.json").read_text())
+    n_val = sum(line.split(",")[1] == "val" for line in manifest.read_text().splitlines()[1:])
+    assert a["n"] == b["n"] == n_val
+    assert a["gender"]["accuracy"] == b["gender"]["accuracy"]
+    assert abs(a["age"]["mae"] - b["age"]["mae"]) < 1e-3
+    for key in ("age_by_group", "by_race", "by_gender", "calibration"):
+        assert key in b
+    for png in ("confusion_matrix", "age_pred_vs_true", "age_error_by_age", "reliability"):
+        assert (tmp_path / "ev_onnx" / f"{png}.png").stat().st_size > 1000
+    assert "| female |" in (tmp_path / "ev_onnx" / "report.md").read_text()
+
+
+CARD_EXAMPLE = textwrap.dedent("""
+    import cv2
+    import numpy as np
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(MODEL_PATH)
+    img = cv2.imread(IMAGE_PATH)
+    img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    img = cv2.resize(img, (112, 112))
+    img = img.astype(np.float32) / 255.0
+    img = np.transpose(img, (2, 0, 1))
+    img = np.expand_dims(img, axis=0)
+    outputs = session.run(None, {"input": img})
+    gender_logits = outputs[0][0][:2]
+    age = outputs[0][0][2] * 100
+    gender = "Female" if gender_logits[0] > gender_logits[1] else "Male"
+    print(gender, repr(float(age)), repr(float(gender_logits[0])), repr(float(gender_logits[1])))
+""")
+
+
+def test_card_example_code_matches_library(trained, tmp_path):
+    from genderage.attribute import AttributeModel
+    from genderage.imageio import read_image
+    from genderage.preprocess import resize_face, to_input
+
+    data, _, ckpt = trained
+    onnx_path = tmp_path / "m.onnx"
+    assert main(["export", str(ckpt), "--out", str(onnx_path)]) == 0
+    chip = next(data.iterdir())
+    face_png = tmp_path / "face.png"  # a 112x112 aligned face: both resizes are the identity
+    Image.fromarray(resize_face(read_image(chip))).save(face_png)
+    script = f"MODEL_PATH = {str(onnx_path)!r}\nIMAGE_PATH = {str(face_png)!r}\n" + CARD_EXAMPLE
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True).stdout.split()
+    model = AttributeModel(onnx_path)
+    raw = model.run(to_input(read_image(face_png)))["output"][0]
+    pred = model.predict(read_image(face_png)[None])
+    assert out[0] == ("Female" if raw[0] > raw[1] else "Male")
+    assert pred.gender_probs[0].argmax() == (0 if out[0] == "Female" else 1)
+    np.testing.assert_allclose([float(v) for v in out[1:]], [raw[2] * 100, raw[0], raw[1]],
+                               rtol=1e-6)
+    assert abs(pred.age[0] - float(out[1])) < 1e-3
