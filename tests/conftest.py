@@ -1,0 +1,35 @@
+"""Fixtures shared by the test modules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+"""``/work/shared``: data and detector models kept outside the repository (tests/ -> repo -> ..)."""
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """``../shared`` next to the repository; tests that need it skip when it is absent."""
+    if not SHARED.is_dir():
+        pytest.skip(f"{SHARED} is absent")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def utkface_dir(shared_dir: Path) -> Path:
+    """The real UTKFace folder (21,307 chips); skips when absent."""
+    path = shared_dir / "data" / "UTKFace"
+    if not path.is_dir():
+        pytest.skip(f"{path} is absent")
+    return path
+
+
+@pytest.fixture(scope="session")
+def synthetic_utkface(tmp_path_factory):
+    """A tiny UTKFace folder with planted duplicates and defects (see tests/utkface_synth.py)."""
+    from utkface_synth import build
+
+    return build(tmp_path_factory.mktemp("synthetic") / "UTKFace")

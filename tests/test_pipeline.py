@@ -1,0 +1,285 @@
+"""GenderAge: alignment into the chip geometry, one model call per batch, typed results."""
+
+import json
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+from genderage.align import TEMPLATE, transform_points
+from genderage.attribute import AttributeModel
+from genderage.contract import GENDER_LABELS
+from genderage.detect import Detection, DetectorError
+from genderage.models import default_model_path
+from genderage.pipeline import GenderAge
+from genderage.preprocess import resize_face
+from genderage.quality import NOSE_DEPTH_RATIO, QualityThresholds, assess, blur_score, head_pose
+from genderage.results import ImageResult
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    """The shipped model if this checkout has it, else a tiny random one with the contract."""
+    shipped = default_model_path()
+    if shipped is not None:
+        return shipped
+    pytest.importorskip("torch")
+    from tiny_model import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("model") / "tiny.onnx")
+
+
+def similarity(angle_deg, scale, tx, ty):
+    a = math.radians(angle_deg)
+    c, s = scale * math.cos(a), scale * math.sin(a)
+    return np.array([[c, -s, tx], [s, c, ty]])
+
+
+def textured_chip(seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, 256, (12, 12, 3)).astype(np.float32)
+    return np.clip(cv2.resize(coarse, (200, 200), interpolation=cv2.INTER_CUBIC), 0, 255
+                   ).astype(np.uint8)
+
+
+class PlantedDetector:
+    """Returns the faces planted in each canvas (looked up by its shape), largest first."""
+
+    name = "planted"
+
+    def __init__(self):
+        self.faces: dict[tuple[int, int], list[Detection]] = {}
+
+    def plant(self, canvas: np.ndarray, chip: np.ndarray, m: np.ndarray, score=0.99):
+        h, w = canvas.shape[:2]
+        warped = cv2.warpAffine(chip, m, (w, h), flags=cv2.INTER_CUBIC)
+        mask = cv2.warpAffine(np.ones(chip.shape[:2], np.uint8), m, (w, h)) > 0
+        canvas[mask] = warped[mask]
+        corners = transform_points(m, np.array([[0, 0], [200, 200]], float))
+        det = Detection(bbox=np.array([*corners.min(0), *corners.max(0)], np.float32),
+                        landmarks=transform_points(m, TEMPLATE).astype(np.float32),
+                        score=score)
+        faces = self.faces.setdefault((h, w), [])
+        faces.append(det)
+        faces.sort(key=lambda d: -d.area)
+
+    def detect(self, image_rgb):
+        return list(self.faces.get(image_rgb.shape[:2], []))
+
+
+@pytest.fixture(scope="module")
+def scene():
+    """Three canvases: two faces, no face, one rotated face; plus the chips planted."""
+    det = PlantedDetector()
+    chips = [textured_chip(i) for i in range(3)]
+    a = np.full((480, 640, 3), 90, np.uint8)
+    det.plant(a, chips[0], similarity(0, 1.2, 40, 60))
+    det.plant(a, chips[1], similarity(-10, 0.7, 400, 150))
+    b = np.full((300, 400, 3), 30, np.uint8)
+    c = np.full((500, 520, 3), 160, np.uint8)
+    det.plant(c, chips[2], similarity(25, 1.0, 250, 60))
+    return det, [a, b, c], chips
+
+
+def test_aligned_prediction_is_the_model_on_the_resized_image(model_path):
+    chip = textured_chip(7)
+    analyzer = GenderAge(model_path, detector="no-such-backend")  # aligned needs no detector
+    result = analyzer.predict(chip, aligned=True)
+    assert result.error is None and len(result.faces) == 1
+    face = result.faces[0]
+    assert face.bbox == (0.0, 0.0, 200.0, 200.0) and face.det_score == 1.0
+    np.testing.assert_allclose(face.landmarks, TEMPLATE, atol=1e-4)
+    direct = AttributeModel(model_path).predict(resize_face(chip)[None])
+    k = GENDER_LABELS.index(face.gender)
+    assert face.gender_probability == pytest.approx(float(direct.gender_probs[0, k]), abs=1e-6)
+    assert face.gender_probability >= 0.5
+    assert face.age == pytest.approx(float(direct.age[0]), abs=1e-5)
+    assert face.age_interval == pytest.approx(tuple(direct.age_interval[0]), abs=1e-5)
+    with pytest.raises(DetectorError):
+        analyzer.detector  # noqa: B018
+
+
+def test_detected_faces_are_aligned_back_to_their_chips(model_path, scene):
+    det, images, chips = scene
+    analyzer = GenderAge(model_path, detector=det)
+    result = analyzer.predict(images[0])
+    assert [round(f.bbox[2] - f.bbox[0]) for f in result.faces] == [240, 162]  # largest first
+    # Each face's prediction matches the prediction on its own chip, up to resampling noise.
+    for face, chip in zip(result.faces, chips[:2]):
+        ref = analyzer.predict(chip, aligned=True).faces[0]
+        assert face.gender == ref.gender
+        assert abs(face.age - ref.age) < 1.0
+        assert abs(face.gender_probability - ref.gender_probability) < 0.03
+
+
+def test_batch_equals_single_predictions_and_calls_the_model_once(model_path, scene):
+    det, images, _ = scene
+    analyzer = GenderAge(model_path, detector=det)
+    singles = [analyzer.predict(img) for img in images]
+    calls = []
+    predict = analyzer.model.predict
+
+    def counting(faces):
+        calls.append(len(faces))
+        return predict(faces)
+
+    analyzer.model.predict = counting
+    batch = analyzer.predict_batch(images + [b"not an image"])
+    assert calls == [3]  # 2 + 0 + 1 faces, one model call
+    assert [len(r.faces) for r in batch] == [2, 0, 1, 0]
+    assert batch[3].error is not None and batch[3].error.startswith("<bytes>:")
+    for one, many in zip(singles, batch):
+        assert one.error is None and many.error is None
+        for f1, f2 in zip(one.faces, many.faces):
+            assert f1.gender == f2.gender
+            np.testing.assert_allclose(
+                [f1.gender_probability, f1.age, *f1.age_interval, *f1.bbox],
+                [f2.gender_probability, f2.age, *f2.age_interval, *f2.bbox], atol=1e-5)
+
+
+def test_aligned_batch_equals_single_predictions(model_path):
+    chips = [textured_chip(i) for i in (10, 11, 12)]
+    analyzer = GenderAge(model_path)
+    batch = analyzer.predict_batch(chips, aligned=True)
+    for chip, many in zip(chips, batch):
+        one = analyzer.predict(chip, aligned=True).faces[0]
+        np.testing.assert_allclose([one.gender_probability, one.age, *one.age_interval],
+                                   [many.faces[0].gender_probability, many.faces[0].age,
+                                    *many.faces[0].age_interval], atol=1e-5)
+
+
+def test_bad_inputs_become_errors_not_exceptions(model_path, tmp_path):
+    analyzer = GenderAge(model_path, detector=PlantedDetector())
+    missing = tmp_path / "gone.jpg"
+    results = analyzer.predict_batch([missing, b"", np.zeros((4, 4), np.float32),
+                                      np.zeros((50, 60, 3), np.uint8)])
+    assert results[0].path == str(missing) and "gone.jpg" in results[0].error
+    assert "empty" in results[1].error
+    assert results[2].error.startswith("<array>:")
+    assert results[3] == ImageResult(None, [], None)  # no face: empty, not an error
+
+
+def test_skip_low_quality(model_path):
+    det = PlantedDetector()
+    canvas = np.full((400, 400, 3), 128, np.uint8)
+    det.plant(canvas, textured_chip(3), similarity(0, 1.0, 20, 20), score=0.99)
+    det.plant(canvas, textured_chip(4), similarity(0, 0.5, 250, 250), score=0.3)
+    thresholds = QualityThresholds(min_blur=0.0)  # the synthetic texture is smooth
+    kept = GenderAge(model_path, detector=det, quality_thresholds=thresholds).predict(canvas)
+    assert [f.quality.low_quality for f in kept.faces] == [False, True]
+    assert kept.faces[1].quality.reasons == ("low_det_score",)
+    skipped = GenderAge(model_path, detector=det, skip_low_quality=True,
+                        quality_thresholds=thresholds).predict(canvas)
+    assert len(skipped.faces) == 1 and skipped.faces[0].det_score == pytest.approx(0.99)
+
+
+def test_missing_model_is_a_clear_error(monkeypatch, tmp_path):
+    import genderage.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "default_model_path", lambda: None)
+    with pytest.raises(FileNotFoundError, match="--model PATH"):
+        GenderAge()
+    with pytest.raises(FileNotFoundError, match="nope.onnx"):
+        GenderAge(tmp_path / "nope.onnx")
+
+
+def test_result_dict_is_plain_json(model_path, scene):
+    det, images, _ = scene
+    d = GenderAge(model_path, detector=det).predict(images[2]).to_dict()
+    assert list(d) == ["path", "faces", "error"]
+    face = d["faces"][0]
+    assert list(face) == ["bbox", "landmarks", "det_score", "gender", "gender_probability",
+                          "age", "age_interval", "quality"]
+    assert json.loads(json.dumps(d)) == d
+    assert all(type(v) is float for v in face["bbox"] + face["age_interval"])
+    assert len(face["landmarks"]) == 5 and all(len(p) == 2 for p in face["landmarks"])
+    assert set(face["quality"]) == {"det_score", "inter_ocular_px", "face_size_px", "blur",
+                                    "yaw", "pitch", "roll", "low_quality", "reasons"}
+    assert face["quality"]["roll"] == pytest.approx(25.0, abs=0.1)
+
+
+def test_head_pose_golden_values():
+    (lx, ly), (rx, ry) = TEMPLATE[0], TEMPLATE[1]
+    template_roll = math.degrees(math.atan2(ry - ly, rx - lx))  # the template's eyes are level
+    assert abs(template_roll) < 0.1
+    assert head_pose(TEMPLATE) == pytest.approx((0.0, 0.0, template_roll), abs=1e-6)
+    # Rotation and scale change roll only.
+    rotated = transform_points(similarity(15, 2.5, 30, -10), TEMPLATE)
+    assert head_pose(rotated) == pytest.approx((0.0, 0.0, 15.0 + template_roll), abs=1e-6)
+    # Moving the nose sideways by 0.4 * inter-ocular distance is a 45 degree yaw.
+    iod = TEMPLATE[1, 0] - TEMPLATE[0, 0]
+    turned = TEMPLATE.astype(np.float64).copy()
+    turned[2, 0] += NOSE_DEPTH_RATIO * iod
+    yaw, pitch, roll = head_pose(turned)
+    assert yaw == pytest.approx(45.0, abs=0.5) and abs(pitch) < 0.1
+    # Moving it toward the eyes (chin up) by 0.4 * eye-to-mouth distance: +45 degree pitch.
+    height = (TEMPLATE[3, 1] + TEMPLATE[4, 1] - TEMPLATE[0, 1] - TEMPLATE[1, 1]) / 2
+    raised = TEMPLATE.astype(np.float64).copy()
+    raised[2, 1] -= NOSE_DEPTH_RATIO * height
+    assert head_pose(raised)[1] == pytest.approx(45.0, abs=0.5)
+
+
+def test_blur_and_quality_flags():
+    flat = np.full((112, 112, 3), 120, np.uint8)
+    assert blur_score(flat) == 0.0
+    checker = (np.indices((112, 112)).sum(0) % 2 * 255).astype(np.uint8)
+    sharp = np.repeat(checker[..., None], 3, axis=2)
+    assert blur_score(sharp) > 1e4
+    small = TEMPLATE * 0.1  # inter-ocular distance ~8 px
+    q = assess([0, 0, 20, 20], small, 0.95, flat, QualityThresholds())
+    assert q.low_quality and q.reasons == ("small_face", "blurry")
+    assert q.face_size_px == 20.0 and q.inter_ocular_px == pytest.approx(7.84, abs=0.01)
+    ok = assess([0, 0, 200, 200], TEMPLATE, 0.95, sharp)
+    assert not ok.low_quality and ok.reasons == ()
+
+
+# --- the real detector backends, on real faces (skip without ../shared) ---
+
+def detector_specs(shared):
+    models = shared / "models"
+    return [None, str(models / "yunet_s_dynamic.onnx"), str(models / "scrfd_500m_bnkps.onnx")]
+
+
+@pytest.mark.parametrize("which", [0, 1, 2], ids=["default", "yunet", "scrfd"])
+def test_real_detectors_realign_utkface_chips(shared_dir, which, model_path):
+    import os
+
+    from genderage.detect import create_detector
+
+    spec = detector_specs(shared_dir)[which]
+    if spec is not None and not os.path.exists(spec):
+        pytest.skip(f"{spec} is absent")
+    try:
+        detector = create_detector(spec)
+    except DetectorError as exc:
+        pytest.skip(f"detector unavailable: {exc}")
+    utk = shared_dir / "data" / "UTKFace"
+    names = sorted(n for n in os.listdir(utk) if n.endswith(".chip.jpg"))[::2500][:8]
+    analyzer = GenderAge(model_path, detector=detector)
+    deviations = []
+    for name in names:
+        chip = cv2.cvtColor(cv2.imread(str(utk / name)), cv2.COLOR_BGR2RGB)
+        padded = cv2.copyMakeBorder(chip, 100, 100, 100, 100, cv2.BORDER_CONSTANT, value=0)
+        faces = analyzer.predict(padded).faces
+        assert faces, name
+        lm = np.array(faces[0].landmarks) - 100
+        deviations.append(np.linalg.norm(lm - TEMPLATE, axis=1).mean())
+    # px in the 200 chip: the chips' own landmark spread around the template is ~5 px.
+    assert np.mean(deviations) < 8, deviations
+
+
+def test_real_photo_end_to_end(shared_dir, model_path):
+    path = shared_dir / "data" / "AAF" / "images" / "00000A02.jpg"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent")
+    try:
+        analyzer = GenderAge(model_path)
+        analyzer.detector  # noqa: B018
+    except DetectorError as exc:
+        pytest.skip(f"default detector unavailable: {exc}")
+    result = analyzer.predict(path)
+    assert result.error is None and result.path == str(path)
+    assert len(result.faces) == 1
+    x1, y1, x2, y2 = result.faces[0].bbox
+    assert 0 <= x1 < x2 <= 306 and 0 <= y1 < y2 <= 345 and (x2 - x1) > 80

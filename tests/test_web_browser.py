@@ -1,0 +1,164 @@
+"""The web page in a real headless Chromium: upload a photo, see the faces listed and drawn.
+
+Needs Debian's ``chromium`` (``/usr/bin/chromium``) and the ``playwright`` Python package
+(its own browser downloads are not used); skips cleanly without either. Uses an AAF photo
+from ``../shared`` for the face test.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi")
+uvicorn = pytest.importorskip("uvicorn")
+sync_api = pytest.importorskip("playwright.sync_api")
+
+from genderage.detect import DetectorError, create_detector  # noqa: E402
+from genderage.models import default_model_path  # noqa: E402
+from genderage.pipeline import GenderAge  # noqa: E402
+from genderage.serve import create_app  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+AAF_FACE = "data/AAF/images/03061A28.jpg"
+TIMEOUT_MS = 30_000
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def analyzer(tmp_path_factory, shared_dir):
+    model = default_model_path()
+    if model is None:
+        pytest.importorskip("torch")
+        from tiny_model import build_tiny_model
+
+        model = build_tiny_model(tmp_path_factory.mktemp("model") / "tiny.onnx")
+    try:
+        detector = create_detector()
+    except (DetectorError, ImportError):
+        path = shared_dir / "models" / "scrfd_500m_bnkps.onnx"
+        if not path.is_file():
+            pytest.skip("no usable face detector")
+        detector = create_detector(str(path))
+    return GenderAge(model, detector)
+
+
+@pytest.fixture(scope="module")
+def server(analyzer):
+    """uvicorn on a free loopback port, in a thread; yields the base URL."""
+    port = free_port()
+    config = uvicorn.Config(create_app(analyzer), host="127.0.0.1", port=port,
+                            log_level="warning", lifespan="on")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    if not CHROMIUM.is_file() or shutil.which(str(CHROMIUM)) is None:
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    with sync_api.sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM),
+            headless=True, args=CHROMIUM_ARGS)
+        yield context
+        context.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    page = browser.new_page()
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.requests = requests
+    page.goto(server + "/")
+    yield page
+    page.close()
+
+
+def test_uploading_a_portrait_lists_and_draws_the_face(page, server, shared_dir):
+    photo = shared_dir / AAF_FACE
+    if not photo.is_file():
+        pytest.skip(f"{photo} is absent")
+    page.set_input_files("#file", str(photo))
+    item = page.locator("#faces li.face").first
+    item.wait_for(timeout=TIMEOUT_MS)
+    assert page.locator("#faces li.face").count() == 1
+    text = item.inner_text()
+    assert re.search(r"\b(female|male)\b", text), text
+    assert re.search(r"model confidence \d{2,3}%", text), text
+    interval = re.search(r"age (\d+)\D(\d+) \(80% range", text)
+    assert interval and int(interval[1]) <= int(interval[2]), text
+    assert item.get_attribute("data-gender") in ("female", "male")
+    assert page.locator("#status").inner_text() == "1 face found."
+    # The photo is drawn at its own size, with the box in the label colour.
+    size = page.evaluate("() => { const c = document.getElementById('canvas');"
+                         " return [c.width, c.height]; }")
+    assert size == [304, 342]  # 03061A28.jpg is 304x342
+    gender = item.get_attribute("data-gender")
+    colour = {"female": [217, 70, 122], "male": [43, 108, 217]}[gender]
+    hits = page.evaluate("""() => {
+        const canvas = document.getElementById('canvas');
+        const ctx = canvas.getContext('2d');
+        const d = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+        const want = %s; let hits = 0;
+        for (let i = 0; i < d.length; i += 4)
+            if (d[i] === want[0] && d[i + 1] === want[1] && d[i + 2] === want[2]) hits++;
+        return hits; }""" % colour)
+    assert hits > 300  # box outline + label background
+    # Nothing left this origin.
+    assert all(u.startswith(server) or u.startswith(("blob:", "data:")) for u in page.requests)
+
+
+def test_a_photo_without_faces_says_so(page, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    y, x = np.mgrid[:120, :160]
+    blank = np.stack([x * 255 // 159, y * 255 // 119, np.full_like(x, 90)], -1).astype(np.uint8)
+    path = tmp_path / "blank.png"
+    Image.fromarray(blank).save(path)
+    page.set_input_files("#file", str(path))
+    page.wait_for_function(
+        "() => document.querySelector('#status').textContent.includes('No face')",
+        timeout=TIMEOUT_MS)
+    assert page.locator("#faces li").count() == 0
+
+
+def test_a_non_image_shows_the_server_error(page, tmp_path):
+    path = tmp_path / "notes.jpg"
+    path.write_text("not a picture\n" * 10)
+    page.set_input_files("#file", str(path))
+    page.wait_for_function(
+        "() => document.querySelector('#status').classList.contains('error')",
+        timeout=TIMEOUT_MS)
+    assert "not an image" in page.locator("#status").inner_text()
+
+
+def test_the_page_explains_the_limits_and_privacy(page):
+    about = page.locator("#about").inner_text()
+    for words in ("estimates, not facts", "binary label", "80% interval", "Nothing is stored"):
+        assert words in about
