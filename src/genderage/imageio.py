@@ -74,7 +74,7 @@ def _to_rgb(img: Image.Image) -> np.ndarray:
         arr = np.asarray(img, dtype=np.float64)
         # 16-bit modes span 0..65535; 32-bit "I" carries no depth, so judge by the values.
         peak = 65535.0 if img.mode != "I" or arr.max() > 255 else 255.0
-        gray = np.clip(arr * (255.0 / peak), 0, 255).astype(np.uint8)
+        gray = np.clip(np.rint(arr * (255.0 / peak)), 0, 255).astype(np.uint8)
         return np.repeat(gray[..., None], 3, axis=2)
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")

@@ -1,3 +1,56 @@
+"""``genderage serve``: the HTTP API and web page on uvicorn (needs the ``serve`` extra)."""
+
+from __future__ import annotations
+
+import argparse
+
+
 def add_parser(sub):
-    p = sub.add_parser("serve", help="(not yet implemented)")
-    p.set_defaults(run=lambda args: 1)
+    p = sub.add_parser(
+        "serve", help="run the HTTP API and web page",
+        description="Serve POST /v1/predict, GET /healthz, the API docs at /docs and a web "
+                    "page at /. Images are analysed in memory and never stored or logged.")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    p.add_argument("--model", metavar="PATH", help="attribute model .onnx (default: shipped)")
+    p.add_argument("--detector", metavar="SPEC",
+                   help="detector backend name or .onnx path (default: the built-in one)")
+    p.add_argument("--workers-threads", type=_positive_int, default=2, metavar="N",
+                   help="images analysed at the same time (default: 2)")
+    p.add_argument("--no-access-log", action="store_true",
+                   help="do not log requests (the access log holds client address, method, "
+                        "path and status; never the body)")
+    p.set_defaults(run=run)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def run(args) -> int:
+    from ..cli import CliError
+
+    try:
+        import uvicorn
+
+        from ..serve import create_app
+    except ImportError as exc:
+        raise CliError(f"serve needs the 'serve' extra: pip install 'genderage[serve]' "
+                       f"({exc})") from None
+    from ..detect import DetectorError
+
+    try:
+        app = create_app(model=args.model, detector=args.detector,
+                         threads=args.workers_threads)
+    except DetectorError as exc:
+        raise CliError(str(exc)) from None
+    uvicorn.run(app, host=args.host, port=args.port, access_log=not args.no_access_log,
+                log_level="info", server_header=False)
+    return 0

@@ -1,0 +1,193 @@
+"""The HTTP API: ``POST /v1/predict``, ``GET /healthz``, the web page at ``/``.
+
+One analyzer per app, owned by ``app.state`` (no module globals). Inference runs in worker
+threads, at most ``threads`` at a time; at most ``max_pending`` requests may wait for one,
+beyond that the API answers 503 at once instead of queueing without bound.
+
+Privacy: the request body lives in memory for the duration of the request only; no image,
+crop or file name is written to disk or to the log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import anyio
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from .. import __version__
+from ..imageio import MAX_PIXELS, ImageDecodeError, decode_image
+from .errors import ApiError, install_error_handlers
+from .upload import FILE_FIELD, read_upload
+from .web import web_router
+
+if TYPE_CHECKING:
+    from ..pipeline import GenderAge
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 10 * 2**20
+"""Largest accepted request body (10 MiB), multipart envelope included."""
+
+THREAD_SAFE_DETECTORS = frozenset({"retinaface", "scrfd"})
+"""Detector backends whose ``detect`` only calls ``onnxruntime`` ``run()`` (thread-safe) and
+otherwise touches no shared state but a shape-keyed cache (dict writes are atomic under the
+GIL). Any other backend (``yunet`` wraps ``cv2.FaceDetectorYN``, which
+resizes itself per call) is run under a lock."""
+
+
+@dataclass
+class ServeState:
+    """What the routes share, kept in ``app.state.serve``."""
+
+    analyzer: GenderAge
+    limiter: anyio.CapacityLimiter
+    predict_lock: threading.Lock | None
+    max_pending: int
+    max_body_bytes: int
+    max_pixels: int
+    health: dict
+    pending: int = 0
+
+
+def create_app(analyzer: GenderAge | None = None, *, model: str | Path | None = None, detector: str | None = None,
+               threads: int = 2, max_pending: int | None = None,
+               max_body_bytes: int = MAX_BODY_BYTES, max_pixels: int = MAX_PIXELS) -> FastAPI:
+    """Build the API app.
+
+    Args:
+        analyzer: a ready :class:`~genderage.pipeline.GenderAge`; when ``None`` one is
+            created from ``model`` and ``detector`` (the shipped model and default detector
+            when those are ``None`` too).
+        threads: inference worker threads (requests analysed at the same time).
+        max_pending: requests allowed to wait for a worker before the API answers 503
+            (default ``8 * threads``).
+        max_body_bytes: largest request body; larger ones get 413 without being read.
+        max_pixels: largest decoded image (width x height); larger ones get 413.
+
+    Raises:
+        FileNotFoundError, DetectorError: the model or detector cannot be loaded.
+    """
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    if analyzer is None:
+        from ..pipeline import GenderAge
+
+        analyzer = GenderAge(model, detector)
+    # Create the detector now, so that a bad spec fails at startup, not on the first request.
+    detector_name = analyzer.detector.name
+    lock = None if detector_name in THREAD_SAFE_DETECTORS else threading.Lock()
+    state = ServeState(
+        analyzer=analyzer, limiter=anyio.CapacityLimiter(threads), predict_lock=lock,
+        max_pending=max_pending if max_pending is not None else 8 * threads,
+        max_body_bytes=max_body_bytes, max_pixels=max_pixels,
+        health=_health(analyzer, detector_name, threads))
+
+    app = FastAPI(
+        title="genderage", version=__version__,
+        description="Gender and age estimates for the faces in a photo. Estimates, not facts: "
+                    "gender is a binary label learned from a dataset, age comes with an "
+                    "interval. Images are analysed in memory and never stored.")
+    app.state.serve = state
+    install_error_handlers(app)
+    app.include_router(web_router())
+
+    @app.get("/healthz", summary="Liveness and model identity")
+    def healthz() -> dict:
+        return state.health
+
+    @app.post("/v1/predict", summary="Gender and age for every face in one image",
+              response_model=None, openapi_extra=_PREDICT_OPENAPI)
+    async def predict(request: Request) -> JSONResponse:
+        upload = await read_upload(request, state.max_body_bytes)
+        started = time.perf_counter()
+        result = await _analyze(state, upload.data, upload.filename)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        log.info("predict: %d face(s) in %.1f ms", len(result["faces"]), elapsed_ms)
+        return JSONResponse(result, headers={
+            "Cache-Control": "no-store", "Server-Timing": f"analyze;dur={elapsed_ms:.1f}"})
+
+    return app
+
+
+async def _analyze(state: ServeState, data: bytes, filename: str | None) -> dict:
+    """Decode and analyse in a worker thread; returns ``ImageResult.to_dict()``."""
+    if state.pending >= state.max_pending:
+        raise ApiError(503, "busy", "too many requests waiting; retry shortly",
+                       headers={"Retry-After": "1"})
+    state.pending += 1
+    try:
+        return await anyio.to_thread.run_sync(
+            _analyze_sync, state, data, filename, limiter=state.limiter)
+    finally:
+        state.pending -= 1
+
+
+def _analyze_sync(state: ServeState, data: bytes, filename: str | None) -> dict:
+    try:
+        rgb = decode_image(data, filename or "upload", state.max_pixels)
+    except ImageDecodeError as exc:
+        raise ApiError.from_decode_error(exc) from None
+    with state.predict_lock or nullcontext():
+        result = state.analyzer.predict(rgb)
+    if result.error is not None:
+        # A decoded array cannot fail to load; an error here is a bug, reported as a 500.
+        raise RuntimeError(f"analysis failed: {result.error}")
+    out = result.to_dict()
+    out["path"] = filename
+    return out
+
+
+def _health(analyzer, detector_name: str, threads: int) -> dict:
+    model_path = Path(analyzer.model.path)
+    return {
+        "status": "ok",
+        "version": __version__,
+        "model": {"path": str(model_path), "sha256": _sha256(model_path),
+                  "gender_temperature": analyzer.model.temperature},
+        "detector": detector_name,
+        "threads": threads,
+    }
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+_PREDICT_OPENAPI = {
+    "requestBody": {
+        "required": True,
+        "description": f"The image, at most {MAX_BODY_BYTES // 2**20} MiB: multipart/form-data "
+                       f"with the field '{FILE_FIELD}', or the raw bytes.",
+        "content": {
+            "multipart/form-data": {"schema": {
+                "type": "object", "required": [FILE_FIELD],
+                "properties": {FILE_FIELD: {"type": "string", "format": "binary"}}}},
+            "image/*": {"schema": {"type": "string", "format": "binary"}},
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        },
+    },
+    "responses": {
+        "200": {"description": "Faces found (possibly none): the `predict --json` object, "
+                               "`path` = the uploaded file name or null."},
+        "400": {"description": "Empty, corrupt or truncated image; malformed multipart."},
+        "413": {"description": "Body over the size limit, or image with too many pixels."},
+        "415": {"description": "Not an image, or an unsupported Content-Type."},
+        "422": {"description": "Multipart body without a `file` field."},
+        "503": {"description": "Too many requests waiting; retry."},
+    },
+}
+
+__all__ = ["MAX_BODY_BYTES", "create_app"]
