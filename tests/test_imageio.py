@@ -14,7 +14,8 @@ from genderage.imageio import ImageDecodeError, decode_image, load_image, read_i
 
 def gradient(h=24, w=32) -> np.ndarray:
     y, x = np.mgrid[:h, :w]
-    return np.stack([x * 255 // (w - 1), y * 255 // (h - 1), (x + y) * 4 % 256], -1).astype(np.uint8)
+    channels = [x * 255 // (w - 1), y * 255 // (h - 1), (x + y) * 4 % 256]
+    return np.stack(channels, -1).astype(np.uint8)
 
 
 def encode(img: Image.Image, fmt: str, **kw) -> bytes:

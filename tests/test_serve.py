@@ -158,7 +158,7 @@ def test_face_raw_body_gives_the_same_faces_and_null_path(client, face_jpeg):
 def test_predict_json_cli_prints_the_same_object(client, model_path, detector, shared_dir,
                                                  face_jpeg, capsys):
     path = shared_dir / AAF_FACE
-    spec = "default" if detector.name == "retinaface" else str(
+    spec = "default" if detector.name == "mtcnn" else str(
         shared_dir / "models" / "scrfd_500m_bnkps.onnx")
     assert main(["predict", "--json", "--model", str(model_path), "--detector", spec,
                  str(path)]) == 0

@@ -16,7 +16,7 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_DETECTOR = "retinaface"
+DEFAULT_DETECTOR = "mtcnn"
 """The backend that ``create_detector()`` returns; its weights ship inside a PyPI dependency."""
 
 SHARED_MODEL_FILES = {
@@ -108,9 +108,9 @@ def check_image(image_rgb: np.ndarray) -> np.ndarray:
     return image_rgb
 
 
-def _create_retinaface(path: Path | None, score_threshold: float | None) -> Detector:
-    from .retinaface import RetinaFaceDetector
-    return RetinaFaceDetector(path, **_threshold_kw(score_threshold))
+def _create_mtcnn(path: Path | None, score_threshold: float | None) -> Detector:
+    from .mtcnn import MtcnnDetector
+    return MtcnnDetector(**_threshold_kw(score_threshold))
 
 
 def _create_yunet(path: Path | None, score_threshold: float | None) -> Detector:
@@ -124,7 +124,7 @@ def _create_scrfd(path: Path | None, score_threshold: float | None) -> Detector:
 
 
 _REGISTRY: dict[str, Callable[[Path | None, float | None], Detector]] = {
-    "retinaface": _create_retinaface,
+    "mtcnn": _create_mtcnn,
     "yunet": _create_yunet,
     "scrfd": _create_scrfd,
 }

@@ -110,11 +110,12 @@ def distance2kps(centers: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return o + c[:, None, :]
 
 
-def iou_one_to_many(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """Intersection over union of one ``[4]`` box with ``[N, 4]`` boxes (x1, y1, x2, y2).
+def overlap_one_to_many(box: np.ndarray, boxes: np.ndarray, mode: str = "union") -> np.ndarray:
+    """Overlap of one ``[4]`` box with ``[N, 4]`` boxes (x1, y1, x2, y2).
 
-    Areas use continuous coordinates (``(x2 - x1) * (y2 - y1)``, no +1); degenerate boxes have
-    area 0 and IoU 0 with everything.
+    ``mode="union"``: intersection over union (IoU). ``mode="min"``: intersection over the
+    smaller of the two areas (1 when one box contains the other). Areas use continuous
+    coordinates (``(x2 - x1) * (y2 - y1)``, no +1); a degenerate box overlaps nothing.
     """
     ix1 = np.maximum(box[0], boxes[:, 0])
     iy1 = np.maximum(box[1], boxes[:, 1])
@@ -123,19 +124,26 @@ def iou_one_to_many(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
     area = max(0.0, float(box[2] - box[0])) * max(0.0, float(box[3] - box[1]))
     areas = np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
-    union = area + areas - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+    if mode == "union":
+        denom = area + areas - inter
+    elif mode == "min":
+        denom = np.minimum(area, areas)
+    else:
+        raise ValueError(f"mode must be 'union' or 'min', got {mode!r}")
+    return np.where(denom > 0, inter / np.where(denom > 0, denom, 1.0), 0.0)
 
 
-def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
+def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, mode: str = "union") -> np.ndarray:
     """Greedy non-maximum suppression.
 
     Visits boxes by descending score (ties: lower index first); keeps a box and drops every
-    remaining box whose IoU with it is strictly greater than ``iou_threshold``.
+    remaining box whose overlap with it (see :func:`overlap_one_to_many`) is strictly greater
+    than ``threshold``.
 
     Args:
         boxes: ``[N, 4]`` x1, y1, x2, y2. scores: ``[N]``.
-        iou_threshold: in [0, 1].
+        threshold: overlap in [0, 1].
+        mode: ``"union"`` (IoU) or ``"min"`` (intersection over the smaller area).
 
     Returns:
         int64 ``[K]`` indices into ``boxes`` of the kept boxes, by descending score.
@@ -147,5 +155,5 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarr
         best = order[0]
         keep.append(best)
         rest = order[1:]
-        order = rest[iou_one_to_many(boxes[best], boxes[rest]) <= iou_threshold]
+        order = rest[overlap_one_to_many(boxes[best], boxes[rest], mode) <= threshold]
     return np.asarray(keep, np.int64)

@@ -103,7 +103,7 @@ class ScrfdDetector:
     name = "scrfd"
 
     def __init__(self, model_path: str | Path, *, score_threshold: float = 0.5,
-                 nms_threshold: float = 0.4, input_size: int = 640, border: float = 0.0,
+                 nms_threshold: float = 0.4, input_size: int = 320, border: float = 0.1,
                  threads: int = 0):
         self.model_path = Path(model_path)
         self.score_threshold = score_threshold

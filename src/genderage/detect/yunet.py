@@ -30,7 +30,7 @@ class YuNetDetector:
     name = "yunet"
 
     def __init__(self, model_path: str | Path, *, score_threshold: float = 0.6,
-                 nms_threshold: float = 0.3, input_size: int = 640, border: float = 0.0,
+                 nms_threshold: float = 0.3, input_size: int = 320, border: float = 0.1,
                  top_k: int = 5000):
         self.model_path = Path(model_path)
         if not self.model_path.is_file():

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 10 * 2**20
 """Largest accepted request body (10 MiB), multipart envelope included."""
 
-THREAD_SAFE_DETECTORS = frozenset({"retinaface", "scrfd"})
+THREAD_SAFE_DETECTORS = frozenset({"mtcnn", "scrfd"})
 """Detector backends whose ``detect`` only calls ``onnxruntime`` ``run()`` (thread-safe) and
 otherwise touches no shared state but a shape-keyed cache (dict writes are atomic under the
 GIL). Any other backend (``yunet`` wraps ``cv2.FaceDetectorYN``, which

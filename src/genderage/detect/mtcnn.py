@@ -1,0 +1,288 @@
+"""The default detector: MTCNN (Zhang et al. 2016) with the weights of the ``mtcnn`` PyPI package.
+
+The ``mtcnn`` package (MIT) ships the original P-Net/R-Net/O-Net weights as numpy arrays
+(``mtcnn/assets/weights/*.lz4``, read with joblib); its own code needs TensorFlow, so we never
+import it. We rebuild the three networks as ONNX graphs (:mod:`.onnx_build`), run them with
+onnxruntime, and implement the cascade here:
+
+1. P-Net slides over an image pyramid (12 px windows, stride 2) and proposes boxes;
+2. R-Net rescores 24x24 crops of the proposals and refines their boxes;
+3. O-Net rescores 48x48 crops, refines the boxes and places the five landmarks.
+
+Graphs take NHWC images and return NHWC maps, so that callers index ``[row, col]`` as usual.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .base import Detection, DetectorError, check_image, make_detections
+from .onnx_build import GraphBuilder
+from .ops import letterbox, nms
+from .session import open_session
+
+logger = logging.getLogger(__name__)
+
+WEIGHT_SHA256 = {
+    "pnet": "ea6b0c3e685ebee3165326ad6484acc95f2ef78f1c94fbf40a55704fa989f7b5",
+    "rnet": "cb00e6460f3c98b0bfafaba3c0a0ded4bdf6e62cee7174d969e8670d7e757fee",
+    "onet": "94f6ea2f4cf985275ee958cdd762d17b6009348a4fb9d8c6be39ba73ffd22ca3",
+}
+"""SHA-256 of the weight files in ``mtcnn==1.0.0``; other files are refused, not guessed at."""
+
+PIXEL_MEAN, PIXEL_SCALE = 127.5, 1.0 / 128.0
+"""Network input = (RGB pixel - 127.5) / 128."""
+
+
+def weights_dir() -> Path:
+    """Folder holding ``pnet.lz4``, ``rnet.lz4``, ``onet.lz4`` in the installed ``mtcnn``
+    package, found without importing it (its ``__init__`` imports TensorFlow)."""
+    spec = importlib.util.find_spec("mtcnn")
+    if spec is None or not spec.submodule_search_locations:
+        raise DetectorError("the default face detector needs the 'mtcnn' package "
+                            "(pip install 'mtcnn==1.0.0'); it provides the weights")
+    return Path(next(iter(spec.submodule_search_locations))) / "assets" / "weights"
+
+
+def load_weights(name: str, folder: Path | None = None) -> list[np.ndarray]:
+    """The Keras-ordered weight arrays of ``"pnet"``, ``"rnet"`` or ``"onet"``, checksum-verified.
+
+    Raises:
+        DetectorError: missing file, or a file whose SHA-256 is not the expected one.
+    """
+    path = (folder or weights_dir()) / f"{name}.lz4"
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DetectorError(f"cannot read MTCNN weights {path}: {exc.strerror or exc}") from None
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != WEIGHT_SHA256[name]:
+        raise DetectorError(f"{path}: unexpected SHA-256 {digest}; genderage expects the weights "
+                            f"of mtcnn==1.0.0")
+    import joblib
+
+    return [np.asarray(a, np.float32) for a in joblib.load(path)]
+
+
+def _conv_prelu(g: GraphBuilder, x: str, kernel: np.ndarray, bias: np.ndarray,
+                alpha: np.ndarray) -> str:
+    # Keras kernels are [kh, kw, in, out]; ONNX wants [out, in, kh, kw].
+    y = g.node("Conv", [x, g.constant(kernel.transpose(3, 2, 0, 1)), g.constant(bias)],
+               kernel_shape=list(kernel.shape[:2]))
+    return g.node("PRelu", [y, g.constant(alpha.reshape(-1, 1, 1))])
+
+
+def _pool(g: GraphBuilder, x: str, size: int, same: bool) -> str:
+    # TensorFlow "same" pooling pads at the end, as ONNX SAME_UPPER does.
+    return g.node("MaxPool", [x], kernel_shape=[size, size], strides=[2, 2],
+                  auto_pad="SAME_UPPER" if same else "VALID")
+
+
+def _dense(g: GraphBuilder, x: str, kernel: np.ndarray, bias: np.ndarray) -> str:
+    return g.node("Gemm", [x, g.constant(kernel), g.constant(bias)])
+
+
+def _to_nchw(g: GraphBuilder, x: str) -> str:
+    return g.node("Transpose", [x], perm=[0, 3, 1, 2])
+
+
+def build_pnet(w: list[np.ndarray]) -> bytes:
+    """P-Net as ONNX. Input ``image [1, H, W, 3]`` normalised RGB. Outputs (stride 2, 12 px
+    windows): ``reg [1, H', W', 4]`` (x1, y1, x2, y2 offsets in window sizes) and
+    ``prob [1, H', W', 2]`` (softmax, channel 1 = face), ``H' = ceil((H - 2) / 2) - 4``."""
+    g = GraphBuilder()
+    x = _to_nchw(g, "image")
+    x = _pool(g, _conv_prelu(g, x, *w[0:3]), 2, same=True)
+    x = _conv_prelu(g, x, *w[3:6])
+    x = _conv_prelu(g, x, *w[6:9])
+    reg = g.node("Conv", [x, g.constant(w[9].transpose(3, 2, 0, 1)), g.constant(w[10])],
+                 kernel_shape=[1, 1])
+    logits = g.node("Conv", [x, g.constant(w[11].transpose(3, 2, 0, 1)), g.constant(w[12])],
+                    kernel_shape=[1, 1])
+    g.node("Transpose", [reg], ["reg"], perm=[0, 2, 3, 1])
+    prob = g.node("Softmax", [logits], axis=1)
+    g.node("Transpose", [prob], ["prob"], perm=[0, 2, 3, 1])
+    return g.model([("image", [1, "H", "W", 3])],
+                   [("reg", [1, "h", "w", 4]), ("prob", [1, "h", "w", 2])], "pnet")
+
+
+def _flatten_keras_order(g: GraphBuilder, x: str) -> str:
+    # The dense weights expect Keras's Permute((2, 1, 3)) then Flatten: [N, rows, cols, C] is
+    # flattened in (col, row, channel) order; our map is [N, C, rows, cols].
+    return g.node("Flatten", [g.node("Transpose", [x], perm=[0, 3, 2, 1])], axis=1)
+
+
+def build_rnet(w: list[np.ndarray]) -> bytes:
+    """R-Net as ONNX. Input ``image [N, 24, 24, 3]``; outputs ``reg [N, 4]``, ``prob [N, 2]``."""
+    g = GraphBuilder()
+    x = _to_nchw(g, "image")
+    x = _pool(g, _conv_prelu(g, x, *w[0:3]), 3, same=True)
+    x = _pool(g, _conv_prelu(g, x, *w[3:6]), 3, same=False)
+    x = _conv_prelu(g, x, *w[6:9])
+    x = g.node("PRelu", [_dense(g, _flatten_keras_order(g, x), w[9], w[10]), g.constant(w[11])])
+    g.node("Gemm", [x, g.constant(w[12]), g.constant(w[13])], ["reg"])
+    g.node("Softmax", [_dense(g, x, w[14], w[15])], ["prob"], axis=1)
+    return g.model([("image", ["N", 24, 24, 3])], [("reg", ["N", 4]), ("prob", ["N", 2])], "rnet")
+
+
+def build_onet(w: list[np.ndarray]) -> bytes:
+    """O-Net as ONNX. Input ``image [N, 48, 48, 3]``; outputs ``reg [N, 4]``, ``landmarks
+    [N, 10]`` (x0..x4 then y0..y4, as fractions of the box) and ``prob [N, 2]``."""
+    g = GraphBuilder()
+    x = _to_nchw(g, "image")
+    x = _pool(g, _conv_prelu(g, x, *w[0:3]), 3, same=True)
+    x = _pool(g, _conv_prelu(g, x, *w[3:6]), 3, same=False)
+    x = _pool(g, _conv_prelu(g, x, *w[6:9]), 2, same=True)
+    x = _conv_prelu(g, x, *w[9:12])
+    x = g.node("PRelu", [_dense(g, _flatten_keras_order(g, x), w[12], w[13]), g.constant(w[14])])
+    g.node("Gemm", [x, g.constant(w[15]), g.constant(w[16])], ["reg"])
+    g.node("Gemm", [x, g.constant(w[17]), g.constant(w[18])], ["landmarks"])
+    g.node("Softmax", [_dense(g, x, w[19], w[20])], ["prob"], axis=1)
+    return g.model([("image", ["N", 48, 48, 3])],
+                   [("reg", ["N", 4]), ("landmarks", ["N", 10]), ("prob", ["N", 2])], "onet")
+
+
+def pyramid_scales(height: int, width: int, min_face: float, factor: float = 0.709,
+                   window: int = 12) -> list[float]:
+    """Image scales at which P-Net's ``window``-pixel input covers faces from ``min_face``
+    pixels up to the whole image: ``window / min_face * factor**k`` while the scaled shorter
+    side is at least ``window``."""
+    scales, scale = [], window / float(min_face)
+    while min(height, width) * scale >= window:
+        scales.append(scale)
+        scale *= factor
+    return scales
+
+
+def calibrate(boxes: np.ndarray, reg: np.ndarray) -> np.ndarray:
+    """Shift each side by its regression times the box size: ``x1 + r0 w, y1 + r1 h, x2 + r2 w,
+    y2 + r3 h`` (``w = x2 - x1``). ``boxes``, ``reg``: ``[N, 4]``."""
+    wh = np.tile(boxes[:, 2:4] - boxes[:, 0:2], 2)
+    return boxes + reg * wh
+
+
+def to_square(boxes: np.ndarray) -> np.ndarray:
+    """Whole-pixel squares around the boxes' centres with side ``max(w, h)`` (at least 1).
+
+    ``[N, 4]`` -> float32 ``[N, 4]``; the corners are rounded so that the crop fed to a network
+    and the box its outputs are relative to are exactly the same pixels.
+    """
+    centers = (boxes[:, 0:2] + boxes[:, 2:4]) / 2
+    side = np.maximum(np.round(np.max(boxes[:, 2:4] - boxes[:, 0:2], axis=1, keepdims=True)), 1)
+    top_left = np.round(centers - side / 2)
+    return np.concatenate([top_left, top_left + side], axis=1).astype(np.float32)
+
+
+def crop_patches(image: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
+    """Crop boxes (pixels outside the image read as black) and resize them to ``size``.
+
+    Args:
+        image: uint8 ``[H, W, 3]``. boxes: ``[N, 4]`` whole-pixel boxes, at least 1 px wide/high.
+
+    Returns:
+        float32 ``[N, size, size, 3]`` normalised as the networks expect.
+    """
+    h, w = image.shape[:2]
+    out = np.empty((len(boxes), size, size, 3), np.float32)
+    for i, (x1, y1, x2, y2) in enumerate(boxes.astype(np.int64)):
+        patch = np.zeros((y2 - y1, x2 - x1, 3), np.uint8)
+        sx1, sy1, sx2, sy2 = max(x1, 0), max(y1, 0), min(x2, w), min(y2, h)
+        if sx2 > sx1 and sy2 > sy1:
+            patch[sy1 - y1:sy2 - y1, sx1 - x1:sx2 - x1] = image[sy1:sy2, sx1:sx2]
+        out[i] = cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA)
+    return (out - PIXEL_MEAN) * PIXEL_SCALE
+
+
+class MtcnnDetector:
+    """MTCNN with the ``mtcnn`` package's weights (the project's default detector).
+
+    Args:
+        score_threshold: minimum O-Net face probability in [0, 1].
+        stage_thresholds: minimum P-Net and R-Net probabilities (proposal filters).
+        input_size: the image plus border is scaled so its longer side is this many pixels.
+        min_face: smallest face searched for, in pixels of that scaled image (24 px of a 320 px
+            canvas = 48 px of a 640x480 photo).
+        border: frame added around the image as a fraction of its longer side, so that a
+            face filling a tight crop is seen whole (see :func:`ops.letterbox`).
+        threads: onnxruntime intra-op threads per network. The networks are small and run
+            many times per image, so one thread is fastest (0 = onnxruntime's default).
+    """
+
+    name = "mtcnn"
+
+    def __init__(self, *, score_threshold: float = 0.7,
+                 stage_thresholds: tuple[float, float] = (0.6, 0.7), input_size: int = 320,
+                 min_face: float = 24.0, border: float = 0.1, threads: int = 1):
+        self.score_threshold = score_threshold
+        self.stage_thresholds = stage_thresholds
+        self.input_size = input_size
+        self.min_face = min_face
+        self.border = border
+        folder = weights_dir()
+        self._pnet = open_session(build_pnet(load_weights("pnet", folder)), threads, name="P-Net")
+        self._rnet = open_session(build_rnet(load_weights("rnet", folder)), threads, name="R-Net")
+        self._onet = open_session(build_onet(load_weights("onet", folder)), threads, name="O-Net")
+
+    def detect(self, image_rgb: np.ndarray) -> list[Detection]:
+        """All faces in a uint8 ``[H, W, 3]`` RGB image, largest box first."""
+        check_image(image_rgb)
+        canvas, box = letterbox(image_rgb, self.input_size, border=self.border, multiple=1)
+        boxes = self._propose(canvas)
+        if len(boxes):
+            boxes = self._refine(canvas, boxes)
+        if not len(boxes):
+            return []
+        boxes, landmarks, scores = self._output(canvas, boxes)
+        return make_detections(box.to_image(boxes), box.to_image(landmarks.reshape(-1, 10)),
+                               scores)
+
+    def _propose(self, canvas: np.ndarray) -> np.ndarray:
+        """Stage 1: P-Net over the pyramid -> square proposals ``[N, 4]`` in canvas pixels."""
+        h, w = canvas.shape[:2]
+        found = []
+        for scale in pyramid_scales(h, w, self.min_face):
+            size = (math.ceil(w * scale), math.ceil(h * scale))
+            scaled = cv2.resize(canvas, size, interpolation=cv2.INTER_AREA)
+            blob = ((scaled.astype(np.float32) - PIXEL_MEAN) * PIXEL_SCALE)[None]
+            reg, prob = self._pnet.run(["reg", "prob"], {"image": blob})
+            rows, cols = np.nonzero(prob[0, :, :, 1] >= self.stage_thresholds[0])
+            if not len(rows):
+                continue
+            corners = np.stack([cols, rows], axis=1).astype(np.float32) * 2
+            boxes = np.concatenate([corners, corners + 12], axis=1) / scale
+            scores = prob[0, rows, cols, 1]
+            keep = nms(boxes, scores, 0.5)
+            found.append(np.concatenate([boxes[keep], scores[keep, None], reg[0, rows, cols][keep]], 1))
+        if not found:
+            return np.zeros((0, 4), np.float32)
+        cand = np.concatenate(found)
+        cand = cand[nms(cand[:, :4], cand[:, 4], 0.7)]
+        return to_square(calibrate(cand[:, :4], cand[:, 5:9]))
+
+    def _refine(self, canvas: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """Stage 2: R-Net rescoring and box regression -> square boxes ``[M, 4]``."""
+        reg, prob = self._rnet.run(["reg", "prob"], {"image": crop_patches(canvas, boxes, 24)})
+        keep = np.flatnonzero(prob[:, 1] >= self.stage_thresholds[1])
+        boxes, reg, scores = boxes[keep], reg[keep], prob[keep, 1]
+        keep = nms(boxes, scores, 0.7)
+        return to_square(calibrate(boxes[keep], reg[keep]))
+
+    def _output(self, canvas: np.ndarray, boxes: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Stage 3: O-Net -> boxes ``[K, 4]``, landmarks ``[K, 5, 2]``, scores ``[K]``."""
+        reg, marks, prob = self._onet.run(["reg", "landmarks", "prob"],
+                                          {"image": crop_patches(canvas, boxes, 48)})
+        keep = np.flatnonzero(prob[:, 1] >= self.score_threshold)
+        boxes, reg, marks, scores = boxes[keep], reg[keep], marks[keep], prob[keep, 1]
+        size = boxes[:, 2:4] - boxes[:, 0:2]
+        landmarks = np.stack([marks[:, :5], marks[:, 5:]], axis=-1) * size[:, None] + boxes[:, None, :2]
+        boxes = calibrate(boxes, reg)
+        keep = nms(boxes, scores, 0.7, mode="min")
+        return boxes[keep], landmarks[keep], scores[keep]

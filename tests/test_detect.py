@@ -1,0 +1,395 @@
+"""Face detection backends: behaviour on real faces, golden values for the numeric helpers,
+and clear errors from ``create_detector``."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from genderage.detect import Detection, Detector, DetectorError, available_detectors, create_detector
+from genderage.detect import mtcnn
+from genderage.detect.base import make_detections
+from genderage.detect.onnx_build import GraphBuilder
+from genderage.detect.onnx_kind import classify_outputs
+from genderage.detect.ops import (anchor_centers, distance2bbox, distance2kps, letterbox, nms,
+                                  overlap_one_to_many)
+from genderage.detect.scrfd import decode_scrfd, group_scrfd_outputs
+from genderage.imageio import read_image
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+MODELS = SHARED / "models"
+OPTIONAL_MODELS = {
+    "yunet_s": "yunet_s_dynamic.onnx",
+    "yunet_n": "yunet_n_dynamic.onnx",
+    "scrfd_500m": "scrfd_500m_bnkps.onnx",
+    "scrfd_2.5g": "scrfd_2.5g_bnkps.onnx",
+}
+BACKENDS = ["default", *OPTIONAL_MODELS]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def detector(request) -> Detector:
+    if request.param == "default":
+        return create_detector()
+    path = MODELS / OPTIONAL_MODELS[request.param]
+    if not path.is_file():
+        pytest.skip(f"{path} not available")
+    return create_detector(str(path))
+
+
+@pytest.fixture(scope="module")
+def default_detector() -> Detector:
+    return create_detector()
+
+
+@pytest.fixture(scope="module")
+def hopper() -> np.ndarray:
+    """Grace Hopper's portrait (600x512), shipped with matplotlib (a dev dependency)."""
+    cbook = pytest.importorskip("matplotlib.cbook")
+    return read_image(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+
+
+@pytest.fixture(scope="module")
+def aaf_image() -> np.ndarray:
+    folder = SHARED / "data" / "AAF" / "images"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} not available")
+    return read_image(sorted(folder.glob("*.jpg"))[0])
+
+
+def textured_background(h: int = 480, w: int = 640) -> np.ndarray:
+    yy, xx = np.mgrid[:h, :w].astype(np.float32)
+    noise = np.random.default_rng(0).normal(0, 10, (h, w, 3))
+    return np.clip(np.stack([90 + xx / 8, 120 + yy / 6, 150 - xx / 10], -1) + noise,
+                   0, 255).astype(np.uint8)
+
+
+def paste(canvas: np.ndarray, face: np.ndarray, height: int, x: int, y: int) -> None:
+    import cv2
+
+    width = round(face.shape[1] * height / face.shape[0])
+    canvas[y:y + height, x:x + width] = cv2.resize(face, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def assert_plausible_face(det: Detection, image_shape) -> None:
+    assert det.bbox.dtype == np.float32 and det.bbox.shape == (4,)
+    assert det.landmarks.dtype == np.float32 and det.landmarks.shape == (5, 2)
+    assert 0.0 <= det.score <= 1.0
+    x1, y1, x2, y2 = det.bbox
+    assert x1 < x2 and y1 < y2
+    assert (det.landmarks[:, 0] >= x1).all() and (det.landmarks[:, 0] <= x2).all()
+    assert (det.landmarks[:, 1] >= y1).all() and (det.landmarks[:, 1] <= y2).all()
+    left_eye, right_eye, nose, mouth_left, mouth_right = det.landmarks
+    assert left_eye[0] < right_eye[0] and mouth_left[0] < mouth_right[0]
+    assert max(left_eye[1], right_eye[1]) < nose[1] < min(mouth_left[1], mouth_right[1])
+    h, w = image_shape[:2]
+    assert -0.1 * w < x1 and x2 < 1.1 * w and -0.1 * h < y1 and y2 < 1.1 * h
+
+
+# --- behaviour on real faces, every backend --------------------------------------------------
+
+def test_finds_one_face_in_portrait(detector, hopper):
+    found = detector.detect(hopper)
+    assert len(found) == 1
+    assert_plausible_face(found[0], hopper.shape)
+    # The face occupies roughly x 170..355, y 105..345 of the 512x600 portrait.
+    cx, cy = (found[0].bbox[:2] + found[0].bbox[2:]) / 2
+    assert 230 < cx < 300 and 190 < cy < 260
+
+
+def test_finds_one_face_in_aaf_crop(detector, aaf_image):
+    found = detector.detect(aaf_image)
+    assert len(found) == 1
+    assert_plausible_face(found[0], aaf_image.shape)
+
+
+def test_two_faces_sorted_by_area(detector, hopper):
+    face = hopper[60:420, 110:420]
+    image = textured_background()
+    paste(image, face, 150, 420, 200)   # small face, right
+    paste(image, face, 320, 40, 100)    # large face, left
+    found = detector.detect(image)
+    assert len(found) == 2
+    assert found[0].area > 2.5 * found[1].area
+    assert found[0].bbox[2] < 320 < found[1].bbox[0]
+    for det in found:
+        assert_plausible_face(det, image.shape)
+
+
+@pytest.mark.parametrize("fill", [0, 128, 255])
+def test_blank_image_has_no_face(detector, fill):
+    assert detector.detect(np.full((480, 640, 3), fill, np.uint8)) == []
+
+
+def test_textured_background_has_no_face(detector):
+    assert detector.detect(textured_background()) == []
+
+
+def test_tiny_and_odd_sized_images(detector):
+    assert detector.detect(np.zeros((1, 1, 3), np.uint8)) == []
+    assert detector.detect(np.full((7, 1000, 3), 90, np.uint8)) == []
+
+
+@pytest.mark.parametrize("bad", [np.zeros((10, 10, 3), np.float32), np.zeros((10, 10), np.uint8),
+                                 np.zeros((10, 10, 4), np.uint8), np.zeros((0, 10, 3), np.uint8)])
+def test_rejects_non_rgb_uint8(detector, bad):
+    with pytest.raises(ValueError, match="uint8"):
+        detector.detect(bad)
+
+
+def test_score_threshold_is_applied(hopper):
+    strict = create_detector(score_threshold=0.99)
+    assert strict.score_threshold == 0.99
+    assert all(d.score >= 0.99 for d in strict.detect(hopper))
+    assert create_detector(score_threshold=0.9).detect(textured_background()) == []
+
+
+def test_detection_record():
+    det = make_detections(np.array([[1, 2, 3, 4]]), np.arange(10), np.array([0.5]))[0]
+    assert det.to_dict() == {"bbox": [1.0, 2.0, 3.0, 4.0],
+                             "landmarks": [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0], [6.0, 7.0], [8.0, 9.0]],
+                             "score": 0.5}
+    assert det.area == 4.0
+
+
+def test_make_detections_sorts_by_area_and_clips_scores():
+    boxes = np.array([[0, 0, 2, 2], [0, 0, 10, 1], [0, 0, 5, 5]], np.float32)   # areas 4, 10, 25
+    found = make_detections(boxes, np.zeros((3, 5, 2)), np.array([0.9, 1.2, -0.1]))
+    assert [d.area for d in found] == [25.0, 10.0, 4.0]
+    assert [d.score for d in found] == [0.0, 1.0, pytest.approx(0.9)]
+
+
+# --- create_detector ----------------------------------------------------------------------------
+
+def test_available_detectors_lists_default_first():
+    names = available_detectors()
+    assert names[0] == "mtcnn" and {"yunet", "scrfd"} <= set(names)
+    assert create_detector().name == create_detector("default").name == "mtcnn"
+
+
+def test_unknown_name_is_a_clear_error():
+    with pytest.raises(DetectorError, match=r"unknown detector 'retinaface'.*mtcnn"):
+        create_detector("retinaface")
+
+
+def test_missing_model_file(tmp_path):
+    with pytest.raises(DetectorError, match="not found"):
+        create_detector(str(tmp_path / "absent.onnx"))
+
+
+def test_bogus_model_file(tmp_path):
+    path = tmp_path / "bogus.onnx"
+    path.write_bytes(b"this is not a protobuf")
+    with pytest.raises(DetectorError, match=r"bogus\.onnx: cannot load as an ONNX model"):
+        create_detector(str(path))
+
+
+def test_onnx_that_is_no_detector(tmp_path):
+    g = GraphBuilder()
+    g.node("Relu", ["x"], ["y"])
+    path = tmp_path / "relu.onnx"
+    path.write_bytes(g.model([("x", ["N", 3])], [("y", ["N", 3])]))
+    with pytest.raises(DetectorError, match=r"relu\.onnx: not a YuNet or SCRFD face detector \(outputs: y"):
+        create_detector(str(path))
+
+
+def test_named_optional_backend_needs_a_file(monkeypatch):
+    monkeypatch.delenv("GENDERAGE_DETECTOR_DIR", raising=False)
+    with pytest.raises(DetectorError, match="GENDERAGE_DETECTOR_DIR"):
+        create_detector("scrfd")
+
+
+def test_score_threshold_out_of_range():
+    with pytest.raises(DetectorError, match="score_threshold"):
+        create_detector(score_threshold=1.5)
+
+
+@pytest.mark.parametrize("file,kind", [("yunet_s_dynamic.onnx", "yunet"),
+                                       ("scrfd_500m_bnkps.onnx", "scrfd"),
+                                       ("scrfd_2.5g_bnkps.onnx", "scrfd")])
+def test_model_kind_recognised_from_file(file, kind, monkeypatch):
+    if not (MODELS / file).is_file():
+        pytest.skip(f"{MODELS / file} not available")
+    assert create_detector(str(MODELS / file)).name == kind
+    monkeypatch.setenv("GENDERAGE_DETECTOR_DIR", str(MODELS))
+    assert create_detector(kind).name == kind
+
+
+def test_classify_outputs():
+    yunet = [(f"{p}_{s}", ["batch", "dim", d]) for p, d in
+             (("cls", 1), ("obj", 1), ("bbox", 4), ("kps", 10)) for s in (8, 16, 32)]
+    assert classify_outputs(yunet) == "yunet"
+    scrfd = [(str(440 + i), [None, d]) for i, d in enumerate([1, 1, 1, 4, 4, 4, 10, 10, 10])]
+    assert classify_outputs(scrfd) == "scrfd"
+    with pytest.raises(DetectorError, match="without keypoints"):
+        classify_outputs(scrfd[:6])
+    with pytest.raises(DetectorError, match="not a YuNet or SCRFD"):
+        classify_outputs([("loc", [1, "n", 4]), ("conf", [1, "n", 2]), ("landmarks", [1, "n", 10])])
+
+
+# --- numeric helpers: golden values ----------------------------------------------------------
+
+def test_nms_golden():
+    boxes = np.array([[0, 0, 10, 10],     # 0: IoU with 3 = 50/100 = 0.5
+                      [1, 1, 11, 11],     # 1: IoU with 0 = 81/119 = 0.681, with 3 = 36/114
+                      [20, 20, 30, 30],   # 2: disjoint
+                      [0, 0, 10, 5]],     # 3: best score
+                     np.float32)
+    scores = np.array([0.9, 0.8, 0.7, 0.95])
+    # Suppression needs overlap strictly above the threshold: at 0.5 box 0 survives box 3.
+    assert nms(boxes, scores, 0.5).tolist() == [3, 0, 2]
+    assert nms(boxes, scores, 0.49).tolist() == [3, 1, 2]
+    assert nms(boxes, scores, 0.3).tolist() == [3, 2]
+    # Intersection over the smaller area: box 3 lies inside box 0 (overlap 1); box 1 covers
+    # 36 of box 3's 50 px^2 (0.72).
+    assert nms(boxes, scores, 0.75, mode="min").tolist() == [3, 1, 2]
+    assert nms(boxes, scores, 0.7, mode="min").tolist() == [3, 2]
+    assert nms(np.zeros((0, 4)), np.zeros(0), 0.5).tolist() == []
+
+
+def test_overlap_golden():
+    box = np.array([0, 0, 10, 10], np.float32)
+    others = np.array([[5, 0, 15, 10], [0, 0, 10, 10], [10, 10, 20, 20], [2, 2, 4, 4], [3, 3, 3, 8]],
+                      np.float32)
+    np.testing.assert_allclose(overlap_one_to_many(box, others), [50 / 150, 1, 0, 4 / 100, 0])
+    np.testing.assert_allclose(overlap_one_to_many(box, others, "min"), [0.5, 1, 0, 1, 0])
+
+
+def test_anchor_centers_and_distances_golden():
+    centers = anchor_centers(16, 24, 8, 2)          # 2 rows x 3 cols, 2 anchors per cell
+    assert centers.shape == (12, 2)
+    np.testing.assert_array_equal(centers[:6], [[0, 0], [0, 0], [8, 0], [8, 0], [16, 0], [16, 0]])
+    np.testing.assert_array_equal(centers[6], [0, 8])
+    assert anchor_centers(17, 17, 8, 1).shape == (9, 2)   # partial cells count (ceil)
+    np.testing.assert_allclose(distance2bbox([[10, 20]], [[1, 2, 3, 4]]), [[9, 18, 13, 24]])
+    np.testing.assert_allclose(distance2kps([[10, 20]], [[1, -1, 0, 2]]), [[[11, 19], [10, 22]]])
+
+
+def test_scrfd_decoding_golden():
+    """Hand-built outputs of a 32x32 input: stride 8 has 4x4 cells, 16 has 2x2, 32 has 1,
+    two anchors each -> 32, 8 and 2 rows."""
+    rows = {8: 32, 16: 8, 32: 2}
+    scores = {s: np.zeros((1, n, 1), np.float32) for s, n in rows.items()}
+    bboxes = {s: np.zeros((1, n, 4), np.float32) for s, n in rows.items()}
+    kpss = {s: np.zeros((1, n, 10), np.float32) for s, n in rows.items()}
+    # Stride 8, cell (row 1, col 2), second anchor: row index (1 * 4 + 2) * 2 + 1 = 13,
+    # anchor centre (16, 8); distances are in stride units.
+    scores[8][0, 13, 0] = 0.9
+    bboxes[8][0, 13] = [1, 0.5, 2, 1]
+    kpss[8][0, 13] = [0, 0, 1, 0, 0.5, 0.5, -1, 1, 1, 1]
+    scores[32][0, 0, 0] = 0.7                      # centre (0, 0)
+    bboxes[32][0, 0] = [1, 1, 1, 1]
+    scores[16][0, 3, 0] = 0.4                      # below the threshold
+    order = [32, 8, 16]                            # any order: strides are found by row count
+    boxes, kps, sc = decode_scrfd([scores[s] for s in order], [bboxes[s] for s in order],
+                                  [kpss[s] for s in order], 32, 32, 0.5)
+    np.testing.assert_allclose(sc, [0.9, 0.7])
+    np.testing.assert_allclose(boxes, [[8, 4, 32, 16], [-32, -32, 32, 32]])
+    np.testing.assert_allclose(kps[0], [[16, 8], [24, 8], [20, 12], [8, 16], [24, 16]])
+    np.testing.assert_allclose(kps[1], np.zeros((5, 2)))
+
+
+def test_scrfd_output_grouping():
+    assert group_scrfd_outputs([1, 1, 1, 4, 4, 4, 10, 10, 10]) == {
+        "score": [0, 1, 2], "bbox": [3, 4, 5], "kps": [6, 7, 8]}
+    with pytest.raises(DetectorError):
+        group_scrfd_outputs([1, 4, 10, 2, 4, 10, 1, 4, 10])
+
+
+def test_letterbox_maps_back_to_image_pixels():
+    image = np.zeros((50, 100, 3), np.uint8)
+    canvas, box = letterbox(image, 64)
+    assert canvas.shape == (32, 64, 3)
+    np.testing.assert_allclose(box.to_image([[32, 16, 64, 32]]), [[50, 25, 100, 50]])
+    # Border 0.25 of the longer side: 25 px each side, so 150 px -> 64: scale 64/150.
+    canvas, box = letterbox(image, 64, border=0.25)
+    assert canvas.shape == (64, 96, 3) and box.pad_x == box.pad_y == 11
+    assert canvas[:11].max() == 0 and canvas.shape[0] % 32 == 0 and canvas.shape[1] % 32 == 0
+    np.testing.assert_allclose(box.to_image([[11, 11, 54, 32]]), [[0, 0, 100, 50]], atol=1e-5)
+
+
+# --- MTCNN: weights, graphs, cascade helpers --------------------------------------------------
+
+def test_mtcnn_weights_are_verified(tmp_path):
+    for name in ("pnet", "rnet", "onet"):
+        data = (mtcnn.weights_dir() / f"{name}.lz4").read_bytes()
+        assert hashlib.sha256(data).hexdigest() == mtcnn.WEIGHT_SHA256[name]
+    (tmp_path / "pnet.lz4").write_bytes(b"tampered")
+    with pytest.raises(DetectorError, match="unexpected SHA-256"):
+        mtcnn.load_weights("pnet", tmp_path)
+    with pytest.raises(DetectorError, match="cannot read MTCNN weights"):
+        mtcnn.load_weights("rnet", tmp_path)
+
+
+def _conv_valid(x, kernel, bias):
+    """Reference 'valid' convolution: x [H, W, Cin], Keras kernel [kh, kw, Cin, Cout]."""
+    kh, kw = kernel.shape[:2]
+    h, w = x.shape[0] - kh + 1, x.shape[1] - kw + 1
+    out = np.zeros((h, w, kernel.shape[3]))
+    for i in range(h):
+        for j in range(w):
+            out[i, j] = np.tensordot(x[i:i + kh, j:j + kw], kernel, axes=3) + bias
+    return out
+
+
+def test_pnet_graph_matches_reference_convolution():
+    """P-Net built from random Keras-layout weights vs a direct numpy forward pass."""
+    rng = np.random.default_rng(0)
+    shapes = [(3, 3, 3, 10), (10,), (1, 1, 10), (3, 3, 10, 16), (16,), (1, 1, 16),
+              (3, 3, 16, 32), (32,), (1, 1, 32), (1, 1, 32, 4), (4,), (1, 1, 32, 2), (2,)]
+    w = [rng.normal(0, 0.3, s).astype(np.float32) for s in shapes]
+    x = rng.uniform(-1, 1, (15, 13, 3)).astype(np.float32)
+
+    def prelu(v, a):
+        return np.where(v > 0, v, v * a.reshape(-1))
+    y = prelu(_conv_valid(x, w[0], w[1]), w[2])                    # 13 x 11
+    y = np.pad(y, ((0, 1), (0, 1), (0, 0)), constant_values=-np.inf)  # TF "same" pooling
+    y = y.reshape(7, 2, 6, 2, 10).max(axis=(1, 3))
+    y = prelu(_conv_valid(y, w[3], w[4]), w[5])
+    y = prelu(_conv_valid(y, w[6], w[7]), w[8])                     # 3 x 2 x 32
+    reg = _conv_valid(y, w[9], w[10])
+    logits = _conv_valid(y, w[11], w[12])
+    prob = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+
+    session = ort.InferenceSession(mtcnn.build_pnet(w), providers=["CPUExecutionProvider"])
+    got_reg, got_prob = session.run(["reg", "prob"], {"image": x[None]})
+    np.testing.assert_allclose(got_reg[0], reg, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(got_prob[0], prob, rtol=1e-4, atol=1e-5)
+
+
+def test_graph_builder_gemm_and_negative_attributes():
+    g = GraphBuilder()
+    y = g.node("Gemm", ["x", g.constant(np.array([[1.0, 2.0], [3.0, 4.0]])),
+                        g.constant(np.array([0.5, -0.5]))])
+    g.node("Softmax", [y], ["p"], axis=-1)
+    session = ort.InferenceSession(g.model([("x", ["N", 2])], [("p", ["N", 2])]),
+                                   providers=["CPUExecutionProvider"])
+    (p,) = session.run(None, {"x": np.array([[1.0, 1.0]], np.float32)})
+    logits = np.array([4.5, 5.5])
+    np.testing.assert_allclose(p[0], np.exp(logits) / np.exp(logits).sum(), rtol=1e-6)
+
+
+def test_mtcnn_geometry_golden():
+    # 12 px windows over faces >= 24 px: scales 0.5 * 0.709^k while 100 * scale >= 12.
+    np.testing.assert_allclose(mtcnn.pyramid_scales(100, 200, 24),
+                               [0.5 * 0.709 ** k for k in range(5)], rtol=1e-6)
+    np.testing.assert_allclose(mtcnn.calibrate(np.array([[10., 20, 30, 60]]),
+                                               np.array([[0.1, -0.25, 0.5, 0]])),
+                               [[12, 10, 40, 60]])
+    np.testing.assert_array_equal(mtcnn.to_square(np.array([[10., 20, 30, 60], [0, 0, 0.2, 0.1]])),
+                                  [[0, 20, 40, 60], [0, 0, 1, 1]])
+
+
+def test_crop_patches_reads_outside_as_black():
+    image = np.full((10, 10, 3), 255, np.uint8)
+    patches = mtcnn.crop_patches(image, np.array([[-10., 0, 10, 20]]), 4)
+    # Left half of the box is outside the image, bottom half too: only the top-right quarter
+    # is white (normalised (255 - 127.5) / 128), the rest black ((0 - 127.5) / 128).
+    white, black = (255 - 127.5) / 128, -127.5 / 128
+    np.testing.assert_allclose(patches[0, :2, 2:], white)
+    np.testing.assert_allclose(patches[0, 2:, :], black)
+    np.testing.assert_allclose(patches[0, :, :2], black)

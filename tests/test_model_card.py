@@ -1,0 +1,62 @@
+"""The shipped model: its card agrees with its metrics, and the metrics reproduce."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from genderage.cli import main
+from genderage.modelcard import render
+from genderage.models import DEFAULT_MODEL, default_model_path
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLE = DEFAULT_MODEL.with_name("genderage.metrics.json")
+
+pytestmark = pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="no shipped model")
+
+
+def _bundle() -> dict:
+    return json.loads(BUNDLE.read_text())
+
+
+def test_model_card_is_generated_from_the_metrics_file():
+    assert (ROOT / "MODEL_CARD.md").read_text() == render(_bundle()), \
+        "MODEL_CARD.md is stale: run `PYTHONPATH=src python scripts/make_model_card.py`"
+
+
+def test_card_shows_measured_headline_numbers():
+    b = _bundle()
+    card = (ROOT / "MODEL_CARD.md").read_text()
+    assert f"{100 * b['utkface_val']['gender']['accuracy']:.2f}%" in card
+    assert f"**{b['utkface_val']['age']['mae']:.2f}**" in card
+    assert f"{b['data']['files']:,} files" in card
+
+
+def test_bundle_describes_the_shipped_file():
+    import hashlib
+
+    b = _bundle()
+    assert b["model"]["sha256"] == hashlib.sha256(DEFAULT_MODEL.read_bytes()).hexdigest()
+    assert b["data"]["manifest_sha256"] == hashlib.sha256(
+        (ROOT / b["data"]["manifest"]).read_bytes()).hexdigest()
+
+
+def test_info_reports_the_shipped_model(capsys):
+    assert main(["info", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["model_path"] == str(default_model_path())
+
+
+def test_evaluate_reproduces_the_card(utkface_dir, tmp_path, capsys):
+    b = _bundle()
+    assert main(["evaluate", str(DEFAULT_MODEL), "--data", str(utkface_dir), "--manifest",
+                 str(ROOT / b["data"]["manifest"]), "--split", "val", "--out", str(tmp_path),
+                 "--no-plots"]) == 0
+    got = json.loads((tmp_path / "metrics.json").read_text())
+    want = b["utkface_val"]
+    assert got["n"] == want["n"]
+    assert got["gender"]["confusion_matrix"] == want["gender"]["confusion_matrix"]
+    assert got["age"]["mae"] == pytest.approx(want["age"]["mae"], abs=1e-4)
+    for group, m in want["age_by_group"].items():
+        assert got["age_by_group"][group]["age"]["mae"] == pytest.approx(m["age"]["mae"], abs=1e-4)
+    assert got["calibration"]["ece"] == pytest.approx(want["calibration"]["ece"], abs=1e-4)
