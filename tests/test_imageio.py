@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from genderage.imageio import ImageDecodeError, decode_image, load_image, read_image, source_name
+from genderage.imageio import (
+    ImageDecodeError,
+    decode_image,
+    load_image,
+    read_image,
+    source_name,
+)
 
 
 def gradient(h=24, w=32) -> np.ndarray:

@@ -11,23 +11,16 @@ from genderage.align import TEMPLATE, chip_transform, transform_points
 from genderage.attribute import AttributeModel
 from genderage.contract import GENDER_LABELS
 from genderage.detect import Detection, DetectorError
-from genderage.models import default_model_path
 from genderage.pipeline import GenderAge
 from genderage.preprocess import resize_face
-from genderage.quality import NOSE_DEPTH_RATIO, QualityThresholds, assess, blur_score, head_pose
+from genderage.quality import (
+    NOSE_DEPTH_RATIO,
+    QualityThresholds,
+    assess,
+    blur_score,
+    head_pose,
+)
 from genderage.results import ImageResult
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    """The shipped model if this checkout has it, else a tiny random one with the contract."""
-    shipped = default_model_path()
-    if shipped is not None:
-        return shipped
-    pytest.importorskip("torch")
-    from tiny_model import build_tiny_model
-
-    return build_tiny_model(tmp_path_factory.mktemp("model") / "tiny.onnx")
 
 
 def similarity(angle_deg, scale, tx, ty):

@@ -12,24 +12,12 @@ import pytest
 from PIL import Image
 
 from genderage.cli import main
-from genderage.models import default_model_path
 
 FACE_KEYS = {"bbox": list, "landmarks": list, "det_score": float, "gender": str,
              "gender_probability": float, "age": float, "age_interval": list, "quality": dict}
 QUALITY_KEYS = {"det_score": float, "inter_ocular_px": float, "face_size_px": float,
                 "blur": float, "yaw": float, "pitch": float, "roll": float,
                 "low_quality": bool, "reasons": list}
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    shipped = default_model_path()
-    if shipped is not None:
-        return shipped
-    pytest.importorskip("torch")
-    from tiny_model import build_tiny_model
-
-    return build_tiny_model(tmp_path_factory.mktemp("model") / "tiny.onnx")
 
 
 def face_like(seed: int, size=(160, 160)) -> np.ndarray:

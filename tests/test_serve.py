@@ -25,7 +25,6 @@ from fastapi.testclient import TestClient  # noqa: E402
 from genderage.cli import main  # noqa: E402
 from genderage.detect import DetectorError, create_detector  # noqa: E402
 from genderage.imageio import MAX_PIXELS  # noqa: E402
-from genderage.models import default_model_path  # noqa: E402
 from genderage.pipeline import GenderAge  # noqa: E402
 from genderage.serve import MAX_BODY_BYTES, create_app  # noqa: E402
 
@@ -34,18 +33,6 @@ AAF_FACE = "data/AAF/images/03061A28.jpg"
 
 FACE_KEYS = {"bbox", "landmarks", "det_score", "gender", "gender_probability", "age",
              "age_interval", "quality"}
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    """The shipped model if this checkout has it, else a tiny random one with the contract."""
-    shipped = default_model_path()
-    if shipped is not None:
-        return shipped
-    pytest.importorskip("torch")
-    from tiny_model import build_tiny_model
-
-    return build_tiny_model(tmp_path_factory.mktemp("model") / "tiny.onnx")
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,12 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 
 from genderage.cli import main  # noqa: E402
-from genderage.training.arch import build_model, count_parameters, list_archs, model_config  # noqa: E402
+from genderage.training.arch import (  # noqa: E402
+    build_model,
+    count_parameters,
+    list_archs,
+    model_config,
+)
 from genderage.training.checkpoint import load_checkpoint  # noqa: E402
 
 

@@ -5,6 +5,12 @@
 Every backend returns :class:`Detection` records (box, five landmarks, score), largest first.
 """
 
-from .base import Detection, Detector, DetectorError, available_detectors, create_detector
+from .base import (
+    Detection,
+    Detector,
+    DetectorError,
+    available_detectors,
+    create_detector,
+)
 
 __all__ = ["Detection", "Detector", "DetectorError", "available_detectors", "create_detector"]

@@ -211,6 +211,9 @@ class MtcnnDetector:
             canvas = 48 px of a 640x480 photo).
         border: frame added around the image as a fraction of its longer side, so that a
             face filling a tight crop is seen whole (see :func:`ops.letterbox`).
+        retry_border: when nothing is found, search once more with this border (``None``: no
+            retry). The second look at another scale and framing rescues most misses on face
+            crops and costs nothing when the first pass finds a face.
         threads: onnxruntime intra-op threads per network. The networks are small and run
             many times per image, so one thread is fastest (0 = onnxruntime's default).
     """
@@ -219,12 +222,14 @@ class MtcnnDetector:
 
     def __init__(self, *, score_threshold: float = 0.7,
                  stage_thresholds: tuple[float, float] = (0.6, 0.7), input_size: int = 320,
-                 min_face: float = 24.0, border: float = 0.1, threads: int = 1):
+                 min_face: float = 24.0, border: float = 0.1, retry_border: float | None = 0.25,
+                 threads: int = 1):
         self.score_threshold = score_threshold
         self.stage_thresholds = stage_thresholds
         self.input_size = input_size
         self.min_face = min_face
         self.border = border
+        self.retry_border = retry_border
         folder = weights_dir()
         self._pnet = open_session(build_pnet(load_weights("pnet", folder)), threads, name="P-Net")
         self._rnet = open_session(build_rnet(load_weights("rnet", folder)), threads, name="R-Net")
@@ -233,7 +238,13 @@ class MtcnnDetector:
     def detect(self, image_rgb: np.ndarray) -> list[Detection]:
         """All faces in a uint8 ``[H, W, 3]`` RGB image, largest box first."""
         check_image(image_rgb)
-        canvas, box = letterbox(image_rgb, self.input_size, border=self.border, multiple=1)
+        found = self._detect(image_rgb, self.border)
+        if not found and self.retry_border is not None and self.retry_border != self.border:
+            found = self._detect(image_rgb, self.retry_border)
+        return found
+
+    def _detect(self, image_rgb: np.ndarray, border: float) -> list[Detection]:
+        canvas, box = letterbox(image_rgb, self.input_size, border=border, multiple=1)
         boxes = self._propose(canvas)
         if len(boxes):
             boxes = self._refine(canvas, boxes)
