@@ -1,13 +1,12 @@
 """Decoding: every supported format and pixel mode, EXIF orientation, every bad-input kind."""
 
 import io
-import struct
-import zlib
 
 import cv2
 import numpy as np
 import pytest
 from PIL import Image
+from png_bytes import png_claiming
 
 from genderage.imageio import (
     ImageDecodeError,
@@ -28,18 +27,6 @@ def encode(img: Image.Image, fmt: str, **kw) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format=fmt, **kw)
     return buf.getvalue()
-
-
-def png_chunk(kind: bytes, payload: bytes) -> bytes:
-    return (struct.pack(">I", len(payload)) + kind + payload
-            + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF))
-
-
-def png_claiming(width: int, height: int) -> bytes:
-    """A tiny PNG whose header claims ``width x height`` RGB (a decompression bomb's shape)."""
-    return (b"\x89PNG\r\n\x1a\n"
-            + png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + png_chunk(b"IDAT", zlib.compress(bytes(1024))) + png_chunk(b"IEND", b""))
 
 
 @pytest.mark.parametrize("fmt,kw,tol", [

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import io
 import json
-import struct
 import threading
-import zlib
 
 import numpy as np
 import pytest
 from PIL import Image
+from png_bytes import png_claiming
 
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
@@ -79,18 +78,6 @@ def no_face_image(h=240, w=320) -> np.ndarray:
     y, x = np.mgrid[:h, :w]
     return np.stack([x * 255 // (w - 1), y * 255 // (h - 1), np.full_like(x, 128)], -1
                     ).astype(np.uint8)
-
-
-def png_chunk(kind: bytes, payload: bytes) -> bytes:
-    return (struct.pack(">I", len(payload)) + kind + payload
-            + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF))
-
-
-def png_claiming(width: int, height: int) -> bytes:
-    """A ~100-byte PNG whose header claims ``width x height`` RGB pixels."""
-    return (b"\x89PNG\r\n\x1a\n"
-            + png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + png_chunk(b"IDAT", zlib.compress(bytes(1024))) + png_chunk(b"IEND", b""))
 
 
 def post_raw(client, data: bytes, content_type: str = "image/jpeg", **kw):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
+
+from . import positive_int
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
 """Extensions picked up inside folders (case-insensitive). Files named explicitly are tried
@@ -32,19 +33,9 @@ def add_parser(sub):
     p.add_argument("--model", metavar="PATH", help="attribute model .onnx (default: shipped)")
     p.add_argument("--skip-low-quality", action="store_true",
                    help="leave out faces flagged low quality (small, blurred, turned away)")
-    p.add_argument("--batch-size", type=_positive_int, default=16, metavar="N",
+    p.add_argument("--batch-size", type=positive_int, default=16, metavar="N",
                    help="images per model batch (default: 16)")
     p.set_defaults(run=run)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def expand_paths(paths: list[str]) -> list[str]:

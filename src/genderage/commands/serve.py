@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
+from . import positive_int
 
 
 def add_parser(sub):
@@ -16,22 +16,12 @@ def add_parser(sub):
     p.add_argument("--model", metavar="PATH", help="attribute model .onnx (default: shipped)")
     p.add_argument("--detector", metavar="SPEC",
                    help="detector backend name or .onnx path (default: the built-in one)")
-    p.add_argument("--workers-threads", type=_positive_int, default=2, metavar="N",
+    p.add_argument("--workers-threads", type=positive_int, default=2, metavar="N",
                    help="images analysed at the same time (default: 2)")
     p.add_argument("--no-access-log", action="store_true",
                    help="do not log requests (the access log holds client address, method, "
                         "path and status; never the body)")
     p.set_defaults(run=run)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def run(args) -> int:
