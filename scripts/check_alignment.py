@@ -24,7 +24,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fit_chip_template import DEFAULT_DATA, ROOT, central_detection, pad_chip  # noqa: E402
+from fit_chip_template import DEFAULT_DATA, ROOT  # noqa: E402
+
+from genderage.data.recrop import central_detection, pad_chip  # noqa: E402
 
 
 def load_rows(split_csv: Path, split: str, limit: int | None) -> list[dict]:

@@ -18,8 +18,10 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from genderage.data.recrop import central_detection, pad_chip  # noqa: E402,F401
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "UTKFace"
@@ -29,24 +31,6 @@ NAMES = ("left_eye", "right_eye", "nose", "left_mouth", "right_mouth")
 def split_files(split_csv: Path, split: str) -> list[str]:
     with open(split_csv, newline="") as f:
         return [row["file"] for row in csv.DictReader(f) if row["split"] == split]
-
-
-def pad_chip(chip: np.ndarray, pad: int, mode: str) -> np.ndarray:
-    border = {"constant": cv2.BORDER_CONSTANT, "reflect": cv2.BORDER_REFLECT_101,
-              "replicate": cv2.BORDER_REPLICATE}[mode]
-    return cv2.copyMakeBorder(chip, pad, pad, pad, pad, border, value=(0, 0, 0))
-
-
-def central_detection(detections, size: int, pad: int):
-    """The detection whose box centre is nearest the chip centre (None if none is near)."""
-    centre = np.array([pad + size / 2, pad + size / 2])
-    best, best_d = None, size / 4
-    for det in detections:
-        c = np.array([(det.bbox[0] + det.bbox[2]) / 2, (det.bbox[1] + det.bbox[3]) / 2])
-        d = float(np.linalg.norm(c - centre))
-        if d < best_d:
-            best, best_d = det, d
-    return best
 
 
 def chip_landmarks(detector, files: list[str], data: Path, pad: int, mode: str):

@@ -196,3 +196,61 @@ def test_card_example_code_matches_library(trained, tmp_path):
     np.testing.assert_allclose([float(v) for v in out[1:]], [raw[2] * 100, raw[0], raw[1]],
                                rtol=1e-6)
     assert abs(pred.age[0] - float(out[1])) < 1e-3
+
+
+def test_cosine_lr_warms_up_then_decays_to_zero():
+    from genderage.training.loop import cosine_lr
+
+    lrs = [cosine_lr(s, 100, 10, 1e-3) for s in range(100)]
+    assert lrs[0] == pytest.approx(1e-4) and lrs[9] == pytest.approx(1e-3)
+    assert cosine_lr(10, 100, 10, 1e-3) == pytest.approx(1e-3)    # the peak
+    assert cosine_lr(55, 100, 10, 1e-3) == pytest.approx(5e-4)    # half way down
+    assert cosine_lr(100, 100, 10, 1e-3) == pytest.approx(0.0, abs=1e-12)
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+    assert cosine_lr(0, 10, 0, 1e-3) == pytest.approx(1e-3)       # no warm-up
+
+
+def test_mix_recrops_swaps_in_found_recrops_only():
+    from genderage.training.loop import mix_recrops
+
+    chips = np.zeros((64, 2, 2, 3), np.uint8)
+    recrops = np.full((64, 2, 2, 3), 9, np.uint8)
+    found = np.arange(64) % 2 == 0
+    g = torch.Generator().manual_seed(0)
+    assert (mix_recrops(chips, recrops, found, 1.0, g)[found] == 9).all()
+    assert (mix_recrops(chips, recrops, found, 1.0, g)[~found] == 0).all()
+    assert mix_recrops(chips, recrops, found, 0.0, g).max() == 0
+    half = mix_recrops(chips, recrops, np.ones(64, bool), 0.5, g)[:, 0, 0, 0] == 9
+    assert 16 < half.sum() < 48
+    a = mix_recrops(chips, recrops, found, 0.5, torch.Generator().manual_seed(3))
+    b = mix_recrops(chips, recrops, found, 0.5, torch.Generator().manual_seed(3))
+    assert np.array_equal(a, b)
+
+
+def test_cosine_schedule_and_recrop_resume_exactly(tiny, tmp_path, capsys):
+    data, manifest = tiny
+    opts = ["--schedule", "cosine", "--warmup-epochs", "0.5", "--early-stop-patience", "0",
+            "--recrop", "0.5"]
+    assert _train(data, manifest, tmp_path / "straight", "--epochs", "3", *opts) == 0
+    # Stop after the first epoch (4 steps) of a 3-epoch schedule, then resume.
+    assert _train(data, manifest, tmp_path / "split", "--epochs", "3", "--max-steps", "4",
+                  *opts) == 0
+    ckpt = load_checkpoint(tmp_path / "split" / "last.pt")
+    assert ckpt["train_config"]["schedule"] == "cosine" and ckpt["epoch"] == 1
+    # The schedule depends on the planned length: resuming with another is refused.
+    assert _train(data, manifest, tmp_path / "split", "--epochs", "5", "--resume", *opts) != 0
+    assert "planned for 3 epochs" in capsys.readouterr().err
+    assert _train(data, manifest, tmp_path / "split", "--epochs", "3", "--resume", *opts) == 0
+    a = load_checkpoint(tmp_path / "straight" / "last.pt")
+    b = load_checkpoint(tmp_path / "split" / "last.pt")
+    for name, tensor in a["model_state"].items():
+        assert torch.equal(tensor, b["model_state"][name]), f"{name} differs after resume"
+    history = json.loads((tmp_path / "straight" / "metrics.json").read_text())
+    # 25 training chips, batch 8: 4 steps an epoch, 12 in all, 2 of warm-up; the logged lr
+    # is the epoch's last step's.
+    from genderage.training.loop import cosine_lr
+    assert [round(r["lr"], 9) for r in history] == \
+        [round(cosine_lr(s, 12, 2, 1e-3), 9) for s in (3, 7, 11)]
+    # The synthetic chips hold no face: every re-crop is missing, so training used chips,
+    # and the re-crop validation metrics are absent rather than computed on nothing.
+    assert "recrop_val_loss" not in history[0]

@@ -8,13 +8,22 @@ def add_parser(sub):
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--early-stop-patience", type=int, default=10)
+    p.add_argument("--schedule", choices=("plateau", "cosine"), default="plateau",
+                   help="learning rate: the card's ReduceLROnPlateau, or per-step cosine decay "
+                        "to 0 after a linear warm-up")
+    p.add_argument("--warmup-epochs", type=float, default=1.0, help="cosine warm-up length")
+    p.add_argument("--early-stop-patience", type=int, default=10, help="epochs; 0 disables")
     p.add_argument("--label-smoothing", type=float, default=0.0)
     p.add_argument("--age-distribution", action="store_true",
                    help="add an age-distribution head (label distribution learning)")
     p.add_argument("--age-output", choices=("regression", "expectation", "mean"),
                    default="regression", help="which age estimate the contract's output carries")
     p.add_argument("--augment", choices=("none", "standard", "strong"), default="standard")
+    p.add_argument("--recrop", type=float, default=0.0, metavar="P",
+                   help="probability that a training face is its pipeline re-crop (the chip "
+                        "padded, detected and aligned by the inference code)")
+    p.add_argument("--recrop-detector", default=None, metavar="SPEC",
+                   help="detector for --recrop (default: the default detector)")
     p.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
                    help="keep an exponential moving average of weights (e.g. 0.999)")
     p.add_argument("--seed", type=int, default=0)
@@ -43,9 +52,11 @@ def run(args) -> int:
     cfg = TrainConfig(
         data_dir=args.data, manifest=args.manifest, out_dir=args.out, arch=args.arch,
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        weight_decay=args.weight_decay, early_stop_patience=args.early_stop_patience,
+        weight_decay=args.weight_decay, schedule=args.schedule,
+        warmup_epochs=args.warmup_epochs, early_stop_patience=args.early_stop_patience,
         label_smoothing=args.label_smoothing, age_distribution=args.age_distribution,
-        age_output=args.age_output, augment=args.augment, ema_decay=args.ema, seed=args.seed,
+        age_output=args.age_output, augment=args.augment,
+        recrop=args.recrop, recrop_detector=args.recrop_detector, ema_decay=args.ema, seed=args.seed,
         precision=args.precision, device=args.device, threads=args.threads,
         cache_dir=args.cache_dir or None, max_steps=args.max_steps, limit_train=args.limit_train)
     summary = train(cfg, resume=args.resume, progress=not args.no_progress)

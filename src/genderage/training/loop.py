@@ -43,9 +43,11 @@ class TrainConfig:
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 0.0
+    schedule: str = "plateau"        # plateau (the card's) | cosine
     plateau_patience: int = 5
     plateau_factor: float = 0.5
-    early_stop_patience: int = 10
+    warmup_epochs: float = 1.0       # cosine: linear warm-up from 0, then cosine decay to 0
+    early_stop_patience: int = 10    # 0 disables early stopping
     age_weight: float = 2.0          # loss = CE(gender) + age_weight * MSE(age / 100)
     label_smoothing: float = 0.0
     age_distribution: bool = False   # add the age-distribution head (label distribution learning)
@@ -53,6 +55,8 @@ class TrainConfig:
     ldl_sigma: float = 2.0           # years; width of the Gaussian target distribution
     age_output: str = "regression"
     augment: str = "standard"
+    recrop: float = 0.0              # probability a training face is its pipeline re-crop
+    recrop_detector: str | None = None
     ema_decay: float = 0.0           # 0 disables the weight EMA
     seed: int = 0
     checkpoint_every: int = 10
@@ -63,6 +67,22 @@ class TrainConfig:
     cache_dir: str | None = "runs/cache"
     threads: int = 0
     extra: dict = field(default_factory=dict)
+
+
+def cosine_lr(step: int, total_steps: int, warmup_steps: int, base_lr: float) -> float:
+    """Learning rate at optimizer ``step`` (0-based): linear warm-up, then cosine to 0."""
+    if step < warmup_steps:
+        return base_lr * (step + 1) / warmup_steps
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return base_lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def mix_recrops(chips: np.ndarray, recrops: np.ndarray, found: np.ndarray, p: float,
+                g: torch.Generator) -> np.ndarray:
+    """Each face of a batch is its pipeline re-crop with probability ``p`` (if one was found),
+    else the original chip. One draw per face from ``g``, so runs stay reproducible."""
+    use = (torch.rand(len(chips), generator=g).numpy() < p) & found
+    return np.where(use[:, None, None, None], recrops, chips)
 
 
 def bf16_supported() -> bool:
@@ -193,6 +213,18 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     train_a = np.array([r.age for r in train_rows], np.float32)
     val_g = np.array([r.gender for r in val_rows], np.int64)
     val_a = np.array([r.age for r in val_rows], np.float32)
+    train_rx = train_found = val_rx = None
+    if cfg.recrop > 0:
+        from ..data.recrop import load_recrops
+        train_rx, train_found = load_recrops(cfg.data_dir, [r.file for r in train_rows],
+                                             cfg.cache_dir, cfg.recrop_detector)
+        val_rx, val_found = load_recrops(cfg.data_dir, [r.file for r in val_rows],
+                                         cfg.cache_dir, cfg.recrop_detector)
+        val_rx, val_rg, val_ra = val_rx[val_found], val_g[val_found], val_a[val_found]
+        if not val_found.any():
+            val_rx = None
+        log.info("pipeline re-crops: %d of %d train, %d of %d val faces found",
+                 train_found.sum(), len(train_rows), val_found.sum(), len(val_rows))
     log.info("loaded %d train / %d val faces in %.1fs", len(train_x), len(val_x), time.time() - t0)
 
     # --- model and optimizer
@@ -203,6 +235,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.schedule not in ("plateau", "cosine"):
+        raise ValueError(f"unknown schedule {cfg.schedule!r} (plateau or cosine)")
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="min", factor=cfg.plateau_factor, patience=cfg.plateau_patience)
     ema = EMA(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
@@ -215,6 +249,12 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
         ckpt = load_checkpoint(last_path)
         if ckpt["manifest_sha256"] != manifest_hash(cfg.manifest):
             raise ValueError(f"{cfg.manifest} differs from the manifest the run was started with")
+        planned = ckpt["train_config"]
+        if cfg.schedule == "cosine" and (planned.get("schedule"), planned["epochs"]) != \
+                ("cosine", cfg.epochs):
+            raise ValueError(f"{last_path}: the cosine schedule was planned for "
+                             f"{planned['epochs']} epochs ({planned.get('schedule')}); resume it "
+                             f"with --schedule cosine --epochs {planned['epochs']}")
         model.load_state_dict(ckpt["model_state"])
         optimizer.load_state_dict(ckpt["optimizer_state"])
         scheduler.load_state_dict(ckpt["scheduler_state"])
@@ -238,6 +278,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
                          "train_state": state}, path)
 
     steps_per_epoch = math.ceil(len(train_x) / cfg.batch_size)
+    total_steps = steps_per_epoch * cfg.epochs
+    warmup_steps = round(cfg.warmup_epochs * steps_per_epoch)
     stop = False
     while state["epoch"] < cfg.epochs and not stop:
         epoch = state["epoch"] + 1
@@ -250,7 +292,13 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
         bar = _progress(steps_per_epoch, f"epoch {epoch}/{cfg.epochs}", progress)
         for b in range(steps_per_epoch):
             idx = np.sort(perm[b * cfg.batch_size:(b + 1) * cfg.batch_size])
-            x = augment(_to_float(train_x[idx], "cpu", False), aug_cfg, g).to(device)
+            faces = train_x[idx]
+            if train_rx is not None:
+                faces = mix_recrops(faces, train_rx[idx], train_found[idx], cfg.recrop, g)
+            if cfg.schedule == "cosine":
+                for group in optimizer.param_groups:
+                    group["lr"] = cosine_lr(state["step"], total_steps, warmup_steps, cfg.lr)
+            x = augment(_to_float(faces, "cpu", False), aug_cfg, g).to(device)
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             gt = torch.from_numpy(train_g[idx]).to(device)
@@ -284,8 +332,13 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
             ema_val = evaluate_split(ema.model, val_x, val_g, val_a, cfg, device, amp_dtype,
                                      channels_last)
             row.update({f"ema_val_{k}": v for k, v in ema_val.items()})
+        if val_rx is not None:  # the monitored model on the pipeline's re-crops
+            rc_val = evaluate_split(ema.model if ema is not None else model, val_rx, val_rg,
+                                    val_ra, cfg, device, amp_dtype, channels_last)
+            row.update({f"recrop_val_{k}": v for k, v in rc_val.items()})
         monitored = row["ema_val_loss"] if ema is not None else row["val_loss"]
-        scheduler.step(monitored)
+        if cfg.schedule == "plateau":
+            scheduler.step(monitored)
         row["epoch_seconds"] = time.time() - t_epoch
         state["train_seconds"] += row["epoch_seconds"]
         state["history"].append(row)
@@ -295,7 +348,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
             state.update(best_loss=monitored, best_epoch=epoch, bad_epochs=0)
         else:
             state["bad_epochs"] += 1
-        if state["bad_epochs"] >= cfg.early_stop_patience:
+        if cfg.early_stop_patience and state["bad_epochs"] >= cfg.early_stop_patience:
             log.info("early stopping at epoch %d (best %d)", epoch, state["best_epoch"])
             stop = True
         state["stopped_early"] = stop and not cfg.max_steps
@@ -333,6 +386,8 @@ def _epoch_line(row: dict) -> str:
     if "ema_val_loss" in row:
         parts.append(f"ema acc {row['ema_val_gender_acc']:.4f} "
                      f"mae {row.get('ema_val_age_mae_expectation', row['ema_val_age_mae_regression']):.2f}")
+    if "recrop_val_gender_acc" in row:
+        parts.append(f"re-crop acc {row['recrop_val_gender_acc']:.4f}")
     parts.append(f"{row['train_images_per_s']:.0f} img/s {row['epoch_seconds']:.0f}s")
     return " | ".join(parts)
 

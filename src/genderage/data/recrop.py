@@ -1,0 +1,111 @@
+"""Re-crop UTKFace chips through the inference pipeline: pad, detect, align.
+
+A UTKFace chip is already in chip geometry, but it was cut by dlib's landmarks, not ours.
+Framing it with a black border (so the detector sees a whole face) and running the
+pipeline's own detector and :func:`genderage.align.align_face` gives the crop a user's
+photo of that face would get. Training on these re-crops makes training and serving
+crops come from the same code, detector noise included.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..align import align_face
+from ..contract import CHIP_SIZE, INPUT_SIZE
+from ..imageio import ImageDecodeError, read_image
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PAD = 100  # px of border around a 200x200 chip
+
+
+def pad_chip(chip: np.ndarray, pad: int = DEFAULT_PAD, mode: str = "constant") -> np.ndarray:
+    """The chip framed by ``pad`` pixels of border (black, reflected or replicated)."""
+    border = {"constant": cv2.BORDER_CONSTANT, "reflect": cv2.BORDER_REFLECT_101,
+              "replicate": cv2.BORDER_REPLICATE}[mode]
+    return cv2.copyMakeBorder(chip, pad, pad, pad, pad, border, value=(0, 0, 0))
+
+
+def central_detection(detections, size: int, pad: int):
+    """The detection whose box centre is nearest the chip centre (None if none is within
+    a quarter of the chip side)."""
+    centre = np.array([pad + size / 2, pad + size / 2])
+    best, best_d = None, size / 4
+    for det in detections:
+        c = np.array([(det.bbox[0] + det.bbox[2]) / 2, (det.bbox[1] + det.bbox[3]) / 2])
+        d = float(np.linalg.norm(c - centre))
+        if d < best_d:
+            best, best_d = det, d
+    return best
+
+
+def recrop_chip(chip: np.ndarray, detector, pad: int = DEFAULT_PAD) -> np.ndarray | None:
+    """The pipeline's 112x112 crop of the chip's central face, or None if none was found."""
+    padded = pad_chip(chip, pad)
+    det = central_detection(detector.detect(padded), chip.shape[0], pad)
+    if det is None:
+        return None
+    return align_face(padded, np.asarray(det.landmarks, np.float64))
+
+
+_worker_detector = None
+
+
+def _init_worker(detector_spec: str | None) -> None:
+    global _worker_detector
+    from ..detect import create_detector
+    _worker_detector = create_detector(detector_spec)
+
+
+def _recrop_file(path: str) -> np.ndarray | None:
+    try:
+        chip = read_image(path)
+    except ImageDecodeError:
+        return None
+    if chip.shape[:2] != (CHIP_SIZE, CHIP_SIZE):
+        chip = cv2.resize(chip, (CHIP_SIZE, CHIP_SIZE), interpolation=cv2.INTER_AREA)
+    return recrop_chip(chip, _worker_detector)
+
+
+def load_recrops(data_dir: str | Path, files: list[str], cache_dir: str | Path | None,
+                 detector_spec: str | None = None,
+                 workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Pipeline re-crops of ``files`` (relative to ``data_dir``), cached like the chips.
+
+    Returns:
+        uint8 ``[N, 112, 112, 3]`` crops (zeros where no face was found) and a bool ``[N]``
+        mask of the files whose face was found.
+    """
+    h = hashlib.sha256(f"{Path(data_dir).resolve()}|{detector_spec}|{DEFAULT_PAD}".encode())
+    for f in files:
+        h.update(f.encode() + b"\0")
+    cache_file = None
+    if cache_dir is not None:
+        cache_file = Path(cache_dir) / f"recrops_{h.hexdigest()[:16]}.npz"
+        if cache_file.is_file():
+            with np.load(cache_file) as z:
+                if z["faces"].shape == (len(files), INPUT_SIZE, INPUT_SIZE, 3):
+                    return z["faces"], z["found"]
+    faces = np.zeros((len(files), INPUT_SIZE, INPUT_SIZE, 3), np.uint8)
+    found = np.zeros(len(files), bool)
+    paths = [str(Path(data_dir) / f) for f in files]
+    with ProcessPoolExecutor(max_workers=workers or min(4, os.cpu_count() or 1),
+                             initializer=_init_worker, initargs=(detector_spec,)) as pool:
+        for i, crop in enumerate(pool.map(_recrop_file, paths, chunksize=32)):
+            if crop is not None:
+                faces[i], found[i] = crop, True
+    log.info("re-cropped %d of %d chips (%s)", found.sum(), len(files), detector_spec or "default")
+    if cache_file is not None:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_suffix(".tmp.npz")
+        np.savez(tmp, faces=faces, found=found)
+        os.replace(tmp, cache_file)
+    return faces, found
