@@ -25,7 +25,7 @@ from genderage.attribute import AttributeModel, softmax
 from genderage.data.split import manifest_hash, read_manifest
 from genderage.evaluate import evaluate, load_faces_plain
 from genderage.metrics import calibration
-from genderage.modelcard import render
+from genderage.modelcard import recipe_summary, render
 from genderage.preprocess import to_input
 from genderage.training.calibrate import calibrate_checkpoint
 from genderage.training.export import export_onnx
@@ -75,6 +75,9 @@ def main() -> None:
     p.add_argument("--opset", type=int, default=17)
     p.add_argument("--aaf-json", type=Path)
     p.add_argument("--ablations-json", type=Path)
+    p.add_argument("--previous-bundle", type=Path,
+                   help="metrics bundle of the release this one replaces, for the recipe table")
+    p.add_argument("--previous-name", default="previous release")
     args = p.parse_args()
 
     ckpt = args.run / args.checkpoint
@@ -129,7 +132,7 @@ def main() -> None:
             "genderage data split ../shared/data/UTKFace --out splits/utkface_seed0.csv "
             "--report splits/utkface_check.json",
             command.replace("runs/utkface_split.csv", "splits/utkface_seed0.csv"),
-            "PYTHONPATH=src python scripts/ablate.py --run runs/shipped --out runs/ablations.json",
+            f"PYTHONPATH=src python scripts/ablate.py --run {args.run} --out runs/ablations.json",
             "PYTHONPATH=src python scripts/eval_aaf.py --out runs/aaf_eval.json",
             "PYTHONPATH=src python scripts/release_model.py " + " ".join(
                 f"--{k.replace('_', '-')} {v}" for k, v in (
@@ -141,6 +144,15 @@ def main() -> None:
             "../shared/data/UTKFace --manifest splits/utkface_seed0.csv --split val",
         ],
     }
+    if args.previous_bundle:
+        prev = json.loads(args.previous_bundle.read_text())
+        rows = prev.get("recipes") or [recipe_summary(prev, args.previous_name)]
+        rows[-1] = {**rows[-1], "name": args.previous_name}
+        bundle["recipes"] = [*rows, recipe_summary(bundle, "this release")]
+        bundle["commands"].insert(-2, "git show <previous release>:src/genderage/models/"
+                                      "genderage.metrics.json > runs/previous_metrics.json")
+        bundle["commands"][-2] += (f" --previous-bundle runs/previous_metrics.json "
+                                   f"--previous-name '{args.previous_name}'")
     (MODELS / "genderage.metrics.json").write_text(json.dumps(bundle, indent=2) + "\n")
     (ROOT / "MODEL_CARD.md").write_text(render(bundle))
     print(f"wrote {onnx_path}, genderage.metrics.json and MODEL_CARD.md: gender "

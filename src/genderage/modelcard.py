@@ -45,6 +45,52 @@ def _group_table(groups: dict, claims: dict | None = None) -> list[str]:
     return lines
 
 
+def _schedule(cfg: dict) -> str:
+    stop = (f" with early stopping (patience {cfg['early_stop_patience']}) on validation loss"
+            if cfg["early_stop_patience"] else "")
+    if cfg.get("schedule", "plateau") == "cosine":
+        return (f"cosine learning-rate decay to 0 per step after a {cfg['warmup_epochs']:g}-epoch "
+                f"linear warm-up, {cfg['epochs']} epochs{stop}")
+    return (f"ReduceLROnPlateau(patience {cfg['plateau_patience']}, factor "
+            f"{cfg['plateau_factor']:g}), up to {cfg['epochs']} epochs{stop}")
+
+
+def _recipes(recipes: list[dict]) -> list[str]:
+    L = ["## Training recipes compared", "",
+         "Each row is a full training run evaluated by the same commands (UTKFace grouped "
+         "validation split; AAF through the full photo pipeline).", "",
+         "| release | recipe | train min | val gender | val MAE | within 5 y | AAF gender | "
+         "AAF MAE |", "|---|---|---|---|---|---|---|---|"]
+    for r in recipes:
+        aaf_g = _pct(r["aaf_gender_accuracy"], 2) if r.get("aaf_gender_accuracy") else "-"
+        aaf_m = f"{r['aaf_age_mae']:.2f}" if r.get("aaf_age_mae") else "-"
+        L.append(f"| {r['name']} | {r['recipe']} | {r['train_seconds'] / 60:.0f} | "
+                 f"{_pct(r['gender_accuracy'], 2)} | {r['age_mae']:.2f} | "
+                 f"{_pct(r['within_5'])} | {aaf_g} | {aaf_m} |")
+    return L + [""]
+
+
+def recipe_summary(b: dict, name: str) -> dict:
+    """One row of the recipe comparison from a metrics bundle."""
+    cfg = b["training"]["config"]
+    parts = [f"{cfg['epochs']} epochs, {cfg.get('schedule', 'plateau')} LR"]
+    if cfg.get("ema_decay"):
+        parts.append(f"EMA {cfg['ema_decay']:g}")
+    if cfg.get("age_distribution"):
+        parts.append(f"age distribution ({b['model']['age_output']})")
+    parts.append(f"augment {cfg['augment']}")
+    if cfg.get("label_smoothing"):
+        parts.append(f"label smoothing {cfg['label_smoothing']:g}")
+    if cfg.get("recrop"):
+        parts.append(f"re-crops {cfg['recrop']:g}")
+    v, aaf = b["utkface_val"], b.get("aaf") or {}
+    return {"name": name, "recipe": ", ".join(parts),
+            "train_seconds": b["training"]["train_seconds"],
+            "gender_accuracy": v["gender"]["accuracy"], "age_mae": v["age"]["mae"],
+            "within_5": v["age"]["within_5"],
+            "aaf_gender_accuracy": aaf.get("gender_accuracy"), "aaf_age_mae": aaf.get("age_mae")}
+
+
 def render(b: dict) -> str:
     """The model card for metrics bundle ``b`` (see ``scripts/release_model.py``)."""
     m, d, t, c, v = b["model"], b["data"], b["training"], b["calibration"], b["utkface_val"]
@@ -114,16 +160,19 @@ def render(b: dict) -> str:
         "",
         "## Training procedure",
         "",
-        f"`{t['command']}`",
+        "```bash",
+        t["command"],
+        "```",
         "",
         f"- Adam lr {t['config']['lr']:g}, batch {t['config']['batch_size']}, "
-        f"ReduceLROnPlateau(patience {t['config']['plateau_patience']}, factor "
-        f"{t['config']['plateau_factor']:g}), up to {t['config']['epochs']} epochs with early "
-        f"stopping (patience {t['config']['early_stop_patience']}) on validation loss; loss = "
+        + _schedule(t["config"]) + "; loss = "
         f"CE(gender) + {t['config']['age_weight']:g} x MSE(age/100)"
         + (f" + {t['config']['ldl_weight']:g} x KL(age distribution, Gaussian sigma "
            f"{t['config']['ldl_sigma']:g} y)" if t["config"]["age_distribution"] else "")
         + f"; augmentation `{t['config']['augment']}`"
+        + (f"; each training face replaced by its pipeline re-crop (chip padded, detected and "
+           f"aligned by the inference code) with probability {t['config']['recrop']:g}"
+           if t["config"].get("recrop") else "")
         + (f"; weight EMA {t['config']['ema_decay']:g}" if t["config"]["ema_decay"] else "")
         + f"; seed {t['config']['seed']}.",
         f"- Ran {t['epochs_run']} epochs (best epoch {t['best_epoch']}) in "
@@ -196,6 +245,8 @@ def render(b: dict) -> str:
                      f" | {_pct(r['gender_accuracy'], 2)} | {r['age_mae']:.2f} | "
                      f"{_pct(r['within_5'])} |")
         L.append("")
+    if b.get("recipes"):
+        L += _recipes(b["recipes"])
     L += ["## Ethics and caveats", "",
           "- Gender is predicted as one of two labels because UTKFace annotates two; it says "
           "nothing about how a person identifies. Age is apparent age.",
