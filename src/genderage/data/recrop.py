@@ -56,6 +56,8 @@ def recrop_chip(chip: np.ndarray, detector, pad: int = DEFAULT_PAD) -> np.ndarra
     return align_face(padded, np.asarray(det.landmarks, np.float64))
 
 
+# Each worker process of load_recrops builds its own detector once (the pool's initializer):
+# onnxruntime sessions cannot be pickled across processes.
 _worker_detector = None
 
 
