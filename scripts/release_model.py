@@ -28,6 +28,7 @@ from genderage.metrics import calibration
 from genderage.modelcard import recipe_summary, render
 from genderage.preprocess import to_input
 from genderage.training.calibrate import calibrate_checkpoint
+from genderage.training.checkpoint import load_checkpoint
 from genderage.training.export import export_onnx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,6 +108,7 @@ def main() -> None:
     command = (args.run / "command.sh").read_text().strip()
     training = {"command": command, "config": cfg, "epochs_run": summary["epochs_run"],
                 "best_epoch": summary["best_epoch"], "train_seconds": summary["train_seconds"],
+                "checkpoint": args.checkpoint, "checkpoint_epoch": load_checkpoint(ckpt)["epoch"],
                 "images_per_s": statistics.median(r["train_images_per_s"]
                                                   for r in summary["history"]),
                 "precision": summary["precision"], "threads": summary["threads"],
@@ -132,9 +134,11 @@ def main() -> None:
             "genderage data split ../shared/data/UTKFace --out splits/utkface_seed0.csv "
             "--report splits/utkface_check.json",
             command.replace("runs/utkface_split.csv", "splits/utkface_seed0.csv"),
-            f"PYTHONPATH=src python scripts/ablate.py --run {args.run} --out runs/ablations.json",
+            f"PYTHONPATH=src python scripts/ablate.py --run {args.run} --checkpoint "
+            f"{args.checkpoint} --out runs/ablations.json",
             "PYTHONPATH=src python scripts/eval_aaf.py --out runs/aaf_eval.json",
-            "PYTHONPATH=src python scripts/release_model.py " + " ".join(
+            f"PYTHONPATH=src python scripts/release_model.py --run {args.run} "
+            f"--checkpoint {args.checkpoint} " + " ".join(
                 f"--{k.replace('_', '-')} {v}" for k, v in (
                     ("weights", args.weights), ("age_output", args.age_output))
                 if v) + (" --flip-tta" if args.flip_tta else "")

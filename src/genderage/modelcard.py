@@ -55,6 +55,15 @@ def _schedule(cfg: dict) -> str:
             f"{cfg['plateau_factor']:g}), up to {cfg['epochs']} epochs{stop}")
 
 
+def _shipped_epoch(t: dict) -> str:
+    if t.get("checkpoint", "best.pt") == "best.pt":
+        return (f"- Shipped weights: epoch {t['best_epoch']}, the lowest validation loss "
+                f"(`best.pt`).")
+    return (f"- Shipped weights: epoch {t['checkpoint_epoch']} (`{t['checkpoint']}`), the end of "
+            f"the planned schedule, fixed before training; the lowest validation loss came at "
+            f"epoch {t['best_epoch']}.")
+
+
 def _recipes(recipes: list[dict]) -> list[str]:
     L = ["## Training recipes compared", "",
          "Each row is a full training run evaluated by the same commands (UTKFace grouped "
@@ -175,9 +184,10 @@ def render(b: dict) -> str:
            if t["config"].get("recrop") else "")
         + (f"; weight EMA {t['config']['ema_decay']:g}" if t["config"]["ema_decay"] else "")
         + f"; seed {t['config']['seed']}.",
-        f"- Ran {t['epochs_run']} epochs (best epoch {t['best_epoch']}) in "
+        f"- Ran {t['epochs_run']} epochs in "
         f"**{t['train_seconds'] / 60:.1f} minutes** on {t['hardware']} "
         f"({t['precision']}, median {t['images_per_s']:.0f} training images/s).",
+        _shipped_epoch(t),
         "",
         "## Results on the grouped UTKFace validation split",
         "",
