@@ -1,6 +1,6 @@
 """Does detection + alignment reproduce the UTKFace chips the model was trained on?
 
-For validation chips (``runs/utkface_split.csv``, split == val) framed by a padding border,
+For validation chips (``splits/utkface_seed0.csv``, split == val) framed by a padding border,
 run the detector, align the central face, and compare with the original chip:
 
 - landmark deviation: detected landmarks (chip pixels) vs ``align.TEMPLATE``;
@@ -69,7 +69,7 @@ def main(argv=None) -> int:
     ap.add_argument("--detector", default=None, metavar="SPEC")
     ap.add_argument("--model", default=None, help="attribute model (default: shipped, if any)")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--split-csv", type=Path, default=ROOT / "runs" / "utkface_split.csv")
+    ap.add_argument("--split-csv", type=Path, default=ROOT / "splits" / "utkface_seed0.csv")
     ap.add_argument("--split", default="val")
     ap.add_argument("--limit", type=int, default=None, help="chips to use (evenly spaced)")
     ap.add_argument("--pad", type=int, default=100)

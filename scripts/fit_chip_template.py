@@ -72,7 +72,7 @@ def main(argv=None) -> int:
     ap.add_argument("--detector", action="append", default=None, metavar="SPEC",
                     help="detector spec (repeatable; default: the default backend)")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--split-csv", type=Path, default=ROOT / "runs" / "utkface_split.csv")
+    ap.add_argument("--split-csv", type=Path, default=ROOT / "splits" / "utkface_seed0.csv")
     ap.add_argument("--split", default="train")
     ap.add_argument("--n", type=int, default=2000, help="chips to use (evenly spaced)")
     ap.add_argument("--pad", type=int, default=100)

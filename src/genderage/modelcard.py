@@ -199,7 +199,7 @@ def render(b: dict) -> str:
         f"| >= 94.0%: {_yes(g['accuracy'] >= TARGETS['gender_accuracy'])} |",
         f"| age MAE (years) | **{a['mae']:.2f}** +- {a['mae_std']:.2f} | "
         f"{CARD_CLAIMS['age_mae']} | <= 4.8: {_yes(a['mae'] <= TARGETS['age_mae'])} |",
-        f"| age within 5 years | {_pct(a['within_5'])} | - | >= 65%: "
+        f"| age within 5 years | {_pct(a['within_5'], 2)} | - | >= 65%: "
         f"{_yes(a['within_5'] >= TARGETS['within_5'])} |",
         f"| age within 10 years | {_pct(a['within_10'])} | - | - |",
         f"| median age error | {a['median_ae']:.2f} | - | - |",
