@@ -85,13 +85,15 @@ def main(argv=None) -> int:
     ap.add_argument("--detector", default=None, metavar="SPEC")
     ap.add_argument("--limit", type=int, default=None, help="images to use (evenly spaced)")
     ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--flip-tta", action="store_true",
+                    help="average each face with its mirror image (GenderAge(flip_tta=True))")
     ap.add_argument("--out", type=Path, help="write the report as JSON here")
     args = ap.parse_args(argv)
 
     from genderage.pipeline import GenderAge
 
     rows = load_labels(args.aaf, args.limit)
-    analyzer = GenderAge(args.model, args.detector)
+    analyzer = GenderAge(args.model, args.detector, flip_tta=args.flip_tta)
     t0 = time.perf_counter()
     results = []
     for i in range(0, len(rows), args.batch_size):
@@ -104,6 +106,7 @@ def main(argv=None) -> int:
         command="PYTHONPATH=src python scripts/eval_aaf.py "
                 + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
         model=str(analyzer.model.path), detector=analyzer.detector.name,
+        flip_tta=args.flip_tta,
         ms_per_image=round(1000 * seconds / max(1, len(rows)), 1))
     print(json.dumps(report, indent=2))
     if args.out:

@@ -196,3 +196,19 @@ def test_real_photo_json(shared_dir, model_path, capsys):
     check_schema(obj)
     assert obj["path"] == str(path) and obj["error"] is None and len(obj["faces"]) == 1
     assert obj["faces"][0]["det_score"] > 0.5
+
+
+def test_flip_tta_makes_a_face_and_its_mirror_agree(tmp_path, model_path, capsys):
+    face = face_like(3, (112, 112))
+    paths = [str(write(tmp_path / "a.png", face)),
+             str(write(tmp_path / "b.png", np.ascontiguousarray(face[:, ::-1])))]
+
+    def ages(*extra):
+        assert main(["predict", "--json", "--aligned", "--model", str(model_path), *extra,
+                     *paths]) == 0
+        return [r["faces"][0]["age"] for r in json_lines(capsys.readouterr().out)]
+
+    plain, tta = ages(), ages("--flip-tta")
+    assert abs(plain[0] - plain[1]) > 1e-3      # the model is not mirror-symmetric...
+    assert tta[0] == pytest.approx(tta[1], abs=1e-3)  # ...its mirror-averaged prediction is
+    assert min(plain) - 1e-3 <= tta[0] <= max(plain) + 1e-3

@@ -134,6 +134,31 @@ def test_export_flip_tta_is_mirror_invariant(trained, tmp_path):
     np.testing.assert_allclose(a, b, atol=1e-5)
 
 
+def test_runtime_flip_tta_equals_the_baked_in_graph(trained, tmp_path):
+    from genderage.attribute import AttributeModel
+
+    _, _, ckpt = trained
+    plain, baked = tmp_path / "plain.onnx", tmp_path / "tta.onnx"
+    assert main(["export", str(ckpt), "--out", str(plain), "--age-output", "expectation"]) == 0
+    assert main(["export", str(ckpt), "--out", str(baked), "--age-output", "expectation",
+                 "--flip-tta"]) == 0
+    faces = np.random.default_rng(1).integers(0, 256, (5, 112, 112, 3), dtype=np.uint8)
+    runtime = AttributeModel(plain, flip_tta=True)
+    x = np.random.default_rng(2).random((5, 3, 112, 112), np.float32)
+    for name, value in AttributeModel(baked).run(x).items():
+        np.testing.assert_allclose(runtime.run(x)[name], value, atol=1e-5, err_msg=name)
+    a, b = runtime.predict(faces), AttributeModel(baked).predict(faces)
+    np.testing.assert_allclose(a.gender_probs, b.gender_probs, atol=1e-5)
+    np.testing.assert_allclose(a.age, b.age, atol=1e-3)
+    # Mirroring the faces changes nothing with TTA on, and something without it.
+    mirrored = np.ascontiguousarray(faces[:, :, ::-1])
+    np.testing.assert_allclose(runtime.predict(mirrored).age, a.age, atol=1e-3)
+    assert np.abs(AttributeModel(plain).predict(mirrored).age
+                  - AttributeModel(plain).predict(faces).age).max() > 1e-3
+    with pytest.raises(ValueError, match="already inside"):
+        AttributeModel(baked, flip_tta=True)
+
+
 def test_evaluate_onnx_matches_checkpoint(trained, tmp_path):
     data, manifest, ckpt = trained
     onnx_path = tmp_path / "m.onnx"

@@ -42,10 +42,20 @@ class AttributeBatch:
 
 
 class AttributeModel:
-    """Wraps a genderage ONNX file (``input`` -> ``output`` [N,3], optional ``age_probs``)."""
+    """Wraps a genderage ONNX file (``input`` -> ``output`` [N,3], optional ``age_probs``).
+
+    Args:
+        path: the ONNX file.
+        providers: onnxruntime execution providers (default: CPU).
+        intra_op_threads: onnxruntime threads (default: onnxruntime's choice).
+        flip_tta: average every output over the face and its mirror image, run as one batch
+            of 2N (the same arithmetic as ``genderage export --flip-tta`` bakes into a graph).
+            Twice the model cost; measured on the shipped model: age MAE 4.85 -> 4.77 years
+            on UTKFace validation, 6.63 -> 6.48 on AAF (MODEL_CARD.md).
+    """
 
     def __init__(self, path: str | Path, providers: list[str] | None = None,
-                 intra_op_threads: int | None = None):
+                 intra_op_threads: int | None = None, flip_tta: bool = False):
         import onnxruntime as ort
 
         self.path = Path(path)
@@ -72,10 +82,19 @@ class AttributeModel:
         self.age_interval = json.loads(meta[META_AGE_INTERVAL]) if META_AGE_INTERVAL in meta \
             else None
         self.has_age_probs = "age_probs" in self.output_names
+        if flip_tta and self.contract.get("flip_tta"):
+            raise ValueError(f"{self.path}: mirror TTA is already inside this model's graph")
+        self.flip_tta = flip_tta
 
     def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        """Raw outputs for a float32 ``[N,3,112,112]`` input in [0,1], by output name."""
-        return dict(zip(self.output_names, self.session.run(None, {self.input_name: x})))
+        """Raw outputs for a float32 ``[N,3,112,112]`` input in [0,1], by output name
+        (averaged with the mirror image's outputs when ``flip_tta`` is on)."""
+        if not self.flip_tta:
+            return dict(zip(self.output_names, self.session.run(None, {self.input_name: x})))
+        both = np.concatenate([x, x[:, :, :, ::-1]])
+        outs = self.session.run(None, {self.input_name: both})
+        n = len(x)
+        return {name: 0.5 * (o[:n] + o[n:]) for name, o in zip(self.output_names, outs)}
 
     def predict(self, faces: np.ndarray) -> AttributeBatch:
         """Predict gender and age for aligned faces.

@@ -25,10 +25,7 @@ def load_model(path: str | Path, flip_tta: bool = False):
     path = Path(path)
     if path.suffix == ".onnx":
         from .attribute import AttributeModel
-        if flip_tta:
-            raise ValueError("--flip-tta applies to checkpoints; an ONNX file has it baked in "
-                             "or not (see its genderage.contract metadata)")
-        return AttributeModel(path)
+        return AttributeModel(path, flip_tta=flip_tta)
     try:
         from .training.predictor import CheckpointModel
     except ImportError as exc:

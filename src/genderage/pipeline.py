@@ -74,6 +74,8 @@ class GenderAge:
         skip_low_quality: drop faces whose :class:`Quality` is flagged ``low_quality``.
         providers: ONNX Runtime execution providers for the attribute model.
         quality_thresholds: what counts as low quality.
+        flip_tta: average each face's prediction with its mirror image's (twice the model
+            cost, a little more accurate; see :class:`AttributeModel`).
 
     Raises:
         FileNotFoundError: no model given and none shipped, or the model file is missing.
@@ -82,11 +84,13 @@ class GenderAge:
     def __init__(self, model: str | os.PathLike | AttributeModel | None = None,
                  detector: str | os.PathLike | Detector | None = None, *,
                  skip_low_quality: bool = False, providers: list[str] | None = None,
-                 quality_thresholds: QualityThresholds = DEFAULT_THRESHOLDS):
+                 quality_thresholds: QualityThresholds = DEFAULT_THRESHOLDS,
+                 flip_tta: bool = False):
         if isinstance(model, AttributeModel):
             self.model = model
         else:
-            self.model = AttributeModel(resolve_model_path(model), providers=providers)
+            self.model = AttributeModel(resolve_model_path(model), providers=providers,
+                                        flip_tta=flip_tta)
         if detector is None or isinstance(detector, (str, os.PathLike)):
             self._detector_spec = None if detector is None else os.fspath(detector)
             self._detector = None

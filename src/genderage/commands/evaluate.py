@@ -5,7 +5,7 @@ def add_parser(sub):
     p.add_argument("--manifest", metavar="CSV", help="split manifest (default: every file)")
     p.add_argument("--split", default="val", help="manifest split to use (default val)")
     p.add_argument("--out", metavar="DIR", help="write metrics.json, report.md and plots here")
-    p.add_argument("--flip-tta", action="store_true", help="(checkpoints) average with mirror")
+    p.add_argument("--flip-tta", action="store_true", help="average each prediction with the mirror image's")
     p.add_argument("--no-plots", action="store_true")
     p.set_defaults(run=run)
 

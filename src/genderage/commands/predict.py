@@ -25,6 +25,9 @@ def add_parser(sub):
                    help="print one JSON object per image (JSON Lines) instead of a table")
     p.add_argument("--annotate", metavar="OUTDIR", type=Path,
                    help="write annotated copies (boxes and labels) into OUTDIR")
+    p.add_argument("--flip-tta", action="store_true",
+                   help="average each face with its mirror image: twice the model cost, "
+                        "slightly more accurate ages")
     p.add_argument("--aligned", action="store_true",
                    help="inputs are already aligned face crops (UTKFace chip geometry): "
                         "no detection, the whole image is one face")
@@ -58,7 +61,11 @@ def run(args) -> int:
     files = expand_paths(args.paths)
     if not files:
         raise CliError(f"no image files found in {', '.join(args.paths)}")
-    analyzer = GenderAge(args.model, args.detector, skip_low_quality=args.skip_low_quality)
+    try:
+        analyzer = GenderAge(args.model, args.detector, skip_low_quality=args.skip_low_quality,
+                             flip_tta=args.flip_tta)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     if not args.aligned:
         from ..detect import DetectorError
 
