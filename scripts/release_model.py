@@ -76,6 +76,8 @@ def main() -> None:
     p.add_argument("--opset", type=int, default=17)
     p.add_argument("--aaf-json", type=Path)
     p.add_argument("--ablations-json", type=Path)
+    p.add_argument("--aaf-flip-json", type=Path,
+                   help="scripts/eval_aaf.py --flip-tta report, for the accuracy-mode table")
     p.add_argument("--previous-bundle", type=Path,
                    help="metrics bundle of the release this one replaces, for the recipe table")
     p.add_argument("--previous-name", default="previous release")
@@ -97,6 +99,10 @@ def main() -> None:
 
     eval_dir = ROOT / "runs" / "release_eval"
     val = evaluate(onnx_path, args.data, args.manifest, "val", eval_dir)
+    val_flip = None
+    if not args.flip_tta:  # the accuracy mode: the same file with flip_tta=True at run time
+        val_flip = evaluate(onnx_path, args.data, args.manifest, "val",
+                            ROOT / "runs" / "release_eval_flip", flip_tta=True, plots=False)
     img = ROOT / "docs" / "img"
     img.mkdir(parents=True, exist_ok=True)
     for png in eval_dir.glob("*.png"):
@@ -130,6 +136,9 @@ def main() -> None:
         "utkface_val": {k: v for k, v in val.items() if k not in ("model", "data")},
         "aaf": json.loads(args.aaf_json.read_text()) if args.aaf_json else None,
         "ablations": json.loads(args.ablations_json.read_text()) if args.ablations_json else None,
+        "flip_tta_mode": None if val_flip is None else {
+            "utkface_val": {k: v for k, v in val_flip.items() if k not in ("model", "data")},
+            "aaf": json.loads(args.aaf_flip_json.read_text()) if args.aaf_flip_json else None},
         "commands": [
             "genderage data split ../shared/data/UTKFace --out splits/utkface_seed0.csv "
             "--report splits/utkface_check.json",
@@ -137,13 +146,15 @@ def main() -> None:
             f"PYTHONPATH=src python scripts/ablate.py --run {args.run} --checkpoint "
             f"{args.checkpoint} --out runs/ablations.json",
             "PYTHONPATH=src python scripts/eval_aaf.py --out runs/aaf_eval.json",
+            "PYTHONPATH=src python scripts/eval_aaf.py --flip-tta --out runs/aaf_eval_flip.json",
             f"PYTHONPATH=src python scripts/release_model.py --run {args.run} "
             f"--checkpoint {args.checkpoint} " + " ".join(
                 f"--{k.replace('_', '-')} {v}" for k, v in (
                     ("weights", args.weights), ("age_output", args.age_output))
                 if v) + (" --flip-tta" if args.flip_tta else "")
             + (" --aaf-json runs/aaf_eval.json" if args.aaf_json else "")
-            + (" --ablations-json runs/ablations.json" if args.ablations_json else ""),
+            + (" --ablations-json runs/ablations.json" if args.ablations_json else "")
+            + (" --aaf-flip-json runs/aaf_eval_flip.json" if args.aaf_flip_json else ""),
             "genderage evaluate src/genderage/models/genderage.onnx --data "
             "../shared/data/UTKFace --manifest splits/utkface_seed0.csv --split val",
         ],

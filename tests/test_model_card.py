@@ -47,13 +47,15 @@ def test_info_reports_the_shipped_model(capsys):
     assert info["model_path"] == str(default_model_path())
 
 
-def test_evaluate_reproduces_the_card(utkface_dir, tmp_path, capsys):
+@pytest.mark.parametrize("mode", ["default", "flip_tta"])
+def test_evaluate_reproduces_the_card(utkface_dir, tmp_path, capsys, mode):
     b = _bundle()
+    extra = ["--flip-tta"] if mode == "flip_tta" else []
     assert main(["evaluate", str(DEFAULT_MODEL), "--data", str(utkface_dir), "--manifest",
                  str(ROOT / b["data"]["manifest"]), "--split", "val", "--out", str(tmp_path),
-                 "--no-plots"]) == 0
+                 "--no-plots", *extra]) == 0
     got = json.loads((tmp_path / "metrics.json").read_text())
-    want = b["utkface_val"]
+    want = b["utkface_val"] if mode == "default" else b["flip_tta_mode"]["utkface_val"]
     assert got["n"] == want["n"]
     assert got["gender"]["confusion_matrix"] == want["gender"]["confusion_matrix"]
     assert got["age"]["mae"] == pytest.approx(want["age"]["mae"], abs=1e-4)

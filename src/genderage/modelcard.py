@@ -64,6 +64,25 @@ def _shipped_epoch(t: dict) -> str:
             f"epoch {t['best_epoch']}.")
 
 
+def _flip_mode(b: dict) -> list[str]:
+    rows = [("default", b["utkface_val"], b.get("aaf")),
+            ("`flip_tta=True`", b["flip_tta_mode"]["utkface_val"], b["flip_tta_mode"]["aaf"])]
+    L = ["## Accuracy mode: mirror test-time augmentation", "",
+         "`GenderAge(flip_tta=True)` / `genderage predict --flip-tta` runs each face together "
+         "with its mirror image and averages the outputs: the same shipped file, twice the "
+         "model's cost (docs/pipeline.md, latency). Measured with `genderage evaluate "
+         "--flip-tta` and `scripts/eval_aaf.py --flip-tta`:", "",
+         "| mode | val gender | val MAE | within 5 y | ECE | interval coverage | AAF gender | "
+         "AAF MAE |", "|---|---|---|---|---|---|---|---|"]
+    for name, v, aaf in rows:
+        aaf_g = _pct(aaf["gender_accuracy"], 2) if aaf else "-"
+        aaf_m = f"{aaf['age_mae']:.2f}" if aaf else "-"
+        L.append(f"| {name} | {_pct(v['gender']['accuracy'], 2)} | {v['age']['mae']:.2f} | "
+                 f"{_pct(v['age']['within_5'], 2)} | {v['calibration']['ece']:.4f} | "
+                 f"{_pct(v['age_interval']['coverage'])} | {aaf_g} | {aaf_m} |")
+    return L + [""]
+
+
 def _recipes(recipes: list[dict]) -> list[str]:
     L = ["## Training recipes compared", "",
          "Each row is a full training run evaluated by the same commands (UTKFace grouped "
@@ -244,6 +263,8 @@ def render(b: dict) -> str:
                 L.append(f"| {k} | {gm['n']} | {gm['age_mae']:.2f} | "
                          f"{_pct(gm.get('gender_accuracy'))} |")
             L.append("")
+    if b.get("flip_tta_mode"):
+        L += _flip_mode(b)
     if b.get("ablations"):
         L += ["## What was measured to choose the shipped configuration", "",
               "Same training run, validation split, checkpoint evaluated in fp32 "
