@@ -263,6 +263,27 @@ def test_nms_golden():
     assert nms(np.zeros((0, 4)), np.zeros(0), 0.5).tolist() == []
 
 
+@pytest.mark.parametrize("mode", ["union", "min"])
+def test_nms_pairwise_matrix_matches_row_by_row(monkeypatch, mode):
+    """The N x N fast path and the row-at-a-time path (used past _PAIRWISE_MAX boxes) keep
+    exactly the same boxes, ties and degenerate boxes included."""
+    from genderage.detect import ops
+
+    rng = np.random.default_rng(0)
+    for trial in range(300):
+        n = int(rng.integers(1, 60))
+        xy, wh = rng.uniform(0, 100, (n, 2)), rng.uniform(0, 40, (n, 2))
+        wh[: n // 4] *= trial % 2  # some zero-area boxes
+        boxes = np.concatenate([xy, xy + wh], 1).astype(np.float32)
+        scores = rng.integers(0, 5, n).astype(np.float32)  # many ties
+        threshold = float(rng.uniform(0, 1))
+        fast = ops.nms(boxes, scores, threshold, mode)
+        monkeypatch.setattr(ops, "_PAIRWISE_MAX", -1)
+        slow = ops.nms(boxes, scores, threshold, mode)
+        monkeypatch.undo()
+        assert fast.tolist() == slow.tolist(), trial
+
+
 def test_overlap_golden():
     box = np.array([0, 0, 10, 10], np.float32)
     others = np.array([[5, 0, 15, 10], [0, 0, 10, 10], [10, 10, 20, 20], [2, 2, 4, 4], [3, 3, 3, 8]],
