@@ -359,6 +359,13 @@ def test_healthz_names_the_model_and_its_checksum(client, model_path, detector):
     assert body["model"]["path"] == str(model_path)
     assert body["model"]["sha256"] == hashlib.sha256(model_path.read_bytes()).hexdigest()
     assert body["detector"] == detector.name
+    assert body["model"]["flip_tta"] is False
+
+
+def test_accuracy_mode_is_reported_by_healthz(model_path):
+    app = create_app(model=model_path, detector="mtcnn", flip_tta=True)
+    with TestClient(app) as c:
+        assert c.get("/healthz").json()["model"]["flip_tta"] is True
 
 
 def test_openapi_docs_describe_both_upload_shapes(client):

@@ -16,6 +16,9 @@ def add_parser(sub):
     p.add_argument("--model", metavar="PATH", help="attribute model .onnx (default: shipped)")
     p.add_argument("--detector", metavar="SPEC",
                    help="detector backend name or .onnx path (default: the built-in one)")
+    p.add_argument("--flip-tta", action="store_true",
+                   help="accuracy mode: average each face with its mirror image (twice the "
+                        "model's cost)")
     p.add_argument("--workers-threads", type=positive_int, default=2, metavar="N",
                    help="images analysed at the same time (default: 2)")
     p.add_argument("--no-access-log", action="store_true",
@@ -38,7 +41,7 @@ def run(args) -> int:
 
     try:
         app = create_app(model=args.model, detector=args.detector,
-                         threads=args.workers_threads)
+                         threads=args.workers_threads, flip_tta=args.flip_tta)
     except DetectorError as exc:
         raise CliError(str(exc)) from None
     uvicorn.run(app, host=args.host, port=args.port, access_log=not args.no_access_log,

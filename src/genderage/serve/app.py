@@ -60,7 +60,8 @@ class ServeState:
 
 def create_app(analyzer: GenderAge | None = None, *, model: str | Path | None = None, detector: str | None = None,
                threads: int = 2, max_pending: int | None = None,
-               max_body_bytes: int = MAX_BODY_BYTES, max_pixels: int = MAX_PIXELS) -> FastAPI:
+               max_body_bytes: int = MAX_BODY_BYTES, max_pixels: int = MAX_PIXELS,
+               flip_tta: bool = False) -> FastAPI:
     """Build the API app.
 
     Args:
@@ -72,6 +73,7 @@ def create_app(analyzer: GenderAge | None = None, *, model: str | Path | None = 
             (default ``8 * threads``).
         max_body_bytes: largest request body; larger ones get 413 without being read.
         max_pixels: largest decoded image (width x height); larger ones get 413.
+        flip_tta: with no ``analyzer``, build one in the accuracy mode (mirror averaging).
 
     Raises:
         FileNotFoundError, DetectorError: the model or detector cannot be loaded.
@@ -81,7 +83,7 @@ def create_app(analyzer: GenderAge | None = None, *, model: str | Path | None = 
     if analyzer is None:
         from ..pipeline import GenderAge
 
-        analyzer = GenderAge(model, detector)
+        analyzer = GenderAge(model, detector, flip_tta=flip_tta)
     # Create the detector now, so that a bad spec fails at startup, not on the first request.
     detector_name = analyzer.detector.name
     lock = None if detector_name in THREAD_SAFE_DETECTORS else threading.Lock()
@@ -152,7 +154,8 @@ def _health(analyzer, detector_name: str, threads: int) -> dict:
         "status": "ok",
         "version": __version__,
         "model": {"path": str(model_path), "sha256": _sha256(model_path),
-                  "gender_temperature": analyzer.model.temperature},
+                  "gender_temperature": analyzer.model.temperature,
+                  "flip_tta": analyzer.model.flip_tta},
         "detector": detector_name,
         "threads": threads,
     }
