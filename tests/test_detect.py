@@ -394,6 +394,25 @@ def test_pnet_graph_matches_reference_convolution():
     np.testing.assert_allclose(got_prob[0], prob, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("shape, alpha_shape", [((2, 5, 4, 3), (5, 1, 1)), ((6, 7), (7,))])
+def test_prelu_rewrite_equals_onnx_prelu_bit_for_bit(shape, alpha_shape):
+    """The MTCNN graphs' Relu(x) + alpha * Min(x, 0) gives exactly ONNX PRelu's values, for
+    per-channel (conv) and per-feature (dense) slopes, negative and above 1 included."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(0, 2, shape).astype(np.float32)
+    x.flat[:4] = [0.0, -0.0, 1e-30, -1e-30]
+    alpha = rng.uniform(-1.5, 1.5, alpha_shape).astype(np.float32)
+    g = GraphBuilder()
+    g.node("Identity", [mtcnn._prelu(g, "x", alpha)], ["rewritten"])
+    g.node("PRelu", ["x", g.constant(alpha)], ["reference"])
+    dims = [f"d{i}" for i in range(len(shape))]
+    session = ort.InferenceSession(g.model([("x", dims)], [("rewritten", dims), ("reference", dims)]),
+                                   providers=["CPUExecutionProvider"])
+    rewritten, reference = session.run(None, {"x": x})
+    np.testing.assert_array_equal(rewritten, reference)
+    np.testing.assert_array_equal(reference, np.where(x > 0, x, x * alpha))
+
+
 def test_graph_builder_gemm_and_negative_attributes():
     g = GraphBuilder()
     y = g.node("Gemm", ["x", g.constant(np.array([[1.0, 2.0], [3.0, 4.0]])),

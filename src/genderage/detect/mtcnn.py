@@ -71,12 +71,21 @@ def load_weights(name: str, folder: Path | None = None) -> list[np.ndarray]:
     return [np.asarray(a, np.float32) for a in joblib.load(path)]
 
 
+def _prelu(g: GraphBuilder, x: str, alpha: np.ndarray) -> str:
+    """``PRelu(x, alpha)`` written as ``Relu(x) + alpha * Min(x, 0)``: the same values bit for
+    bit (one of the two terms is exactly zero), but onnxruntime's broadcasting Mul/Add are
+    several times faster than its PRelu kernel, which took half of R-Net's and O-Net's time."""
+    zero = g.constant(np.zeros((), np.float32), "zero")
+    negative = g.node("Mul", [g.node("Min", [x, zero]), g.constant(alpha)])
+    return g.node("Add", [g.node("Relu", [x]), negative])
+
+
 def _conv_prelu(g: GraphBuilder, x: str, kernel: np.ndarray, bias: np.ndarray,
                 alpha: np.ndarray) -> str:
     # Keras kernels are [kh, kw, in, out]; ONNX wants [out, in, kh, kw].
     y = g.node("Conv", [x, g.constant(kernel.transpose(3, 2, 0, 1)), g.constant(bias)],
                kernel_shape=list(kernel.shape[:2]))
-    return g.node("PRelu", [y, g.constant(alpha.reshape(-1, 1, 1))])
+    return _prelu(g, y, alpha.reshape(-1, 1, 1))
 
 
 def _pool(g: GraphBuilder, x: str, size: int, same: bool) -> str:
@@ -126,7 +135,7 @@ def build_rnet(w: list[np.ndarray]) -> bytes:
     x = _pool(g, _conv_prelu(g, x, *w[0:3]), 3, same=True)
     x = _pool(g, _conv_prelu(g, x, *w[3:6]), 3, same=False)
     x = _conv_prelu(g, x, *w[6:9])
-    x = g.node("PRelu", [_dense(g, _flatten_keras_order(g, x), w[9], w[10]), g.constant(w[11])])
+    x = _prelu(g, _dense(g, _flatten_keras_order(g, x), w[9], w[10]), w[11])
     g.node("Gemm", [x, g.constant(w[12]), g.constant(w[13])], ["reg"])
     g.node("Softmax", [_dense(g, x, w[14], w[15])], ["prob"], axis=1)
     return g.model([("image", ["N", 24, 24, 3])], [("reg", ["N", 4]), ("prob", ["N", 2])], "rnet")
@@ -141,7 +150,7 @@ def build_onet(w: list[np.ndarray]) -> bytes:
     x = _pool(g, _conv_prelu(g, x, *w[3:6]), 3, same=False)
     x = _pool(g, _conv_prelu(g, x, *w[6:9]), 2, same=True)
     x = _conv_prelu(g, x, *w[9:12])
-    x = g.node("PRelu", [_dense(g, _flatten_keras_order(g, x), w[12], w[13]), g.constant(w[14])])
+    x = _prelu(g, _dense(g, _flatten_keras_order(g, x), w[12], w[13]), w[14])
     g.node("Gemm", [x, g.constant(w[15]), g.constant(w[16])], ["reg"])
     g.node("Gemm", [x, g.constant(w[17]), g.constant(w[18])], ["landmarks"])
     g.node("Softmax", [_dense(g, x, w[19], w[20])], ["prob"], axis=1)
