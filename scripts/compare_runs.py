@@ -2,7 +2,9 @@
 
 Prints the monitored model's validation gender accuracy and age MAE (EMA weights when the
 run kept them; the age-distribution expectation when the run has that head), every
-``--every`` epochs and at the last epoch common to all runs.
+``--every`` epochs and at the last epoch common to all runs. A run folder holding
+``aaf.json`` (``scripts/eval_aaf.py --model <run>/model.onnx --out <run>/aaf.json``) also gets
+its All-Age-Faces gender accuracy and MAE.
 
     PYTHONPATH=src python scripts/compare_runs.py runs/abl20_standard runs/abl20_strong
 """
@@ -37,6 +39,14 @@ def main(argv=None) -> int:
             acc, mae, rc = headline(h[epoch - 1])
             cells.append(f"{100 * acc:6.2f}% {mae:5.2f} y" + (f" rc {100 * rc:6.2f}%" if rc else ""))
         print(f"{epoch:5d}  " + "  ".join(f"{c:>28}" for c in cells))
+    aaf = [run / "aaf.json" for run in args.runs]
+    if any(path.is_file() for path in aaf):
+        cells = []
+        for path in aaf:
+            report = json.loads(path.read_text()) if path.is_file() else None
+            cells.append(f"{100 * report['gender_accuracy']:6.2f}% {report['age_mae']:5.2f} y"
+                         if report else "-")
+        print("  AAF  " + "  ".join(f"{c:>28}" for c in cells))
     return 0
 
 
