@@ -32,7 +32,7 @@ def load_labels(aaf: Path, limit: int | None) -> list[dict]:
 
 
 def score(rows, results) -> dict:
-    from genderage.contract import gender_index
+    from genderage.contract import GENDER_LABELS, gender_index
     from genderage.metrics import AGE_BANDS, age_band, band_name
 
     ages, genders, pred_age, pred_gender, bands, low_q = [], [], [], [], [], []
@@ -56,7 +56,7 @@ def score(rows, results) -> dict:
     ages, pred_age = np.array(ages), np.array(pred_age)
     correct = np.array(genders) == np.array(pred_gender)
     abs_err = np.abs(pred_age - ages)
-    bands, low_q = np.array(bands), np.array(low_q, bool)
+    bands, low_q, genders = np.array(bands), np.array(low_q, bool), np.array(genders)
 
     def group(mask) -> dict:
         return {"n": int(mask.sum()),
@@ -74,6 +74,7 @@ def score(rows, results) -> dict:
         "age_bias": round(float((pred_age - ages).mean()), 3),
         "within_5": round(float((abs_err <= 5).mean()), 4),
         "age_by_group": {band_name(b): group(bands == b) for b in range(len(AGE_BANDS))},
+        "by_gender": {label: group(genders == i) for i, label in enumerate(GENDER_LABELS)},
         "by_quality": {"ok": group(~low_q), "low_quality": group(low_q)},
     }
 

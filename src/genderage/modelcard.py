@@ -263,6 +263,12 @@ def render(b: dict) -> str:
                 L.append(f"| {k} | {gm['n']} | {gm['age_mae']:.2f} | "
                          f"{_pct(gm.get('gender_accuracy'))} |")
             L.append("")
+        if x.get("by_gender"):
+            L += ["| true gender | n | age MAE | gender accuracy |", "|---|---|---|---|"]
+            for k, gm in x["by_gender"].items():
+                L.append(f"| {k} | {gm['n']} | {gm['age_mae']:.2f} | "
+                         f"{_pct(gm.get('gender_accuracy'), 2)} |")
+            L.append("")
     if b.get("flip_tta_mode"):
         L += _flip_mode(b)
     if b.get("ablations"):
