@@ -64,6 +64,15 @@ def _shipped_epoch(t: dict) -> str:
             f"epoch {t['best_epoch']}.")
 
 
+def _aaf_groups(label: str, groups: dict, digits: int) -> list[str]:
+    """A table of an AAF report's groups: n, age MAE, gender accuracy."""
+    L = [f"| {label} | n | age MAE | gender accuracy |", "|---|---|---|---|"]
+    for k, gm in groups.items():
+        L.append(f"| {k} | {gm['n']} | {gm['age_mae']:.2f} | "
+                 f"{_pct(gm.get('gender_accuracy'), digits)} |")
+    return L + [""]
+
+
 def _flip_mode(b: dict) -> list[str]:
     rows = [("default", b["utkface_val"], b.get("aaf")),
             ("`flip_tta=True`", b["flip_tta_mode"]["utkface_val"], b["flip_tta_mode"]["aaf"])]
@@ -258,17 +267,9 @@ def render(b: dict) -> str:
               f"**{_pct(x['gender_accuracy'], 2)}**; age MAE **{x['age_mae']:.2f}** years.",
               ""]
         if x.get("age_by_group"):
-            L += ["| age group | n | age MAE | gender accuracy |", "|---|---|---|---|"]
-            for k, gm in x["age_by_group"].items():
-                L.append(f"| {k} | {gm['n']} | {gm['age_mae']:.2f} | "
-                         f"{_pct(gm.get('gender_accuracy'))} |")
-            L.append("")
+            L += _aaf_groups("age group", x["age_by_group"], digits=1)
         if x.get("by_gender"):
-            L += ["| true gender | n | age MAE | gender accuracy |", "|---|---|---|---|"]
-            for k, gm in x["by_gender"].items():
-                L.append(f"| {k} | {gm['n']} | {gm['age_mae']:.2f} | "
-                         f"{_pct(gm.get('gender_accuracy'), 2)} |")
-            L.append("")
+            L += _aaf_groups("true gender", x["by_gender"], digits=2)
     if b.get("flip_tta_mode"):
         L += _flip_mode(b)
     if b.get("ablations"):
