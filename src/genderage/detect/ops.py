@@ -117,17 +117,19 @@ def overlap_one_to_many(box: np.ndarray, boxes: np.ndarray, mode: str = "union")
     smaller of the two areas (1 when one box contains the other). Areas use continuous
     coordinates (``(x2 - x1) * (y2 - y1)``, no +1); a degenerate box overlaps nothing.
     """
-    ix1 = np.maximum(box[0], boxes[:, 0])
-    iy1 = np.maximum(box[1], boxes[:, 1])
-    ix2 = np.minimum(box[2], boxes[:, 2])
-    iy2 = np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
-    area = max(0.0, float(box[2] - box[0])) * max(0.0, float(box[3] - box[1]))
-    areas = np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
+    return _overlaps(np.asarray(box)[None, :], boxes, mode)
+
+
+def _overlaps(a: np.ndarray, b: np.ndarray, mode: str) -> np.ndarray:
+    """Overlaps of boxes ``a[..., 4]`` and ``b[..., 4]``, broadcast against each other."""
+    inter = (np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
+             * np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None))
+    area_a = np.clip(a[..., 2] - a[..., 0], 0, None) * np.clip(a[..., 3] - a[..., 1], 0, None)
+    area_b = np.clip(b[..., 2] - b[..., 0], 0, None) * np.clip(b[..., 3] - b[..., 1], 0, None)
     if mode == "union":
-        denom = area + areas - inter
+        denom = area_a + area_b - inter
     elif mode == "min":
-        denom = np.minimum(area, areas)
+        denom = np.minimum(area_a, area_b)
     else:
         raise ValueError(f"mode must be 'union' or 'min', got {mode!r}")
     return np.where(denom > 0, inter / np.where(denom > 0, denom, 1.0), 0.0)
@@ -150,8 +152,8 @@ def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, mode: str = "un
     """
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
     order = np.argsort(-np.asarray(scores, np.float64).reshape(-1), kind="stable")
-    # All pairwise overlaps at once (the same float64 arithmetic as overlap_one_to_many, so
-    # the same decisions): the per-box calls were a sixth of MTCNN's time. Past a few
+    # All pairwise overlaps at once (both paths share _overlaps, so they make the same
+    # decisions): the per-box calls were a sixth of MTCNN's time. Past a few
     # thousand boxes the N x N matrix gets large, so those go one row at a time.
     pairwise = _overlap_matrix(boxes, mode) if len(boxes) <= _PAIRWISE_MAX else None
     keep = []
@@ -170,16 +172,4 @@ _PAIRWISE_MAX = 2048
 
 def _overlap_matrix(boxes: np.ndarray, mode: str) -> np.ndarray:
     """``[N, N]`` overlaps of float64 boxes, row i = ``overlap_one_to_many(boxes[i], boxes)``."""
-    ix1 = np.maximum(boxes[:, None, 0], boxes[None, :, 0])
-    iy1 = np.maximum(boxes[:, None, 1], boxes[None, :, 1])
-    ix2 = np.minimum(boxes[:, None, 2], boxes[None, :, 2])
-    iy2 = np.minimum(boxes[:, None, 3], boxes[None, :, 3])
-    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
-    areas = np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
-    if mode == "union":
-        denom = areas[:, None] + areas[None, :] - inter
-    elif mode == "min":
-        denom = np.minimum(areas[:, None], areas[None, :])
-    else:
-        raise ValueError(f"mode must be 'union' or 'min', got {mode!r}")
-    return np.where(denom > 0, inter / np.where(denom > 0, denom, 1.0), 0.0)
+    return _overlaps(boxes[:, None, :], boxes[None, :, :], mode)
