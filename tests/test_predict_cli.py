@@ -212,3 +212,13 @@ def test_flip_tta_makes_a_face_and_its_mirror_agree(tmp_path, model_path, capsys
     assert abs(plain[0] - plain[1]) > 1e-3      # the model is not mirror-symmetric...
     assert tta[0] == pytest.approx(tta[1], abs=1e-3)  # ...its mirror-averaged prediction is
     assert min(plain) - 1e-3 <= tta[0] <= max(plain) + 1e-3
+
+
+def test_flip_tta_is_not_dropped_for_a_model_object(model_path):
+    from genderage import GenderAge
+    from genderage.attribute import AttributeModel
+
+    with pytest.raises(ValueError, match="flip_tta=True"):
+        GenderAge(AttributeModel(model_path), flip_tta=True)
+    assert GenderAge(AttributeModel(model_path, flip_tta=True), flip_tta=True).model.flip_tta
+    assert GenderAge(model_path, flip_tta=True).model.flip_tta

@@ -87,6 +87,9 @@ class GenderAge:
                  quality_thresholds: QualityThresholds = DEFAULT_THRESHOLDS,
                  flip_tta: bool = False):
         if isinstance(model, AttributeModel):
+            if flip_tta and not model.flip_tta:
+                raise ValueError("flip_tta=True with an AttributeModel built without it: "
+                                 "pass AttributeModel(..., flip_tta=True) or a model path")
             self.model = model
         else:
             self.model = AttributeModel(resolve_model_path(model), providers=providers,
