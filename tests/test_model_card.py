@@ -62,3 +62,18 @@ def test_evaluate_reproduces_the_card(utkface_dir, tmp_path, capsys, mode):
     for group, m in want["age_by_group"].items():
         assert got["age_by_group"][group]["age"]["mae"] == pytest.approx(m["age"]["mae"], abs=1e-4)
     assert got["calibration"]["ece"] == pytest.approx(want["calibration"]["ece"], abs=1e-4)
+
+
+def test_card_example_runs_on_the_shipped_model():
+    import re
+    import subprocess
+    import sys
+
+    card = (ROOT / "MODEL_CARD.md").read_text()
+    (code,) = re.findall(r"## How to use.*?```python\n(.*?)```", card, re.S)
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout.splitlines()
+    gender, probability, age = out[0].split()[:3]
+    assert gender in ("female", "male") and 0.5 <= float(probability) <= 1.0
+    assert 0 < float(age) < 100
+    assert out[-1].startswith("(2, 3) [")

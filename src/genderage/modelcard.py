@@ -17,6 +17,23 @@ CARD_CLAIMS = {
 TARGETS = {"gender_accuracy": 0.94, "age_mae": 4.8, "within_5": 0.65}
 
 
+CARD_EXAMPLE = """```python
+import numpy as np
+import onnxruntime as ort
+from genderage import GenderAge
+from genderage.models import default_model_path
+
+for face in GenderAge().predict("examples/astronaut.jpg").faces:
+    print(face.gender, round(face.gender_probability, 3), round(face.age, 1), face.age_interval)
+
+session = ort.InferenceSession(str(default_model_path()))
+faces = np.full((2, 3, 112, 112), 0.5, np.float32)  # aligned RGB faces in [0, 1], any batch
+out = session.run(["output"], {"input": faces})[0]  # [N, 3]: logit_female, logit_male, age/100
+print(out.shape, out[:, 2] * 100)
+```"""
+"""The card's usage example, run on the shipped model by the tests."""
+
+
 def _pct(x, digits: int = 1) -> str:
     return "-" if x is None else f"{100 * x:.{digits}f}%"
 
@@ -165,6 +182,14 @@ def render(b: dict) -> str:
         f"- Calibration (stored in the ONNX metadata): gender temperature "
         f"{c['gender_temperature']:.3f}; {_pct(c['age_interval']['coverage'], 0)} age interval "
         f"from residual quantiles in log(1+age) space.",
+        "",
+        "## How to use",
+        "",
+        "The photo pipeline (detection, alignment, calibrated outputs), then the raw ONNX "
+        "contract on aligned faces; both run on the shipped file (`tests/test_model_card.py` "
+        "runs this code):",
+        "",
+        *CARD_EXAMPLE.splitlines(),
         "",
         "## Intended use",
         "",
