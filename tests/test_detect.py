@@ -445,3 +445,15 @@ def test_crop_patches_reads_outside_as_black():
     np.testing.assert_allclose(patches[0, :2, 2:], white)
     np.testing.assert_allclose(patches[0, 2:, :], black)
     np.testing.assert_allclose(patches[0, :, :2], black)
+
+
+def test_mtcnn_thread_settings_change_speed_not_results(default_detector, hopper):
+    # The default runs P-Net on one thread and R-Net/O-Net on two (docs/pipeline.md, latency).
+    assert [s.get_session_options().intra_op_num_threads for s in
+            (default_detector._pnet, default_detector._rnet, default_detector._onet)] == [1, 2, 2]
+    single = mtcnn.MtcnnDetector(threads=1)
+    assert single._onet.get_session_options().intra_op_num_threads == 1
+    a, b = default_detector.detect(hopper), single.detect(hopper)
+    assert len(a) == len(b) == 1
+    np.testing.assert_allclose(a[0].landmarks, b[0].landmarks, atol=1e-3)
+    np.testing.assert_allclose(a[0].score, b[0].score, atol=1e-5)

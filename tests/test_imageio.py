@@ -38,6 +38,7 @@ def test_formats_round_trip(fmt, kw, tol):
     out = decode_image(encode(Image.fromarray(rgb), fmt, **kw), f"x.{fmt.lower()}")
     assert out.shape == rgb.shape and out.dtype == np.uint8
     assert np.abs(out.astype(float) - rgb).mean() <= tol
+    assert out.flags.writeable and out.flags.owndata  # callers may draw on it
 
 
 def test_exif_orientation_6_is_applied():

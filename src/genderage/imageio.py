@@ -53,7 +53,9 @@ def decode_image(data: bytes, name: str = "<bytes>", max_pixels: int = MAX_PIXEL
                         f"{name}: image too large ({img.width}x{img.height} pixels, "
                         f"limit {max_pixels:,})", "too_large")
                 img.load()
-                return _to_rgb(ImageOps.exif_transpose(img))
+                # In place: no copy of the pixels when there is no orientation to apply.
+                ImageOps.exif_transpose(img, in_place=True)
+                return _to_rgb(img)
     except ImageDecodeError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -80,7 +82,9 @@ def _to_rgb(img: Image.Image) -> np.ndarray:
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(background, rgba)
-    return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+    return np.array(img, dtype=np.uint8)  # a writable copy, independent of the Pillow image
 
 
 def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndarray:

@@ -33,6 +33,9 @@ def add_parser(sub):
     p.add_argument("--cache-dir", default="runs/cache", help="uint8 face cache ('' disables)")
     p.add_argument("--max-steps", type=int, default=0, help=argparse_suppress())
     p.add_argument("--limit-train", type=int, default=0, help=argparse_suppress())
+    p.add_argument("--init", default=None, metavar="CKPT",
+                   help="start from this checkpoint's weights (its EMA weights when it kept them) "
+                        "with a fresh optimizer and schedule: a warm restart")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
@@ -58,7 +61,8 @@ def run(args) -> int:
         age_output=args.age_output, augment=args.augment,
         recrop=args.recrop, recrop_detector=args.recrop_detector, ema_decay=args.ema, seed=args.seed,
         precision=args.precision, device=args.device, threads=args.threads,
-        cache_dir=args.cache_dir or None, max_steps=args.max_steps, limit_train=args.limit_train)
+        cache_dir=args.cache_dir or None, max_steps=args.max_steps, limit_train=args.limit_train,
+        init=args.init)
     summary = train(cfg, resume=args.resume, progress=not args.no_progress)
     print(f"trained {summary['epochs_run']} epochs in {summary['train_seconds']:.0f}s; "
           f"best epoch {summary['best_epoch']} (val loss {summary['best_val_loss']:.4f}); "

@@ -223,8 +223,10 @@ class MtcnnDetector:
         retry_border: when nothing is found, search once more with this border (``None``: no
             retry). The second look at another scale and framing rescues most misses on face
             crops and costs nothing when the first pass finds a face.
-        threads: onnxruntime intra-op threads per network. The networks are small and run
-            many times per image, so one thread is fastest (0 = onnxruntime's default).
+        threads: onnxruntime intra-op threads for P-Net, R-Net and O-Net (one int: the same
+            for all three; 0 = onnxruntime's default). P-Net runs once per pyramid level on
+            small maps and is fastest on one thread; R-Net and O-Net take all crops in one
+            batch and gain from a second one (docs/pipeline.md, latency).
     """
 
     name = "mtcnn"
@@ -232,17 +234,21 @@ class MtcnnDetector:
     def __init__(self, *, score_threshold: float = 0.7,
                  stage_thresholds: tuple[float, float] = (0.6, 0.7), input_size: int = 320,
                  min_face: float = 24.0, border: float = 0.1, retry_border: float | None = 0.25,
-                 threads: int = 1):
+                 threads: int | tuple[int, int, int] = (1, 2, 2)):
         self.score_threshold = score_threshold
         self.stage_thresholds = stage_thresholds
         self.input_size = input_size
         self.min_face = min_face
         self.border = border
         self.retry_border = retry_border
+        p_threads, r_threads, o_threads = (threads,) * 3 if isinstance(threads, int) else threads
         folder = weights_dir()
-        self._pnet = open_session(build_pnet(load_weights("pnet", folder)), threads, name="P-Net")
-        self._rnet = open_session(build_rnet(load_weights("rnet", folder)), threads, name="R-Net")
-        self._onet = open_session(build_onet(load_weights("onet", folder)), threads, name="O-Net")
+        self._pnet = open_session(build_pnet(load_weights("pnet", folder)), p_threads,
+                                  name="P-Net")
+        self._rnet = open_session(build_rnet(load_weights("rnet", folder)), r_threads,
+                                  name="R-Net")
+        self._onet = open_session(build_onet(load_weights("onet", folder)), o_threads,
+                                  name="O-Net")
 
     def detect(self, image_rgb: np.ndarray) -> list[Detection]:
         """All faces in a uint8 ``[H, W, 3]`` RGB image, largest box first."""

@@ -26,7 +26,7 @@ from ..data.split import manifest_hash, read_manifest
 from .arch import AGE_BINS, build_model, count_parameters, model_config
 from .augment import PRESETS, augment
 from .cache import load_faces
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ class TrainConfig:
     limit_train: int = 0             # use only the first N training rows (0 = all; tests)
     cache_dir: str | None = "runs/cache"
     threads: int = 0
+    init: str | None = None          # start from this checkpoint's weights (EMA when kept)
     extra: dict = field(default_factory=dict)
 
 
@@ -232,6 +233,13 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
                         age_output=cfg.age_output)
     torch.manual_seed(cfg.seed)
     model = build_model(mcfg).to(device)
+    if cfg.init and not resume:
+        init_model = model_from_checkpoint(load_checkpoint(cfg.init), weights="auto")
+        if init_model.cfg.to_dict() != mcfg.to_dict():
+            raise ValueError(f"{cfg.init}: its model config differs from --arch {cfg.arch} with "
+                             f"these head options")
+        model.load_state_dict(init_model.state_dict())
+        log.info("initialised from %s", cfg.init)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
