@@ -95,6 +95,26 @@ def trained(tiny, tmp_path_factory):
     return data, manifest, out / "last.pt"
 
 
+def test_init_starts_from_the_checkpoint_weights(trained, tmp_path, capsys):
+    data, manifest, ckpt = trained
+    source = load_checkpoint(ckpt)["model_state"]
+    # lr 0: Adam leaves every parameter where --init put it (batch-norm statistics still move).
+    assert _train(data, manifest, tmp_path / "warm", "--epochs", "1", "--age-distribution",
+                  "--lr", "0", "--init", str(ckpt)) == 0
+    assert _train(data, manifest, tmp_path / "cold", "--epochs", "1", "--age-distribution",
+                  "--lr", "0") == 0
+    warm = load_checkpoint(tmp_path / "warm" / "last.pt")
+    cold = load_checkpoint(tmp_path / "cold" / "last.pt")
+    names = [n for n in source if n.endswith(".weight")]
+    assert names and all(torch.equal(warm["model_state"][n], source[n]) for n in names)
+    assert not all(torch.equal(cold["model_state"][n], source[n]) for n in names)
+    assert warm["train_config"]["init"] == str(ckpt)
+    # A checkpoint of another layout is refused with a message naming it.
+    capsys.readouterr()
+    assert _train(data, manifest, tmp_path / "bad", "--epochs", "1", "--init", str(ckpt)) != 0
+    assert str(ckpt) in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("opset", [11, 17])
 def test_export_contract_and_parity(trained, tmp_path, opset, capsys):
     import onnxruntime as ort
