@@ -115,6 +115,32 @@ def test_init_starts_from_the_checkpoint_weights(trained, tmp_path, capsys):
     assert str(ckpt) in capsys.readouterr().err
 
 
+def test_soup_averages_weights_and_loads_like_a_checkpoint(trained, tmp_path):
+    from genderage.training.checkpoint import (
+        average_checkpoints,
+        model_from_checkpoint,
+        save_checkpoint,
+    )
+
+    data, manifest, ckpt = trained
+    a = load_checkpoint(ckpt)
+    b = {**a, "model_state": {k: v * 3 if v.dtype.is_floating_point else v + 5
+                              for k, v in a["model_state"].items()}}
+    soup = average_checkpoints([a, b])
+    for name, tensor in a["model_state"].items():
+        expected = tensor * 2 if tensor.dtype.is_floating_point else tensor  # (x + 3x) / 2
+        assert torch.allclose(soup["model_state"][name], expected), name
+    assert soup["soup_of"] == 2 and "optimizer_state" not in soup
+    save_checkpoint(soup, tmp_path / "soup.pt")
+    model = model_from_checkpoint(load_checkpoint(tmp_path / "soup.pt"))
+    for loaded, original in zip(model.parameters(), model_from_checkpoint(a).parameters()):
+        assert torch.allclose(loaded, 2 * original)
+    with pytest.raises(ValueError, match="different model configs"):
+        average_checkpoints([a, {**b, "model_config": {**a["model_config"], "hidden": 7}}])
+    with pytest.raises(ValueError, match="at least two"):
+        average_checkpoints([a])
+
+
 @pytest.mark.parametrize("opset", [11, 17])
 def test_export_contract_and_parity(trained, tmp_path, opset, capsys):
     import onnxruntime as ort
