@@ -100,7 +100,8 @@ def test_init_starts_from_the_checkpoint_weights(trained, tmp_path, capsys):
     source = load_checkpoint(ckpt)["model_state"]
     # lr 0: Adam leaves every parameter where --init put it (batch-norm statistics still move).
     assert _train(data, manifest, tmp_path / "warm", "--epochs", "1", "--age-distribution",
-                  "--lr", "0", "--init", str(ckpt)) == 0
+                  "--lr", "0", "--init", str(ckpt), "--age-weight", "1.5",
+                  "--ldl-weight", "0.25") == 0
     assert _train(data, manifest, tmp_path / "cold", "--epochs", "1", "--age-distribution",
                   "--lr", "0") == 0
     warm = load_checkpoint(tmp_path / "warm" / "last.pt")
@@ -109,6 +110,7 @@ def test_init_starts_from_the_checkpoint_weights(trained, tmp_path, capsys):
     assert names and all(torch.equal(warm["model_state"][n], source[n]) for n in names)
     assert not all(torch.equal(cold["model_state"][n], source[n]) for n in names)
     assert warm["train_config"]["init"] == str(ckpt)
+    assert (warm["train_config"]["age_weight"], warm["train_config"]["ldl_weight"]) == (1.5, 0.25)
     # A checkpoint of another layout is refused with a message naming it.
     capsys.readouterr()
     assert _train(data, manifest, tmp_path / "bad", "--epochs", "1", "--init", str(ckpt)) != 0

@@ -14,6 +14,10 @@ def add_parser(sub):
     p.add_argument("--warmup-epochs", type=float, default=1.0, help="cosine warm-up length")
     p.add_argument("--early-stop-patience", type=int, default=10, help="epochs; 0 disables")
     p.add_argument("--label-smoothing", type=float, default=0.0)
+    p.add_argument("--age-weight", type=float, default=2.0,
+                   help="loss weight of MSE(age/100); the gender cross-entropy weighs 1")
+    p.add_argument("--ldl-weight", type=float, default=1.0,
+                   help="loss weight of the age-distribution KL term (with --age-distribution)")
     p.add_argument("--age-distribution", action="store_true",
                    help="add an age-distribution head (label distribution learning)")
     p.add_argument("--age-output", choices=("regression", "expectation", "mean"),
@@ -57,7 +61,8 @@ def run(args) -> int:
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         weight_decay=args.weight_decay, schedule=args.schedule,
         warmup_epochs=args.warmup_epochs, early_stop_patience=args.early_stop_patience,
-        label_smoothing=args.label_smoothing, age_distribution=args.age_distribution,
+        label_smoothing=args.label_smoothing, age_weight=args.age_weight,
+        ldl_weight=args.ldl_weight, age_distribution=args.age_distribution,
         age_output=args.age_output, augment=args.augment,
         recrop=args.recrop, recrop_detector=args.recrop_detector, ema_decay=args.ema, seed=args.seed,
         precision=args.precision, device=args.device, threads=args.threads,
