@@ -22,6 +22,9 @@ def add_parser(sub):
                    help="add an age-distribution head (label distribution learning)")
     p.add_argument("--age-output", choices=("regression", "expectation", "mean"),
                    default="regression", help="which age estimate the contract's output carries")
+    p.add_argument("--balance-race", type=float, default=0.0, metavar="P",
+                   help="draw training faces with replacement, weighted count(race)^-P "
+                        "(1: every race equally often; 0: plain shuffle)")
     p.add_argument("--augment", choices=("none", "standard", "strong"), default="standard")
     p.add_argument("--recrop", type=float, default=0.0, metavar="P",
                    help="probability that a training face is its pipeline re-crop (the chip "
@@ -62,7 +65,8 @@ def run(args) -> int:
         weight_decay=args.weight_decay, schedule=args.schedule,
         warmup_epochs=args.warmup_epochs, early_stop_patience=args.early_stop_patience,
         label_smoothing=args.label_smoothing, age_weight=args.age_weight,
-        ldl_weight=args.ldl_weight, age_distribution=args.age_distribution,
+        ldl_weight=args.ldl_weight, balance_race=args.balance_race,
+        age_distribution=args.age_distribution,
         age_output=args.age_output, augment=args.augment,
         recrop=args.recrop, recrop_detector=args.recrop_detector, ema_decay=args.ema, seed=args.seed,
         precision=args.precision, device=args.device, threads=args.threads,

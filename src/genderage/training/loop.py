@@ -67,6 +67,7 @@ class TrainConfig:
     cache_dir: str | None = "runs/cache"
     threads: int = 0
     init: str | None = None          # start from this checkpoint's weights (EMA when kept)
+    balance_race: float = 0.0        # sample faces with weight count(race)^-p (0 = plain shuffle)
     extra: dict = field(default_factory=dict)
 
 
@@ -76,6 +77,18 @@ def cosine_lr(step: int, total_steps: int, warmup_steps: int, base_lr: float) ->
         return base_lr * (step + 1) / warmup_steps
     progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
     return base_lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def race_weights(races: list[int], power: float) -> np.ndarray:
+    """Per-face sampling weights ``count(race) ** -power``, normalised to sum to 1.
+
+    ``power`` 1 draws every race equally often, 0.5 halfway (in log terms) between that and
+    the data's own mix, 0 leaves the mix as it is.
+    """
+    races = np.asarray(races)
+    _, inverse, counts = np.unique(races, return_inverse=True, return_counts=True)
+    w = counts[inverse].astype(np.float64) ** -power
+    return w / w.sum()
 
 
 def mix_recrops(chips: np.ndarray, recrops: np.ndarray, found: np.ndarray, p: float,
@@ -285,6 +298,10 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
                          "scheduler_state": scheduler.state_dict(),
                          "train_state": state}, path)
 
+    sample_weights = None
+    if cfg.balance_race:
+        sample_weights = torch.from_numpy(race_weights([r.race for r in train_rows],
+                                                       cfg.balance_race))
     steps_per_epoch = math.ceil(len(train_x) / cfg.batch_size)
     total_steps = steps_per_epoch * cfg.epochs
     warmup_steps = round(cfg.warmup_epochs * steps_per_epoch)
@@ -293,7 +310,11 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
         epoch = state["epoch"] + 1
         g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
         torch.manual_seed(cfg.seed * 100_003 + epoch)  # dropout
-        perm = torch.randperm(len(train_x), generator=g).numpy()
+        if sample_weights is None:
+            perm = torch.randperm(len(train_x), generator=g).numpy()
+        else:  # as many draws as faces, with replacement, by race weight
+            perm = torch.multinomial(sample_weights, len(train_x), replacement=True,
+                                     generator=g).numpy()
         model.train()
         t_epoch = time.time()
         running, seen = 0.0, 0
