@@ -101,7 +101,7 @@ def test_init_starts_from_the_checkpoint_weights(trained, tmp_path, capsys):
     # lr 0: Adam leaves every parameter where --init put it (batch-norm statistics still move).
     assert _train(data, manifest, tmp_path / "warm", "--epochs", "1", "--age-distribution",
                   "--lr", "0", "--init", str(ckpt), "--age-weight", "1.5",
-                  "--ldl-weight", "0.25", "--balance-race", "1") == 0
+                  "--ldl-weight", "0.25", "--balance-race", "1", "--balance-age", "0.5") == 0
     assert _train(data, manifest, tmp_path / "cold", "--epochs", "1", "--age-distribution",
                   "--lr", "0") == 0
     warm = load_checkpoint(tmp_path / "warm" / "last.pt")
@@ -111,7 +111,8 @@ def test_init_starts_from_the_checkpoint_weights(trained, tmp_path, capsys):
     assert not all(torch.equal(cold["model_state"][n], source[n]) for n in names)
     assert warm["train_config"]["init"] == str(ckpt)
     assert (warm["train_config"]["age_weight"], warm["train_config"]["ldl_weight"],
-            warm["train_config"]["balance_race"]) == (1.5, 0.25, 1.0)
+            warm["train_config"]["balance_race"], warm["train_config"]["balance_age"]) \
+        == (1.5, 0.25, 1.0, 0.5)
     # A checkpoint of another layout is refused with a message naming it.
     capsys.readouterr()
     assert _train(data, manifest, tmp_path / "bad", "--epochs", "1", "--init", str(ckpt)) != 0
@@ -284,13 +285,13 @@ def test_cosine_lr_warms_up_then_decays_to_zero():
     assert cosine_lr(0, 10, 0, 1e-3) == pytest.approx(1e-3)       # no warm-up
 
 
-def test_race_weights_golden():
-    from genderage.training.loop import race_weights
+def test_group_weights_golden():
+    from genderage.training.loop import group_weights
 
     # Three faces of race 0, one of race 4: full balance gives each race half the draws.
-    np.testing.assert_allclose(race_weights([0, 0, 0, 4], 1.0), [1 / 6, 1 / 6, 1 / 6, 1 / 2])
-    np.testing.assert_allclose(race_weights([0, 0, 0, 4], 0.0), [0.25] * 4)
-    w = race_weights([0, 0, 0, 4], 0.5)  # 3^-0.5 each for race 0, 1 for race 4
+    np.testing.assert_allclose(group_weights([0, 0, 0, 4], 1.0), [1 / 6, 1 / 6, 1 / 6, 1 / 2])
+    np.testing.assert_allclose(group_weights([0, 0, 0, 4], 0.0), [0.25] * 4)
+    w = group_weights([0, 0, 0, 4], 0.5)  # 3^-0.5 each for race 0, 1 for race 4
     np.testing.assert_allclose(w, np.array([3 ** -0.5] * 3 + [1]) / (3 ** 0.5 + 1))
 
 

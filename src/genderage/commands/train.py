@@ -25,6 +25,9 @@ def add_parser(sub):
     p.add_argument("--balance-race", type=float, default=0.0, metavar="P",
                    help="draw training faces with replacement, weighted count(race)^-P "
                         "(1: every race equally often; 0: plain shuffle)")
+    p.add_argument("--balance-age", type=float, default=0.0, metavar="P",
+                   help="the same by age band (0-17, 18-29, 30-49, 50-69, 70+); combines "
+                        "with --balance-race by multiplying the weights")
     p.add_argument("--augment", choices=("none", "standard", "strong"), default="standard")
     p.add_argument("--recrop", type=float, default=0.0, metavar="P",
                    help="probability that a training face is its pipeline re-crop (the chip "
@@ -66,6 +69,7 @@ def run(args) -> int:
         warmup_epochs=args.warmup_epochs, early_stop_patience=args.early_stop_patience,
         label_smoothing=args.label_smoothing, age_weight=args.age_weight,
         ldl_weight=args.ldl_weight, balance_race=args.balance_race,
+        balance_age=args.balance_age,
         age_distribution=args.age_distribution,
         age_output=args.age_output, augment=args.augment,
         recrop=args.recrop, recrop_detector=args.recrop_detector, ema_decay=args.ema, seed=args.seed,

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ..contract import AGE_SCALE
-from ..data.split import manifest_hash, read_manifest
+from ..data.split import age_band, manifest_hash, read_manifest
 from .arch import AGE_BINS, build_model, count_parameters, model_config
 from .augment import PRESETS, augment
 from .cache import load_faces
@@ -68,6 +68,7 @@ class TrainConfig:
     threads: int = 0
     init: str | None = None          # start from this checkpoint's weights (EMA when kept)
     balance_race: float = 0.0        # sample faces with weight count(race)^-p (0 = plain shuffle)
+    balance_age: float = 0.0         # ... times count(age band)^-p (the metrics' age bands)
     extra: dict = field(default_factory=dict)
 
 
@@ -79,14 +80,14 @@ def cosine_lr(step: int, total_steps: int, warmup_steps: int, base_lr: float) ->
     return base_lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def race_weights(races: list[int], power: float) -> np.ndarray:
-    """Per-face sampling weights ``count(race) ** -power``, normalised to sum to 1.
+def group_weights(groups: list[int], power: float) -> np.ndarray:
+    """Per-face sampling weights ``count(group) ** -power``, normalised to sum to 1.
 
-    ``power`` 1 draws every race equally often, 0.5 halfway (in log terms) between that and
-    the data's own mix, 0 leaves the mix as it is.
+    ``power`` 1 draws every group (e.g. race) equally often, 0.5 halfway (in log terms)
+    between that and the data's own mix, 0 leaves the mix as it is.
     """
-    races = np.asarray(races)
-    _, inverse, counts = np.unique(races, return_inverse=True, return_counts=True)
+    _, inverse, counts = np.unique(np.asarray(groups), return_inverse=True,
+                                   return_counts=True)
     w = counts[inverse].astype(np.float64) ** -power
     return w / w.sum()
 
@@ -299,9 +300,10 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
                          "train_state": state}, path)
 
     sample_weights = None
-    if cfg.balance_race:
-        sample_weights = torch.from_numpy(race_weights([r.race for r in train_rows],
-                                                       cfg.balance_race))
+    if cfg.balance_race or cfg.balance_age:
+        w = group_weights([r.race for r in train_rows], cfg.balance_race) \
+            * group_weights([age_band(r.age) for r in train_rows], cfg.balance_age)
+        sample_weights = torch.from_numpy(w / w.sum())
     steps_per_epoch = math.ceil(len(train_x) / cfg.batch_size)
     total_steps = steps_per_epoch * cfg.epochs
     warmup_steps = round(cfg.warmup_epochs * steps_per_epoch)
