@@ -12,7 +12,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from genderage.training.checkpoint import average_checkpoints, load_checkpoint, save_checkpoint
+from genderage.training.checkpoint import (
+    average_checkpoints,
+    load_checkpoint,
+    save_checkpoint,
+)
 
 
 def main(argv=None) -> int:
