@@ -314,7 +314,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
         torch.manual_seed(cfg.seed * 100_003 + epoch)  # dropout
         if sample_weights is None:
             perm = torch.randperm(len(train_x), generator=g).numpy()
-        else:  # as many draws as faces, with replacement, by race weight
+        else:  # as many draws as faces, with replacement, by the group weights
             perm = torch.multinomial(sample_weights, len(train_x), replacement=True,
                                      generator=g).numpy()
         model.train()
