@@ -339,3 +339,31 @@ def test_cosine_schedule_and_recrop_resume_exactly(tiny, tmp_path, capsys):
     # The synthetic chips hold no face: every re-crop is missing, so training used chips,
     # and the re-crop validation metrics are absent rather than computed on nothing.
     assert "recrop_val_loss" not in history[0]
+
+
+def test_mixup_batch_blends_pairs_with_one_beta_weight():
+    from genderage.training.loop import mixup_batch
+
+    x = torch.arange(8 * 3 * 2 * 2, dtype=torch.float32).reshape(8, 3, 2, 2)
+    mixed, j, lam = mixup_batch(x, 0.4, torch.Generator().manual_seed(1))
+    assert 0.0 < lam < 1.0
+    assert sorted(j.tolist()) == list(range(8))  # a permutation of the batch
+    torch.testing.assert_close(mixed, lam * x + (1 - lam) * x[j])
+    # Same generator state, same draw; the weights follow Beta(a, a) (mean 1/2, and small
+    # alpha puts most draws near 0 or 1).
+    again, j2, lam2 = mixup_batch(x, 0.4, torch.Generator().manual_seed(1))
+    assert lam2 == lam and torch.equal(j2, j) and torch.equal(again, mixed)
+    g = torch.Generator().manual_seed(2)
+    lams = np.array([mixup_batch(x, 0.2, g)[2] for _ in range(2000)])
+    assert abs(lams.mean() - 0.5) < 0.03
+    assert ((lams < 0.1) | (lams > 0.9)).mean() > 0.5
+
+
+def test_train_with_mixup_records_it(tiny, tmp_path):
+    data, manifest = tiny
+    assert _train(data, manifest, tmp_path / "mix", "--epochs", "1", "--age-distribution",
+                  "--mixup", "0.2") == 0
+    ckpt = load_checkpoint(tmp_path / "mix" / "last.pt")
+    assert ckpt["train_config"]["mixup"] == 0.2
+    assert np.isfinite(json.loads((tmp_path / "mix" / "summary.json").read_text())
+                       ["history"][-1]["train_loss"])

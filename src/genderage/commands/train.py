@@ -28,6 +28,9 @@ def add_parser(sub):
     p.add_argument("--balance-age", type=float, default=0.0, metavar="P",
                    help="the same by age band (0-17, 18-29, 30-49, 50-69, 70+); combines "
                         "with --balance-race by multiplying the weights")
+    p.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
+                   help="mixup: blend pairs of faces with weight ~ Beta(ALPHA, ALPHA) and their "
+                        "losses with the same weights (0: off)")
     p.add_argument("--augment", choices=("none", "standard", "strong"), default="standard")
     p.add_argument("--recrop", type=float, default=0.0, metavar="P",
                    help="probability that a training face is its pipeline re-crop (the chip "
@@ -70,6 +73,7 @@ def run(args) -> int:
         label_smoothing=args.label_smoothing, age_weight=args.age_weight,
         ldl_weight=args.ldl_weight, balance_race=args.balance_race,
         balance_age=args.balance_age,
+        mixup=args.mixup,
         age_distribution=args.age_distribution,
         age_output=args.age_output, augment=args.augment,
         recrop=args.recrop, recrop_detector=args.recrop_detector, ema_decay=args.ema, seed=args.seed,

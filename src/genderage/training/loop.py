@@ -69,6 +69,7 @@ class TrainConfig:
     init: str | None = None          # start from this checkpoint's weights (EMA when kept)
     balance_race: float = 0.0        # sample faces with weight count(race)^-p (0 = plain shuffle)
     balance_age: float = 0.0         # ... times count(age band)^-p (the metrics' age bands)
+    mixup: float = 0.0               # mixup Beta(a, a) concentration (0 = off)
     extra: dict = field(default_factory=dict)
 
 
@@ -143,6 +144,20 @@ def compute_loss(model, out: dict, gender: torch.Tensor, age: torch.Tensor, cfg:
         parts["ldl_loss"] = ldl.item()
     parts["loss"] = total.item()
     return total, parts
+
+
+def mixup_batch(x: torch.Tensor, alpha: float, g: torch.Generator
+                ) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Mixup (Zhang et al. 2018): blend each face with another face of the batch.
+
+    Returns the mixed batch, the partner indices ``j`` and the weight ``lam`` of the
+    original faces: ``x_mix = lam * x + (1 - lam) * x[j]``, ``lam ~ Beta(alpha, alpha)``
+    (drawn from ``g``, as the rest of the batch's randomness).
+    """
+    seed = int(torch.randint(2 ** 31, (1,), generator=g))
+    lam = float(np.random.default_rng(seed).beta(alpha, alpha))
+    j = torch.randperm(len(x), generator=g)
+    return lam * x + (1 - lam) * x[j], j, lam
 
 
 def _to_float(x: np.ndarray, device, channels_last: bool) -> torch.Tensor:
@@ -329,7 +344,10 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
             if cfg.schedule == "cosine":
                 for group in optimizer.param_groups:
                     group["lr"] = cosine_lr(state["step"], total_steps, warmup_steps, cfg.lr)
-            x = augment(_to_float(faces, "cpu", False), aug_cfg, g).to(device)
+            x = augment(_to_float(faces, "cpu", False), aug_cfg, g)
+            if cfg.mixup > 0:
+                x, partner, lam = mixup_batch(x, cfg.mixup, g)
+            x = x.to(device)
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             gt = torch.from_numpy(train_g[idx]).to(device)
@@ -337,6 +355,10 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 out = model(x)
             loss, _ = compute_loss(model, out, gt, at, cfg)
+            if cfg.mixup > 0:  # the loss is linear in the targets' weights
+                partner = partner.to(device)
+                loss = lam * loss + (1 - lam) * compute_loss(model, out, gt[partner],
+                                                             at[partner], cfg)[0]
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
