@@ -18,13 +18,15 @@ model's figures equal those two commands'. The AAF detections are computed once 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import shlex
 import sys
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from eval_aaf import load_labels
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -35,8 +37,7 @@ def aaf_faces(aaf: Path, cache: Path) -> tuple[np.ndarray, np.ndarray, np.ndarra
     genders (model indices), and the number of labelled images."""
     from genderage.contract import gender_index
 
-    with open(aaf / "labels.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = load_labels(aaf, None)
     if cache.is_file():
         d = np.load(cache)
         if int(d["n_images"]) == len(rows):
@@ -74,17 +75,17 @@ def raw_outputs(model, faces: np.ndarray, batch: int = 256) -> np.ndarray:
 
 
 def scores(out: np.ndarray, age: np.ndarray, gender: np.ndarray) -> dict:
+    from genderage.attribute import MAX_AGE
     from genderage.contract import AGE_SCALE
+    from genderage.metrics import age_band, age_metrics
 
-    pred_age = np.clip(out[:, 2] * AGE_SCALE, 0, 120)
+    ages = age_metrics(age, np.clip(out[:, 2] * AGE_SCALE, 0, MAX_AGE))
     correct = out[:, :2].argmax(1) == gender
-    err = np.abs(pred_age - age)
-    child = age < 18
+    child = np.array([age_band(round(a)) == 0 for a in age], bool)
     return {"n": len(age), "gender_accuracy": round(float(correct.mean()), 4),
             "gender_se": round(float(np.sqrt(correct.mean() * (1 - correct.mean()) / len(age))), 4),
-            "age_mae": round(float(err.mean()), 3),
-            "age_bias": round(float((pred_age - age).mean()), 3),
-            "within_5": round(float((err <= 5).mean()), 4),
+            "age_mae": round(ages["mae"], 3), "age_bias": round(ages["bias"], 3),
+            "within_5": round(ages["within_5"], 4),
             "gender_accuracy_0_17": round(float(correct[child].mean()), 4) if child.any()
             else None}
 

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "eval_aaf.py"
+from script_module import load_script
 
 
 @pytest.fixture(scope="module")
 def eval_aaf():
-    spec = importlib.util.spec_from_file_location("eval_aaf", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("eval_aaf")
 
 
 def _face(gender: str, age: float, low_quality: bool = False):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -11,19 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from script_module import load_script
 
 from genderage.models import default_model_path
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "scripts" / "eval_ensemble.py"
 
 
 @pytest.fixture(scope="module")
 def ens():
-    spec = importlib.util.spec_from_file_location("eval_ensemble", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("eval_ensemble")
 
 
 def test_scores_golden(ens):
