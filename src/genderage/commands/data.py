@@ -12,7 +12,13 @@ def add_parser(sub):
     c.set_defaults(run=run_check)
 
     s = dsub.add_parser("split", help="write a grouped, stratified train/val manifest CSV")
-    s.add_argument("source", metavar="DIR", help="UTKFace folder, .tar.gz or .zip")
+    s.add_argument("source", metavar="[NAME=]DIR", nargs="+",
+                   help="sources: a UTKFace folder, .tar.gz or .zip (bare, or utkface=DIR), "
+                        "and optionally aaf=DIR (All-Age-Faces: images/ and labels.csv)")
+    s.add_argument("--dev-fraction", type=float, default=0.2,
+                   help="share of the AAF faces held out as its dev fold (split 'val')")
+    s.add_argument("--cache-dir", default="runs/cache",
+                   help="where AAF's detected landmarks are cached ('' disables)")
     s.add_argument("--out", required=True, metavar="MANIFEST.csv")
     s.add_argument("--val-fraction", type=float, default=0.2)
     s.add_argument("--seed", type=int, default=0)
@@ -45,20 +51,35 @@ def run_check(args) -> int:
 
 
 def run_split(args) -> int:
-    from ..data.check import check, format_report
-    from ..data.split import split_groups, write_manifest
+    from ..data.check import format_report
+    from ..data.sources import parse_sources, split_sources
+    from ..data.split import write_manifest
 
-    if not 0.0 < args.val_fraction < 1.0:
-        raise ValueError(f"--val-fraction must be between 0 and 1, got {args.val_fraction}")
-    report, s, g = check(args.source)
-    rows = split_groups(s, g, args.val_fraction, args.seed,
-                        drop_conflicts=args.conflicts == "drop",
-                        one_per_group=args.duplicates == "one")
+    for name in ("val_fraction", "dev_fraction"):
+        if not 0.0 < getattr(args, name) < 1.0:
+            raise ValueError(f"--{name.replace('_', '-')} must be between 0 and 1, "
+                             f"got {getattr(args, name)}")
+    rows, report = split_sources(parse_sources(args.source), args.val_fraction, args.seed,
+                                 args.dev_fraction, drop_conflicts=args.conflicts == "drop",
+                                 one_per_group=args.duplicates == "one",
+                                 cache_dir=args.cache_dir or None)
     digest = write_manifest(rows, args.out)
     if args.report:
-        _write_json(report, args.report)
-    n_val = sum(r.split == "val" for r in rows)
-    print(format_report(report), file=sys.stderr)
-    print(f"wrote {args.out}: {len(rows)} files, {len(rows) - n_val} train, {n_val} val, "
-          f"{len({r.group for r in rows})} groups, sha256 {digest[:16]}")
+        _write_json(report if len(report) > 1 else report["utkface"], args.report)
+    print(format_report(report["utkface"]), file=sys.stderr)
+    if "aaf" in report:
+        a = report["aaf"]
+        print(f"aaf: {a['files']} files, {len(a['dropped_as_duplicates_of_utkface'])} dropped as "
+              f"duplicates of UTKFace faces, {a['duplicate_pairs_within']} duplicate pairs "
+              f"within", file=sys.stderr)
+    sources = sorted({r.source for r in rows})
+    for source in sources if len(sources) > 1 else []:
+        print(_counts(source, [r for r in rows if r.source == source]))
+    print(f"wrote {_counts(args.out, rows)}, sha256 {digest[:16]}")
     return 0
+
+
+def _counts(name: str, rows) -> str:
+    n_val = sum(r.split == "val" for r in rows)
+    return (f"{name}: {len(rows)} files, {len(rows) - n_val} train, {n_val} val, "
+            f"{len({r.group for r in rows})} groups")

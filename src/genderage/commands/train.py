@@ -1,6 +1,8 @@
 def add_parser(sub):
     p = sub.add_parser("train", help="train a GenderAgeModel (needs the [train] extra)")
-    p.add_argument("--data", required=True, metavar="DIR", help="UTKFace folder")
+    p.add_argument("--data", required=True, metavar="[NAME=]DIR", action="append",
+                   help="a source folder: UTKFace (bare DIR or utkface=DIR), aaf=DIR; repeat "
+                        "for each source the manifest names")
     p.add_argument("--manifest", required=True, metavar="CSV", help="from `genderage data split`")
     p.add_argument("--out", default="runs/train", metavar="DIR", help="checkpoints and logs")
     p.add_argument("--arch", default="card", help="architecture name (see docs/training.md)")
@@ -39,6 +41,19 @@ def add_parser(sub):
                    help="detector for --recrop (default: the default detector)")
     p.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
                    help="keep an exponential moving average of weights (e.g. 0.999)")
+    p.add_argument("--robust", type=float, default=0.0, metavar="P",
+                   help="probability that a training face gets one real-photo degradation "
+                        "(under/over-exposure, blur, JPEG quality, partial occlusion)")
+    p.add_argument("--distill", type=float, default=0.0, metavar="ALPHA",
+                   help="weight of the teacher ensemble's soft gender targets against the "
+                        "labels (0: off; see docs/training.md, 'Teachers')")
+    p.add_argument("--distill-cydral-weight", type=float, default=None, metavar="W",
+                   help="Cydral's share of the teacher ensemble (default: chosen on the dev "
+                        "folds)")
+    p.add_argument("--teacher-dir", default="runs/teachers",
+                   help="folder holding Cydral's gender-v1.onnx and age-v1.onnx")
+    p.add_argument("--teacher-v1", default=None, metavar="ONNX",
+                   help="the v1 attribute model used as a teacher (default: the shipped one)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
@@ -64,9 +79,16 @@ def run(args) -> int:
 
     from ..training.loop import TrainConfig, train
 
+    from ..data.sources import parse_sources
+
     logging.getLogger("genderage").setLevel(logging.INFO)
+    roots = parse_sources(args.data)
+    utk = roots.pop("utkface", None)
     cfg = TrainConfig(
-        data_dir=args.data, manifest=args.manifest, out_dir=args.out, arch=args.arch,
+        data_dir=str(utk) if utk else "", sources={k: str(v) for k, v in roots.items()},
+        robust=args.robust, distill_alpha=args.distill,
+        distill_cydral_weight=args.distill_cydral_weight, teacher_dir=args.teacher_dir,
+        teacher_v1=args.teacher_v1, manifest=args.manifest, out_dir=args.out, arch=args.arch,
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         weight_decay=args.weight_decay, schedule=args.schedule,
         warmup_epochs=args.warmup_epochs, early_stop_patience=args.early_stop_patience,

@@ -16,6 +16,9 @@ from .utkface import RACES
 
 AGE_BANDS = ((0, 17), (18, 29), (30, 49), (50, 69), (70, 200))
 MANIFEST_COLUMNS = ("file", "split", "group", "age", "gender", "race")
+SOURCE_COLUMN = "source"  # optional; a manifest without it is all UTKFace
+DEFAULT_SOURCE = "utkface"
+UNKNOWN_RACE = -1         # a source without race labels (AAF); written as "unknown"
 
 
 def age_band(age: int) -> int:
@@ -33,7 +36,8 @@ class ManifestRow:
     group: int
     age: int
     gender: int  # model index: 0 female, 1 male
-    race: int
+    race: int    # index into RACES, or UNKNOWN_RACE
+    source: str = DEFAULT_SOURCE
 
 
 def split_groups(scan: Scan, groups: Groups, val_fraction: float = 0.2, seed: int = 0,
@@ -77,28 +81,45 @@ def split_groups(scan: Scan, groups: Groups, val_fraction: float = 0.2, seed: in
     return rows
 
 
+def _race_name(race: int) -> str:
+    return "unknown" if race == UNKNOWN_RACE else RACES[race]
+
+
+def _race_index(name: str) -> int:
+    return UNKNOWN_RACE if name == "unknown" else RACES.index(name)
+
+
 def write_manifest(rows: list[ManifestRow], path: str | Path) -> str:
-    """Write the manifest CSV; returns its SHA-256 (what checkpoints record)."""
+    """Write the manifest CSV; returns its SHA-256 (what checkpoints record).
+
+    The ``source`` column is written only when some row is not UTKFace's, so a UTKFace-only
+    manifest stays byte-identical to the single-source format.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    multi = any(r.source != DEFAULT_SOURCE for r in rows)
     with path.open("w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
-        w.writerow(MANIFEST_COLUMNS)
+        w.writerow(MANIFEST_COLUMNS + ((SOURCE_COLUMN,) if multi else ()))
         for r in rows:
-            w.writerow([r.file, r.split, r.group, r.age, GENDER_LABELS[r.gender], RACES[r.race]])
+            w.writerow([r.file, r.split, r.group, r.age, GENDER_LABELS[r.gender],
+                        _race_name(r.race)] + ([r.source] if multi else []))
     return manifest_hash(path)
 
 
-def read_manifest(path: str | Path, split: str | None = None) -> list[ManifestRow]:
-    """Read a manifest CSV, optionally keeping one split."""
+def read_manifest(path: str | Path, split: str | None = None,
+                  source: str | None = None) -> list[ManifestRow]:
+    """Read a manifest CSV, optionally keeping one split and/or one source."""
     with Path(path).open(newline="") as f:
         reader = csv.DictReader(f)
         missing = set(MANIFEST_COLUMNS) - set(reader.fieldnames or ())
         if missing:
             raise ValueError(f"{path}: manifest lacks columns {sorted(missing)}")
         rows = [ManifestRow(d["file"], d["split"], int(d["group"]), int(d["age"]),
-                            gender_index(d["gender"]), RACES.index(d["race"])) for d in reader]
-    return [r for r in rows if split is None or r.split == split]
+                            gender_index(d["gender"]), _race_index(d["race"]),
+                            d.get(SOURCE_COLUMN) or DEFAULT_SOURCE) for d in reader]
+    return [r for r in rows if (split is None or r.split == split)
+            and (source is None or r.source == source)]
 
 
 def manifest_hash(path: str | Path) -> str:

@@ -22,11 +22,13 @@ import torch
 import torch.nn.functional as F
 
 from ..contract import AGE_SCALE
-from ..data.split import age_band, manifest_hash, read_manifest
+from ..data.split import AGE_BANDS, DEFAULT_SOURCE, age_band, manifest_hash, read_manifest
 from .arch import AGE_BINS, build_model, count_parameters, model_config
 from .augment import PRESETS, augment
-from .cache import load_faces
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+from .distill import gender_loss
+from .multisource import load_faceset
+from .robust import degrade
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,12 @@ class TrainConfig:
     balance_race: float = 0.0        # sample faces with weight count(race)^-p (0 = plain shuffle)
     balance_age: float = 0.0         # ... times count(age band)^-p (the metrics' age bands)
     mixup: float = 0.0               # mixup Beta(a, a) concentration (0 = off)
+    sources: dict = field(default_factory=dict)  # source name -> folder (data_dir: UTKFace)
+    robust: float = 0.0              # probability of one real-photo degradation per face
+    distill_alpha: float = 0.0       # weight of the teacher ensemble's soft gender targets
+    distill_cydral_weight: float | None = None  # Cydral's share; None = chosen on dev folds
+    teacher_dir: str = "runs/teachers"
+    teacher_v1: str | None = None    # the v1 attribute model (default: the shipped one)
     extra: dict = field(default_factory=dict)
 
 
@@ -130,10 +138,12 @@ def age_targets(ages: torch.Tensor, sigma: float) -> torch.Tensor:
     return d / d.sum(1, keepdim=True)
 
 
-def compute_loss(model, out: dict, gender: torch.Tensor, age: torch.Tensor, cfg: TrainConfig):
-    """Total loss and its parts. ``age`` in years, ``gender`` model indices."""
-    g_loss = F.cross_entropy(out["gender_logits"].float(), gender,
-                             label_smoothing=cfg.label_smoothing)
+def compute_loss(model, out: dict, gender: torch.Tensor, age: torch.Tensor, cfg: TrainConfig,
+                 soft: torch.Tensor | None = None):
+    """Total loss and its parts. ``age`` in years, ``gender`` model indices, ``soft`` the
+    teacher ensemble's gender probabilities (distillation; see training/distill.py)."""
+    g_loss = gender_loss(out["gender_logits"].float(), gender, soft, cfg.distill_alpha,
+                         cfg.label_smoothing)
     a_loss = F.mse_loss(out["age_reg"].float(), age / AGE_SCALE)
     total = g_loss + cfg.age_weight * a_loss
     parts = {"gender_loss": g_loss.item(), "age_loss": a_loss.item()}
@@ -173,6 +183,7 @@ def evaluate_split(model, faces, genders, ages, cfg, device, amp_dtype, channels
     sums: dict[str, float] = {}
     correct, abs_err, n = 0, 0.0, 0
     abs_err_expect = 0.0
+    hits, errs = [], []  # per face, for the age-band breakdown
     for start in range(0, len(faces), batch_size):
         x = _to_float(faces[start:start + batch_size], device, channels_last)
         g = torch.from_numpy(genders[start:start + batch_size]).to(device)
@@ -183,17 +194,37 @@ def evaluate_split(model, faces, genders, ages, cfg, device, amp_dtype, channels
         for k, v in parts.items():
             sums[k] = sums.get(k, 0.0) + v * len(g)
         main = model.contract_outputs(out)
-        correct += (main[0][:, :2].argmax(1) == g).sum().item()
+        hit = main[0][:, :2].argmax(1) == g
+        correct += hit.sum().item()
         abs_err += (out["age_reg"].float() * AGE_SCALE - a).abs().sum().item()
+        err = (main[0][:, 2].float() * AGE_SCALE - a).abs()  # the contract's age
         if len(main) > 1:
             abs_err_expect += ((main[1] * model.ages).sum(1) - a).abs().sum().item()
+        hits.append(hit.cpu().numpy())
+        errs.append(err.cpu().numpy())
         n += len(g)
     metrics = {k: v / n for k, v in sums.items()}
     metrics["gender_acc"] = correct / n
     metrics["age_mae_regression"] = abs_err / n
     if abs_err_expect:
         metrics["age_mae_expectation"] = abs_err_expect / n
+    metrics["age_mae"] = float(np.concatenate(errs).mean())  # the contract's age
+    metrics.update(band_metrics(np.concatenate(hits), np.concatenate(errs), ages))
     return metrics
+
+
+def band_metrics(hit: np.ndarray, abs_err: np.ndarray, ages: np.ndarray) -> dict:
+    """Gender accuracy and MAE (of the contract's age) per age band: ``band_0-17_gender_acc``,
+    ``band_0-17_mae``, ... (bands without faces are left out)."""
+    bands = np.array([age_band(int(round(a))) for a in ages])
+    out = {}
+    for b, (lo, hi) in enumerate(AGE_BANDS):
+        m = bands == b
+        if m.any():
+            name = f"{lo}-{hi}" if hi < 200 else f"{lo}+"
+            out[f"band_{name}_gender_acc"] = float(hit[m].mean())
+            out[f"band_{name}_mae"] = float(abs_err[m].mean())
+    return out
 
 
 class EMA:
@@ -228,8 +259,14 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     device, amp_dtype = resolve_device(cfg)
     channels_last = device.type == "cpu" and amp_dtype is not None
 
-    # --- data
+    # --- data: UTKFace's val split drives validation (val_*); other sources' val rows (the
+    # AAF dev fold) are scored as <source>_val_* with the monitored model
+    from ..data.sources import validate_manifest
+
+    roots = {DEFAULT_SOURCE: Path(cfg.data_dir)} if cfg.data_dir else {}
+    roots.update({k: Path(v) for k, v in cfg.sources.items()})
     rows = read_manifest(cfg.manifest)
+    validate_manifest(rows, roots, cfg.manifest)
     train_rows = [r for r in rows if r.split == "train"]
     val_rows = [r for r in rows if r.split == "val"]
     if cfg.limit_train:
@@ -237,25 +274,28 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     if not train_rows or not val_rows:
         raise ValueError(f"{cfg.manifest}: needs both train and val rows")
     t0 = time.time()
-    train_x = load_faces(cfg.data_dir, train_rows, cfg.cache_dir)
-    val_x = load_faces(cfg.data_dir, val_rows, cfg.cache_dir)
-    train_g = np.array([r.gender for r in train_rows], np.int64)
-    train_a = np.array([r.age for r in train_rows], np.float32)
-    val_g = np.array([r.gender for r in val_rows], np.int64)
-    val_a = np.array([r.age for r in val_rows], np.float32)
-    train_rx = train_found = val_rx = None
+    train_set = load_faceset(train_rows, roots, cfg.cache_dir, cfg.recrop > 0, cfg.recrop_detector)
+    val_all = load_faceset(val_rows, roots, cfg.cache_dir, cfg.recrop > 0, cfg.recrop_detector)
+    main_source = val_all.source[0]
+    val_set = val_all.subset(val_all.source == main_source)
+    extra_val = {s: val_all.subset(val_all.source == s) for s in dict.fromkeys(val_all.source)
+                 if s != main_source}
+    train_x, train_g, train_a = train_set.faces, train_set.gender, train_set.age
+    val_x, val_g, val_a = val_set.faces, val_set.gender, val_set.age
+    train_rx, train_found, val_rx = train_set.recrops, train_set.found, None
     if cfg.recrop > 0:
-        from ..data.recrop import load_recrops
-        train_rx, train_found = load_recrops(cfg.data_dir, [r.file for r in train_rows],
-                                             cfg.cache_dir, cfg.recrop_detector)
-        val_rx, val_found = load_recrops(cfg.data_dir, [r.file for r in val_rows],
-                                         cfg.cache_dir, cfg.recrop_detector)
-        val_rx, val_rg, val_ra = val_rx[val_found], val_g[val_found], val_a[val_found]
+        val_found = val_set.found
+        val_rx, val_rg, val_ra = val_set.recrops[val_found], val_g[val_found], val_a[val_found]
         if not val_found.any():
             val_rx = None
         log.info("pipeline re-crops: %d of %d train, %d of %d val faces found",
-                 train_found.sum(), len(train_rows), val_found.sum(), len(val_rows))
-    log.info("loaded %d train / %d val faces in %.1fs", len(train_x), len(val_x), time.time() - t0)
+                 train_found.sum(), len(train_x), val_found.sum(), len(val_x))
+    log.info("loaded %d train / %d val faces in %.1fs", len(train_x), len(val_all.faces),
+             time.time() - t0)
+    train_soft, distill_info = None, {}
+    if cfg.distill_alpha > 0:
+        from .distill import soft_targets
+        train_soft, distill_info = soft_targets(cfg, train_set, [val_set, *extra_val.values()])
 
     # --- model and optimizer
     mcfg = model_config(cfg.arch, age_distribution=cfg.age_distribution,
@@ -263,11 +303,19 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     torch.manual_seed(cfg.seed)
     model = build_model(mcfg).to(device)
     if cfg.init and not resume:
-        init_model = model_from_checkpoint(load_checkpoint(cfg.init), weights="auto")
-        if init_model.cfg.to_dict() != mcfg.to_dict():
+        if cfg.init.endswith(".onnx"):  # an exported model: see training/onnx_init.py
+            from .onnx_init import load_onnx_weights, onnx_model_config
+            init_cfg = onnx_model_config(cfg.init)
+        else:
+            init_model = model_from_checkpoint(load_checkpoint(cfg.init), weights="auto")
+            init_cfg = init_model.cfg
+        if init_cfg.to_dict() != mcfg.to_dict():
             raise ValueError(f"{cfg.init}: its model config differs from --arch {cfg.arch} with "
                              f"these head options")
-        model.load_state_dict(init_model.state_dict())
+        if cfg.init.endswith(".onnx"):
+            load_onnx_weights(model, cfg.init, train_x[:: max(1, len(train_x) // 512)][:512])
+        else:
+            model.load_state_dict(init_model.state_dict())
         log.info("initialised from %s", cfg.init)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -304,7 +352,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
                     "manifest_sha256": manifest_hash(cfg.manifest),
                     "parameters": count_parameters(model), "device": str(device),
                     "precision": "bf16" if amp_dtype is not None else "fp32",
-                    "threads": torch.get_num_threads()}
+                    "threads": torch.get_num_threads(), "distill": distill_info}
 
     def checkpoint(path: Path) -> None:
         save_checkpoint({**summary_base, "epoch": state["epoch"],
@@ -341,6 +389,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
             faces = train_x[idx]
             if train_rx is not None:
                 faces = mix_recrops(faces, train_rx[idx], train_found[idx], cfg.recrop, g)
+            faces = degrade(faces, cfg.robust, g)
             if cfg.schedule == "cosine":
                 for group in optimizer.param_groups:
                     group["lr"] = cosine_lr(state["step"], total_steps, warmup_steps, cfg.lr)
@@ -352,13 +401,15 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
                 x = x.contiguous(memory_format=torch.channels_last)
             gt = torch.from_numpy(train_g[idx]).to(device)
             at = torch.from_numpy(train_a[idx]).to(device)
+            st = None if train_soft is None else torch.from_numpy(train_soft[idx]).to(device)
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 out = model(x)
-            loss, _ = compute_loss(model, out, gt, at, cfg)
+            loss, _ = compute_loss(model, out, gt, at, cfg, st)
             if cfg.mixup > 0:  # the loss is linear in the targets' weights
                 partner = partner.to(device)
-                loss = lam * loss + (1 - lam) * compute_loss(model, out, gt[partner],
-                                                             at[partner], cfg)[0]
+                loss = lam * loss + (1 - lam) * compute_loss(
+                    model, out, gt[partner], at[partner], cfg,
+                    None if st is None else st[partner])[0]
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -389,6 +440,10 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
             rc_val = evaluate_split(ema.model if ema is not None else model, val_rx, val_rg,
                                     val_ra, cfg, device, amp_dtype, channels_last)
             row.update({f"recrop_val_{k}": v for k, v in rc_val.items()})
+        for source, vs in extra_val.items():
+            sv = evaluate_split(ema.model if ema is not None else model, vs.faces, vs.gender,
+                                vs.age, cfg, device, amp_dtype, channels_last)
+            row.update({f"{source}_val_{k}": v for k, v in sv.items()})
         monitored = row["ema_val_loss"] if ema is not None else row["val_loss"]
         if cfg.schedule == "plateau":
             scheduler.step(monitored)
@@ -441,6 +496,8 @@ def _epoch_line(row: dict) -> str:
                      f"mae {row.get('ema_val_age_mae_expectation', row['ema_val_age_mae_regression']):.2f}")
     if "recrop_val_gender_acc" in row:
         parts.append(f"re-crop acc {row['recrop_val_gender_acc']:.4f}")
+    if "aaf_val_gender_acc" in row:
+        parts.append(f"aaf acc {row['aaf_val_gender_acc']:.4f} mae {row['aaf_val_age_mae']:.2f}")
     parts.append(f"{row['train_images_per_s']:.0f} img/s {row['epoch_seconds']:.0f}s")
     return " | ".join(parts)
 
