@@ -33,6 +33,8 @@ class ModelConfig:
     # "regression" (age head), "expectation" (mean of the distribution) or "mean" (average)
     mean: float = 0.5               # input normalisation inside the graph: (x - mean) / std
     std: float = 0.25
+    stage_blocks: tuple[int, ...] = ()  # residual trunk: basic blocks per stage (see
+    # ResidualTrunk); empty = the card's plain five-block trunk
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -41,6 +43,7 @@ class ModelConfig:
     def from_dict(cls, d: dict) -> ModelConfig:
         d = dict(d)
         d["widths"] = tuple(d["widths"])
+        d["stage_blocks"] = tuple(d.get("stage_blocks", ()))
         return cls(**d)
 
 
@@ -54,6 +57,39 @@ def _conv_bn_relu(cin: int, cout: int, stride: int = 1, separable: bool = False)
                          nn.ReLU(inplace=True))
 
 
+class BasicBlock(nn.Module):
+    """ResNet basic block: two 3x3 conv-BN, identity (or 1x1 conv-BN) shortcut, ReLU."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout))
+        self.shortcut = nn.Identity() if stride == 1 and cin == cout else nn.Sequential(
+            nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.body(x) + self.shortcut(x))
+
+
+def residual_trunk(widths: tuple[int, ...], stage_blocks: tuple[int, ...]) -> nn.Sequential:
+    """Stem (3x3 stride 2 to ``widths[0]``, 3x3 stride 2 to ``widths[1]``: 112 -> 28), then
+    one stage of ``stage_blocks[i]`` basic blocks per width ``widths[1 + i]``, each stage
+    after the first halving the resolution (28, 14, 7, 4), then global average pooling."""
+    if len(widths) != len(stage_blocks) + 1:
+        raise ValueError(f"widths {widths} need one more entry than stage_blocks {stage_blocks}")
+    layers = [_conv_bn_relu(3, widths[0], stride=2), _conv_bn_relu(widths[0], widths[1], stride=2)]
+    cin = widths[1]
+    for i, (width, n) in enumerate(zip(widths[1:], stage_blocks)):
+        for k in range(n):
+            layers.append(BasicBlock(cin, width, stride=2 if i > 0 and k == 0 else 1))
+            cin = width
+    layers.append(nn.AdaptiveAvgPool2d(1))
+    return nn.Sequential(*layers)
+
+
 class GenderAgeNet(nn.Module):
     """Multi-task CNN: ``[N,3,112,112]`` RGB in [0,1] -> gender logits and age.
 
@@ -65,11 +101,14 @@ class GenderAgeNet(nn.Module):
         super().__init__()
         self.cfg = cfg
         w = cfg.widths
-        blocks = [_conv_bn_relu(3, w[0], stride=2)]
-        for i in range(1, len(w)):
-            blocks.append(_conv_bn_relu(w[i - 1], w[i], separable=cfg.separable))
-            blocks.append(nn.MaxPool2d(2) if i < len(w) - 1 else nn.AdaptiveAvgPool2d(1))
-        self.features = nn.Sequential(*blocks)
+        if cfg.stage_blocks:
+            self.features = residual_trunk(w, cfg.stage_blocks)
+        else:
+            blocks = [_conv_bn_relu(3, w[0], stride=2)]
+            for i in range(1, len(w)):
+                blocks.append(_conv_bn_relu(w[i - 1], w[i], separable=cfg.separable))
+                blocks.append(nn.MaxPool2d(2) if i < len(w) - 1 else nn.AdaptiveAvgPool2d(1))
+            self.features = nn.Sequential(*blocks)
         self.classifier = nn.Sequential(nn.Dropout(0.5), nn.Linear(w[-1], cfg.hidden),
                                         nn.ReLU(inplace=True), nn.Dropout(0.3))
         self.gender_head = nn.Linear(cfg.hidden, 2)
@@ -143,6 +182,15 @@ def card(**kw) -> ModelConfig:
 def card_separable(**kw) -> ModelConfig:
     """The card's layout with depthwise-separable convs after the stem ("MobileNet-like")."""
     return ModelConfig(arch="card_separable", separable=True, **kw)
+
+
+@register
+def resnet_s(**kw) -> ModelConfig:
+    """A deeper residual network at about the card's cost: 16 convolutions (plus shortcuts)
+    in basic blocks at 28, 14, 7 and 4 px; 211M multiply-adds per face against the card's
+    234M (docs/training.md, "Architecture at equal cost")."""
+    return ModelConfig(arch="resnet_s", widths=(32, 48, 96, 192, 256), stage_blocks=(2, 2, 2, 1),
+                       **kw)
 
 
 @register
