@@ -23,9 +23,20 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_AAF = ROOT.parent / "shared" / "data" / "AAF"
 
 
-def load_labels(aaf: Path, limit: int | None) -> list[dict]:
+def load_labels(aaf: Path, limit: int | None, manifest: Path | None = None,
+                split: str = "val") -> list[dict]:
+    """AAF's labelled images; with ``manifest`` only its AAF rows of ``split`` (e.g. the dev
+    fold of `genderage data split ... aaf=DIR`), in the manifest's order."""
     with open(aaf / "labels.csv", newline="") as f:
         rows = list(csv.DictReader(f))
+    if manifest is not None:
+        from genderage.data.split import read_manifest
+
+        by_file = {r["file"]: r for r in rows}
+        picked = read_manifest(manifest, split, "aaf")
+        if not picked:
+            raise SystemExit(f"{manifest}: no AAF rows in split {split!r}")
+        rows = [by_file[r.file] for r in picked]
     if limit and limit < len(rows):
         rows = rows[::len(rows) // limit][:limit]
     return rows
@@ -85,6 +96,10 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default=None, help="attribute model (default: shipped)")
     ap.add_argument("--detector", default=None, metavar="SPEC")
     ap.add_argument("--limit", type=int, default=None, help="images to use (evenly spaced)")
+    ap.add_argument("--manifest", type=Path, default=None,
+                    help="score only this multi-source manifest's AAF rows of --split "
+                         "(the AAF dev fold: --split val)")
+    ap.add_argument("--split", default="val", help="with --manifest: which split (default val)")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--flip-tta", action="store_true",
                     help="average each face with its mirror image (GenderAge(flip_tta=True))")
@@ -93,7 +108,7 @@ def main(argv=None) -> int:
 
     from genderage.pipeline import GenderAge
 
-    rows = load_labels(args.aaf, args.limit)
+    rows = load_labels(args.aaf, args.limit, args.manifest, args.split)
     analyzer = GenderAge(args.model, args.detector, flip_tta=args.flip_tta)
     t0 = time.perf_counter()
     results = []
