@@ -188,7 +188,8 @@ def test_result_dict_is_plain_json(model_path, scene):
     assert all(type(v) is float for v in face["bbox"] + face["age_interval"])
     assert len(face["landmarks"]) == 5 and all(len(p) == 2 for p in face["landmarks"])
     assert set(face["quality"]) == {"det_score", "inter_ocular_px", "face_size_px", "blur",
-                                    "yaw", "pitch", "roll", "low_quality", "reasons"}
+                                    "yaw", "pitch", "roll", "low_quality", "reasons",
+                                    "brightness"}
     assert face["quality"]["roll"] == pytest.approx(25.0, abs=0.25)  # + the template's 0.18
 
 
@@ -226,6 +227,22 @@ def test_blur_and_quality_flags():
     assert q.face_size_px == 20.0 and q.inter_ocular_px == pytest.approx(0.1 * iod, rel=1e-5)
     ok = assess([0, 0, 200, 200], TEMPLATE, 0.95, sharp)
     assert not ok.low_quality and ok.reasons == ()
+
+
+def test_dark_faces_are_flagged_by_their_highlights():
+    from genderage.quality import brightness_score
+
+    checker = (np.indices((112, 112)).sum(0) % 2).astype(np.float64)
+    face = np.repeat((40 + 150 * checker)[..., None], 3, axis=2).astype(np.uint8)
+    assert brightness_score(face) == 190.0  # the highlights, not the mean (115)
+    ok = assess([0, 0, 200, 200], TEMPLATE, 0.95, face)
+    assert "dark" not in ok.reasons and ok.brightness == 190.0
+    dim = (face * 0.35).astype(np.uint8)  # under-exposed: highlights at 66
+    q = assess([0, 0, 200, 200], TEMPLATE, 0.95, dim)
+    assert q.low_quality and q.reasons == ("dark",) and q.brightness == 66.0
+    assert q.to_dict()["brightness"] == 66.0
+    assert "dark" not in assess([0, 0, 200, 200], TEMPLATE, 0.95, dim,
+                                QualityThresholds(min_brightness=60)).reasons
 
 
 # --- the real detector backends, on real faces (skip without ../shared) ---
