@@ -147,3 +147,18 @@ def test_data_split_with_two_sources(synthetic_utkface, tmp_path, capsys):
     validate_manifest(rows, {"utkface": synthetic_utkface.root, "aaf": aaf}, both)
     assert main(["data", "split", f"imdb={aaf}", "--out", str(tmp_path / "x.csv")]) == 2
     assert "unknown source 'imdb'" in capsys.readouterr().err
+
+
+def test_train_stops_on_a_manifest_naming_a_source_without_folder(synthetic_utkface, tmp_path,
+                                                                  capsys):
+    manifest = tmp_path / "m.csv"
+    assert main(["data", "split", str(synthetic_utkface.root), "--out", str(manifest)]) == 0
+    rows = read_manifest(manifest) + [ManifestRow("images/00001A10.jpg", "val", 1_000_001, 10,
+                                                  0, UNKNOWN_RACE, "aaf")]
+    write_manifest(rows, manifest)
+    capsys.readouterr()
+    assert main(["train", "--data", str(synthetic_utkface.root), "--manifest", str(manifest),
+                 "--out", str(tmp_path / "run"), "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "1 rows name source(s) ['aaf'] with no folder given" in err
+    assert "Traceback" not in err
