@@ -5,6 +5,8 @@ in training. For each labelled image the largest detected face is scored; an ima
 a detected face counts against the detection rate, not the accuracy.
 
     PYTHONPATH=src python scripts/eval_aaf.py --out runs/aaf_eval.json
+    # only the AAF dev fold of a multi-source manifest (docs/data.md, "Several sources"):
+    PYTHONPATH=src python scripts/eval_aaf.py --manifest splits/utkface_aaf_seed0.csv --split val
 """
 
 from __future__ import annotations

@@ -48,3 +48,23 @@ def test_score_golden(eval_aaf):
     assert report["age_by_group"]["70+"] == {"n": 1, "age_mae": 10.0, "gender_accuracy": 0.0}
     assert report["age_by_group"]["50-69"]["n"] == 0
     assert report["by_quality"]["low_quality"] == {"n": 1, "age_mae": 6.0, "gender_accuracy": 1.0}
+
+
+def test_load_labels_keeps_the_manifests_aaf_rows_of_one_split(eval_aaf, tmp_path):
+    from genderage.data.split import UNKNOWN_RACE, ManifestRow, write_manifest
+
+    aaf = tmp_path / "AAF"
+    aaf.mkdir()
+    (aaf / "labels.csv").write_text("file,age,gender\nimages/a.jpg,5,female\n"
+                                    "images/b.jpg,40,male\nimages/c.jpg,70,female\n")
+    write_manifest([ManifestRow("x.jpg.chip.jpg", "val", 0, 30, 1, 0),
+                    ManifestRow("images/a.jpg", "train", 10, 5, 0, UNKNOWN_RACE, "aaf"),
+                    ManifestRow("images/c.jpg", "val", 12, 70, 0, UNKNOWN_RACE, "aaf"),
+                    ManifestRow("images/b.jpg", "val", 11, 40, 1, UNKNOWN_RACE, "aaf")],
+                   tmp_path / "m.csv")
+    rows = eval_aaf.load_labels(aaf, None, tmp_path / "m.csv", "val")
+    assert [r["file"] for r in rows] == ["images/c.jpg", "images/b.jpg"]  # manifest order
+    assert [r["file"] for r in eval_aaf.load_labels(aaf, None)] == \
+        ["images/a.jpg", "images/b.jpg", "images/c.jpg"]
+    with pytest.raises(SystemExit, match="no AAF rows in split 'test'"):
+        eval_aaf.load_labels(aaf, None, tmp_path / "m.csv", "test")

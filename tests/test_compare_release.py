@@ -1,0 +1,47 @@
+"""tools/compare_release.py: paired statistics and the v2 release rule, golden values."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="module")
+def rule():
+    path = Path(__file__).resolve().parents[1] / "tools" / "compare_release.py"
+    spec = importlib.util.spec_from_file_location("compare_release", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_paired_statistics_golden(rule):
+    gender = [0, 1, 1, 0]
+    age = [10, 20, 30, 40]
+    a = [(0, 12.0), (0, 20.0), (1, 35.0), None]      # 2 of 3 right, errors 2, 0, 5
+    b = [(0, 11.0), (1, 22.0), (1, 30.0), (0, 40.0)]  # 3 of 3 right, errors 1, 2, 0
+    d = rule.paired(gender, age, a, b)
+    assert d["n"] == 3  # the face without a detection by one model is left out
+    assert d["baseline"] == {"gender_accuracy": 0.6667, "age_mae": 2.333}
+    assert d["candidate"] == {"gender_accuracy": 1.0, "age_mae": 1.0}
+    assert d["delta_accuracy"] == 0.3333
+    assert d["se_accuracy"] == round(float(np.std([0, 1, 0], ddof=1) / np.sqrt(3)), 4)
+    assert d["delta_mae"] == -1.333
+    assert d["se_mae"] == round(float(np.std([-1, 2, -5], ddof=1) / np.sqrt(3)), 3)
+    assert d["by_age_band_accuracy_mae"]["0-17"] == {"n": 1, "baseline": [1.0, 2.0],
+                                                      "candidate": [1.0, 1.0]}
+
+
+@pytest.mark.parametrize("d_acc, d_mae, wins", [
+    (0.010, 0.00, True),    # gender better beyond noise, age equal
+    (0.010, 0.05, False),   # gender better, age worse beyond noise
+    (0.000, -0.10, True),   # age better beyond noise, gender equal
+    (-0.010, -0.10, False),  # age better, gender worse beyond noise
+    (0.002, 0.044, False),  # the v2 candidate on the UTKFace val split
+])
+def test_release_rule(rule, d_acc, d_mae, wins):
+    assert rule.wins({"delta_accuracy": d_acc, "se_accuracy": 0.005,
+                      "delta_mae": d_mae, "se_mae": 0.034}) is wins
