@@ -20,7 +20,7 @@ from .align import align_face, template_landmarks
 from .attribute import AttributeBatch, AttributeModel
 from .contract import INPUT_SIZE, gender_label
 from .imageio import ImageDecodeError, ImageSource, load_image, source_name
-from .models import DEFAULT_MODEL, default_model_path
+from .models import DEFAULT_MODEL, default_model_path, int8_matches_fp32
 from .preprocess import resize_face
 from .quality import DEFAULT_THRESHOLDS, Quality, QualityThresholds, assess
 from .results import Face, ImageResult
@@ -31,19 +31,33 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def resolve_model_path(model: str | os.PathLike | None) -> Path:
-    """The attribute model to load: ``model`` if given, else the shipped one.
+def resolve_model_path(model: str | os.PathLike | None, precision: str | None = None) -> Path:
+    """The attribute model to load: ``model`` if given, else the shipped one of that precision.
+
+    ``precision=None`` takes the shipped int8 model when there is one made from the shipped
+    fp32 file (its recorded SHA-256 matches), else the fp32 model.
 
     Raises:
         FileNotFoundError: no model given and this build ships none, or the file is missing.
+        ValueError: both ``model`` and ``precision`` given, an unknown precision, or
+            ``precision="int8"`` when the shipped int8 file was made from another fp32 file.
     """
     if model is None:
-        path = default_model_path()
+        if precision is None:
+            precision = "int8" if int8_matches_fp32() else "fp32"
+        elif precision == "int8" and default_model_path("int8") and not int8_matches_fp32():
+            raise ValueError("the shipped int8 model was not made from the shipped fp32 model; "
+                             "re-run tools/quantize_model.py quantize")
+        path = default_model_path(precision)
         if path is None:
             raise FileNotFoundError(
-                f"no attribute model: this build ships none ({DEFAULT_MODEL} is missing); "
+                f"no {precision} attribute model: this build ships none "
+                f"({DEFAULT_MODEL.parent} has no such file); "
                 f"pass one with GenderAge(model=PATH) or --model PATH")
         return path
+    if precision is not None:
+        raise ValueError(f"precision={precision!r} selects a shipped model; "
+                         f"it cannot be combined with model={os.fspath(model)!r}")
     path = Path(model)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: model file not found")
@@ -76,6 +90,8 @@ class GenderAge:
         quality_thresholds: what counts as low quality.
         flip_tta: average each face's prediction with its mirror image's (twice the model
             cost, a little more accurate; see :class:`AttributeModel`).
+        precision: which shipped model, ``"int8"`` or ``"fp32"``; ``None``: int8 when this
+            build ships one made from its fp32 model, else fp32 (docs/pipeline.md, latency).
 
     Raises:
         FileNotFoundError: no model given and none shipped, or the model file is missing.
@@ -85,14 +101,14 @@ class GenderAge:
                  detector: str | os.PathLike | Detector | None = None, *,
                  skip_low_quality: bool = False, providers: list[str] | None = None,
                  quality_thresholds: QualityThresholds = DEFAULT_THRESHOLDS,
-                 flip_tta: bool = False):
+                 flip_tta: bool = False, precision: str | None = None):
         if isinstance(model, AttributeModel):
             if flip_tta and not model.flip_tta:
                 raise ValueError("flip_tta=True with an AttributeModel built without it: "
                                  "pass AttributeModel(..., flip_tta=True) or a model path")
             self.model = model
         else:
-            self.model = AttributeModel(resolve_model_path(model), providers=providers,
+            self.model = AttributeModel(resolve_model_path(model, precision), providers=providers,
                                         flip_tta=flip_tta)
         if detector is None or isinstance(detector, (str, os.PathLike)):
             self._detector_spec = None if detector is None else os.fspath(detector)

@@ -34,6 +34,8 @@ def add_parser(sub):
     p.add_argument("--detector", metavar="SPEC",
                    help="detector backend name or .onnx path (default: the built-in one)")
     p.add_argument("--model", metavar="PATH", help="attribute model .onnx (default: shipped)")
+    p.add_argument("--precision", choices=("int8", "fp32"),
+                   help="which shipped model (default: int8 when shipped, else fp32)")
     p.add_argument("--skip-low-quality", action="store_true",
                    help="leave out faces flagged low quality (small, blurred, turned away)")
     p.add_argument("--batch-size", type=positive_int, default=16, metavar="N",
@@ -63,7 +65,7 @@ def run(args) -> int:
         raise CliError(f"no image files found in {', '.join(args.paths)}")
     try:
         analyzer = GenderAge(args.model, args.detector, skip_low_quality=args.skip_low_quality,
-                             flip_tta=args.flip_tta)
+                             flip_tta=args.flip_tta, precision=args.precision)
     except ValueError as exc:
         raise CliError(str(exc)) from None
     if not args.aligned:
