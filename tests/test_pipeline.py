@@ -170,7 +170,8 @@ def test_skip_low_quality(model_path):
 def test_missing_model_is_a_clear_error(monkeypatch, tmp_path):
     import genderage.pipeline as pipeline
 
-    monkeypatch.setattr(pipeline, "default_model_path", lambda: None)
+    monkeypatch.setattr(pipeline, "default_model_path", lambda precision="fp32": None)
+    monkeypatch.setattr(pipeline, "int8_matches_fp32", lambda: False)
     with pytest.raises(FileNotFoundError, match="--model PATH"):
         GenderAge()
     with pytest.raises(FileNotFoundError, match="nope.onnx"):
