@@ -24,8 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from photos import AAF_IMAGE, make_photo  # noqa: E402
+from photos import AAF_IMAGE, make_photo  # benchmarks/ is the script's folder
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 

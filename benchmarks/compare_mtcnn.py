@@ -26,10 +26,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_e2e import SHARED, one_face_photo  # noqa: E402
+from bench_e2e import SHARED, one_face_photo  # benchmarks/ is the script's folder
 
-from genderage.detect.mtcnn import V1_SETTINGS, MtcnnDetector  # noqa: E402
+from genderage.detect.mtcnn import V1_SETTINGS, MtcnnDetector
 
 CONFIGS = {
     "v1 (min face 24, refine NMS 0.7, area resize)": V1_SETTINGS,
@@ -40,6 +39,8 @@ CONFIGS = {
     "min face 24, NMS 0.4, fast resize": {"min_face": 24.0, "small_face_retry": None},
     "min face 36 + retry, NMS 0.4, fast resize": {"min_face": 36.0},
     "min face 48 + retry, NMS 0.3, fast resize": {"refine_nms": 0.3},
+    "min face 48 + retry, NMS 0.5, fast resize": {"refine_nms": 0.5},
+    "min face 48 + retry, NMS 0.7, fast resize": {"refine_nms": 0.7},
     "default: min face 48 + retry, NMS 0.4, fast resize": {},
 }
 

@@ -69,7 +69,7 @@ def main(argv=None) -> int:
         pnet2 += median_ms(lambda x=blob: two._pnet.run(["reg", "prob"], {"image": x}), n)
     print(f"  pyramid resizes        {resize_ms:6.2f}")
     print(f"  P-Net, all levels      {pnet1:6.2f} (1 thread) {pnet2:6.2f} (2 threads)")
-    proposals = one._propose(canvas)
+    proposals = one._propose(canvas, one.min_face)
     refined = one._refine(canvas, proposals)
     x24, x48 = crop_patches(canvas, proposals, 24), crop_patches(canvas, refined, 48)
     for label, d in (("1 thread", one), ("2 threads", two)):

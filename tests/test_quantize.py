@@ -4,27 +4,14 @@ precision (a stale int8 file, made from another fp32 file, is never used silentl
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 from collections import Counter
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 import genderage.models as models
 from genderage.attribute import AttributeModel
 from genderage.pipeline import resolve_model_path
-
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "quantize_model.py"
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location("quantize_model", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def smooth_faces(n: int, seed: int = 0) -> np.ndarray:
     """Face-like calibration/test inputs: smooth random images, float32 [n, 3, 112, 112] in [0, 1]."""
@@ -52,7 +39,9 @@ def tiny_pair(tmp_path_factory):
         proto.metadata_props.add(key=key, value=value)
     onnx.save(proto, str(fp32))
     int8 = folder / "tiny.int8.onnx"
-    report = load_tool().quantize(fp32, int8, smooth_faces(64))
+    from genderage.training.quantize import quantize
+
+    report = quantize(fp32, int8, smooth_faces(64))
     return fp32, int8, report
 
 

@@ -11,20 +11,16 @@ the file, and the int8 file records which fp32 file it came from):
     # model loses more than 0.2 points of gender accuracy or 0.05 years of age MAE
     PYTHONPATH=src python tools/quantize_model.py check --out runs/int8_check.json
 
-Calibration faces go through the very preprocessing the model was trained with
-(``imageio.read_image`` -> ``preprocess.resize_face`` -> ``preprocess.to_input``). Only the
-convolutions (and the pooling between them) are quantised; the small fully connected heads
-stay float, so the age regression output and the gender logits are not rounded to 256 levels.
+The quantisation itself is :mod:`genderage.training.quantize` (the ``[train]`` extra brings
+``onnx``); calibration faces go through the very preprocessing the model was trained with.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,86 +30,14 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 DEFAULT_SPLIT_CSV = ROOT / "splits" / "utkface_seed0.csv"
 
-QUANTIZED_OPS = ["Conv", "MaxPool"]
-"""Op types turned into int8; everything else (heads, softmax, normalisation) stays float."""
-
 MAX_GENDER_DROP_POINTS = 0.2
 MAX_MAE_INCREASE_YEARS = 0.05
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def calibration_faces(data_dir: Path, split_csv: Path, n: int) -> np.ndarray:
-    """``n`` training chips, evenly spaced in the split manifest, as the model's input
-    tensor float32 ``[n, 3, 112, 112]`` RGB in [0, 1]."""
-    from genderage.data.split import read_manifest
-    from genderage.imageio import read_image
-    from genderage.preprocess import resize_face, to_input
-
-    rows = read_manifest(split_csv, "train")
-    picked = [rows[i] for i in np.linspace(0, len(rows) - 1, min(n, len(rows))).round().astype(int)]
-    return to_input(np.stack([resize_face(read_image(data_dir / r.file)) for r in picked]))
-
-
-def quantize(model: Path, out: Path, faces: np.ndarray, batch_size: int = 32) -> dict:
-    """Write the int8 QDQ model (activations uint8, weights int8 per channel) to ``out``,
-    with the fp32 model's metadata plus where it came from."""
-    import onnx
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        CalibrationMethod,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    from genderage.attribute import AttributeModel
-
-    input_name = AttributeModel(model).input_name
-
-    class Reader(CalibrationDataReader):
-        def __init__(self):
-            self._batches = iter(faces[i:i + batch_size] for i in range(0, len(faces), batch_size))
-
-        def get_next(self):
-            batch = next(self._batches, None)
-            return None if batch is None else {input_name: batch}
-
-    with tempfile.TemporaryDirectory() as tmp:
-        prepared = Path(tmp) / "prepared.onnx"
-        quant_pre_process(str(model), str(prepared), skip_symbolic_shape=True)
-        quantized = Path(tmp) / "int8.onnx"
-        # U8S8 (uint8 activations, int8 weights) is the x86 VNNI fast path; reduce_range is
-        # only needed on CPUs without VNNI, where it avoids overflow at the cost of accuracy.
-        quantize_static(str(prepared), str(quantized), Reader(), quant_format=QuantFormat.QDQ,
-                        op_types_to_quantize=QUANTIZED_OPS, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        calibrate_method=CalibrationMethod.MinMax)
-        result = onnx.load(str(quantized))
-    source = onnx.load(str(model), load_external_data=False)
-    meta = {p.key: p.value for p in source.metadata_props}
-    meta.update({"genderage.precision": "int8", "genderage.quantized_from": model.name,
-                 "genderage.quantized_from_sha256": sha256(model),
-                 "genderage.quantization": json.dumps(
-                     {"format": "QDQ", "ops": QUANTIZED_OPS, "activations": "uint8",
-                      "weights": "int8 per channel", "calibration": "MinMax",
-                      "calibration_faces": len(faces)})})
-    del result.metadata_props[:]
-    for key, value in meta.items():
-        result.metadata_props.add(key=key, value=value)
-    onnx.checker.check_model(result)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(result, str(out))
-    return {"model": str(model), "out": str(out), "bytes_fp32": model.stat().st_size,
-            "bytes_int8": out.stat().st_size, "calibration_faces": len(faces)}
-
-
-def largest_face_crops(aaf: Path, limit: int | None) -> tuple[list[dict], np.ndarray]:
-    """AAF rows whose image has a face, and the pipeline's aligned 112x112 crop of its
-    largest face (default detector), so that both models see the very same crops."""
+def largest_face_crops(aaf: Path, limit: int | None) -> tuple[list[dict], np.ndarray, int]:
+    """AAF rows whose image has a face, the pipeline's aligned 112x112 crop of its largest
+    face (default detector), so that both models see the very same crops, and the number
+    of images tried."""
     from genderage.align import align_face
     from genderage.detect import create_detector
     from genderage.imageio import read_image
@@ -130,7 +54,7 @@ def largest_face_crops(aaf: Path, limit: int | None) -> tuple[list[dict], np.nda
         if found:
             rows.append(row)
             crops.append(align_face(image, found[0].landmarks))
-    return rows, np.stack(crops)
+    return rows, np.stack(crops), len(labels)
 
 
 def aaf_metrics(model, rows: list[dict], crops: np.ndarray) -> dict:
@@ -171,6 +95,7 @@ def check(fp32: Path, int8: Path, data_dir: Path, split_csv: Path, aaf: Path,
     through detection + alignment, and batch-1 latency."""
     from genderage.attribute import AttributeModel
     from genderage.evaluate import evaluate
+    from genderage.training.quantize import sha256
 
     report: dict = {"fp32": str(fp32), "int8": str(int8)}
     meta = AttributeModel(int8).metadata
@@ -185,8 +110,10 @@ def check(fp32: Path, int8: Path, data_dir: Path, split_csv: Path, aaf: Path,
     models = {"fp32": AttributeModel(fp32, intra_op_threads=2),
               "int8": AttributeModel(int8, intra_op_threads=2)}
     if (aaf / "labels.csv").is_file():
-        rows, crops = largest_face_crops(aaf, aaf_limit)
+        rows, crops, tried = largest_face_crops(aaf, aaf_limit)
         report["aaf"] = {name: aaf_metrics(m, rows, crops) for name, m in models.items()}
+        report["aaf"]["images"] = tried
+        report["aaf"]["detection_rate"] = len(rows) / tried
         faces = crops[:10]
     else:
         from genderage.imageio import read_image
@@ -211,6 +138,7 @@ def check(fp32: Path, int8: Path, data_dir: Path, split_csv: Path, aaf: Path,
 
 def main(argv=None) -> int:
     from genderage.models import DEFAULT_MODEL, INT8_MODEL
+    from genderage.training.quantize import CALIBRATION_METHODS, calibration_faces, quantize
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="command", required=True)
@@ -218,6 +146,9 @@ def main(argv=None) -> int:
     q.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="fp32 model (default: shipped)")
     q.add_argument("--out", type=Path, default=INT8_MODEL)
     q.add_argument("--calibration-faces", type=int, default=512)
+    q.add_argument("--method", choices=CALIBRATION_METHODS, default="minmax")
+    q.add_argument("--keep-float", nargs="*", default=[], metavar="NODE",
+                   help="names of nodes to leave in float")
     c = sub.add_parser("check", help="accuracy of the int8 model against its fp32 source")
     c.add_argument("--fp32", type=Path, default=DEFAULT_MODEL)
     c.add_argument("--int8", type=Path, default=INT8_MODEL)
@@ -231,7 +162,8 @@ def main(argv=None) -> int:
 
     if args.command == "quantize":
         faces = calibration_faces(args.data, args.split_csv, args.calibration_faces)
-        print(json.dumps(quantize(args.model, args.out, faces), indent=2))
+        print(json.dumps(quantize(args.model, args.out, faces, args.method, args.keep_float),
+                         indent=2))
         return 0
     report = check(args.fp32, args.int8, args.data, args.split_csv, args.aaf, args.aaf_limit)
     report["command"] = "PYTHONPATH=src python tools/quantize_model.py " + " ".join(
