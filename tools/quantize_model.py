@@ -147,8 +147,8 @@ def main(argv=None) -> int:
     q.add_argument("--out", type=Path, default=INT8_MODEL)
     q.add_argument("--calibration-faces", type=int, default=512)
     q.add_argument("--method", choices=CALIBRATION_METHODS, default="minmax")
-    q.add_argument("--keep-float", nargs="*", default=[], metavar="NODE",
-                   help="names of nodes to leave in float")
+    q.add_argument("--keep-float", nargs="*", default=None, metavar="NODE",
+                   help="names of nodes to leave in float (default: the first convolution)")
     c = sub.add_parser("check", help="accuracy of the int8 model against its fp32 source")
     c.add_argument("--fp32", type=Path, default=DEFAULT_MODEL)
     c.add_argument("--int8", type=Path, default=INT8_MODEL)
@@ -162,8 +162,8 @@ def main(argv=None) -> int:
 
     if args.command == "quantize":
         faces = calibration_faces(args.data, args.split_csv, args.calibration_faces)
-        print(json.dumps(quantize(args.model, args.out, faces, args.method, args.keep_float),
-                         indent=2))
+        keep = None if args.keep_float is None else tuple(args.keep_float)
+        print(json.dumps(quantize(args.model, args.out, faces, args.method, keep), indent=2))
         return 0
     report = check(args.fp32, args.int8, args.data, args.split_csv, args.aaf, args.aaf_limit)
     report["command"] = "PYTHONPATH=src python tools/quantize_model.py " + " ".join(
