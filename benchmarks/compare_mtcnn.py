@@ -11,7 +11,9 @@ same 640x480 photo, in one process:
   face near the centre, and how far the pipeline's re-crop moves the chip: RMS displacement of
   the template's five points, % of the template's inter-ocular distance (79 px), median (p90);
 - ``ms``: median (p90) of ``detect`` on the 640x480 photo of ``bench_e2e.py``, all
-  configurations interleaved round by round so that the host's drift hits them alike.
+  configurations interleaved round by round so that the host's drift hits them alike;
+- with ``--model``: gender accuracy and age MAE of that model on the largest face of each
+  AAF crop that has one, aligned as the pipeline aligns it (``GenderAge.predict``'s path).
 
     PYTHONPATH=src python benchmarks/compare_mtcnn.py --aaf-limit 1000 --utk-limit 1000
 """
@@ -81,13 +83,16 @@ def main(argv=None) -> int:
     ap.add_argument("--utk", type=Path, default=SHARED / "UTKFace")
     ap.add_argument("--split-csv", type=Path,
                     default=Path(__file__).resolve().parents[1] / "splits" / "utkface_seed0.csv")
-    ap.add_argument("--utk-limit", type=int, default=1000, help="validation chips (0 = all)")
+    ap.add_argument("--utk-limit", type=int, default=1000, help="validation chips (0 = all, -1 = none)")
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--runs", type=int, default=20, help="timed runs per round and config")
     ap.add_argument("--only", nargs="*", help="substrings of the configurations to run")
+    ap.add_argument("--model", type=Path, help="attribute model: adds AAF accuracy columns")
     args = ap.parse_args(argv)
 
-    from genderage.contract import CHIP_SIZE
+    from genderage.align import align_face
+    from genderage.attribute import AttributeModel
+    from genderage.contract import CHIP_SIZE, gender_index
     from genderage.data.recrop import DEFAULT_PAD, central_detection, pad_chip
     from genderage.data.split import read_manifest
     from genderage.imageio import decode_image, read_image
@@ -103,18 +108,22 @@ def main(argv=None) -> int:
     aaf_files = evenly(sorted((args.aaf / "images").glob("*.jpg")), args.aaf_limit)
     found = {name: 0 for name in detectors}
     vs_v1 = {name: [] for name in detectors}
+    crops = {name: [] for name in detectors}   # (file name, aligned largest face)
     for f in aaf_files:
         image = read_image(f)
         ref = v1.detect(image)
         for name, d in detectors.items():
-            faces = d.detect(image)
+            faces = ref if configs[name] == V1_SETTINGS else d.detect(image)
             found[name] += bool(faces)
+            if faces and args.model:
+                crops[name].append((f.name, align_face(image, faces[0].landmarks)))
             if faces and ref:
                 iod = np.linalg.norm(ref[0].landmarks[1] - ref[0].landmarks[0])
                 vs_v1[name].append(100 * np.linalg.norm(
                     faces[0].landmarks - ref[0].landmarks, axis=1).mean() / iod)
 
-    chips = evenly(read_manifest(args.split_csv, "val"), args.utk_limit)
+    chips = [] if args.utk_limit < 0 else evenly(read_manifest(args.split_csv, "val"),
+                                                  args.utk_limit)
     utk_found = {name: 0 for name in detectors}
     recrop = {name: [] for name in detectors}
     for row in chips:
@@ -126,18 +135,38 @@ def main(argv=None) -> int:
                 recrop[name].append(recrop_displacement(np.asarray(det.landmarks, np.float64),
                                                         DEFAULT_PAD))
 
+    accuracy = {}
+    if args.model:
+        import csv
+
+        with open(args.aaf / "labels.csv", newline="") as fh:
+            labels = {Path(r["file"]).name: r for r in csv.DictReader(fh)}
+        model = AttributeModel(args.model)
+        for name, pairs in crops.items():
+            out = [model.predict(np.stack([c for _, c in pairs[i:i + 256]]))
+                   for i in range(0, len(pairs), 256)]
+            rows = [labels[file] for file, _ in pairs]
+            pred_gender = np.concatenate([o.gender_probs for o in out]).argmax(1)
+            pred_age = np.concatenate([o.age for o in out])
+            true_gender = np.array([gender_index(r["gender"]) for r in rows])
+            true_age = np.array([float(r["age"]) for r in rows])
+            accuracy[name] = (100 * float((pred_gender == true_gender).mean()),
+                              float(np.abs(pred_age - true_age).mean()))
+
     def med_p90(values) -> str:
         return f"{np.median(values):.2f} ({np.percentile(values, 90):.2f})" if values else "-"
 
     print(f"AAF crops: {len(aaf_files)}; UTKFace val chips: {len(chips)}; timing: 640x480 "
           f"photo, {args.rounds} rounds x {args.runs} runs, interleaved")
+    extra = " AAF gender | AAF age MAE |" if accuracy else ""
     print("| MTCNN settings | AAF found | vs v1 (% IOD) | UTK found | re-crop (% IOD) "
-          "| ms median (p90) |")
-    print("|---|---|---|---|---|---|")
+          "| ms median (p90) |" + extra)
+    print("|---|---|---|---|---|---|" + "---|---|" * bool(accuracy))
     for name in detectors:
+        cells = f" {accuracy[name][0]:.2f}% | {accuracy[name][1]:.3f} |" if accuracy else ""
+        utk = f"{100 * utk_found[name] / len(chips):.2f}%" if chips else "-"
         print(f"| {name} | {100 * found[name] / len(aaf_files):.2f}% | {med_p90(vs_v1[name])} "
-              f"| {100 * utk_found[name] / len(chips):.2f}% | {med_p90(recrop[name])} "
-              f"| {med_p90(times[name])} |")
+              f"| {utk} | {med_p90(recrop[name])} | {med_p90(times[name])} |" + cells)
     return 0
 
 
