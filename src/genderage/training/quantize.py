@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-QUANTIZED_OPS = ["Conv", "MaxPool"]
+QUANTIZED_OPS = ["Conv", "Relu", "MaxPool"]
 """Op types turned into int8; everything else (heads, softmax, normalisation) stays float."""
 
 def sha256(path: Path) -> str:
