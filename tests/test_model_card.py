@@ -7,7 +7,7 @@ import pytest
 
 from genderage.cli import main
 from genderage.modelcard import render
-from genderage.models import DEFAULT_MODEL, default_model_path
+from genderage.models import DEFAULT_MODEL
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = DEFAULT_MODEL.with_name("genderage.metrics.json")
@@ -44,7 +44,9 @@ def test_bundle_describes_the_shipped_file():
 def test_info_reports_the_shipped_model(capsys):
     assert main(["info", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["model_path"] == str(default_model_path())
+    from genderage.pipeline import resolve_model_path
+
+    assert info["model_path"] == str(resolve_model_path(None))
 
 
 @pytest.mark.parametrize("mode", ["default", "flip_tta"])

@@ -13,9 +13,12 @@ def add_parser(sub):
 def run(args) -> int:
     import onnxruntime
 
-    from ..models import default_model_path
+    from ..pipeline import resolve_model_path
 
-    path = default_model_path()
+    try:
+        path = resolve_model_path(None)   # the file GenderAge() loads (int8 when shipped)
+    except FileNotFoundError:
+        path = None
     info = {
         "version": __version__,
         "model_path": str(path) if path else None,

@@ -3,7 +3,7 @@
 The int8 file keeps the fp32 file's contract and calibration metadata and records the SHA-256
 of the fp32 file it was made from (``genderage.quantized_from_sha256``), so the runtime can
 tell a stale int8 file from a matching one (:func:`genderage.models.int8_matches_fp32`).
-Only the convolutions (and the pooling between them) are quantised: the small fully
+Only the convolutions, their ReLUs and the pooling between them are quantised: the small fully
 connected heads stay float, so the age output and the gender logits are not rounded to 256
 levels. ``tools/quantize_model.py`` is the command line.
 """
