@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from genderage.cli import main
-from genderage.modelcard import render
+from genderage.evaluation.modelcard import render
 from genderage.models import DEFAULT_MODEL, default_model_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,7 +21,7 @@ def _bundle() -> dict:
 
 def test_model_card_is_generated_from_the_metrics_file():
     assert (ROOT / "MODEL_CARD.md").read_text() == render(_bundle()), \
-        "MODEL_CARD.md is stale: run `PYTHONPATH=src python scripts/make_model_card.py`"
+        "MODEL_CARD.md is stale: run `PYTHONPATH=src python tools/make_model_card.py`"
 
 
 def test_card_shows_measured_headline_numbers():

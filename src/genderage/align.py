@@ -26,7 +26,7 @@ TEMPLATE = np.array([
 ], dtype=np.float32)
 """The five landmarks of an average UTKFace chip, in 200x200 chip pixels (x right, y down).
 
-Measured, not designed: ``scripts/fit_chip_template.py --n 2000`` ran the default detector
+Measured, not designed: ``research/fit_chip_template.py --n 2000`` ran the default detector
 (MTCNN) on 2000 UTKFace training chips padded by 100 black pixels and took the
 per-coordinate median of the landmarks (1991 chips with a face). SCRFD and YuNet put the
 points within 1.3 px of these (docs/pipeline.md), so one template serves every backend.

@@ -150,7 +150,7 @@ def decode_outputs(main: np.ndarray, age_probs: np.ndarray | None = None,
 
 
 def apply_interval(age: np.ndarray, spec: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Age interval from a calibrated spec (see :mod:`genderage.calibration`).
+    """Age interval from a calibrated spec (see :mod:`genderage.training.calibration`).
 
     ``spec["space"] == "log1p"``: residual quantiles in log(1 + age) space, so the interval
     widens with age, as errors do; ``"years"``: plain offsets in years.

@@ -10,7 +10,7 @@ parameters; plain 3x3 convolutions in that layout give 1,636,611 (docs/training.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 from torch import nn
@@ -123,6 +123,15 @@ class ContractModule(nn.Module):
             flipped = self.net.contract_outputs(self.net(torch.flip(x, dims=[3])))
             outs = tuple(0.5 * (a + b) for a, b in zip(outs, flipped))
         return outs
+
+
+def with_age_output(net: GenderAgeNet, age_output: str) -> GenderAgeNet:
+    """The same weights, with the contract output carrying another age estimate."""
+    if age_output == net.cfg.age_output:
+        return net
+    new = GenderAgeNet(replace(net.cfg, age_output=age_output))
+    new.load_state_dict(net.state_dict())
+    return new.eval()
 
 
 _REGISTRY: dict[str, Callable[..., ModelConfig]] = {}

@@ -6,7 +6,6 @@ inputs (max abs diff <= ``PARITY_TOL``); a failure raises and leaves no file beh
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -18,7 +17,7 @@ import torch
 
 from ..attribute import META_AGE_INTERVAL, META_CONTRACT, META_TEMPERATURE
 from ..contract import AGE_SCALE, GENDER_LABELS, INPUT_SIZE
-from .arch import ContractModule, GenderAgeNet, ModelConfig
+from .arch import ContractModule, ModelConfig, with_age_output
 from .checkpoint import load_checkpoint, model_from_checkpoint
 
 log = logging.getLogger(__name__)
@@ -60,7 +59,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = 17, weight
     state = load_checkpoint(checkpoint)
     net = model_from_checkpoint(state, weights)
     if age_output is not None:
-        net = _with_age_output(net, age_output)
+        net = with_age_output(net, age_output)
     module = ContractModule(net, flip_tta).eval()
     output_names = ["output"] + (["age_probs"] if net.age_dist_head is not None else [])
     out = Path(out)
@@ -91,15 +90,6 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = 17, weight
               "bytes": out.stat().st_size}
     log.info("exported %s", report)
     return report
-
-
-def _with_age_output(net: GenderAgeNet, age_output: str) -> GenderAgeNet:
-    """The same weights, with the contract output carrying another age estimate."""
-    if age_output == net.cfg.age_output:
-        return net
-    new = GenderAgeNet(dataclasses.replace(net.cfg, age_output=age_output))
-    new.load_state_dict(net.state_dict())
-    return new.eval()
 
 
 def _add_metadata(path: Path, meta: dict) -> None:

@@ -245,7 +245,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     val_a = np.array([r.age for r in val_rows], np.float32)
     train_rx = train_found = val_rx = None
     if cfg.recrop > 0:
-        from ..data.recrop import load_recrops
+        from .recrop import load_recrops
         train_rx, train_found = load_recrops(cfg.data_dir, [r.file for r in train_rows],
                                              cfg.cache_dir, cfg.recrop_detector)
         val_rx, val_found = load_recrops(cfg.data_dir, [r.file for r in val_rows],

@@ -18,6 +18,7 @@ class CheckpointModel:
 
     def __init__(self, path: str | Path, weights: str = "auto", flip_tta: bool = False):
         self.path = Path(path)
+        self.flip_tta = flip_tta
         self.state = load_checkpoint(self.path)
         self.module = ContractModule(model_from_checkpoint(self.state, weights), flip_tta).eval()
         self.output_names = ["output"] + (["age_probs"] if self.module.net.age_dist_head else [])

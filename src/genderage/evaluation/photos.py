@@ -1,30 +1,26 @@
-"""The full photo pipeline (decode -> detect -> align -> model) on All-Age-Faces (AAF).
+"""Photo-set evaluation: the full pipeline (decode -> detect -> align -> model) on labelled
+photos, e.g. All-Age-Faces (AAF). ``genderage evaluate --photos DIR --labels CSV``.
 
 AAF's images are loose face crops of a population (mostly East Asian) the model never saw
 in training. For each labelled image the largest detected face is scored; an image without
 a detected face counts against the detection rate, not the accuracy.
-
-    PYTHONPATH=src python scripts/eval_aaf.py --out runs/aaf_eval.json
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
-import json
-import shlex
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_AAF = ROOT.parent / "shared" / "data" / "AAF"
+from ..contract import AGE_BANDS, GENDER_LABELS, age_band, band_name, gender_index
 
 
-def load_labels(aaf: Path, limit: int | None) -> list[dict]:
-    with open(aaf / "labels.csv", newline="") as f:
+def load_labels(labels_csv: str | Path, limit: int | None = None) -> list[dict]:
+    """Rows of a ``file,age,gender`` CSV (``file`` relative to the photo folder); with
+    ``limit``, that many rows evenly spaced."""
+    with open(labels_csv, newline="") as f:
         rows = list(csv.DictReader(f))
     if limit and limit < len(rows):
         rows = rows[::len(rows) // limit][:limit]
@@ -32,9 +28,12 @@ def load_labels(aaf: Path, limit: int | None) -> list[dict]:
 
 
 def score(rows, results) -> dict:
-    from genderage.contract import GENDER_LABELS, gender_index
-    from genderage.metrics import AGE_BANDS, age_band, band_name
+    """The report of a labelled photo set: for each image the first (largest) face.
 
+    Args:
+        rows: label rows (``age``, ``gender`` as ``female``/``male``), as :func:`load_labels`.
+        results: one :class:`~genderage.results.ImageResult` per row.
+    """
     ages, genders, pred_age, pred_gender, bands, low_q = [], [], [], [], [], []
     detected = errors = multi = 0
     for row, res in zip(rows, results):
@@ -79,42 +78,22 @@ def score(rows, results) -> dict:
     }
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--aaf", type=Path, default=DEFAULT_AAF)
-    ap.add_argument("--model", default=None, help="attribute model (default: shipped)")
-    ap.add_argument("--detector", default=None, metavar="SPEC")
-    ap.add_argument("--limit", type=int, default=None, help="images to use (evenly spaced)")
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--flip-tta", action="store_true",
-                    help="average each face with its mirror image (GenderAge(flip_tta=True))")
-    ap.add_argument("--out", type=Path, help="write the report as JSON here")
-    args = ap.parse_args(argv)
-
-    from genderage.pipeline import GenderAge
-
-    rows = load_labels(args.aaf, args.limit)
-    analyzer = GenderAge(args.model, args.detector, flip_tta=args.flip_tta)
+def evaluate_photos(analyzer, photos_dir: str | Path, rows: list[dict], batch_size: int = 32,
+                    command: str | None = None) -> dict:
+    """Run ``analyzer`` (a :class:`~genderage.pipeline.GenderAge`) on every labelled photo
+    and score it (:func:`score`), with the command that ran it, the model, the detector and
+    the time per image."""
+    photos_dir = Path(photos_dir)
     t0 = time.perf_counter()
     results = []
-    for i in range(0, len(rows), args.batch_size):
-        chunk = rows[i:i + args.batch_size]
-        results += analyzer.predict_batch([args.aaf / r["file"] for r in chunk])
+    for i in range(0, len(rows), batch_size):
+        chunk = rows[i:i + batch_size]
+        results += analyzer.predict_batch([photos_dir / r["file"] for r in chunk])
     seconds = time.perf_counter() - t0
-
     report = score(rows, results)
-    report.update(
-        command="PYTHONPATH=src python scripts/eval_aaf.py "
-                + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
-        model=str(analyzer.model.path), detector=analyzer.detector.name,
-        flip_tta=args.flip_tta,
-        ms_per_image=round(1000 * seconds / max(1, len(rows)), 1))
-    print(json.dumps(report, indent=2))
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    if command is not None:
+        report["command"] = command
+    report.update(model=str(analyzer.model.path), detector=analyzer.detector.name,
+                  flip_tta=analyzer.model.flip_tta,
+                  ms_per_image=round(1000 * seconds / max(1, len(rows)), 1))
+    return report

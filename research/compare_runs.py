@@ -3,10 +3,10 @@
 Prints the monitored model's validation gender accuracy and age MAE (EMA weights when the
 run kept them; the age-distribution expectation when the run has that head), every
 ``--every`` epochs and at the last epoch common to all runs. A run folder holding
-``aaf.json`` (``scripts/eval_aaf.py --model <run>/model.onnx --out <run>/aaf.json``) also gets
-its All-Age-Faces gender accuracy and MAE.
+``aaf.json`` (the ``metrics.json`` of ``genderage evaluate <run>/model.onnx --photos
+../shared/data/AAF --out DIR``) also gets its All-Age-Faces gender accuracy and MAE.
 
-    PYTHONPATH=src python scripts/compare_runs.py runs/abl20_standard runs/abl20_strong
+    PYTHONPATH=src python research/compare_runs.py runs/abl20_standard runs/abl20_strong
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ For raw vs EMA weights, with and without mirror test-time augmentation, and for 
 age estimates (regression head, expectation of the age distribution, their mean), prints
 gender accuracy, age MAE and within-5-years, and writes them as JSON.
 
-Usage: PYTHONPATH=src python scripts/ablate.py --run runs/shipped --out runs/ablations.json
+Usage: PYTHONPATH=src python tools/ablate.py --run runs/shipped --out runs/ablations.json
 """
 
 import argparse
@@ -16,7 +16,7 @@ import torch
 
 from genderage.contract import AGE_SCALE
 from genderage.data.split import read_manifest
-from genderage.evaluate import load_faces_plain
+from genderage.evaluation.evaluate import load_faces_plain
 from genderage.preprocess import to_input
 from genderage.training.checkpoint import load_checkpoint, model_from_checkpoint
 

@@ -1,6 +1,6 @@
 """Training throughput (images/s) of a GenderAgeNet on this machine, fp32 vs bf16.
 
-Usage: PYTHONPATH=src python scripts/bench_train.py [--arch card] [--steps 20] [--threads 2]
+Usage: PYTHONPATH=src python benchmarks/bench_train.py [--arch card] [--steps 20] [--threads 2]
 Times full optimizer steps (augmentation, forward, backward, Adam) at batch 64, 112x112;
 prints the median over the timed steps after warm-up.
 """

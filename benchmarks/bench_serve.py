@@ -6,7 +6,7 @@ keep-alive clients, prints throughput and p50/p99 latency per level, and the ser
 resident memory (``VmRSS`` from ``/proc/PID/status``) before and after ``--rss-requests``
 requests. Stops the server when done.
 
-    PYTHONPATH=src python scripts/bench_serve.py --detector /path/to/scrfd_500m_bnkps.onnx
+    PYTHONPATH=src python benchmarks/bench_serve.py --detector /path/to/scrfd_500m_bnkps.onnx
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_IMAGE = REPO.parent / "shared" / "data" / "AAF" / "images" / "03061A28.jpg"
+from photos import AAF_IMAGES, ROOT as REPO  # benchmarks/ is the script's folder
+
+DEFAULT_IMAGE = AAF_IMAGES / "03061A28.jpg"
 
 
 def parse_args(argv=None):

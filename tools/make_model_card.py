@@ -1,6 +1,6 @@
 """Regenerate MODEL_CARD.md from src/genderage/models/genderage.metrics.json.
 
-Usage: PYTHONPATH=src python scripts/make_model_card.py [--check]
+Usage: PYTHONPATH=src python tools/make_model_card.py [--check]
 """
 
 import argparse
@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from genderage.modelcard import render
+from genderage.evaluation.modelcard import render
 
 ROOT = Path(__file__).resolve().parents[1]
 

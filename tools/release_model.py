@@ -4,8 +4,10 @@ Writes src/genderage/models/genderage.onnx, its metrics bundle genderage.metrics
 (everything MODEL_CARD.md reports), the evaluation plots under docs/img/, and MODEL_CARD.md.
 
 Usage (the shipped model):
-  PYTHONPATH=src python scripts/release_model.py --run runs/shipped --weights ema \
-      --age-output mean --flip-tta --aaf-json runs/aaf_eval.json --ablations-json runs/ablations.json
+  PYTHONPATH=src python tools/release_model.py --run runs/shipped --weights ema \
+      --age-output expectation --aaf-json runs/aaf_eval/metrics.json \
+      --ablations-json runs/ablations.json
+(the whole sequence is the "commands" list of genderage.metrics.json).
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ import numpy as np
 from genderage import __version__
 from genderage.attribute import AttributeModel, softmax
 from genderage.data.split import manifest_hash, read_manifest
-from genderage.evaluate import evaluate, load_faces_plain
-from genderage.metrics import calibration
-from genderage.modelcard import recipe_summary, render
+from genderage.evaluation.evaluate import evaluate, load_faces_plain
+from genderage.evaluation.metrics import calibration
+from genderage.evaluation.modelcard import recipe_summary, render
 from genderage.preprocess import to_input
-from genderage.training.calibrate import calibrate_checkpoint
+from genderage.training.calibration import calibrate_checkpoint
 from genderage.training.checkpoint import load_checkpoint
 from genderage.training.export import export_onnx
 
@@ -66,9 +68,9 @@ def cpu_name() -> str:
 def with_first_pass(commands: list[str]) -> list[str]:
     """The AAF evaluations score the shipped file, so the release runs twice: once to write
     the ONNX file (export is deterministic: same bytes), then again with their reports."""
-    release = next(c for c in commands if "scripts/release_model.py" in c)
+    release = next(c for c in commands if "tools/release_model.py" in c)
     first = release.split(" --aaf-json")[0] + "   # first pass: writes the ONNX file"
-    at = next(i for i, c in enumerate(commands) if "scripts/eval_aaf.py" in c)
+    at = next(i for i, c in enumerate(commands) if "--photos" in c)
     return commands[:at] + [first] + commands[at:]
 
 
@@ -86,7 +88,8 @@ def main() -> None:
     p.add_argument("--aaf-json", type=Path)
     p.add_argument("--ablations-json", type=Path)
     p.add_argument("--aaf-flip-json", type=Path,
-                   help="scripts/eval_aaf.py --flip-tta report, for the accuracy-mode table")
+                   help="`genderage evaluate --photos --flip-tta` report (metrics.json), for the "
+                        "accuracy-mode table")
     p.add_argument("--previous-bundle", type=Path,
                    help="metrics bundle of the release this one replaces, for the recipe table")
     p.add_argument("--previous-name", default="previous release")
@@ -152,18 +155,18 @@ def main() -> None:
             "genderage data split ../shared/data/UTKFace --out splits/utkface_seed0.csv "
             "--report splits/utkface_check.json",
             command.replace("runs/utkface_split.csv", "splits/utkface_seed0.csv"),
-            f"PYTHONPATH=src python scripts/ablate.py --run {args.run} --checkpoint "
+            f"PYTHONPATH=src python tools/ablate.py --run {args.run} --checkpoint "
             f"{args.checkpoint} --out runs/ablations.json",
-            "PYTHONPATH=src python scripts/eval_aaf.py --out runs/aaf_eval.json",
-            "PYTHONPATH=src python scripts/eval_aaf.py --flip-tta --out runs/aaf_eval_flip.json",
-            f"PYTHONPATH=src python scripts/release_model.py --run {args.run} "
+            "genderage evaluate --photos ../shared/data/AAF --out runs/aaf_eval",
+            "genderage evaluate --photos ../shared/data/AAF --flip-tta --out runs/aaf_eval_flip",
+            f"PYTHONPATH=src python tools/release_model.py --run {args.run} "
             f"--checkpoint {args.checkpoint} " + " ".join(
                 f"--{k.replace('_', '-')} {v}" for k, v in (
                     ("weights", args.weights), ("age_output", args.age_output))
                 if v) + (" --flip-tta" if args.flip_tta else "")
-            + (" --aaf-json runs/aaf_eval.json" if args.aaf_json else "")
+            + (" --aaf-json runs/aaf_eval/metrics.json" if args.aaf_json else "")
             + (" --ablations-json runs/ablations.json" if args.ablations_json else "")
-            + (" --aaf-flip-json runs/aaf_eval_flip.json" if args.aaf_flip_json else ""),
+            + (" --aaf-flip-json runs/aaf_eval_flip/metrics.json" if args.aaf_flip_json else ""),
             "genderage evaluate src/genderage/models/genderage.onnx --data "
             "../shared/data/UTKFace --manifest splits/utkface_seed0.csv --split val",
         ],

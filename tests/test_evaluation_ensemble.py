@@ -1,28 +1,23 @@
-"""scripts/eval_ensemble.py: golden scores, and a real run on tiny data with the shipped model."""
+"""genderage.evaluation.ensemble: golden scores, and a real run on tiny data with the shipped
+model."""
 
 from __future__ import annotations
 
 import csv
-import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
-from script_module import load_script
 
+from genderage.evaluation import ensemble as ens
 from genderage.models import default_model_path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def ens():
-    return load_script("eval_ensemble")
-
-
-def test_scores_golden(ens):
+def test_scores_golden():
     # Rows: [logit_female, logit_male, age / 100]; genders are model indices (0 female).
     out = np.array([[2.0, 0.0, 0.08],    # female, age 8 (true 5: err 3), right
                     [0.0, 1.0, 0.24],    # male, age 24 (true 25: err 1), wrong (female)
@@ -35,7 +30,7 @@ def test_scores_golden(ens):
 
 
 @pytest.mark.skipif(default_model_path() is None, reason="no shipped model")
-def test_two_copies_of_one_model_average_to_that_model(ens, tmp_path, synthetic_utkface):
+def test_two_copies_of_one_model_average_to_that_model(tmp_path, synthetic_utkface):
     data = synthetic_utkface.root
     files = sorted(p.name for p in data.glob("*.jpg"))[:6]
     manifest = tmp_path / "split.csv"
@@ -53,11 +48,9 @@ def test_two_copies_of_one_model_average_to_that_model(ens, tmp_path, synthetic_
     (aaf / "labels.csv").write_text("file,age,gender\nimages/a.jpg,45,female\n"
                                     "images/b.jpg,45,female\nimages/c.jpg,30,male\n")
     model = default_model_path()
-    cache, out = tmp_path / "aaf.npz", tmp_path / "report.json"
-    args = ["--model", str(model), "--model", str(model), "--data", str(data),
-            "--manifest", str(manifest), "--aaf", str(aaf), "--aaf-cache", str(cache)]
-    assert ens.main([*args, "--out", str(out)]) == 0
-    report = json.loads(out.read_text())
+    cache = tmp_path / "aaf.npz"
+    args = ([model, model], data, manifest, aaf, aaf / "labels.csv", cache)
+    report = ens.evaluate_ensemble(*args)
     assert report["aaf_images"] == 3 and report["aaf_detected"] == 2   # c.jpg is unreadable
     first, second = report["models"]
     single = {k: first[k] for k in ("utkface_val", "aaf")}
@@ -65,5 +58,4 @@ def test_two_copies_of_one_model_average_to_that_model(ens, tmp_path, synthetic_
     assert single["utkface_val"]["n"] == 6 and single["aaf"]["n"] == 2
     # The detections are kept: a second run reads the crops, not the images.
     shutil.rmtree(aaf / "images")
-    assert ens.main([*args, "--out", str(tmp_path / "again.json")]) == 0
-    assert json.loads((tmp_path / "again.json").read_text())["average"] == single
+    assert ens.evaluate_ensemble(*args)["average"] == single

@@ -9,7 +9,7 @@ run the detector, align the central face, and compare with the original chip:
   holds the face) and at the model's 112x112;
 - with a model: gender accuracy and age MAE on the original chips vs the re-crops.
 
-    PYTHONPATH=src python scripts/check_alignment.py --out runs/check_alignment.json
+    PYTHONPATH=src python research/check_alignment.py --out runs/check_alignment.json
 """
 
 from __future__ import annotations
@@ -23,10 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fit_chip_template import DEFAULT_DATA, ROOT  # noqa: E402
+from fit_chip_template import DEFAULT_DATA, ROOT  # research/ is the script's folder
 
-from genderage.data.recrop import central_detection, pad_chip  # noqa: E402
+from genderage.training.recrop import central_detection, pad_chip
 
 
 def load_rows(split_csv: Path, split: str, limit: int | None) -> list[dict]:

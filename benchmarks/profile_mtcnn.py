@@ -1,10 +1,10 @@
 """Where the default detector's time goes, and whether per-network threads pay.
 
-On the photo of scripts/bench_latency.py: the median time of each MTCNN stage with one and
+On the photo of benchmarks/bench_latency.py: the median time of each MTCNN stage with one and
 two onnxruntime threads, then the whole detector with one thread for every network against
 the default (1, 2, 2), interleaved in this process so that the host's drift hits both alike.
 
-    PYTHONPATH=src python scripts/profile_mtcnn.py [--runs 200] [--rounds 10]
+    PYTHONPATH=src python benchmarks/profile_mtcnn.py [--runs 200] [--rounds 10]
 """
 
 from __future__ import annotations
@@ -14,13 +14,11 @@ import math
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_latency import AAF_IMAGE, make_photo
+from photos import AAF_IMAGE, make_photo, timed  # benchmarks/ is the script's folder
 
 from genderage.detect.mtcnn import (
     PIXEL_MEAN,
@@ -34,14 +32,7 @@ from genderage.imageio import decode_image
 
 
 def median_ms(fn, runs: int, warmup: int = 10) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(1000 * (time.perf_counter() - t0))
-    return statistics.median(times)
+    return statistics.median(timed(fn, runs, warmup)[0])
 
 
 def main(argv=None) -> int:
