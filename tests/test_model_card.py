@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from genderage.cli import main
-from genderage.evaluation.modelcard import render
+from genderage.training.modelcard import render
 from genderage.models import DEFAULT_MODEL, default_model_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,3 +77,12 @@ def test_card_example_runs_on_the_shipped_model():
     assert gender in ("female", "male") and 0.5 <= float(probability) <= 1.0
     assert 0 < float(age) < 100
     assert out[-1].startswith("(2, 3) [")
+
+
+def test_make_model_card_tool_checks_the_committed_card():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "tools/make_model_card.py", "--check"], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and "up to date" in done.stdout, done.stdout + done.stderr

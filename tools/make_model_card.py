@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from genderage.evaluation.modelcard import render
+from genderage.training.modelcard import render
 
 ROOT = Path(__file__).resolve().parents[1]
 

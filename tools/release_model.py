@@ -16,6 +16,7 @@ import argparse
 import hashlib
 import json
 import platform
+import shlex
 import shutil
 import statistics
 from pathlib import Path
@@ -27,7 +28,8 @@ from genderage.attribute import AttributeModel, softmax
 from genderage.data.split import manifest_hash, read_manifest
 from genderage.evaluation.evaluate import evaluate, load_faces_plain
 from genderage.evaluation.metrics import calibration
-from genderage.evaluation.modelcard import recipe_summary, render
+from genderage.training.modelcard import recipe_summary, render
+from genderage.training.record import read_run_record
 from genderage.preprocess import to_input
 from genderage.training.calibration import calibrate_checkpoint
 from genderage.training.checkpoint import load_checkpoint
@@ -122,9 +124,13 @@ def main() -> None:
     shutil.copy(args.run / "learning_curves.png", img / "learning_curves.png")
 
     summary = json.loads((args.run / "summary.json").read_text())
-    cfg = summary["train_config"]
-    command = (args.run / "command.sh").read_text().strip()
-    training = {"command": command, "config": cfg, "epochs_run": summary["epochs_run"],
+    record = read_run_record(args.run)
+    cfg = record["train_config"]
+    command = ("genderage " + shlex.join(record["argv"]) if record["argv"] else
+               f"genderage train --config {args.run}/run.json")
+    training = {"command": command, "config": cfg, "git_commit": record["git_commit"],
+                "genderage_version": record["genderage_version"],
+                "epochs_run": summary["epochs_run"],
                 "best_epoch": summary["best_epoch"], "train_seconds": summary["train_seconds"],
                 "checkpoint": args.checkpoint, "checkpoint_epoch": load_checkpoint(ckpt)["epoch"],
                 "images_per_s": statistics.median(r["train_images_per_s"]
@@ -154,7 +160,7 @@ def main() -> None:
         "commands": [
             "genderage data split ../shared/data/UTKFace --out splits/utkface_seed0.csv "
             "--report splits/utkface_check.json",
-            command.replace("runs/utkface_split.csv", "splits/utkface_seed0.csv"),
+            command,
             f"PYTHONPATH=src python tools/ablate.py --run {args.run} --checkpoint "
             f"{args.checkpoint} --out runs/ablations.json",
             "genderage evaluate --photos ../shared/data/AAF --out runs/aaf_eval",

@@ -17,8 +17,9 @@ import torch
 
 from ..attribute import META_AGE_INTERVAL, META_CONTRACT, META_TEMPERATURE
 from ..contract import AGE_SCALE, GENDER_LABELS, INPUT_SIZE
-from .arch import ContractModule, ModelConfig, with_age_output
+from .arch import ContractModule, with_age_output
 from .checkpoint import load_checkpoint, model_from_checkpoint
+from .config import ModelConfig
 
 log = logging.getLogger(__name__)
 
