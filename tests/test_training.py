@@ -145,6 +145,12 @@ def test_export_contract_and_parity(trained, tmp_path, opset, capsys):
     assert contract["output"]["columns"] == ["logit_female", "logit_male", "age/100"]
     assert float(meta["genderage.gender_temperature"]) > 0
     assert json.loads(meta["genderage.age_interval"])["coverage"] == 0.8
+    # The preprocessing the checkpoint was trained with travels into the file.
+    from genderage.attribute import AttributeModel
+    from genderage.contract import DEFAULT_PREPROCESSING, Preprocessing
+    assert load_checkpoint(ckpt)["preprocessing"]["template"] == DEFAULT_PREPROCESSING.template
+    assert Preprocessing.from_json(meta["genderage.preprocessing"]) == DEFAULT_PREPROCESSING
+    assert AttributeModel(onnx_path).preprocessing == DEFAULT_PREPROCESSING
 
 
 def test_export_flip_tta_is_mirror_invariant(trained, tmp_path):

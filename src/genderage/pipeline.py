@@ -18,7 +18,7 @@ import numpy as np
 
 from .align import align_face, template_landmarks
 from .attribute import AttributeBatch, AttributeModel
-from .contract import INPUT_SIZE, gender_label
+from .contract import gender_label
 from .imageio import ImageDecodeError, ImageSource, load_image, source_name
 from .models import DEFAULT_MODEL, default_model_path
 from .preprocess import resize_face
@@ -152,8 +152,9 @@ class GenderAge:
             located.append((i, name, candidates))
 
         crops = [c.crop for _, _, cands in located for c in cands]
+        size = self.model.preprocessing.input_size
         batch = self.model.predict(np.stack(crops) if crops else
-                                   np.zeros((0, INPUT_SIZE, INPUT_SIZE, 3), np.uint8))
+                                   np.zeros((0, size, size, 3), np.uint8))
         k = 0
         for i, name, candidates in located:
             faces = []
@@ -166,7 +167,7 @@ class GenderAge:
     def _detect(self, rgb: np.ndarray) -> list[_Candidate]:
         candidates = []
         for det in self.detector.detect(rgb):
-            crop = align_face(rgb, det.landmarks)
+            crop = align_face(rgb, det.landmarks, self.model.preprocessing)
             quality = assess(det.bbox, det.landmarks, det.score, crop, self.quality_thresholds)
             candidates.append(_Candidate(det.bbox, det.landmarks, det.score, crop, quality))
         return candidates
@@ -174,8 +175,8 @@ class GenderAge:
     def _whole_image(self, rgb: np.ndarray) -> list[_Candidate]:
         h, w = rgb.shape[:2]
         bbox = np.array([0, 0, w, h], np.float32)
-        landmarks = template_landmarks(w, h)
-        crop = resize_face(rgb)
+        landmarks = template_landmarks(w, h, self.model.preprocessing)
+        crop = resize_face(rgb, self.model.preprocessing)
         quality = assess(bbox, landmarks, 1.0, crop, self.quality_thresholds)
         return [_Candidate(bbox, landmarks, 1.0, crop, quality)]
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from ..contract import DEFAULT_PREPROCESSING, Preprocessing
 from .arch import GenderAgeNet, build_model
 from .config import ModelConfig
 
@@ -45,3 +46,10 @@ def model_from_checkpoint(state: dict, weights: str = "auto") -> GenderAgeNet:
         raise ValueError(f"checkpoint has no {key}")
     model.load_state_dict(state[key])
     return model.eval()
+
+
+def checkpoint_preprocessing(state: dict) -> Preprocessing:
+    """How the checkpoint's model expects its input; checkpoints written before this was
+    stored were trained with the defaults."""
+    stored = state.get("preprocessing")
+    return DEFAULT_PREPROCESSING if stored is None else Preprocessing(**stored)

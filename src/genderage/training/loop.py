@@ -12,12 +12,13 @@ import json
 import logging
 import math
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..contract import AGE_SCALE
+from ..contract import AGE_SCALE, DEFAULT_PREPROCESSING
 from ..data.split import manifest_hash, read_manifest
 from .arch import GenderAgeNet, build_model, count_parameters, model_config
 from .augment import PRESETS, augment
@@ -74,6 +75,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
         state = restore(last_path, cfg, model, optimizer, lr, ema)
 
     summary_base = {"model_config": mcfg.to_dict(), "train_config": cfg.to_dict(),
+                    "preprocessing": asdict(DEFAULT_PREPROCESSING),  # what load_faceset does
                     "manifest_sha256": manifest_hash(cfg.manifest),
                     "parameters": count_parameters(model), "device": str(device),
                     "precision": "bf16" if amp_dtype is not None else "fp32",
