@@ -47,6 +47,7 @@ def test_info_reports_the_shipped_model(capsys):
     assert info["model_path"] == str(default_model_path())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["default", "flip_tta"])
 def test_evaluate_reproduces_the_card(utkface_dir, tmp_path, capsys, mode):
     b = _bundle()

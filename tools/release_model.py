@@ -128,7 +128,10 @@ def main() -> None:
     cfg = record["train_config"]
     command = ("genderage " + shlex.join(record["argv"]) if record["argv"] else
                f"genderage train --config {args.run}/run.json")
-    training = {"command": command, "config": cfg, "git_commit": record["git_commit"],
+    argv = record["argv"] or []
+    recipe = argv[argv.index("--config") + 1] if "--config" in argv[:-1] else None
+    training = {"command": command, "recipe": recipe, "config": cfg,
+                "git_commit": record["git_commit"],
                 "genderage_version": record["genderage_version"],
                 "epochs_run": summary["epochs_run"],
                 "best_epoch": summary["best_epoch"], "train_seconds": summary["train_seconds"],

@@ -65,7 +65,7 @@ class AttributeModel:
             raise FileNotFoundError(f"{self.path}: model file not found")
         options = ort.SessionOptions()
         # Idle pool threads must not spin: the detector runs right after this model on the
-        # same cores, and spinning made it 4x slower (docs/pipeline.md, latency).
+        # same cores, and spinning made it 4x slower (docs/experiments/2026-11-29-latency.md).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if intra_op_threads:
             options.intra_op_num_threads = intra_op_threads

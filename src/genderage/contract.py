@@ -32,7 +32,7 @@ left eye, right eye, nose tip, left mouth corner, right mouth corner (image left
 Measured, not designed: ``research/fit_chip_template.py --n 2000`` ran the default detector
 (MTCNN) on 2000 UTKFace training chips padded by 100 black pixels and took the
 per-coordinate median of the landmarks (1991 chips with a face). SCRFD and YuNet put the
-points within 1.3 px of these (docs/pipeline.md), so one template serves every backend.
+points within 1.3 px of these (docs/experiments/2026-11-28-alignment.md), so one template serves every backend.
 """
 
 META_PREPROCESSING = "genderage.preprocessing"
