@@ -404,3 +404,22 @@ def test_shipped_recipe_is_the_metrics_bundle_command():
     shipped = json.loads(bundle.read_text())["training"]["config"]
     recipe = TrainConfig.from_json(ROOT / "configs" / "v1.json")
     assert recipe.to_dict() == TrainConfig.from_dict(shipped).to_dict()
+
+
+def test_faceset_keeps_every_per_face_array_aligned():
+    from genderage.training.faceset import FaceSet
+
+    n = 5
+    faces = np.arange(n, dtype=np.uint8)[:, None, None, None] * np.ones((1, 2, 2, 3), np.uint8)
+    fs = FaceSet(faces, np.arange(n) % 2, np.arange(n, dtype=np.float32) * 10, np.zeros(n, int),
+                 recrops=faces + 100, recrop_found=np.array([1, 0, 1, 0, 0], bool),
+                 extra={"source": np.array(list("uuaau"))})
+    part = fs.take(np.array([4, 2]))
+    assert part.faces[:, 0, 0, 0].tolist() == [4, 2] and part.age.tolist() == [40.0, 20.0]
+    assert part.extra["source"].tolist() == ["u", "a"] and part.recrops[0, 0, 0, 0] == 104
+    rc = fs.recropped()
+    assert rc.faces[:, 0, 0, 0].tolist() == [100, 102] and rc.gender.tolist() == [0, 0]
+    assert rc.recrops is None and rc.extra["source"].tolist() == ["u", "a"]
+    assert FaceSet(faces, fs.gender, fs.age, fs.race).recropped() is None
+    with pytest.raises(ValueError, match="differ in length"):
+        FaceSet(faces, fs.gender[:3], fs.age, fs.race)

@@ -68,13 +68,12 @@ def load_faceset(data_dir: str | Path, rows: list[ManifestRow], cache_dir: str |
                  recrops: bool = False, recrop_detector: str | None = None) -> FaceSet:
     """The faces of manifest ``rows`` (cached, see :mod:`.cache`), with their pipeline
     re-crops when ``recrops`` (see :mod:`.recrop`)."""
-    faces = FaceSet(load_faces(data_dir, rows, cache_dir),
-                    np.array([r.gender for r in rows], np.int64),
-                    np.array([r.age for r in rows], np.float32),
-                    np.array([r.race for r in rows], np.int64))
+    crops = found = None
     if recrops:
         from .recrop import load_recrops
-        faces.recrops, faces.recrop_found = load_recrops(
-            data_dir, [r.file for r in rows], cache_dir, recrop_detector)
-        log.info("pipeline re-crops: %d of %d faces found", faces.recrop_found.sum(), len(rows))
-    return faces
+        crops, found = load_recrops(data_dir, [r.file for r in rows], cache_dir, recrop_detector)
+        log.info("pipeline re-crops: %d of %d faces found", found.sum(), len(rows))
+    return FaceSet(load_faces(data_dir, rows, cache_dir),
+                   np.array([r.gender for r in rows], np.int64),
+                   np.array([r.age for r in rows], np.float32),
+                   np.array([r.race for r in rows], np.int64), crops, found)
