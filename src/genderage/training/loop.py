@@ -136,18 +136,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
         monitored = row["ema_val_loss"] if ema is not None else row["val_loss"]
         lr.after_validation(monitored)
         row["epoch_seconds"] = time.time() - t_epoch
-        state["train_seconds"] += row["epoch_seconds"]
-        state["history"].append(row)
-        state["epoch"] = epoch
-        improved = monitored < state["best_loss"]
-        if improved:
-            state.update(best_loss=monitored, best_epoch=epoch, bad_epochs=0)
-        else:
-            state["bad_epochs"] += 1
-        if cfg.early_stop_patience and state["bad_epochs"] >= cfg.early_stop_patience:
-            log.info("early stopping at epoch %d (best %d)", epoch, state["best_epoch"])
-            stop = True
-        state["stopped_early"] = stop and not cfg.max_steps
+        improved, stop = end_epoch(state, row, monitored, cfg, stop)
         checkpoint(last_path)
         if improved:
             checkpoint(out_dir / "best.pt")
@@ -161,6 +150,26 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     callback.train_end(state["history"])
     return summary
+
+
+def end_epoch(state: dict, row: dict, monitored: float, cfg: TrainConfig, stop: bool
+              ) -> tuple[bool, bool]:
+    """Record epoch ``row`` in the loop ``state``; returns whether the monitored validation
+    loss improved, and whether to stop (early stopping, or ``stop`` already)."""
+    epoch = row["epoch"]
+    state["train_seconds"] += row["epoch_seconds"]
+    state["history"].append(row)
+    state["epoch"] = epoch
+    improved = monitored < state["best_loss"]
+    if improved:
+        state.update(best_loss=monitored, best_epoch=epoch, bad_epochs=0)
+    else:
+        state["bad_epochs"] += 1
+    if cfg.early_stop_patience and state["bad_epochs"] >= cfg.early_stop_patience:
+        log.info("early stopping at epoch %d (best %d)", epoch, state["best_epoch"])
+        stop = True
+    state["stopped_early"] = stop and not cfg.max_steps
+    return improved, stop
 
 
 def load_splits(cfg: TrainConfig) -> tuple[FaceSet, FaceSet]:
