@@ -118,6 +118,8 @@ class Tracker:
             ended because they went unseen for more than ``max_gap`` frames.
         """
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+        ended = [t for t in self.tracks if frame - t.frame > self.max_gap]
+        self.tracks = [t for t in self.tracks if frame - t.frame <= self.max_gap]
         predicted = np.array([t.predict(frame) for t in self.tracks]).reshape(-1, 4)
         last = np.array([t.box for t in self.tracks]).reshape(-1, 4)
         overlap = np.maximum(iou_matrix(predicted, boxes), iou_matrix(last, boxes))
@@ -131,8 +133,6 @@ class Tracker:
                 self._next_id += 1
                 self.tracks.append(track)
                 ids[c] = track.track_id
-        ended = [t for t in self.tracks if frame - t.frame > self.max_gap]
-        self.tracks = [t for t in self.tracks if frame - t.frame <= self.max_gap]
         return ids, ended
 
     def finish(self) -> list[Track]:
@@ -143,7 +143,9 @@ class Tracker:
     @staticmethod
     def _observe(track: Track, frame: int, box: np.ndarray) -> None:
         step = (box - track.box) / max(1, frame - track.frame)
-        track.velocity = VELOCITY_MOMENTUM * track.velocity + (1 - VELOCITY_MOMENTUM) * step
+        # The second detection gives the first velocity; later ones blend into it.
+        track.velocity = step if track.hits == 1 else \
+            VELOCITY_MOMENTUM * track.velocity + (1 - VELOCITY_MOMENTUM) * step
         track.box = box.copy()
         track.frame = frame
         track.hits += 1
