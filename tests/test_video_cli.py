@@ -16,6 +16,7 @@ import pytest
 from genderage.cli import main
 from genderage.models import default_model_path
 from genderage.quality import Quality
+from genderage.video import DEFAULT_EVERY
 from genderage.video.smoothing import quality_weight
 from video_synth import animate, astronaut_portrait, write_video
 
@@ -104,23 +105,25 @@ def test_astronaut_video_one_track_per_face_and_no_smoothed_flip(astronaut_video
                                    "--annotate", str(tmp_path / "annotated.mp4"))
     assert rc == 0, capsys.readouterr().err
     check_stability(tracks, frames, 2, 320, "astronaut")
+    last_detection = (N_FRAMES - 1) // DEFAULT_EVERY * DEFAULT_EVERY
     for t in tracks:
         assert list(t) == TRACK_KEYS
-        assert t["first_frame"] == 0 and t["last_frame"] >= N_FRAMES - 3
+        assert t["first_frame"] == 0 and t["last_frame"] == last_detection
         assert t["last_time_s"] == pytest.approx(t["last_frame"] / FPS, abs=1e-3)
         assert 0.5 <= t["gender_probability"] <= 1 and not t["low_quality"]
         lo, hi = t["age_interval"]
         assert 0 <= lo <= t["age"] <= hi <= 120
     # The occluded face keeps its id across the board: still one track, fewer frames.
     left, right = sorted(tracks, key=lambda t: t["best_bbox"][0])
-    assert left["n_frames"] < right["n_frames"] == N_FRAMES - 2
+    assert left["n_frames"] < right["n_frames"] == last_detection + 1
     hidden = [f for f in frames if 31 <= f["frame"] <= 38]
     assert all(face["track_id"] != left["track_id"] for f in hidden for face in f["faces"])
 
 
 def test_frames_schema_detection_interval_and_the_per_track_rule(astronaut_video, tmp_path,
                                                                    model_path, capsys):
-    rc, tracks, frames = run_video(astronaut_video, tmp_path, "--model", str(model_path))
+    rc, tracks, frames = run_video(astronaut_video, tmp_path, "--model", str(model_path),
+                                   "--every", "3")
     assert rc == 0, capsys.readouterr().err
     assert [f["frame"] for f in frames] == list(range(N_FRAMES))
     assert [f["detected"] for f in frames] == [i % 3 == 0 for i in range(N_FRAMES)]
@@ -186,12 +189,12 @@ def test_max_fps_keeps_every_nth_frame(astronaut_video, tmp_path, model_path):
 
 
 def test_tracks_go_to_stdout_without_out(astronaut_video, model_path, capsys):
-    rc = main(["video", str(astronaut_video), "--model", str(model_path), "--every", "5"])
+    rc = main(["video", str(astronaut_video), "--model", str(model_path)])
     out = capsys.readouterr()
     assert rc == 0
     lines = [json.loads(line) for line in out.out.splitlines()]
     assert [t["track_id"] for t in lines] == [1, 2]
-    assert "detecting every 5 frame(s)" in out.err and "2 track(s)" in out.err
+    assert f"detecting every {DEFAULT_EVERY} frame(s)" in out.err and "2 track(s)" in out.err
 
 
 @needs_shipped_model

@@ -70,6 +70,7 @@ def run(args) -> int:
         analyzer.detector  # noqa: B018 - create it now: a bad --detector is a usage error
     except DetectorError as exc:
         raise CliError(str(exc)) from None
+    _quiet_opencv()
     try:
         source = VideoSource(args.camera if args.input is None else args.input, args.max_fps)
     except VideoOpenError as exc:
@@ -84,6 +85,16 @@ def run(args) -> int:
     if n_tracks == 0:
         print(f"genderage video: no faces found in {source.name}", file=sys.stderr)
     return 0
+
+
+def _quiet_opencv() -> None:
+    """OpenCV's own warnings about a file or camera it cannot open would precede our one-line
+    error; keep its errors only."""
+    import cv2
+
+    logging = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging is not None:
+        logging.setLogLevel(logging.LOG_LEVEL_ERROR)
 
 
 def _process(source, analyzer, args) -> int:
