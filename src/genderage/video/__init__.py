@@ -8,6 +8,6 @@ defaults below without loading OpenCV or a model.
 DEFAULT_EVERY = 5
 """Run the detector on every 5th frame by default and track in between. Measured with
 ``benchmarks/bench_video.py`` (docs/video.md): on the 2 shared cores under heavy load, a
-25 fps 640x480 video took 0.38-0.58 of its duration with 5, and 0.5-1.2 with 3; detecting
+25 fps 640x480 video took 0.34-0.78 of its duration with 5, and 0.5-1.2 with 3; detecting
 on every frame took about twice its duration. Five detections a second still give the
 per-person average plenty of faces."""
