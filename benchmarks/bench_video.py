@@ -46,7 +46,10 @@ def run_once(analyzer: GenderAge, video: Path, every: int) -> tuple[float, int, 
     start = time.perf_counter()
     with VideoSource(video) as source:
         analysis = VideoAnalysis(analyzer, source.fps, every)
-        n = sum(1 for frame in source.frames() if analysis.step(frame) is not None)
+        n = 0
+        for frame in source.frames():
+            analysis.step(frame)
+            n += 1
         tracks = analysis.finish()
     return time.perf_counter() - start, n, len(tracks)
 

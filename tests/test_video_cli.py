@@ -247,3 +247,13 @@ def test_usage_errors_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["video", *argv])
     assert exc.value.code == 2
+
+
+@pytest.mark.parametrize("option", ["--out", "--frames", "--annotate"])
+def test_an_output_that_cannot_be_written_is_a_usage_error(option, astronaut_video, tmp_path,
+                                                           model_path, capsys):
+    target = tmp_path / "no-such-folder" / "out.file"
+    rc = main(["video", str(astronaut_video), "--model", str(model_path), "--no-progress",
+               option, str(target)])
+    err = capsys.readouterr().err
+    assert rc == 2 and str(target.parent) in err and "Traceback" not in err

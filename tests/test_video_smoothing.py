@@ -63,7 +63,6 @@ def test_low_quality_faces_count_only_when_there_is_nothing_better():
     avg = smoother.average()
     assert avg.gender == "female" and not avg.low_quality and avg.n_used == 1
     assert avg.age == pytest.approx(30.0, abs=1e-4)
-    assert smoother.n_added == 3
 
 
 def test_smoothed_label_switches_only_past_the_switch_probability():

@@ -101,10 +101,10 @@ def _process(source, analyzer, args) -> int:
     """Run the analysis, writing the outputs as it goes; returns the number of tracks."""
     from ..video.analysis import VideoAnalysis
     from ..video.draw import draw_frame
-    from ..video.io import VideoWriter
 
     analysis = VideoAnalysis(analyzer, source.fps, args.every)
     progress = None if args.no_progress else _Progress(source, args.every)
+    tracks_out = sys.stdout if args.out is None else _open_text(args.out)
     frames_out = _open_text(args.frames) if args.frames else None
     writer = None
     n_frames = 0
@@ -117,8 +117,7 @@ def _process(source, analyzer, args) -> int:
                     frames_out.write(json.dumps(result.to_dict()) + "\n")
                 if args.annotate is not None:
                     if writer is None:
-                        h, w = frame.rgb.shape[:2]
-                        writer = VideoWriter(args.annotate, source.output_fps, (w, h))
+                        writer = _open_writer(args.annotate, source.output_fps, frame.rgb)
                     writer.write(draw_frame(frame.rgb, result))
                 if progress is not None:
                     progress.update(frame, n_frames, len(analysis.tracker.tracks))
@@ -126,28 +125,38 @@ def _process(source, analyzer, args) -> int:
             if not source.is_camera:
                 raise
         tracks = analysis.finish()
+        for track in tracks:
+            tracks_out.write(json.dumps(track.to_dict()) + "\n")
     finally:
-        if frames_out is not None:
-            frames_out.close()
+        for out in (tracks_out, frames_out):
+            if out is not None and out is not sys.stdout:
+                out.close()
         if writer is not None:
             writer.close()
     if progress is not None:
         progress.done(n_frames, len(tracks))
-    lines = "".join(json.dumps(t.to_dict()) + "\n" for t in tracks)
-    if args.out is None:
-        sys.stdout.write(lines)
-    else:
-        args.out.write_text(lines)
     return len(tracks)
 
 
 def _open_text(path: Path):
+    """Open an output file before any work is done, so a bad path fails at once."""
     from ..cli import CliError
 
     try:
         return path.open("w")
     except OSError as exc:
         raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _open_writer(path: Path, fps: float, first_frame):
+    from ..cli import CliError
+    from ..video.io import VideoOpenError, VideoWriter
+
+    h, w = first_frame.shape[:2]
+    try:
+        return VideoWriter(path, fps, (w, h))
+    except VideoOpenError as exc:
+        raise CliError(str(exc)) from None
 
 
 class _Progress:
@@ -164,7 +173,7 @@ class _Progress:
 
     def update(self, frame, n_frames: int, n_live: int) -> None:
         now = time.monotonic()
-        if now - self.last < PROGRESS_INTERVAL_S:
+        if not sys.stderr.isatty() or now - self.last < PROGRESS_INTERVAL_S:
             return
         self.last = now
         total = f"/{self.source.frame_count}" if self.source.frame_count else ""

@@ -10,7 +10,6 @@ their velocity and shown with their running estimate; neither the detector nor t
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -136,18 +135,3 @@ class VideoAnalysis:
         for track in self.tracker.finish():
             self.finished.append(self._states.pop(track.track_id).result(track.track_id))
         return sorted(self.finished, key=lambda t: t.track_id)
-
-
-def analyze_frames(analyzer: GenderAge, frames: Iterable[Frame], fps: float,
-                   every: int = DEFAULT_EVERY) -> tuple[list[FrameResult], list[TrackResult]]:
-    """All frames' results and all tracks of a sequence of frames (convenience for tests and
-    scripts; the CLI streams with :class:`VideoAnalysis` instead)."""
-    analysis = VideoAnalysis(analyzer, fps, every)
-    results = [analysis.step(f) for f in frames]
-    return results, analysis.finish()
-
-
-def iter_frames(rgbs: Iterable[np.ndarray], fps: float) -> Iterator[Frame]:
-    """:class:`Frame` records for in-memory RGB frames at a fixed frame rate."""
-    for i, rgb in enumerate(rgbs):
-        yield Frame(i, i / fps, rgb)

@@ -133,10 +133,6 @@ class TrackSmoother:
         return Estimate(self.label, p_label[self.label], current.age, current.age_interval,
                         current.n_used, current.low_quality)
 
-    @property
-    def n_added(self) -> int:
-        return self._all.count
-
     def average(self) -> Estimate:
         """The average of all faces so far (argmax label, no hysteresis).
 
