@@ -51,8 +51,8 @@ def resolve_model_path(model: str | os.PathLike | None) -> Path:
 
 
 @dataclass(frozen=True)
-class _Candidate:
-    """A located, aligned face waiting for the attribute model."""
+class Candidate:
+    """A located, aligned face waiting for the attribute model (``crop``: uint8 112x112 RGB)."""
 
     bbox: np.ndarray
     landmarks: np.ndarray
@@ -137,7 +137,7 @@ class GenderAge:
             One :class:`ImageResult` per input, in input order.
         """
         results: list[ImageResult | None] = [None] * len(images)
-        located: list[tuple[int, str | None, list[_Candidate]]] = []
+        located: list[tuple[int, str | None, list[Candidate]]] = []
         for i, image in enumerate(images):
             name = source_name(image)
             try:
@@ -146,7 +146,7 @@ class GenderAge:
                 log.info("%s", exc)
                 results[i] = ImageResult(name, [], str(exc))
                 continue
-            candidates = self._whole_image(rgb) if aligned else self._detect(rgb)
+            candidates = self._whole_image(rgb) if aligned else self.locate(rgb)
             if self.skip_low_quality:
                 candidates = [c for c in candidates if not c.quality.low_quality]
             located.append((i, name, candidates))
@@ -159,29 +159,31 @@ class GenderAge:
         for i, name, candidates in located:
             faces = []
             for c in candidates:
-                faces.append(_make_face(c, batch, k))
+                faces.append(make_face(c, batch, k))
                 k += 1
             results[i] = ImageResult(name, faces, None)
         return results
 
-    def _detect(self, rgb: np.ndarray) -> list[_Candidate]:
+    def locate(self, rgb: np.ndarray) -> list[Candidate]:
+        """Detect, align and assess every face of an RGB uint8 image (no attribute model)."""
         candidates = []
         for det in self.detector.detect(rgb):
             crop = align_face(rgb, det.landmarks, self.model.preprocessing)
             quality = assess(det.bbox, det.landmarks, det.score, crop, self.quality_thresholds)
-            candidates.append(_Candidate(det.bbox, det.landmarks, det.score, crop, quality))
+            candidates.append(Candidate(det.bbox, det.landmarks, det.score, crop, quality))
         return candidates
 
-    def _whole_image(self, rgb: np.ndarray) -> list[_Candidate]:
+    def _whole_image(self, rgb: np.ndarray) -> list[Candidate]:
         h, w = rgb.shape[:2]
         bbox = np.array([0, 0, w, h], np.float32)
         landmarks = template_landmarks(w, h, self.model.preprocessing)
         crop = resize_face(rgb, self.model.preprocessing)
         quality = assess(bbox, landmarks, 1.0, crop, self.quality_thresholds)
-        return [_Candidate(bbox, landmarks, 1.0, crop, quality)]
+        return [Candidate(bbox, landmarks, 1.0, crop, quality)]
 
 
-def _make_face(c: _Candidate, batch: AttributeBatch, k: int) -> Face:
+def make_face(c: Candidate, batch: AttributeBatch, k: int) -> Face:
+    """The :class:`Face` record of candidate ``c``, whose predictions are row ``k`` of ``batch``."""
     index = int(np.argmax(batch.gender_probs[k]))
     lo, hi = (float(v) for v in batch.age_interval[k])
     return Face(
