@@ -52,7 +52,7 @@ def build_report(path: str | Path, *, exclude_low_quality: bool = False, by: str
     if len(faces) == 0:
         raise ResultsError(f"{path}: no faces to report on ({len(results.faces)} faces, "
                            f"{int(results.low_quality.sum())} low quality)")
-    rates = lookup_rates(results.model_sha256, bundles)
+    rates = lookup_rates(results.model_sha256, bundles, results.flip_tta)
     if rates.counts is None:
         log.warning("%s", rates.note)
     report = {

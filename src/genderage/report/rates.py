@@ -42,15 +42,25 @@ def shipped_bundles() -> list[Path]:
     return sorted(MODELS_DIR.glob("*.metrics.json"))
 
 
-def counts_from_bundle(bundle: dict, name: str) -> ConfusionCounts | None:
-    """The female/male validation confusion counts of a bundle, or ``None`` if it has none."""
+def counts_from_bundle(bundle: dict, name: str, flip_tta: bool = False
+                       ) -> ConfusionCounts | None:
+    """The female/male validation confusion counts of a bundle, or ``None`` if it has none.
+
+    Args:
+        flip_tta: the counts measured with mirror test-time augmentation
+            (``flip_tta_mode.utkface_val``) instead of the default mode (``utkface_val``).
+    """
+    key = ("flip_tta_mode", "utkface_val") if flip_tta else ("utkface_val",)
     try:
-        cm = bundle["utkface_val"]["gender"]["confusion_matrix"]
+        section = bundle
+        for part in key:
+            section = section[part]
+        cm = section["gender"]["confusion_matrix"]
         labels, rows = cm["labels"], cm["rows_true"]
         f, m = labels.index("female"), labels.index("male")
         return ConfusionCounts(tp=int(rows[f][f]), fn=int(rows[f][m]), fp=int(rows[m][f]),
                                tn=int(rows[m][m]),
-                               source=f"{name}: utkface_val.gender.confusion_matrix")
+                               source=f"{name}: {'.'.join(key)}.gender.confusion_matrix")
     except (KeyError, ValueError, IndexError, TypeError):
         return None
 
@@ -62,12 +72,14 @@ def age_bias_from_bundle(bundle: dict) -> dict:
     return {k: float(v) for k, v in found.items() if v is not None}
 
 
-def lookup_rates(model_sha256: str | None, bundles: list[Path] | None = None) -> Rates:
+def lookup_rates(model_sha256: str | None, bundles: list[Path] | None = None,
+                 flip_tta: bool = False) -> Rates:
     """Find the confusion counts of the model with this sha256 among ``bundles``.
 
     Args:
         model_sha256: the hash recorded in the results; ``None`` if they record none.
         bundles: bundle files to search; ``None`` for the shipped ones.
+        flip_tta: the results were made with mirror test-time augmentation.
     """
     if not model_sha256:
         return Rates(None, "the results name no model (no model_sha256): naive shares only")
@@ -79,10 +91,11 @@ def lookup_rates(model_sha256: str | None, bundles: list[Path] | None = None) ->
             continue
         if bundle.get("model", {}).get("sha256") != model_sha256:
             continue
-        counts = counts_from_bundle(bundle, Path(path).name)
+        counts = counts_from_bundle(bundle, Path(path).name, flip_tta)
         bias = age_bias_from_bundle(bundle)
         if counts is None:
-            return Rates(None, f"{Path(path).name} has no gender confusion matrix: "
+            mode = " for flip-TTA results" if flip_tta else ""
+            return Rates(None, f"{Path(path).name} has no gender confusion matrix{mode}: "
                                "naive shares only", bias)
         return Rates(counts, counts.source, bias)
     return Rates(None, f"no metrics bundle for model sha256 {model_sha256[:16]}...: "

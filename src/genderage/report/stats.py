@@ -147,19 +147,22 @@ def bootstrap_means(columns: np.ndarray, n_boot: int, rng: np.random.Generator,
                     max_cells: int = 20_000_000) -> np.ndarray:
     """Column means of ``columns`` [N, K] under ``n_boot`` resamplings of its rows.
 
-    Each replicate's multiplicities ``w ~ Multinomial(N, 1/N)`` give the resampled mean
-    ``w @ columns / N`` (the same as indexing N rows drawn with replacement). Replicates are
-    drawn in blocks of at most ``max_cells`` weights to bound memory.
+    Each replicate draws N row indices with replacement; its multiplicities ``w`` (a
+    Multinomial(N, 1/N) vector) give the resampled mean ``w @ columns / N``. Replicates are
+    drawn in blocks of at most ``max_cells`` indices to bound memory.
 
     Returns:
         float ``[n_boot, K]``.
     """
     n = len(columns)
     assert n > 0
-    uniform = np.full(n, 1.0 / n)
     block = max(1, max_cells // n)
-    out = [rng.multinomial(n, uniform, size=min(block, n_boot - start)) @ columns / n
-           for start in range(0, n_boot, block)]
+    out = []
+    for start in range(0, n_boot, block):
+        b = min(block, n_boot - start)
+        rows = rng.integers(0, n, (b, n)) + n * np.arange(b)[:, None]
+        weights = np.bincount(rows.ravel(), minlength=b * n).reshape(b, n)
+        out.append(weights @ columns / n)
     return np.concatenate(out)
 
 

@@ -6,6 +6,7 @@ Needs ``pyarrow`` (``pip install "genderage[report]"``).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import numpy as np
 from .estimate import FaceData
 
 REQUIRED_COLUMNS = ("path", "gender", "age", "low_quality", "error", "model_sha256")
+BATCH_OPTIONS_KEY = b"genderage.batch.options"
+"""Parquet schema metadata where `genderage batch` records its options (JSON)."""
 
 
 class ResultsError(ValueError):
@@ -31,6 +34,7 @@ class Results:
         low_quality: bool ``[N]``, the face was flagged low quality.
         model_sha256: the model that made the predictions, or ``None`` if unrecorded.
         groups: ``[N]`` strings, the ``--by`` column per face, or ``None``.
+        flip_tta: the batch options recorded mirror test-time augmentation.
     """
 
     n_images: int
@@ -39,6 +43,7 @@ class Results:
     low_quality: np.ndarray
     model_sha256: str | None
     groups: np.ndarray | None = None
+    flip_tta: bool = False
 
 
 def read_results(path: str | Path, by: str | None = None) -> Results:
@@ -105,7 +110,17 @@ def read_results(path: str | Path, by: str | None = None) -> Results:
         low_quality=faces.column("low_quality").fill_null(False).to_numpy(
             zero_copy_only=False).astype(bool),
         model_sha256=models[0] if models else None,
-        groups=groups)
+        groups=groups, flip_tta=_batch_options(schema).get("flip_tta") is True)
+
+
+def _batch_options(schema) -> dict:
+    """The options `genderage batch` recorded in the schema metadata; ``{}`` if none."""
+    raw = (schema.metadata or {}).get(BATCH_OPTIONS_KEY)
+    try:
+        options = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return options if isinstance(options, dict) else {}
 
 
 def _matrix(path: Path, column) -> np.ndarray:
