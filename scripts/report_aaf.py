@@ -18,7 +18,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from eval_aaf import DEFAULT_AAF, load_labels
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from eval_aaf import DEFAULT_AAF, load_labels  # noqa: E402
 
 RESULT_COLUMNS = ("path", "face_index", "gender", "gender_probability", "age", "age_low",
                   "age_high", "low_quality", "quality_reasons", "error", "model_sha256",
