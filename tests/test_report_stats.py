@@ -5,22 +5,22 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from script_module import load_script
 
 from genderage.report.estimate import FaceData, estimate
-from genderage.report.rates import lookup_rates, shipped_bundles
 from genderage.report.stats import (ConfusionCounts, adjusted_share, age_distribution,
                                     band_mass, bootstrap_means, expected_age, female_share)
 
 
 @pytest.fixture(scope="module")
-def model_counts() -> ConfusionCounts:
-    """The shipped model's validation confusion counts, read as the report reads them."""
-    import json
+def simulation():
+    return load_script("report_simulation")
 
-    bundle = json.loads(shipped_bundles()[0].read_text())
-    rates = lookup_rates(bundle["model"]["sha256"])
-    assert rates.counts is not None, rates.note
-    return rates.counts
+
+@pytest.fixture(scope="module")
+def model_counts(simulation) -> ConfusionCounts:
+    """The shipped model's validation confusion counts, read as the report reads them."""
+    return simulation.shipped_counts()
 
 
 def test_adjusted_share_golden():
@@ -67,69 +67,25 @@ def test_bootstrap_means_matches_theory():
     assert boot[:, 0].std() == pytest.approx(x.std() / np.sqrt(400), rel=0.06)
 
 
-def test_corrected_share_covers_truth_in_simulated_populations(model_counts):
-    """200 populations with known female shares: n faces drawn from each, classified with the
-    model's measured rates; each estimate uses its own simulated validation measurement of
-    those rates (as many faces as the model's validation split)."""
-    rng = np.random.default_rng(2026)
-    tpr, fpr = model_counts.tpr, model_counts.fpr
-    n_val_f, n_val_m = model_counts.tp + model_counts.fn, model_counts.fp + model_counts.tn
-    shares = np.concatenate([rng.uniform(0.05, 0.2, 70), rng.uniform(0.2, 0.8, 60),
-                             rng.uniform(0.8, 0.95, 70)])
-    covered, naive_covered, naive_err, corrected_err, skewed = [], [], [], [], []
-    for share in shares:
-        n = int(rng.integers(300, 5000))
-        n_female = rng.binomial(n, share)
-        predicted = rng.binomial(n_female, tpr) + rng.binomial(n - n_female, fpr)
-        tp = rng.binomial(n_val_f, tpr)
-        fp = rng.binomial(n_val_m, fpr)
-        measured = ConfusionCounts(tp=tp, fn=n_val_f - tp, fp=fp, tn=n_val_m - fp)
-        out = female_share(predicted, n, measured, 1000, rng)
-        truth = share
-        covered.append(out["ci95"][0] <= truth <= out["ci95"][1])
-        naive_covered.append(out["naive_ci95"][0] <= truth <= out["naive_ci95"][1])
-        naive_err.append(out["naive"] - truth)
-        corrected_err.append(out["estimate"] - truth)
-        skewed.append(share < 0.2 or share > 0.8)
-    covered, naive_covered, skewed = map(np.array, (covered, naive_covered, skewed))
-    naive_err, corrected_err = np.array(naive_err), np.array(corrected_err)
-
-    assert covered.mean() >= 0.90, f"corrected 95% interval covers {covered.mean():.1%}"
-    # Skewed shares: the naive count is pulled towards 50% by several points, so its own
-    # 95% interval misses the truth in most populations; the corrected one is unbiased.
-    low, high = shares < 0.2, shares > 0.8
-    assert naive_err[low].mean() > 0.03 and naive_err[high].mean() < -0.03
-    assert naive_covered[skewed].mean() < 0.3
-    assert abs(corrected_err[skewed].mean()) < 0.01
-    assert covered[skewed].mean() >= 0.90
+def test_corrected_share_covers_truth_in_simulated_populations(simulation, model_counts):
+    """200 populations with known female shares classified with the model's measured rates
+    (scripts/report_simulation.py): the corrected 95% interval holds the truth in >= 90%;
+    the naive count is pulled towards 50% by several points when the shares are skewed."""
+    out = simulation.simulate_female_share(model_counts, n_populations=200)
+    assert out["coverage"] >= 0.90, out
+    assert out["coverage_skewed"] >= 0.90, out
+    # Naive bias = fpr (1 - p) - (1 - tpr) p: about +4 points at p = 0.1, -6 at p = 0.9.
+    assert out["naive_bias_low"] > 0.03 and out["naive_bias_high"] < -0.03, out
+    assert out["naive_coverage_skewed"] < 0.3, out
+    assert abs(out["corrected_bias_skewed"]) < 0.01, out
 
 
-def test_per_band_shares_cover_truth(model_counts):
-    """Female share per age band and band shares on 60 simulated populations with known
-    shares: the 95% intervals cover the truth of each band in >= 90% of cases."""
-    rng = np.random.default_rng(7)
-    band_female = np.array([0.2, 0.7, 0.5, 0.35, 0.8])
-    band_share = np.array([0.1, 0.3, 0.3, 0.2, 0.1])
-    band_ages = np.array([[1, 17], [18, 29], [30, 49], [50, 69], [70, 95]])
-    hits, band_hits = [], []
-    for _ in range(60):
-        n = 1500
-        band = rng.choice(5, n, p=band_share)
-        female = rng.random(n) < band_female[band]
-        pred = np.where(female, rng.random(n) < model_counts.tpr,
-                        rng.random(n) < model_counts.fpr)
-        ages = rng.integers(band_ages[band, 0], band_ages[band, 1] + 1)
-        probs = np.zeros((n, 121))
-        probs[np.arange(n), ages] = 1.0  # the age model is exact here: only gender is noisy
-        out = estimate(FaceData(pred, ages.astype(float), probs), model_counts, n_boot=400,
-                       seed=int(rng.integers(1 << 30)))
-        for j, name in enumerate(("0-17", "18-29", "30-49", "50-69", "70+")):
-            lo, hi = out["female_share_by_age_band"][name]["ci95"]
-            hits.append(lo <= band_female[j] <= hi)
-            lo, hi = out["age_bands"][name]["ci95"]
-            band_hits.append(lo <= band_share[j] <= hi)
-    assert np.mean(hits) >= 0.90, f"per-band female share covered {np.mean(hits):.1%}"
-    assert np.mean(band_hits) >= 0.90, f"band shares covered {np.mean(band_hits):.1%}"
+def test_per_band_shares_cover_truth(simulation, model_counts):
+    """Band shares and female share per band on 60 simulated populations with known values:
+    the 95% intervals hold the truth for >= 90% of (population, band) pairs."""
+    out = simulation.simulate_bands(model_counts)
+    assert out["band_share_coverage"] >= 0.90, out
+    assert out["band_female_coverage"] >= 0.90, out
 
 
 def test_estimate_without_rates_is_naive_only():
