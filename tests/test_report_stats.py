@@ -9,7 +9,7 @@ from script_module import load_script
 
 from genderage.report.estimate import FaceData, estimate
 from genderage.report.stats import (ConfusionCounts, adjusted_share, age_distribution,
-                                    band_mass, bootstrap_means, expected_age, female_share)
+                                    band_mass, bootstrap_means, expected_age)
 
 
 @pytest.fixture(scope="module")
