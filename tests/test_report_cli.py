@@ -165,3 +165,43 @@ def test_bad_input_is_a_clear_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "no faces to report on" in err
     assert "Traceback" not in err
+
+
+def test_folder_of_parts_equals_one_file(tmp_path):
+    table = pq.read_table(write_results(tmp_path / "one.parquet"))
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    pq.write_table(table.slice(0, 4), parts / "part-0.parquet")
+    pq.write_table(table.slice(4), parts / "part-1.parquet")
+    reports = []
+    for name, src in (("file", tmp_path / "one.parquet"), ("folder", parts)):
+        assert main(["report", str(src), "--out", str(tmp_path / name), "--bootstrap", "200"]) == 0
+        r = json.loads((tmp_path / name / "report.json").read_text())
+        reports.append({k: v for k, v in r.items() if k != "input"})
+    assert reports[0] == reports[1]
+
+
+def test_rates_follow_the_model_and_its_mode(tmp_path):
+    """The bundle with the results' model hash is used; flip-TTA results (as recorded in the
+    batch options) take the flip-TTA confusion matrix."""
+    from genderage.report import build_report
+
+    def matrix(tp, fp):
+        return {"gender": {"confusion_matrix": {"labels": ["female", "male"],
+                                                "rows_true": [[tp, 100 - tp], [fp, 100 - fp]]}}}
+
+    bundle = tmp_path / "mine.metrics.json"
+    bundle.write_text(json.dumps({"model": {"sha256": "ab" * 32}, "utkface_val": matrix(90, 5),
+                                  "flip_tta_mode": {"utkface_val": matrix(95, 3)}}))
+    path = write_results(tmp_path / "r.parquet", sha="ab" * 32)
+    plain = build_report(path, n_boot=100, bundles=[bundle])["method"]["confusion_rates"]
+    assert plain["counts"] == {"tp": 90, "fn": 10, "fp": 5, "tn": 95}
+
+    options = json.dumps({"flip_tta": True, "age_probs": False}).encode()
+    table = pq.read_table(path)
+    pq.write_table(table.replace_schema_metadata({b"genderage.batch.options": options}), path)
+    flip = build_report(path, n_boot=100, bundles=[bundle])["method"]["confusion_rates"]
+    assert flip["counts"] == {"tp": 95, "fn": 5, "fp": 3, "tn": 97}
+    assert "flip_tta_mode.utkface_val" in flip["source"]
+    # The shipped bundles belong to another model: no rates, naive only.
+    assert build_report(path, n_boot=100)["female_share"]["estimate"] is None

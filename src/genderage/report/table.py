@@ -53,6 +53,47 @@ def read_results(path: str | Path, by: str | None = None) -> Results:
         FileNotFoundError: ``path`` does not exist.
         ResultsError: not Parquet, required columns missing, or several models mixed.
     """
+    import pyarrow as pa
+
+    path = Path(path)
+    table, metadata = _read_table(path, by)
+    errors = table.column("error").is_valid().to_numpy(zero_copy_only=False)
+    is_face = table.column("gender").is_valid().to_numpy(zero_copy_only=False) & ~errors
+    paths = np.asarray(table.column("path").to_pylist(), object)
+    faces = table.filter(pa.array(is_face))
+
+    genders = faces.column("gender").to_pylist()
+    unknown = sorted(set(genders) - {"female", "male"})
+    if unknown:
+        raise ResultsError(f"{path}: column gender holds {unknown[:3]}; expected "
+                           "'female' or 'male'")
+    if faces.column("age").null_count:
+        raise ResultsError(f"{path}: {faces.column('age').null_count} face row(s) have no age")
+    models = sorted(set(faces.column("model_sha256").to_pylist()) - {None})
+    if len(models) > 1:
+        raise ResultsError(f"{path}: results of {len(models)} different models "
+                           f"({', '.join(m[:12] for m in models)}); report one at a time")
+    age_probs = None
+    if "age_probs" in faces.column_names and len(faces) \
+            and faces.column("age_probs").null_count == 0:
+        age_probs = _matrix(path, faces.column("age_probs"))
+    groups = None
+    if by is not None:
+        groups = np.array(["(missing)" if v is None else str(v)
+                           for v in faces.column(by).to_pylist()], dtype=object)
+    return Results(
+        n_images=len(set(paths)), n_errors=len(set(paths[errors])),
+        faces=FaceData(female=np.array([g == "female" for g in genders], bool),
+                       age=faces.column("age").to_numpy(zero_copy_only=False).astype(np.float64),
+                       age_probs=age_probs),
+        low_quality=faces.column("low_quality").fill_null(False).to_numpy(
+            zero_copy_only=False).astype(bool),
+        model_sha256=models[0] if models else None,
+        groups=groups, flip_tta=_batch_options(metadata).get("flip_tta") is True)
+
+
+def _read_table(path: Path, by: str | None):
+    """The columns a report needs, and the schema metadata."""
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -60,7 +101,6 @@ def read_results(path: str | Path, by: str | None = None) -> Results:
         raise ImportError("reading results needs pyarrow: pip install \"genderage[report]\"") \
             from None
 
-    path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
     try:
@@ -75,47 +115,14 @@ def read_results(path: str | Path, by: str | None = None) -> Results:
         raise ResultsError(f"{path}: missing column(s) {', '.join(missing)}; expected the "
                            f"output of `genderage batch` (has: {', '.join(schema.names)})")
     try:
-        table = pq.read_table(path, columns=list(dict.fromkeys(wanted)))
+        return pq.read_table(path, columns=list(dict.fromkeys(wanted))), schema.metadata
     except (pa.ArrowException, OSError) as exc:
         raise ResultsError(f"{path}: cannot read ({exc})") from None
 
-    errors = table.column("error").is_valid().to_numpy(zero_copy_only=False)
-    is_face = table.column("gender").is_valid().to_numpy(zero_copy_only=False) & ~errors
-    n_images = len(set(table.column("path").to_pylist()))
-    n_errors = len(set(np.asarray(table.column("path").to_pylist(), object)[errors]))
-    faces = table.filter(pa.array(is_face))
 
-    genders = faces.column("gender").to_pylist()
-    unknown = sorted(set(genders) - {"female", "male"})
-    if unknown:
-        raise ResultsError(f"{path}: column gender holds {unknown[:3]}; expected "
-                           "'female' or 'male'")
-    models = sorted(set(faces.column("model_sha256").to_pylist()) - {None})
-    if len(models) > 1:
-        raise ResultsError(f"{path}: results of {len(models)} different models "
-                           f"({', '.join(m[:12] for m in models)}); report one at a time")
-    age_probs = None
-    if "age_probs" in faces.column_names and len(faces) \
-            and faces.column("age_probs").null_count == 0:
-        age_probs = _matrix(path, faces.column("age_probs"))
-    groups = None
-    if by is not None:
-        groups = np.array(["(missing)" if v is None else str(v)
-                           for v in faces.column(by).to_pylist()], dtype=object)
-    return Results(
-        n_images=n_images, n_errors=n_errors,
-        faces=FaceData(female=np.array([g == "female" for g in genders], bool),
-                       age=faces.column("age").to_numpy(zero_copy_only=False).astype(np.float64),
-                       age_probs=age_probs),
-        low_quality=faces.column("low_quality").fill_null(False).to_numpy(
-            zero_copy_only=False).astype(bool),
-        model_sha256=models[0] if models else None,
-        groups=groups, flip_tta=_batch_options(schema).get("flip_tta") is True)
-
-
-def _batch_options(schema) -> dict:
+def _batch_options(metadata: dict | None) -> dict:
     """The options `genderage batch` recorded in the schema metadata; ``{}`` if none."""
-    raw = (schema.metadata or {}).get(BATCH_OPTIONS_KEY)
+    raw = (metadata or {}).get(BATCH_OPTIONS_KEY)
     try:
         options = json.loads(raw) if raw else {}
     except ValueError:
