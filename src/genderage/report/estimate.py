@@ -72,7 +72,8 @@ def estimate(faces: FaceData, counts: ConfusionCounts | None, n_boot: int = 1000
     by_band = {}
     for j, band in enumerate(AGE_BANDS):
         if share[j] * n < MIN_BAND_FACES:
-            by_band[band] = {"estimate": None, "ci95": None, "naive": None, "n_faces": 0.0}
+            by_band[band] = {"estimate": None, "ci95": None, "naive": None, "naive_ci95": None,
+                             "n_faces": float(share[j] * n)}
             continue
         naive = fem[j] / share[j]
         with np.errstate(invalid="ignore", divide="ignore"):
