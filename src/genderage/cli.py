@@ -9,7 +9,7 @@ import sys
 
 from . import __version__
 
-COMMANDS = ("info", "data", "train", "evaluate", "export", "predict", "video", "serve")
+COMMANDS = ("info", "data", "train", "evaluate", "export", "predict", "video", "serve", "report")
 
 
 class CliError(Exception):
