@@ -7,7 +7,7 @@ same 640x480 photo, in one process:
 - ``vs v1``: median (p90) distance of the largest face's five landmarks to those of the v1
   cascade (``MtcnnDetector(**V1_SETTINGS)``), % of the inter-ocular distance;
 - ``UTK found`` / ``re-crop``: on UTKFace validation chips framed by 100 black pixels (as
-  ``tools``/``scripts`` ``check_alignment.py`` and training's re-crops do), the share with a
+  ``research/check_alignment.py`` and training's re-crops do), the share with a
   face near the centre, and how far the pipeline's re-crop moves the chip: RMS displacement of
   the template's five points, % of the template's inter-ocular distance (79 px), median (p90);
 - ``ms``: median (p90) of ``detect`` on the 640x480 photo of ``bench_e2e.py``, all
@@ -93,7 +93,7 @@ def main(argv=None) -> int:
     from genderage.align import align_face
     from genderage.attribute import AttributeModel
     from genderage.contract import CHIP_SIZE, gender_index
-    from genderage.data.recrop import DEFAULT_PAD, central_detection, pad_chip
+    from genderage.training.recrop import DEFAULT_PAD, central_detection, pad_chip
     from genderage.data.split import read_manifest
     from genderage.imageio import decode_image, read_image
 
@@ -137,10 +137,9 @@ def main(argv=None) -> int:
 
     accuracy = {}
     if args.model:
-        import csv
+        from genderage.evaluation.photos import load_labels
 
-        with open(args.aaf / "labels.csv", newline="") as fh:
-            labels = {Path(r["file"]).name: r for r in csv.DictReader(fh)}
+        labels = {Path(r["file"]).name: r for r in load_labels(args.aaf / "labels.csv")}
         model = AttributeModel(args.model)
         for name, pairs in crops.items():
             out = [model.predict(np.stack([c for _, c in pairs[i:i + 256]]))

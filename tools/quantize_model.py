@@ -18,7 +18,6 @@ The quantisation itself is :mod:`genderage.training.quantize` (the ``[train]`` e
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 import time
@@ -40,12 +39,10 @@ def largest_face_crops(aaf: Path, limit: int | None) -> tuple[list[dict], np.nda
     of images tried."""
     from genderage.align import align_face
     from genderage.detect import create_detector
+    from genderage.evaluation.photos import load_labels
     from genderage.imageio import read_image
 
-    with open(aaf / "labels.csv", newline="") as f:
-        labels = list(csv.DictReader(f))
-    if limit and limit < len(labels):
-        labels = [labels[i] for i in np.linspace(0, len(labels) - 1, limit).round().astype(int)]
+    labels = load_labels(aaf / "labels.csv", limit)
     detector = create_detector()
     rows, crops = [], []
     for row in labels:
@@ -59,7 +56,7 @@ def largest_face_crops(aaf: Path, limit: int | None) -> tuple[list[dict], np.nda
 
 def aaf_metrics(model, rows: list[dict], crops: np.ndarray) -> dict:
     from genderage.contract import gender_index
-    from genderage.metrics import interval_coverage
+    from genderage.evaluation.metrics import interval_coverage
 
     out = [model.predict(crops[i:i + 256]) for i in range(0, len(crops), 256)]
     probs = np.concatenate([o.gender_probs for o in out])
@@ -94,7 +91,7 @@ def check(fp32: Path, int8: Path, data_dir: Path, split_csv: Path, aaf: Path,
     """fp32 vs int8: UTKFace val chips (accuracy, MAE, gender ECE, interval coverage), AAF
     through detection + alignment, and batch-1 latency."""
     from genderage.attribute import AttributeModel
-    from genderage.evaluate import evaluate
+    from genderage.evaluation.evaluate import evaluate
     from genderage.training.quantize import sha256
 
     report: dict = {"fp32": str(fp32), "int8": str(int8)}
