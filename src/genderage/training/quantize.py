@@ -58,8 +58,9 @@ def quantize(model: Path, out: Path, faces: np.ndarray, method: str = "minmax",
         method: how activation ranges are set from the calibration faces: ``minmax`` (full
             observed range), ``percentile`` (99.999th percentile) or ``entropy``.
         keep_float: names of nodes to leave in float; ``None``: the first convolution, which
-            reads the image and costs ~1% of the model (on the shipped model, quantising it
-            too added 0.02 years to the validation MAE; docs/experiments/2026-11-30-speed.md).
+            reads the image and costs ~1% of the model (on the shipped model, with Conv and
+            MaxPool quantised, quantising it too added 0.017 years to the validation MAE;
+            docs/experiments/2026-11-30-speed.md).
     """
     import onnx
     from onnxruntime.quantization import (
