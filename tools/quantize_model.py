@@ -9,7 +9,11 @@ the file, and the int8 file records which fp32 file it came from):
 
     # fp32 vs int8 on UTKFace val chips and on AAF through the pipeline; exit 1 if the int8
     # model loses more than 0.2 points of gender accuracy or 0.05 years of age MAE
-    PYTHONPATH=src python tools/quantize_model.py check --out runs/int8_check.json
+    PYTHONPATH=src python tools/quantize_model.py check --bundle --out runs/int8_check.json
+
+``--bundle`` also writes ``src/genderage/models/genderage.int8.metrics.json``: the int8
+model's own validation metrics and confusion matrix under its own hash, which is where
+``genderage report`` looks up the error rates of the model that made the predictions.
 
 The quantisation itself is :mod:`genderage.training.quantize` (the ``[train]`` extra brings
 ``onnx``); calibration faces go through the very preprocessing the model was trained with.
@@ -66,6 +70,7 @@ def aaf_metrics(model, rows: list[dict], crops: np.ndarray) -> dict:
     true_gender = np.array([gender_index(r["gender"]) for r in rows])
     return {"n": len(rows), "gender_accuracy": float((probs.argmax(1) == true_gender).mean()),
             "age_mae": float(np.abs(age - true_age).mean()),
+            "age_bias": float((age - true_age).mean()),
             "age_interval_coverage": interval_coverage(true_age, interval)["coverage"]}
 
 
@@ -94,11 +99,13 @@ def check(fp32: Path, int8: Path, data_dir: Path, split_csv: Path, aaf: Path,
     from genderage.evaluation.evaluate import evaluate
     from genderage.training.quantize import sha256
 
-    report: dict = {"fp32": str(fp32), "int8": str(int8)}
+    report: dict = {"fp32": str(fp32), "int8": str(int8), "int8_utkface_val_full": None}
     meta = AttributeModel(int8).metadata
     report["int8_made_from_this_fp32"] = meta.get("genderage.quantized_from_sha256") == sha256(fp32)
     for name, path in (("fp32", fp32), ("int8", int8)):
         r = evaluate(path, data_dir, split_csv, "val", plots=False)
+        if name == "int8":
+            report["int8_utkface_val_full"] = r
         report.setdefault("utkface_val", {})[name] = {
             "n": r["n"], "gender_accuracy": r["gender"]["accuracy"], "age_mae": r["age"]["mae"],
             "gender_ece": r["calibration"]["ece"],
@@ -133,6 +140,29 @@ def check(fp32: Path, int8: Path, data_dir: Path, split_csv: Path, aaf: Path,
     return report
 
 
+def metrics_bundle(int8: Path, report: dict) -> dict:
+    """The int8 model's metrics bundle (``<model>.metrics.json``, the form ``genderage report``
+    reads its error rates from): its file and hash, the full UTKFace validation metrics and
+    the AAF figures of ``report``. Flip-TTA mode is not measured for it."""
+    from genderage.attribute import AttributeModel
+    from genderage.training.quantize import sha256
+
+    meta = AttributeModel(int8).metadata
+    val = dict(report["int8_utkface_val_full"])
+    val.pop("model", None)
+    bundle = {"model": {"file": int8.name, "sha256": sha256(int8), "bytes": int8.stat().st_size,
+                        "precision": "int8",
+                        "quantized_from_sha256": meta.get("genderage.quantized_from_sha256"),
+                        "quantization": json.loads(meta.get("genderage.quantization", "{}"))},
+              "utkface_val": val,
+              "commands": {"check": report["command"]}}
+    if "aaf" in report:
+        aaf = report["aaf"]["int8"]
+        bundle["aaf"] = {**aaf, "detection_rate": report["aaf"]["detection_rate"],
+                         "images": report["aaf"]["images"]}
+    return bundle
+
+
 def main(argv=None) -> int:
     from genderage.models import DEFAULT_MODEL, INT8_MODEL
     from genderage.training.quantize import CALIBRATION_METHODS, calibration_faces, quantize
@@ -152,6 +182,9 @@ def main(argv=None) -> int:
     c.add_argument("--aaf", type=Path, default=SHARED / "AAF")
     c.add_argument("--aaf-limit", type=int, default=None, help="AAF images (evenly spaced)")
     c.add_argument("--out", type=Path, help="write the report as JSON here")
+    c.add_argument("--bundle", type=Path, nargs="?", const=INT8_MODEL.with_suffix(".metrics.json"),
+                   metavar="PATH", help="also write the int8 model's metrics bundle (default "
+                   "path: beside the shipped int8 model, where `genderage report` finds it)")
     for p in (q, c):
         p.add_argument("--data", type=Path, default=SHARED / "UTKFace")
         p.add_argument("--split-csv", type=Path, default=DEFAULT_SPLIT_CSV)
@@ -165,7 +198,13 @@ def main(argv=None) -> int:
     report = check(args.fp32, args.int8, args.data, args.split_csv, args.aaf, args.aaf_limit)
     report["command"] = "PYTHONPATH=src python tools/quantize_model.py " + " ".join(
         argv if argv is not None else sys.argv[1:])
+    full_val = report.pop("int8_utkface_val_full")
     print(json.dumps(report, indent=2))
+    if args.bundle:
+        report["int8_utkface_val_full"] = full_val
+        bundle = metrics_bundle(args.int8, report)
+        report.pop("int8_utkface_val_full")
+        args.bundle.write_text(json.dumps(bundle, indent=2) + "\n")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=2) + "\n")
