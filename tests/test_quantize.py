@@ -115,3 +115,16 @@ def test_shipped_int8_model_was_made_from_the_shipped_fp32_model():
         pytest.skip("this checkout ships no int8 model")
     assert models.int8_matches_fp32()
     assert resolve_model_path(None) == models.INT8_MODEL
+
+
+def test_shipped_int8_metrics_bundle_describes_the_shipped_int8_file():
+    """``genderage report`` finds a model's error rates by its hash; the int8 model's come
+    from ``tools/quantize_model.py check --bundle``."""
+    if models.default_model_path("int8") is None:
+        pytest.skip("this checkout ships no int8 model")
+    bundle = json.loads(models.INT8_MODEL.with_suffix(".metrics.json").read_text())
+    assert bundle["model"]["sha256"] == hashlib.sha256(models.INT8_MODEL.read_bytes()).hexdigest()
+    assert bundle["model"]["quantized_from_sha256"] == \
+        hashlib.sha256(models.DEFAULT_MODEL.read_bytes()).hexdigest()
+    cm = bundle["utkface_val"]["gender"]["confusion_matrix"]
+    assert sum(map(sum, cm["rows_true"])) == bundle["utkface_val"]["n"] > 3000
