@@ -14,9 +14,11 @@ multipart bodies are parsed here, in memory, with python-multipart's push parser
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from fastapi import Request
+from starlette.requests import ClientDisconnect
 
 from .errors import ApiError
 
@@ -24,6 +26,8 @@ try:
     from python_multipart.multipart import MultipartParser, parse_options_header
 except ImportError:  # python-multipart < 0.0.13 names its module ``multipart``
     from multipart.multipart import MultipartParser, parse_options_header
+
+log = logging.getLogger(__name__)
 
 FILE_FIELD = "file"
 RAW_TYPES = ("application/octet-stream",)
@@ -81,11 +85,17 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
         if length > max_bytes:
             raise _too_large(max_bytes)
     chunks, total = [], 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > max_bytes:
-            raise _too_large(max_bytes)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            total += len(chunk)
+            if total > max_bytes:
+                raise _too_large(max_bytes)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # Nobody is left to read an answer; one log line instead of a traceback.
+        log.info("client disconnected during the upload (%d bytes received)", total)
+        raise ApiError(400, "client_disconnected", "the client closed the connection "
+                       "before the body was complete") from None
     return b"".join(chunks)
 
 
