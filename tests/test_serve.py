@@ -356,7 +356,9 @@ def test_healthz_names_the_model_and_its_checksum(client, model_path, detector):
 
     body = client.get("/healthz").json()
     assert body["status"] == "ok" and body["version"]
-    assert body["model"]["path"] == str(model_path)
+    # The file name, not the server's absolute path (which says where it is installed).
+    assert body["model"]["file"] == model_path.name and "path" not in body["model"]
+    assert str(model_path.parent) not in client.get("/healthz").text
     assert body["model"]["sha256"] == hashlib.sha256(model_path.read_bytes()).hexdigest()
     assert body["detector"] == detector.name
     assert body["model"]["flip_tta"] is False

@@ -153,7 +153,9 @@ def _health(analyzer, detector_name: str, threads: int) -> dict:
     return {
         "status": "ok",
         "version": __version__,
-        "model": {"path": str(model_path), "sha256": _sha256(model_path),
+        # The file's name and checksum identify the model without telling clients where
+        # the server keeps it.
+        "model": {"file": model_path.name, "sha256": _sha256(model_path),
                   "gender_temperature": analyzer.model.temperature,
                   "flip_tta": analyzer.model.flip_tta},
         "detector": detector_name,
