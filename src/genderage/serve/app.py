@@ -25,7 +25,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from .. import __version__
-from ..imageio import MAX_PIXELS, ImageDecodeError, decode_image
+from ..imageio import MAX_PIXELS, ImageDecodeError, decode_reduced
 from .errors import ApiError, install_error_handlers
 from .upload import FILE_FIELD, read_upload
 from .web import web_router
@@ -139,11 +139,12 @@ def _slot(state: ServeState):
 
 def _analyze_sync(state: ServeState, data: bytes, filename: str | None) -> dict:
     try:
-        rgb = decode_image(data, filename or "upload", state.max_pixels)
+        decoded = decode_reduced(data, filename or "upload", state.max_pixels,
+                                 state.analyzer.decode_min_side(aligned=False))
     except ImageDecodeError as exc:
         raise ApiError.from_decode_error(exc) from None
     with state.predict_lock or nullcontext():
-        result = state.analyzer.predict(rgb)
+        result = state.analyzer.predict(decoded)
     if result.error is not None:
         # A decoded array cannot fail to load; an error here is a bug, reported as a 500.
         raise RuntimeError(f"analysis failed: {result.error}")
