@@ -5,7 +5,8 @@ Only used for an explicit ``--annotate OUTDIR``; nothing else in genderage write
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import itertools
+import os
 from pathlib import Path
 
 import cv2
@@ -57,31 +58,35 @@ def draw_faces(image_rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
     return out
 
 
-def annotated_path(source: str, out_dir: Path, taken: Collection[Path]) -> Path:
-    """Where the annotated copy of ``source`` goes: ``OUTDIR/<stem>.annotated.<jpg|png>``.
+def write_annotated(source: str, out_dir: Path, image_rgb: np.ndarray) -> Path:
+    """Encode an annotated copy of ``source`` and write it as a NEW file in ``out_dir``.
 
-    A numeric suffix is added while the name is in ``taken`` (names already written in this
-    run, and the inputs themselves, so an input is never overwritten).
+    The name is ``<stem>.annotated.<jpg|png>`` (JPEG quality 92 for JPEG inputs, else PNG),
+    or ``<stem>.annotated-N.<ext>`` with the first free ``N``. The file is created
+    exclusively (``O_CREAT | O_EXCL``): an existing file (an input, an earlier output, a
+    hard link to either) is never written over, and a symbolic link at that name is never
+    followed, so nothing outside ``out_dir`` can be reached through one.
+
+    Returns:
+        The path written.
+
+    Raises:
+        OSError: the image could not be encoded or the file not created.
     """
     src = Path(source)
     ext = ".jpg" if src.suffix.lower() in (".jpg", ".jpeg") else ".png"
-    candidate = out_dir / f"{src.stem}.annotated{ext}"
-    n = 1
-    while candidate.resolve() in taken:
-        candidate = out_dir / f"{src.stem}.annotated-{n}{ext}"
-        n += 1
-    return candidate
-
-
-def write_image(path: Path, image_rgb: np.ndarray) -> None:
-    """Encode an RGB image by the path's extension (.jpg quality 92, else PNG) and write it.
-
-    Raises:
-        OSError: the file could not be written.
-    """
-    ext = ".jpg" if path.suffix.lower() in (".jpg", ".jpeg") else ".png"
     params = [cv2.IMWRITE_JPEG_QUALITY, 92] if ext == ".jpg" else []
     ok, buf = cv2.imencode(ext, cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR), params)
     if not ok:
-        raise OSError(f"{path}: could not encode image")
-    path.write_bytes(buf.tobytes())
+        raise OSError(f"{source}: could not encode the annotated image")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    for n in itertools.count():
+        target = out_dir / f"{src.stem}.annotated{f'-{n}' if n else ''}{ext}"
+        try:
+            fd = os.open(target, flags, 0o644)
+        except FileExistsError:
+            continue
+        with os.fdopen(fd, "wb") as f:
+            f.write(buf.tobytes())
+        return target
+    raise AssertionError("unreachable")  # itertools.count() never ends

@@ -81,6 +81,8 @@ def scan(source: str | Path, workers: int | None = None) -> Scan:
     Malformed names and unreadable/non-image files are skipped and recorded in
     ``Scan.defects``; they never raise.
     """
+    import imagehash  # noqa: F401 - the workers need it: fail here, before reading anything
+
     records, shas, phashes, dhashes, thumbs, defects = [], [], [], [], [], []
     total = 0
     with ProcessPoolExecutor(max_workers=workers) as pool:
