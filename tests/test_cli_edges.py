@@ -265,3 +265,14 @@ def test_verbose_keeps_third_party_loggers_quiet(tmp_path, model_path):
     assert proc.returncode == 1
     assert "INFO genderage.pipeline: " in proc.stderr  # genderage's own lines are shown
     assert "PIL" not in proc.stderr
+
+
+def test_data_check_counts_files_on_a_terminal(synthetic_utkface):
+    pytest.importorskip("imagehash")
+    root = synthetic_utkface.root
+    files = len(synthetic_utkface.usable) + len(synthetic_utkface.defects)
+    rc, out, err = run_with_terminal_stderr(["data", "check", str(root)])
+    assert rc == 0 and "usable" in out
+    assert f"reading: {files} files" in err
+    rc, out, err = run_with_terminal_stderr(["data", "check", "--no-progress", str(root)])
+    assert rc == 0 and "reading" not in err
