@@ -3,6 +3,7 @@
 import io
 import json
 import math
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -345,3 +346,18 @@ def test_detector_with_a_larger_canvas_keeps_more_pixels(model_path):
     analyzer = GenderAge(model_path, detector=detector)
     assert analyzer.decode_min_side(aligned=False) == 4096
     assert analyzer.decode_min_side(aligned=True) == 2048
+
+
+def test_face_repr_is_short_and_readable(model_path, scene):
+    det, images, _ = scene
+    face = GenderAge(model_path, detector=det).predict(images[0]).faces[0]
+    text = repr(face)
+    assert len(text) <= 110, text
+    x1, y1, x2, y2 = face.bbox
+    lo, hi = face.age_interval
+    assert text == (f"Face({face.gender} {face.gender_probability:.2f}, age {face.age:.1f} "
+                    f"[{lo:.0f}-{hi:.0f}], bbox ({x1:.0f}, {y1:.0f}, {x2:.0f}, {y2:.0f}), "
+                    f"det 0.99, ok)")
+    flagged = replace(face, quality=replace(face.quality, low_quality=True,
+                                            reasons=("small_face", "blurry")))
+    assert repr(flagged).endswith("det 0.99, low quality: small_face,blurry)")
