@@ -212,3 +212,28 @@ def test_narrow_group_photo_labels_are_drawn_inside_the_canvas(page):
     rects = drawn["rects"]
     assert len(rects) == 5
     assert all(0 <= x and 0 <= y and x + w <= 220 and y + h <= 200 for x, y, w, h in rects)
+
+
+def test_api_docs_work_offline(browser, server):
+    """Swagger UI renders from files the server ships: every request leaving the origin is
+    refused, as on a machine without internet."""
+    page = browser.new_page()
+    outside: list[str] = []
+
+    def only_this_origin(route):
+        if route.request.url.startswith(server):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_this_origin)
+    try:
+        page.goto(server + "/docs")
+        page.locator("#swagger-ui .opblock-summary-path").first.wait_for(timeout=TIMEOUT_MS)
+        paths = page.locator("#swagger-ui .opblock-summary-path").all_inner_texts()
+        assert "/v1/predict" in paths and "/healthz" in paths
+        assert outside == []
+        assert page.goto(server + "/redoc").status == 404  # ReDoc would fetch a remote logo
+    finally:
+        page.close()

@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
 EXTRA_OF_MODULE = {
     "torch": "train", "onnx": "train", "onnxscript": "train", "matplotlib": "train",
     "imagehash": "data", "fastapi": "serve", "uvicorn": "serve", "multipart": "serve",
-    "python_multipart": "serve",
+    "python_multipart": "serve", "fastapi_offline": "serve",
 }
 """Top-level modules of the optional extras -> the extra that installs them (pyproject.toml)."""
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 from fastapi import FastAPI, Request
+from fastapi_offline import FastAPIOffline
 from fastapi.responses import JSONResponse
 
 from .. import __version__
@@ -94,8 +95,11 @@ def create_app(analyzer: GenderAge | None = None, *, model: str | Path | None = 
         max_body_bytes=max_body_bytes, max_pixels=max_pixels,
         health=_health(analyzer, detector_name, threads))
 
-    app = FastAPI(
-        title="genderage", version=__version__,
+    # FastAPIOffline: FastAPI whose /docs page (Swagger UI) loads its script and style from
+    # the fastapi-offline package instead of a CDN, so it works offline. No /redoc: ReDoc
+    # fetches its logo from its vendor's site.
+    app = FastAPIOffline(
+        title="genderage", version=__version__, redoc_url=None,
         description="Gender and age estimates for the faces in a photo. Estimates, not facts: "
                     "gender is a binary label learned from a dataset, age comes with an "
                     "interval. Images are analysed in memory and never stored.")
