@@ -223,6 +223,19 @@ def test_too_many_pixels_is_413(client, width, height):
         response.json()["detail"]
 
 
+
+def test_too_large_quotes_the_service_limit_and_truncation_is_corrupt(analyzer):
+    with TestClient(create_app(analyzer, max_pixels=1234)) as c:
+        for claim in ((100, 100), (30000, 30000)):  # ours first; Pillow's own guard second
+            response = post_file(c, png_claiming(*claim), "bomb.png")
+            assert_error(response, 413, "too_many_pixels")
+            assert "1,234" in response.json()["detail"]
+            assert "178956970" not in response.json()["detail"]
+        # A file cut inside its header still says what it is: corrupt, not "not an image".
+        png = encode(no_face_image(32, 32))
+        for n in (12, 20, 30):
+            assert_error(post_raw(c, png[:n], "image/png"), 400, "corrupt_image")
+
 def test_pixel_limit_is_configurable(analyzer):
     png = encode(no_face_image(100, 100))
     with TestClient(create_app(analyzer, max_pixels=100 * 100)) as c:
