@@ -130,7 +130,9 @@ class GenderAge:
         pixels than its chip uses; boxes and landmarks are given in the source's pixels.
 
         Args:
-            image: a file path, encoded image bytes, or an RGB uint8 ``[H, W, 3]`` array.
+            image: a file path, encoded image bytes, an RGB uint8 ``[H, W, 3]`` array, or a
+                :class:`~genderage.imageio.DecodedImage` (an array decoded reduced, with its
+                factor, as the service passes it).
             aligned: the image is already a face crop in UTKFace chip geometry (e.g. a
                 UTKFace chip): skip detection and use the whole image as one face.
 
