@@ -171,6 +171,19 @@ def test_decode_reduced_factor_rule(fmt, size, factor):
     assert max(decoded.rgb.shape[:2]) >= REDUCED_MIN_SIDE
 
 
+def test_phone_photos_in_mpo_form_use_jpeg_scaling(monkeypatch):
+    """Phones write JPEGs with an MP extension, which Pillow opens as "MPO": they must be
+    scaled while decoding too, not decoded whole and then reduced."""
+    img = Image.fromarray(smooth(2000, 4400))
+    buf = io.BytesIO()
+    img.save(buf, format="MPO", save_all=True, append_images=[img.resize((440, 200))])
+    with Image.open(io.BytesIO(buf.getvalue())) as probe:
+        assert probe.format == "MPO"
+    monkeypatch.setattr(Image.Image, "reduce", lambda *a, **k: pytest.fail("full decode"))
+    decoded = decode_reduced(buf.getvalue(), "phone.jpg")
+    assert decoded.factor == 2 and decoded.rgb.shape == (1000, 2200, 3)
+
+
 @pytest.mark.parametrize("fmt,tol", [("PNG", 1.0), ("JPEG", 3.0)])
 def test_decode_reduced_is_the_area_downscale_of_the_full_image(fmt, tol):
     rgb = smooth(3000, 4400, seed=1)

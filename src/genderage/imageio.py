@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, JpegImagePlugin
 
 MAX_PIXELS = 40_000_000
 """Images with more pixels than this (read from the header, before decoding) are refused:
@@ -128,7 +128,7 @@ def _decode(data: bytes, name: str, max_pixels: int, min_side: int | None) -> De
                         f"limit {max_pixels:,})", "too_large")
                 longer = max(img.size)
                 factor = max(1, longer // min_side) if min_side else 1
-                if factor > 1 and img.format == "JPEG":
+                if factor > 1 and isinstance(img, JpegImagePlugin.JpegImageFile):  # + MPO
                     img.draft(img.mode, (math.ceil(img.width / factor),
                                          math.ceil(img.height / factor)))
                     factor = round(longer / max(img.size))
