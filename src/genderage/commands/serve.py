@@ -48,5 +48,7 @@ def run(args) -> int:
     except DetectorError as exc:
         raise CliError(str(exc)) from None
     uvicorn.run(app, host=args.host, port=args.port, access_log=not args.no_access_log,
-                log_config=uvicorn_log_config(args.log_client_address), server_header=False)
+                log_config=uvicorn_log_config(args.log_client_address,
+                                              "DEBUG" if args.verbose else "INFO"),
+                server_header=False)
     return 0

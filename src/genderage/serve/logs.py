@@ -7,12 +7,13 @@ ACCESS_FORMAT = '%(levelprefix)s "%(request_line)s" %(status_code)s'
 ACCESS_FORMAT_WITH_CLIENT = '%(levelprefix)s %(client_addr)s - "%(request_line)s" %(status_code)s'
 
 
-def uvicorn_log_config(client_address: bool = False) -> dict:
+def uvicorn_log_config(client_address: bool = False, app_level: str = "INFO") -> dict:
     """A ``logging.config.dictConfig`` for ``uvicorn.run(log_config=...)``.
 
     Args:
         client_address: put the client's address and port in each access line (uvicorn's
             own format); off by default, so the access log holds method, path and status only.
+        app_level: level of genderage's own loggers (``"DEBUG"`` under ``genderage -v``).
     """
     return {
         "version": 1,
@@ -33,6 +34,6 @@ def uvicorn_log_config(client_address: bool = False) -> dict:
             "uvicorn": {"handlers": ["default"], "level": "INFO", "propagate": False},
             "uvicorn.error": {"level": "INFO"},
             "uvicorn.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
-            "genderage": {"handlers": ["default"], "level": "INFO", "propagate": False},
+            "genderage": {"handlers": ["default"], "level": app_level, "propagate": False},
         },
     }
