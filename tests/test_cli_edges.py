@@ -63,11 +63,15 @@ def test_non_utf8_file_name_does_not_stop_the_table(tmp_path, model_path):
 # --- 13/14/16: what a folder walk takes and what it reports ---------------------------------
 
 def test_folder_walk_takes_every_decodable_format(tmp_path, model_path, capsys):
+    from PIL import features
+
     formats = {"a.gif": "GIF", "b.jp2": "JPEG2000", "c.ico": "ICO", "d.ppm": "PPM",
-               "e.webp": "WEBP", "f.avif": "AVIF", "g.JPG": "JPEG"}
+               "e.webp": "WEBP", "g.JPG": "JPEG"}
+    if features.check("avif"):  # Pillow >= 11.3 wheels
+        formats["f.avif"] = "AVIF"
     for name, fmt in formats.items():
         write(tmp_path / "in" / name, 3, fmt)
-    assert {".gif", ".jp2", ".ico", ".ppm", ".avif", ".webp", ".jpg"} <= image_extensions()
+    assert {Path(n).suffix.lower() for n in formats} <= image_extensions()
     assert ".mpg" not in image_extensions() and ".eps" not in image_extensions()
     rc = main(["predict", "--json", "--aligned", "--model", str(model_path),
                str(tmp_path / "in")])
