@@ -11,7 +11,7 @@ import sys
 
 from . import __version__
 
-COMMANDS = ("info", "data", "train", "evaluate", "export", "predict", "serve")
+COMMANDS = ("info", "data", "train", "evaluate", "export", "predict", "video", "serve", "report")
 
 
 class CliError(Exception):
@@ -30,17 +30,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-EXTRA_OF_MODULE = {
-    "torch": "train", "onnx": "train", "onnxscript": "train", "matplotlib": "train",
-    "imagehash": "data", "fastapi": "serve", "uvicorn": "serve", "multipart": "serve",
-    "python_multipart": "serve", "fastapi_offline": "serve",
+EXTRA_MODULES = {
+    "train": {"torch", "onnx", "onnxscript", "matplotlib", "imagehash"},
+    "data": {"imagehash"},
+    "serve": {"fastapi", "uvicorn", "multipart", "python_multipart", "fastapi_offline"},
+    "report": {"pyarrow", "matplotlib"},
 }
-"""Top-level modules of the optional extras -> the extra that installs them (pyproject.toml)."""
+"""Optional extras (pyproject.toml) -> the top-level modules they install."""
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded by evaluate and train
     # Debug output is genderage's own: third-party loggers (Pillow logs every TIFF tag of
     # every JPEG at DEBUG) stay at WARNING under -v.
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -60,18 +62,20 @@ def main(argv: list[str] | None = None) -> int:
             pass
         return 128 + signal.SIGPIPE
     except ModuleNotFoundError as exc:
-        print(f"genderage {args.command}: error: {missing_extra_message(exc)}", file=sys.stderr)
+        print(f"genderage {args.command}: error: {missing_extra_message(exc, args.command)}", file=sys.stderr)
         return 2
     except (CliError, FileNotFoundError, ValueError, ImportError, OSError) as exc:
         print(f"genderage {args.command}: error: {exc}", file=sys.stderr)
         return 2
 
 
-def missing_extra_message(exc: ModuleNotFoundError) -> str:
-    """Which extra to install for a missing optional module (or the plain error)."""
+def missing_extra_message(exc: ModuleNotFoundError, command: str) -> str:
+    """Which extra to install for a missing optional module (or the plain error): the
+    command's own extra when it has one holding the module, else the first that does."""
     top = (exc.name or "").partition(".")[0]
-    extra = EXTRA_OF_MODULE.get(top)
-    if extra is None:
+    holders = [extra for extra, modules in EXTRA_MODULES.items() if top in modules]
+    if not holders:
         return str(exc)
+    extra = command if command in holders else holders[0]
     return (f"this command needs the '{extra}' extra: pip install 'genderage[{extra}]' "
             f"(missing module '{top}')")

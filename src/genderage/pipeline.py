@@ -18,7 +18,7 @@ import numpy as np
 
 from .align import align_face, template_landmarks
 from .attribute import AttributeBatch, AttributeModel
-from .contract import INPUT_SIZE, gender_label
+from .contract import gender_label
 from .imageio import (
     REDUCED_MIN_SIDE,
     ImageDecodeError,
@@ -57,8 +57,8 @@ def resolve_model_path(model: str | os.PathLike | None) -> Path:
 
 
 @dataclass(frozen=True)
-class _Candidate:
-    """A located, aligned face waiting for the attribute model."""
+class Candidate:
+    """A located, aligned face waiting for the attribute model (``crop``: uint8 112x112 RGB)."""
 
     bbox: np.ndarray
     landmarks: np.ndarray
@@ -150,7 +150,7 @@ class GenderAge:
             One :class:`ImageResult` per input, in input order.
         """
         results: list[ImageResult | None] = [None] * len(images)
-        located: list[tuple[int, str | None, list[_Candidate]]] = []
+        located: list[tuple[int, str | None, list[Candidate]]] = []
         for i, image in enumerate(images):
             name = source_name(image)
             try:
@@ -160,19 +160,20 @@ class GenderAge:
                 results[i] = ImageResult(name, [], str(exc))
                 continue
             candidates = (self._whole_image(decoded.rgb, decoded.factor) if aligned
-                          else self._detect(decoded.rgb, decoded.factor))
+                          else self.locate(decoded.rgb, decoded.factor))
             if self.skip_low_quality:
                 candidates = [c for c in candidates if not c.quality.low_quality]
             located.append((i, name, candidates))
 
         crops = [c.crop for _, _, cands in located for c in cands]
+        size = self.model.preprocessing.input_size
         batch = self.model.predict(np.stack(crops) if crops else
-                                   np.zeros((0, INPUT_SIZE, INPUT_SIZE, 3), np.uint8))
+                                   np.zeros((0, size, size, 3), np.uint8))
         k = 0
         for i, name, candidates in located:
             faces = []
             for c in candidates:
-                faces.append(_make_face(c, batch, k))
+                faces.append(make_face(c, batch, k))
                 k += 1
             results[i] = ImageResult(name, faces, None)
         return results
@@ -185,26 +186,30 @@ class GenderAge:
         canvas = getattr(self.detector, "input_size", 320)
         return max(REDUCED_MIN_SIDE, -(-REDUCED_MIN_SIDE * canvas // 320))
 
-    def _detect(self, rgb: np.ndarray, factor: int = 1) -> list[_Candidate]:
-        """Faces of ``rgb``, an image decoded at ``1 / factor`` of the source's size."""
+    def locate(self, rgb: np.ndarray, factor: int = 1) -> list[Candidate]:
+        """Detect, align and assess every face of an RGB uint8 image (no attribute model).
+
+        ``rgb`` may be an image decoded at ``1 / factor`` of its source's size: boxes and
+        landmarks are then scaled back to the source's pixels."""
         candidates = []
         for det in self.detector.detect(rgb):
-            crop = align_face(rgb, det.landmarks)
+            crop = align_face(rgb, det.landmarks, self.model.preprocessing)
             bbox, landmarks = det.bbox * factor, det.landmarks * factor
             quality = assess(bbox, landmarks, det.score, crop, self.quality_thresholds)
-            candidates.append(_Candidate(bbox, landmarks, det.score, crop, quality))
+            candidates.append(Candidate(bbox, landmarks, det.score, crop, quality))
         return candidates
 
-    def _whole_image(self, rgb: np.ndarray, factor: int = 1) -> list[_Candidate]:
+    def _whole_image(self, rgb: np.ndarray, factor: int = 1) -> list[Candidate]:
         h, w = rgb.shape[:2]
         bbox = np.array([0, 0, w, h], np.float32) * factor
-        landmarks = template_landmarks(w, h) * factor
-        crop = resize_face(rgb)
+        landmarks = template_landmarks(w, h, self.model.preprocessing) * factor
+        crop = resize_face(rgb, self.model.preprocessing)
         quality = assess(bbox, landmarks, 1.0, crop, self.quality_thresholds)
-        return [_Candidate(bbox, landmarks, 1.0, crop, quality)]
+        return [Candidate(bbox, landmarks, 1.0, crop, quality)]
 
 
-def _make_face(c: _Candidate, batch: AttributeBatch, k: int) -> Face:
+def make_face(c: Candidate, batch: AttributeBatch, k: int) -> Face:
+    """The :class:`Face` record of candidate ``c``, whose predictions are row ``k`` of ``batch``."""
     index = int(np.argmax(batch.gender_probs[k]))
     lo, hi = (float(v) for v in batch.age_interval[k])
     return Face(
