@@ -71,6 +71,36 @@ function faceLabel(face, index) {
   return { head: `#${id} ${face.gender} ${pct}%`, age: `${lo}–${hi}` };
 }
 
+// Where each face's label goes: inside the photo and, when there is room, over no other
+// label. The same rule as genderage.annotate.place_labels (Python): in order, the first free
+// spot of above the box, below it, inside its top edge (left- or right-aligned with the box,
+// moved left to stay inside); else the nearest free row; else above the box, overlapping.
+// boxes: [x1, y1, x2, y2]; sizes: [w, h]; returns [x, y, w, h] per label.
+function placeLabels(boxes, sizes, width, height) {
+  const overlap = (a, b) => a[0] < b[0] + b[2] && b[0] < a[0] + a[2] && a[1] < b[1] + b[3] && b[1] < a[1] + a[3];
+  const placed = [];
+  boxes.forEach(([x1, y1, x2, y2], i) => {
+    const [w, h] = sizes[i];
+    const clampX = (x) => Math.min(Math.max(0, Math.round(x)), Math.max(0, width - w));
+    const clampY = (y) => Math.min(Math.max(0, Math.round(y)), Math.max(0, height - h));
+    const xs = [clampX(x1), clampX(x2 - w)];
+    const ys = [y1 - h, y2, y1].filter((y) => y >= 0 && y + h <= height).map(Math.round);
+    const rows = [];
+    for (let y = 0; y < Math.max(1, height - h + 1); y += Math.max(1, Math.floor(h / 2))) rows.push(y);
+    rows.sort((a, b) => Math.abs(a - (y1 - h)) - Math.abs(b - (y1 - h)));
+    let spot = null;
+    for (const y of ys.concat(rows)) {
+      for (const x of xs) {
+        const r = [x, y, w, h];
+        if (!placed.some((q) => overlap(r, q))) { spot = r; break; }
+      }
+      if (spot) break;
+    }
+    placed.push(spot || [xs[0], clampY(y1 - h), w, h]);
+  });
+  return placed;
+}
+
 function render(img, faces) {
   const ctx = canvas.getContext("2d");
   if (img) {
@@ -79,25 +109,36 @@ function render(img, faces) {
     ctx.drawImage(img, 0, 0);
     const scale = Math.max(canvas.width, canvas.height) / 800;
     const lineWidth = Math.max(2, 3 * scale);
-    const fontSize = Math.max(12, Math.round(16 * scale));
-    ctx.font = `600 ${fontSize}px system-ui, sans-serif`;
+    const texts = faces.map((face, i) => {
+      const label = faceLabel(face, i);
+      return `${label.head}, age ${label.age}`;
+    });
+    const labelSizes = (fontSize) => {
+      ctx.font = `600 ${fontSize}px system-ui, sans-serif`;
+      const pad = Math.round(fontSize * 0.25);
+      return texts.map((t) => [Math.ceil(ctx.measureText(t).width) + 2 * pad, fontSize + 2 * pad]);
+    };
+    let fontSize = Math.max(12, Math.round(16 * scale));
+    let sizes = labelSizes(fontSize);
+    const widest = Math.max(0, ...sizes.map(([w]) => w));
+    if (widest > canvas.width) {  // a narrow photo: a smaller font, so every label fits across
+      fontSize = Math.max(6, Math.floor(fontSize * canvas.width / widest));
+      sizes = labelSizes(fontSize);
+    }
     ctx.textBaseline = "top";
+    const pad = Math.round(fontSize * 0.25);
+    const rects = placeLabels(faces.map((f) => f.bbox), sizes, canvas.width, canvas.height);
     faces.forEach((face, i) => {
       const [x1, y1, x2, y2] = face.bbox;
       const color = COLORS[face.gender] || "#444";
       ctx.strokeStyle = color;
       ctx.lineWidth = lineWidth;
       ctx.strokeRect(x1, y1, x2 - x1, y2 - y1);
-      const label = faceLabel(face, i);
-      const text = `${label.head}, age ${label.age}`;
-      const pad = Math.round(fontSize * 0.25);
-      const w = ctx.measureText(text).width + 2 * pad;
-      const h = fontSize + 2 * pad;
-      const ty = y1 - h >= 0 ? y1 - h : y2;
+      const [lx, ly, w, h] = rects[i];
       ctx.fillStyle = color;
-      ctx.fillRect(x1, ty, w, h);
+      ctx.fillRect(lx, ly, w, h);
       ctx.fillStyle = "#fff";
-      ctx.fillText(text, x1 + pad, ty + pad);
+      ctx.fillText(texts[i], lx + pad, ly + pad);
     });
   } else {
     canvas.width = canvas.height = 0;
