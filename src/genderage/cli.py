@@ -9,7 +9,7 @@ import sys
 
 from . import __version__
 
-COMMANDS = ("info", "data", "train", "evaluate", "export", "predict", "serve")
+COMMANDS = ("info", "data", "train", "evaluate", "export", "predict", "batch", "serve")
 
 
 class CliError(Exception):

@@ -51,7 +51,7 @@ def resolve_model_path(model: str | os.PathLike | None) -> Path:
 
 
 @dataclass(frozen=True)
-class _Candidate:
+class FaceCandidate:
     """A located, aligned face waiting for the attribute model."""
 
     bbox: np.ndarray
@@ -59,6 +59,24 @@ class _Candidate:
     score: float
     crop: np.ndarray
     quality: Quality
+
+
+@dataclass(frozen=True)
+class LocatedImage:
+    """One input after decoding, detection and alignment: the half of a prediction that
+    needs no attribute model (picklable, so it can be made in another process).
+
+    Attributes:
+        path: the input's file path, or ``None`` for bytes / arrays.
+        candidates: the faces to analyse, largest first.
+        error: ``None``, or the message of the :class:`ImageDecodeError` that stopped it.
+        error_kind: the error's ``kind`` (see :data:`~genderage.imageio.DECODE_ERROR_KINDS`).
+    """
+
+    path: str | None
+    candidates: tuple[FaceCandidate, ...] = ()
+    error: str | None = None
+    error_kind: str | None = None
 
 
 class GenderAge:
@@ -136,51 +154,66 @@ class GenderAge:
         Returns:
             One :class:`ImageResult` per input, in input order.
         """
-        results: list[ImageResult | None] = [None] * len(images)
-        located: list[tuple[int, str | None, list[_Candidate]]] = []
-        for i, image in enumerate(images):
-            name = source_name(image)
-            try:
-                rgb = load_image(image)
-            except ImageDecodeError as exc:
-                log.info("%s", exc)
-                results[i] = ImageResult(name, [], str(exc))
-                continue
-            candidates = self._whole_image(rgb) if aligned else self._detect(rgb)
-            if self.skip_low_quality:
-                candidates = [c for c in candidates if not c.quality.low_quality]
-            located.append((i, name, candidates))
-
-        crops = [c.crop for _, _, cands in located for c in cands]
-        batch = self.model.predict(np.stack(crops) if crops else
-                                   np.zeros((0, INPUT_SIZE, INPUT_SIZE, 3), np.uint8))
-        k = 0
-        for i, name, candidates in located:
-            faces = []
-            for c in candidates:
-                faces.append(_make_face(c, batch, k))
-                k += 1
-            results[i] = ImageResult(name, faces, None)
+        results, _ = self.analyse([self.locate(image, aligned) for image in images])
         return results
 
-    def _detect(self, rgb: np.ndarray) -> list[_Candidate]:
+    def locate(self, image: ImageSource, aligned: bool = False) -> LocatedImage:
+        """Decode one image, detect, align and assess its faces; no attribute model.
+
+        Returns:
+            A :class:`LocatedImage`; undecodable input gives ``error`` (never an exception).
+        """
+        name = source_name(image)
+        try:
+            rgb = load_image(image)
+        except ImageDecodeError as exc:
+            log.info("%s", exc)
+            return LocatedImage(name, (), str(exc), exc.kind)
+        candidates = self._whole_image(rgb) if aligned else self._detect(rgb)
+        if self.skip_low_quality:
+            candidates = [c for c in candidates if not c.quality.low_quality]
+        return LocatedImage(name, tuple(candidates))
+
+    def analyse(self, located: list[LocatedImage]
+                ) -> tuple[list[ImageResult], AttributeBatch]:
+        """Run the attribute model ONCE on all faces of ``located``.
+
+        Returns:
+            One :class:`ImageResult` per item, in order, and the model's raw
+            :class:`AttributeBatch` for all their faces (row ``k`` is the ``k``-th face in
+            that order), for callers that want more than the results carry (``age_probs``).
+        """
+        crops = [c.crop for item in located for c in item.candidates]
+        batch = self.model.predict(np.stack(crops) if crops else
+                                   np.zeros((0, INPUT_SIZE, INPUT_SIZE, 3), np.uint8))
+        results, k = [], 0
+        for item in located:
+            if item.error is not None:
+                results.append(ImageResult(item.path, [], item.error))
+                continue
+            faces = [_make_face(c, batch, k + j) for j, c in enumerate(item.candidates)]
+            k += len(faces)
+            results.append(ImageResult(item.path, faces, None))
+        return results, batch
+
+    def _detect(self, rgb: np.ndarray) -> list[FaceCandidate]:
         candidates = []
         for det in self.detector.detect(rgb):
             crop = align_face(rgb, det.landmarks)
             quality = assess(det.bbox, det.landmarks, det.score, crop, self.quality_thresholds)
-            candidates.append(_Candidate(det.bbox, det.landmarks, det.score, crop, quality))
+            candidates.append(FaceCandidate(det.bbox, det.landmarks, det.score, crop, quality))
         return candidates
 
-    def _whole_image(self, rgb: np.ndarray) -> list[_Candidate]:
+    def _whole_image(self, rgb: np.ndarray) -> list[FaceCandidate]:
         h, w = rgb.shape[:2]
         bbox = np.array([0, 0, w, h], np.float32)
         landmarks = template_landmarks(w, h)
         crop = resize_face(rgb)
         quality = assess(bbox, landmarks, 1.0, crop, self.quality_thresholds)
-        return [_Candidate(bbox, landmarks, 1.0, crop, quality)]
+        return [FaceCandidate(bbox, landmarks, 1.0, crop, quality)]
 
 
-def _make_face(c: _Candidate, batch: AttributeBatch, k: int) -> Face:
+def _make_face(c: FaceCandidate, batch: AttributeBatch, k: int) -> Face:
     index = int(np.argmax(batch.gender_probs[k]))
     lo, hi = (float(v) for v in batch.age_interval[k])
     return Face(
