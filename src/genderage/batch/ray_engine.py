@@ -65,7 +65,8 @@ def run_ray(paths: list[str], options: BatchOptions, batch_size: int, actors: in
         dataset = ray.data.from_items([{"path": p} for p in paths], override_num_blocks=blocks)
         dataset = dataset.map_batches(RayChunkActor, fn_constructor_args=(options,),
                                       batch_size=batch_size, batch_format="pyarrow",
-                                      concurrency=actors, num_cpus=1)
+                                      compute=ray.data.ActorPoolStrategy(size=actors),
+                                      num_cpus=1)
         for table in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):
             if nodes is not None:
                 for node in set(table[_NODE].to_pylist()):

@@ -65,6 +65,10 @@ def run(args) -> int:
         raise CliError(f"needs the [{extra}] extra: pip install \"genderage[{extra}]\" "
                        f"({exc})") from None
 
+    if args.engine == "ray" and not args.verbose:
+        import logging
+
+        logging.getLogger("ray.data").setLevel(logging.WARNING)  # our bar replaces its log
     options = BatchOptions(args.model, args.detector, args.flip_tta, args.age_probs)
     try:
         options.check()
