@@ -8,7 +8,7 @@ Needs the ``[batch]`` extra (pyarrow), and ``[ray]`` for the Ray engine::
     summary = job.run(engine="local")
 """
 
-from .job import ENGINES, BatchJob, BatchSummary
+from .job import BatchJob, BatchSummary
 from .worker import BatchOptions
 
-__all__ = ["ENGINES", "BatchJob", "BatchOptions", "BatchSummary"]
+__all__ = ["BatchJob", "BatchOptions", "BatchSummary"]

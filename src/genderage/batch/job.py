@@ -18,9 +18,6 @@ from .worker import BatchOptions, default_workers
 
 log = logging.getLogger(__name__)
 
-ENGINES = ("local", "ray")
-
-
 @dataclass
 class BatchSummary:
     """The outcome over ALL inputs of the job, including images done by earlier runs.
@@ -77,8 +74,8 @@ class BatchJob:
             workers: worker processes, or Ray actors; ``None`` for one per core (per
                 cluster CPU with Ray).
             batch_size: images per model call.
-            part_size: images per part file: a killed run loses at most this many per
-                worker in flight.
+            part_size: images per part file; a killed run loses the images not yet in
+                a part (fewer than ``part_size`` plus the chunks in flight).
             ray_address: Ray cluster to join (Ray engine).
             progress: called with the number of images just finished.
         """
@@ -116,4 +113,4 @@ class BatchJob:
             from .ray_engine import run_ray
 
             return run_ray(self.todo, self.options, batch_size, workers, ray_address, nodes)
-        raise ValueError(f"unknown engine {engine!r}: use one of {ENGINES}")
+        raise ValueError(f"unknown engine {engine!r}: use 'local' or 'ray'")

@@ -8,6 +8,7 @@ call. A bounded number of chunks is in flight, so memory does not grow with the 
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from itertools import islice
@@ -22,6 +23,8 @@ _analyzer: ChunkAnalyzer | None = None
 
 def _start_worker(options: BatchOptions) -> None:
     global _analyzer
+    # Ctrl-C reaches the whole process group: the parent stops the pool, workers stay quiet.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # One onnxruntime thread per process: the parallelism comes from the processes.
     _analyzer = ChunkAnalyzer(options, threads=1)
 

@@ -59,7 +59,7 @@ def run(args) -> int:
         from ..detect import DetectorError
 
         if args.engine == "ray":
-            import ray  # noqa: F401
+            import ray.data  # noqa: F401 - imported now: it configures its loggers on import
     except ImportError as exc:
         extra = "ray" if args.engine == "ray" else "batch"
         raise CliError(f"needs the [{extra}] extra: pip install \"genderage[{extra}]\" "
@@ -80,10 +80,26 @@ def run(args) -> int:
 
     bar = _progress_bar(len(job.paths), len(job.done.paths), args.no_progress)
     with bar:
-        summary = job.run(args.engine, args.workers, args.batch_size, args.part_size,
-                          args.ray_address, progress=bar.update)
+        try:
+            summary = job.run(args.engine, args.workers, args.batch_size, args.part_size,
+                              args.ray_address, progress=bar.update)
+        except _engine_errors(args.engine) as exc:
+            raise CliError(f"the {args.engine} engine failed ({type(exc).__name__}: {exc}); "
+                           f"the part files written so far are kept: run the same command "
+                           f"again to resume") from None
     _print_summary(summary, args.out)
     return 1 if summary.failed else 0
+
+
+def _engine_errors(engine: str) -> tuple[type[Exception], ...]:
+    """Failures of the machinery (a worker process or an actor died), not of an input."""
+    from concurrent.futures import BrokenExecutor
+
+    if engine != "ray":
+        return (BrokenExecutor,)
+    from ray.exceptions import RayError
+
+    return (BrokenExecutor, RayError)
 
 
 def _progress_bar(total: int, done: int, disable: bool):
