@@ -9,10 +9,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from .inputs import collect_inputs
-from .schema import image_count
+from .schema import face_count, failure_kinds, image_count
 from .store import PartStore
 from .worker import BatchOptions, default_workers
 
@@ -86,9 +85,8 @@ class BatchJob:
         pending = 0
         for table in self._tables(engine, workers, batch_size, ray_address, nodes):
             n = image_count(table)
-            faces += len(table) - table["face_index"].null_count
-            failures.update(table.filter(pc.is_valid(table["error_kind"]))["error_kind"]
-                            .to_pylist())
+            faces += face_count(table)
+            failures.update(failure_kinds(table))
             buffered.append(table)
             pending += n
             if pending >= part_size:

@@ -79,6 +79,16 @@ def results_table(results: list[ImageResult], error_kinds: list[str | None],
     return pa.Table.from_pylist(rows, schema=batch_schema(age_probs is not None))
 
 
+def face_count(table: pa.Table) -> int:
+    """Face rows in ``table``."""
+    return len(table) - table["face_index"].null_count
+
+
+def failure_kinds(table: pa.Table) -> list[str]:
+    """The ``error_kind`` of every failed image in ``table``."""
+    return table.filter(pc.is_valid(table["error_kind"]))["error_kind"].to_pylist()
+
+
 def image_count(table: pa.Table) -> int:
     """Images in ``table``: each has exactly one row with ``face_index`` null or 0."""
     index = table["face_index"]

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from .schema import OPTIONS_KEY
+from .schema import OPTIONS_KEY, face_count, failure_kinds
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +87,8 @@ class PartStore:
                                   columns=["path", "face_index", "error_kind"])
             table = table.filter(pc.is_in(table["path"], pa.array(list(wanted), pa.string())))
             result.paths.update(table["path"].to_pylist())
-            result.faces += len(table) - table["face_index"].null_count
-            for kind in table.filter(pc.is_valid(table["error_kind"]))["error_kind"].to_pylist():
+            result.faces += face_count(table)
+            for kind in failure_kinds(table):
                 result.failures[kind] = result.failures.get(kind, 0) + 1
         return result
 
