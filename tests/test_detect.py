@@ -448,7 +448,8 @@ def test_crop_patches_reads_outside_as_black():
 
 
 def test_mtcnn_thread_settings_change_speed_not_results(default_detector, hopper):
-    # The default runs P-Net on one thread and R-Net/O-Net on two (docs/pipeline.md, latency).
+    # The default runs P-Net on one thread and R-Net/O-Net on two
+    # (docs/experiments/2026-11-29-latency.md).
     assert [s.get_session_options().intra_op_num_threads for s in
             (default_detector._pnet, default_detector._rnet, default_detector._onet)] == [1, 2, 2]
     single = mtcnn.MtcnnDetector(threads=1)

@@ -266,7 +266,8 @@ def test_real_detectors_realign_utkface_chips(shared_dir, which, model_path):
         angle = math.degrees(math.atan2(m[1, 0], m[0, 0]))
         shift = np.linalg.norm(transform_points(m, [[100.0, 100.0]])[0] - 100)
         assert 0.9 < scale < 1.1 and abs(angle) < 6 and shift < 15, (name, scale, angle, shift)
-    # px in the 200 chip; faces differ from the average face by ~5 px (docs/pipeline.md).
+    # px in the 200 chip; faces differ from the average face by ~5 px
+    # (docs/experiments/2026-11-28-alignment.md).
     assert np.median(deviations) < 10, deviations
 
 

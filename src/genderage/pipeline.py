@@ -18,7 +18,7 @@ import numpy as np
 
 from .align import align_face, template_landmarks
 from .attribute import AttributeBatch, AttributeModel
-from .contract import INPUT_SIZE, gender_label
+from .contract import gender_label
 from .imageio import ImageDecodeError, ImageSource, load_image, source_name
 from .models import DEFAULT_MODEL, default_model_path
 from .preprocess import resize_face
@@ -184,8 +184,9 @@ class GenderAge:
             that order), for callers that want more than the results carry (``age_probs``).
         """
         crops = [c.crop for item in located for c in item.candidates]
+        size = self.model.preprocessing.input_size
         batch = self.model.predict(np.stack(crops) if crops else
-                                   np.zeros((0, INPUT_SIZE, INPUT_SIZE, 3), np.uint8))
+                                   np.zeros((0, size, size, 3), np.uint8))
         results, k = [], 0
         for item in located:
             if item.error is not None:
@@ -199,7 +200,7 @@ class GenderAge:
     def _detect(self, rgb: np.ndarray) -> list[FaceCandidate]:
         candidates = []
         for det in self.detector.detect(rgb):
-            crop = align_face(rgb, det.landmarks)
+            crop = align_face(rgb, det.landmarks, self.model.preprocessing)
             quality = assess(det.bbox, det.landmarks, det.score, crop, self.quality_thresholds)
             candidates.append(FaceCandidate(det.bbox, det.landmarks, det.score, crop, quality))
         return candidates
@@ -207,8 +208,8 @@ class GenderAge:
     def _whole_image(self, rgb: np.ndarray) -> list[FaceCandidate]:
         h, w = rgb.shape[:2]
         bbox = np.array([0, 0, w, h], np.float32)
-        landmarks = template_landmarks(w, h)
-        crop = resize_face(rgb)
+        landmarks = template_landmarks(w, h, self.model.preprocessing)
+        crop = resize_face(rgb, self.model.preprocessing)
         quality = assess(bbox, landmarks, 1.0, crop, self.quality_thresholds)
         return [FaceCandidate(bbox, landmarks, 1.0, crop, quality)]
 

@@ -37,7 +37,8 @@ class QualityThresholds:
         max_abs_pitch: ``|pitch|`` degrees above this -> ``"large_pitch"`` (98% of the
             chips lie within +-29 degrees).
 
-    The percentiles come from ``scripts/check_alignment.py`` (docs/pipeline.md).
+    The percentiles come from ``research/check_alignment.py``
+    (docs/experiments/2026-11-28-alignment.md).
     """
 
     min_det_score: float = 0.8

@@ -226,7 +226,7 @@ class MtcnnDetector:
         threads: onnxruntime intra-op threads for P-Net, R-Net and O-Net (one int: the same
             for all three; 0 = onnxruntime's default). P-Net runs once per pyramid level on
             small maps and is fastest on one thread; R-Net and O-Net take all crops in one
-            batch and gain from a second one (docs/pipeline.md, latency).
+            batch and gain from a second one (docs/experiments/2026-11-29-latency.md).
     """
 
     name = "mtcnn"
