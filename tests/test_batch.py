@@ -122,7 +122,7 @@ def test_age_probs_are_the_models_distribution(folder, model_path, tmp_path):
     table = read_output(out)
     assert table.column_names == COLUMNS + ["age_probs"]
     analyzer = GenderAge(model_path)
-    results, expected = analyzer.analyse([analyzer.locate(image)])
+    results, expected = analyzer.analyse([analyzer.locate_image(image)])
     assert len(table) == len(results[0].faces) == 2
     for row, want in zip(table.to_pylist(), expected.age_probs):
         assert len(row["age_probs"]) == 121 and sum(row["age_probs"]) == pytest.approx(1, abs=1e-4)
@@ -161,10 +161,12 @@ def test_list_without_path_column_is_a_usage_error(tmp_path, model_path, capsys)
 
 
 def test_progress_summary_and_exit_status(folder, model_path, tmp_path, capsys):
+    from test_cli_edges import run_with_terminal_stderr
+
     bad = [folder / "bad/empty.jpg", folder / "bad/notes.png"]
-    rc = main(["batch", str(folder / "plain.jpg"), *map(str, bad), "--out",
-               str(tmp_path / "a"), "--model", str(model_path), "--workers", "1"])
-    err = capsys.readouterr().err
+    argv = ["batch", str(folder / "plain.jpg"), *map(str, bad), "--out", str(tmp_path / "a"),
+            "--model", str(model_path), "--workers", "1"]
+    rc, _, err = run_with_terminal_stderr(argv)  # the bar shows on a terminal only
     assert rc == 1
     assert "3/3" in err and "img/s" in err  # tqdm bar: done/total, rate, ETA
     assert "genderage batch: 3 images (3 analysed now, 0 already in" in err
@@ -172,8 +174,9 @@ def test_progress_summary_and_exit_status(folder, model_path, tmp_path, capsys):
     assert "failures by kind: empty: 1, not_image: 1" in err
     assert "wall time" in err
 
-    assert batch(folder / "plain.jpg", "--out", tmp_path / "b", model_path=model_path) == 0
-    assert "1 images (1 analysed now, 0 already in" in capsys.readouterr().err
+    assert main(argv[:2] + ["--out", str(tmp_path / "b"), *argv[6:]]) == 0
+    err = capsys.readouterr().err
+    assert "1 images (1 analysed now, 0 already in" in err and "img/s" not in err  # a pipe
 
 
 def test_rerun_skips_done_images_and_overwrite_starts_afresh(folder, reference, model_path,

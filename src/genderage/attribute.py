@@ -61,7 +61,9 @@ class AttributeModel:
 
     def __init__(self, path: str | Path, providers: list[str] | None = None,
                  intra_op_threads: int | None = None, flip_tta: bool = False):
-        import onnxruntime as ort
+        from .onnx_runtime import load_onnxruntime
+
+        ort = load_onnxruntime()
 
         self.path = Path(path)
         if not self.path.is_file():

@@ -19,7 +19,13 @@ import numpy as np
 from .align import align_face, template_landmarks
 from .attribute import AttributeBatch, AttributeModel
 from .contract import gender_label
-from .imageio import ImageDecodeError, ImageSource, load_image, source_name
+from .imageio import (
+    REDUCED_MIN_SIDE,
+    ImageDecodeError,
+    ImageSource,
+    load_image_reduced,
+    source_name,
+)
 from .models import DEFAULT_MODEL, default_model_path
 from .preprocess import resize_face
 from .quality import DEFAULT_THRESHOLDS, Quality, QualityThresholds, assess
@@ -51,8 +57,8 @@ def resolve_model_path(model: str | os.PathLike | None) -> Path:
 
 
 @dataclass(frozen=True)
-class FaceCandidate:
-    """A located, aligned face waiting for the attribute model."""
+class Candidate:
+    """A located, aligned face waiting for the attribute model (``crop``: uint8 112x112 RGB)."""
 
     bbox: np.ndarray
     landmarks: np.ndarray
@@ -74,7 +80,7 @@ class LocatedImage:
     """
 
     path: str | None
-    candidates: tuple[FaceCandidate, ...] = ()
+    candidates: tuple[Candidate, ...] = ()
     error: str | None = None
     error_kind: str | None = None
 
@@ -136,8 +142,15 @@ class GenderAge:
     def predict(self, image: ImageSource, aligned: bool = False) -> ImageResult:
         """Detect, align and analyse every face in one image.
 
+        A very large file or bytes input is decoded reduced (never below
+        :data:`~genderage.imageio.REDUCED_MIN_SIDE` pixels on the longer side, scaled up
+        with a detector canvas over 320 pixels), which leaves every detectable face more
+        pixels than its chip uses; boxes and landmarks are given in the source's pixels.
+
         Args:
-            image: a file path, encoded image bytes, or an RGB uint8 ``[H, W, 3]`` array.
+            image: a file path, encoded image bytes, an RGB uint8 ``[H, W, 3]`` array, or a
+                :class:`~genderage.imageio.DecodedImage` (an array decoded reduced, with its
+                factor, as the service passes it).
             aligned: the image is already a face crop in UTKFace chip geometry (e.g. a
                 UTKFace chip): skip detection and use the whole image as one face.
 
@@ -154,22 +167,24 @@ class GenderAge:
         Returns:
             One :class:`ImageResult` per input, in input order.
         """
-        results, _ = self.analyse([self.locate(image, aligned) for image in images])
+        results, _ = self.analyse([self.locate_image(image, aligned) for image in images])
         return results
 
-    def locate(self, image: ImageSource, aligned: bool = False) -> LocatedImage:
-        """Decode one image, detect, align and assess its faces; no attribute model.
+    def locate_image(self, image: ImageSource, aligned: bool = False) -> LocatedImage:
+        """Decode one input and :meth:`locate` its faces (or take it whole when ``aligned``);
+        no attribute model.
 
         Returns:
             A :class:`LocatedImage`; undecodable input gives ``error`` (never an exception).
         """
         name = source_name(image)
         try:
-            rgb = load_image(image)
+            decoded = load_image_reduced(image, min_side=self.decode_min_side(aligned))
         except ImageDecodeError as exc:
             log.info("%s", exc)
             return LocatedImage(name, (), str(exc), exc.kind)
-        candidates = self._whole_image(rgb) if aligned else self._detect(rgb)
+        candidates = (self._whole_image(decoded.rgb, decoded.factor) if aligned
+                      else self.locate(decoded.rgb, decoded.factor))
         if self.skip_low_quality:
             candidates = [c for c in candidates if not c.quality.low_quality]
         return LocatedImage(name, tuple(candidates))
@@ -192,29 +207,43 @@ class GenderAge:
             if item.error is not None:
                 results.append(ImageResult(item.path, [], item.error))
                 continue
-            faces = [_make_face(c, batch, k + j) for j, c in enumerate(item.candidates)]
+            faces = [make_face(c, batch, k + j) for j, c in enumerate(item.candidates)]
             k += len(faces)
             results.append(ImageResult(item.path, faces, None))
         return results, batch
 
-    def _detect(self, rgb: np.ndarray) -> list[FaceCandidate]:
+    def decode_min_side(self, aligned: bool) -> int:
+        """Longer side a reduced decode keeps: :data:`REDUCED_MIN_SIDE` for a 320-pixel
+        detector canvas (and for aligned input), proportionally more for a larger one."""
+        if aligned:
+            return REDUCED_MIN_SIDE
+        canvas = getattr(self.detector, "input_size", 320)
+        return max(REDUCED_MIN_SIDE, -(-REDUCED_MIN_SIDE * canvas // 320))
+
+    def locate(self, rgb: np.ndarray, factor: int = 1) -> list[Candidate]:
+        """Detect, align and assess every face of an RGB uint8 image (no attribute model).
+
+        ``rgb`` may be an image decoded at ``1 / factor`` of its source's size: boxes and
+        landmarks are then scaled back to the source's pixels."""
         candidates = []
         for det in self.detector.detect(rgb):
             crop = align_face(rgb, det.landmarks, self.model.preprocessing)
-            quality = assess(det.bbox, det.landmarks, det.score, crop, self.quality_thresholds)
-            candidates.append(FaceCandidate(det.bbox, det.landmarks, det.score, crop, quality))
+            bbox, landmarks = det.bbox * factor, det.landmarks * factor
+            quality = assess(bbox, landmarks, det.score, crop, self.quality_thresholds)
+            candidates.append(Candidate(bbox, landmarks, det.score, crop, quality))
         return candidates
 
-    def _whole_image(self, rgb: np.ndarray) -> list[FaceCandidate]:
+    def _whole_image(self, rgb: np.ndarray, factor: int = 1) -> list[Candidate]:
         h, w = rgb.shape[:2]
-        bbox = np.array([0, 0, w, h], np.float32)
-        landmarks = template_landmarks(w, h, self.model.preprocessing)
+        bbox = np.array([0, 0, w, h], np.float32) * factor
+        landmarks = template_landmarks(w, h, self.model.preprocessing) * factor
         crop = resize_face(rgb, self.model.preprocessing)
         quality = assess(bbox, landmarks, 1.0, crop, self.quality_thresholds)
-        return [FaceCandidate(bbox, landmarks, 1.0, crop, quality)]
+        return [Candidate(bbox, landmarks, 1.0, crop, quality)]
 
 
-def _make_face(c: FaceCandidate, batch: AttributeBatch, k: int) -> Face:
+def make_face(c: Candidate, batch: AttributeBatch, k: int) -> Face:
+    """The :class:`Face` record of candidate ``c``, whose predictions are row ``k`` of ``batch``."""
     index = int(np.argmax(batch.gender_probs[k]))
     lo, hi = (float(v) for v in batch.age_interval[k])
     return Face(

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..inputs import Inputs, collect_inputs
+
 LIST_SUFFIXES = (".txt", ".csv", ".parquet")
 
 
@@ -17,17 +19,21 @@ class InputError(ValueError):
     """An input list cannot be read or has no ``path`` column."""
 
 
-def collect_inputs(inputs: list[str]) -> list[str]:
-    """The image paths named by ``inputs``, each once, in first-seen order."""
-    from ..commands.predict import expand_paths
+def gather_inputs(inputs: list[str]) -> Inputs:
+    """The image paths named by ``inputs``, each once, in first-seen order, and the folder
+    entries left out (see :func:`genderage.inputs.collect_inputs`).
 
+    Raises:
+        InputError: a path list cannot be read.
+    """
     listed, named = [], []
     for raw in inputs:
         (listed if Path(raw).suffix.lower() in LIST_SUFFIXES else named).append(raw)
-    paths = expand_paths(named) if named else []
+    found = collect_inputs(named)
     for raw in listed:
-        paths.extend(read_path_list(raw))
-    return list(dict.fromkeys(paths))
+        found.files.extend(read_path_list(raw))
+    found.files = list(dict.fromkeys(found.files))
+    return found
 
 
 def read_path_list(path: str) -> list[str]:

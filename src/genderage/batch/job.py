@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from .inputs import collect_inputs
+from .inputs import gather_inputs
 from .schema import face_count, failure_kinds, image_count
 from .store import PartStore
 from .worker import BatchOptions, default_workers
@@ -46,7 +46,8 @@ class BatchJob:
     """Everything up to running an engine: collects inputs and opens ``out`` for resuming.
 
     Args:
-        inputs: files, folders and path lists (see :func:`collect_inputs`).
+        inputs: files, folders and path lists (see :func:`gather_inputs`); the folder
+            entries left out are in ``found.skipped``.
         out: the output dataset folder.
         options: what to compute.
         overwrite: discard existing parts instead of resuming.
@@ -58,7 +59,8 @@ class BatchJob:
     def __init__(self, inputs: list[str], out: str, options: BatchOptions,
                  overwrite: bool = False):
         self.options = options
-        self.paths = collect_inputs(inputs)
+        self.found = gather_inputs(inputs)
+        self.paths = self.found.files
         self.store = PartStore(out, options.fingerprint(), overwrite)
         self.done = self.store.done(set(self.paths))
         self.todo = [p for p in self.paths if p not in self.done.paths]

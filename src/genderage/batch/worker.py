@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import pyarrow as pa
 
 from .. import __version__
-from ..imageio import ImageDecodeError, decode_image
+from ..imageio import MAX_FILE_BYTES, ImageDecodeError, decode_reduced
 from ..pipeline import GenderAge, LocatedImage, resolve_model_path
 from .schema import results_table
 
@@ -95,28 +95,32 @@ class ChunkAnalyzer:
 
     def _locate(self, path: str) -> LocatedImage:
         if "://" not in path:
-            return self.analyzer.locate(path)  # exactly what `genderage predict` does
+            return self.analyzer.locate_image(path)  # exactly what `genderage predict` does
         try:
-            rgb = decode_image(read_uri(path), path)
+            decoded = decode_reduced(read_uri(path), path,
+                                     min_side=self.analyzer.decode_min_side(aligned=False))
         except ImageDecodeError as exc:
             return LocatedImage(path, (), str(exc), exc.kind)
-        located = self.analyzer.locate(rgb)
-        return LocatedImage(path, located.candidates, located.error, located.error_kind)
+        return replace(self.analyzer.locate_image(decoded), path=path)
 
 
-def read_uri(uri: str) -> bytes:
-    """The bytes of a file named by an fsspec URI (``file://``, ``s3://``, ...).
+def read_uri(uri: str, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a file named by an fsspec URI (``file://``, ``s3://``, ...), at most
+    ``max_bytes`` (the limit local files have).
 
     Raises:
-        ImageDecodeError: kind ``"unreadable"``, naming the URI.
+        ImageDecodeError: ``"unreadable"`` or ``"too_large"``, naming the URI.
     """
     import fsspec
 
     try:
         with fsspec.open(uri, "rb") as f:
-            return f.read()
+            data = f.read(max_bytes + 1)
     except (OSError, ValueError, ImportError) as exc:
         raise ImageDecodeError(f"{uri}: cannot read file ({exc})", "unreadable") from None
+    if len(data) > max_bytes:
+        raise ImageDecodeError(f"{uri}: file too large (over {max_bytes:,} bytes)", "too_large")
+    return data
 
 
 def default_workers() -> int:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
-from . import positive_int
+from . import positive_int, progress_wanted
+
+log = logging.getLogger(__name__)
 
 ENGINES = ("local", "ray")
 
@@ -41,7 +44,8 @@ def add_parser(sub):
                    help="add the model's age distribution (age_probs column)")
     p.add_argument("--overwrite", action="store_true",
                    help="delete the part files already in --out and start afresh")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (shown when stderr is a terminal)")
     p.set_defaults(run=run)
 
 
@@ -66,8 +70,6 @@ def run(args) -> int:
                        f"({exc})") from None
 
     if args.engine == "ray" and not args.verbose:
-        import logging
-
         logging.getLogger("ray.data").setLevel(logging.WARNING)  # our bar replaces its log
     options = BatchOptions(args.model, args.detector, args.flip_tta, args.age_probs)
     try:
@@ -75,10 +77,15 @@ def run(args) -> int:
         job = BatchJob(args.inputs, args.out, options, overwrite=args.overwrite)
     except (InputError, OutputError, DetectorError) as exc:
         raise CliError(str(exc)) from None
+    for entry in job.found.skipped:
+        log.info("skipped %s: %s", entry.path, entry.reason)
+    if job.found.skipped:
+        print(f"genderage batch: {job.found.skipped_summary()} (-v lists them)", file=sys.stderr)
     if not job.paths:
         raise CliError(f"no image files found in {', '.join(args.inputs)}")
 
-    bar = _progress_bar(len(job.paths), len(job.done.paths), args.no_progress)
+    bar = _progress_bar(len(job.paths), len(job.done.paths),
+                        not progress_wanted(args, results_on_stdout=False))
     with bar:
         try:
             summary = job.run(args.engine, args.workers, args.batch_size, args.part_size,

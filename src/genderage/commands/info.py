@@ -11,7 +11,9 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    import onnxruntime
+    from ..onnx_runtime import load_onnxruntime
+
+    onnxruntime = load_onnxruntime()
 
     from ..models import default_model_path
 

@@ -43,8 +43,8 @@ def build_report(s: Scan, g: Groups) -> dict:
     }
 
 
-def check(source) -> tuple[dict, Scan, Groups]:
-    s = scan(source)
+def check(source, progress: bool = False) -> tuple[dict, Scan, Groups]:
+    s = scan(source, progress=progress)
     g = find_groups(s)
     return build_report(s, g), s, g
 

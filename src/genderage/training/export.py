@@ -119,7 +119,9 @@ def _add_metadata(path: Path, meta: dict) -> None:
 def _check(module: ContractModule, path: Path, output_names: list[str], size: int,
            inputs: np.ndarray | None) -> float:
     import onnx
-    import onnxruntime as ort
+    from ..onnx_runtime import load_onnxruntime
+
+    ort = load_onnxruntime()
 
     onnx.checker.check_model(str(path), full_check=True)
     if inputs is None:
