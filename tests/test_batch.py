@@ -243,3 +243,13 @@ def test_sigkill_mid_run_then_rerun_gives_every_image_once(folder, photos, refer
     assert len(keys) == len(set(keys))  # no duplicates
     assert sorted(set(table["path"].to_pylist())) == sorted(photos)  # nothing missing
     assert_same_rows(table, reference[1])
+
+
+def test_report_reads_batch_output(reference, tmp_path):
+    pytest.importorskip("matplotlib")
+    out, table, _ = reference
+    assert main(["report", str(out), "--out", str(tmp_path / "report")]) == 0
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert (report["n_images"], report["n_images_failed"], report["n_faces"]) == (
+        len(set(table["path"].to_pylist())), len(BAD_FILES), 26)
+    assert report["model_sha256"] == table["model_sha256"][0].as_py()
