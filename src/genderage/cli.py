@@ -36,6 +36,8 @@ EXTRA_MODULES = {
     "data": {"imagehash"},
     "serve": {"fastapi", "uvicorn", "multipart", "python_multipart", "fastapi_offline"},
     "report": {"pyarrow", "matplotlib"},
+    "batch": {"pyarrow", "fsspec", "tqdm"},
+    "ray": {"ray"},
 }
 """Optional extras (pyproject.toml) -> the top-level modules they install."""
 

@@ -54,23 +54,17 @@ def run(args) -> int:
 
     if args.ray_address and args.engine != "ray":
         raise CliError("--ray-address needs --engine ray")
-    try:
-        import pyarrow  # noqa: F401
+    # A missing optional module ends in the CLI's message naming the extra to install.
+    from ..batch import BatchJob, BatchOptions
+    from ..batch.inputs import InputError
+    from ..batch.store import OutputError
+    from ..detect import DetectorError
 
-        from ..batch import BatchJob, BatchOptions
-        from ..batch.inputs import InputError
-        from ..batch.store import OutputError
-        from ..detect import DetectorError
+    if args.engine == "ray":
+        import ray.data  # imported now: it configures its loggers on import
 
-        if args.engine == "ray":
-            import ray.data  # noqa: F401 - imported now: it configures its loggers on import
-    except ImportError as exc:
-        extra = "ray" if args.engine == "ray" else "batch"
-        raise CliError(f"needs the [{extra}] extra: pip install \"genderage[{extra}]\" "
-                       f"({exc})") from None
-
-    if args.engine == "ray" and not args.verbose:
-        logging.getLogger("ray.data").setLevel(logging.WARNING)  # our bar replaces its log
+        if not args.verbose:
+            logging.getLogger("ray.data").setLevel(logging.WARNING)  # our bar replaces its log
     options = BatchOptions(args.model, args.detector, args.flip_tta, args.age_probs)
     try:
         options.check()
