@@ -209,6 +209,8 @@ sys.exit(main(sys.argv[2:]))
     ("torch", ["export", "{tmp}/x.pt", "--out", "{tmp}/x.onnx"], "train"),
     ("matplotlib", ["evaluate", "{model}", "--data", "{tmp}", "--out", "{tmp}/ev"], "train"),
     ("pyarrow", ["report", "{tmp}/results.parquet", "--out", "{tmp}/rep"], "report"),
+    ("pyarrow", ["batch", "{tmp}", "--out", "{tmp}/out"], "batch"),
+    ("ray", ["batch", "{tmp}", "--out", "{tmp}/out", "--engine", "ray"], "ray"),
 ])
 def test_missing_extra_names_the_extra(module, argv, extra, tmp_path, model_path):
     write(tmp_path / "30_1_0_20170101000000000.jpg.chip.jpg", 12, "JPEG")

@@ -13,11 +13,12 @@ def test_report_intervals_hold_the_truth_on_aaf(shared_dir, tmp_path):
     if not (aaf / "labels.csv").is_file():
         pytest.skip(f"{aaf} is absent")
     from genderage.evaluation.photos import load_labels
-    from genderage.evaluation.population import truth, write_results
+    from genderage.evaluation.population import run_batch, truth
     from genderage.report import build_report
 
     labels = load_labels(aaf / "labels.csv", 300)
-    results = write_results([aaf / r["file"] for r in labels], tmp_path / "r.parquet")
+    results = tmp_path / "results"
+    assert run_batch([aaf / r["file"] for r in labels], results) == 0
     report = build_report(results, n_boot=1000)
     true = truth(labels)
     assert report["n_images"] == 300 and report["n_faces_used"] >= 295

@@ -1,6 +1,6 @@
 """`genderage report` checked against the labels of All-Age-Faces (AAF).
 
-Runs the photo pipeline on AAF (or takes the results of `genderage batch`), builds the report
+Runs `genderage batch` on AAF (or takes the results of `genderage batch`), builds the report
 and prints, beside its estimates and 95% intervals, the truth from AAF's labels.
 
     PYTHONPATH=src python tools/report_aaf.py --out runs/aaf_report
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from genderage.evaluation.photos import load_labels
-from genderage.evaluation.population import comparison, truth, write_results
+from genderage.evaluation.population import comparison, run_batch, truth
 
 DEFAULT_AAF = Path("../shared/data/AAF")
 
@@ -31,13 +31,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path,
                         help="results of `genderage batch` on AAF (default: run the pipeline)")
     parser.add_argument("--out", type=Path, default=Path("runs/aaf_report"))
+    parser.add_argument("--workers", type=int, default=2, help="batch workers (default 2)")
     args = parser.parse_args(argv)
 
     from genderage.report import build_report, write_report
 
     labels = load_labels(args.aaf / "labels.csv", args.limit)
-    results = args.results or write_results([args.aaf / r["file"] for r in labels],
-                                            args.out / "results.parquet")
+    results = args.results
+    if results is None:
+        results = args.out / "results"
+        run_batch([args.aaf / r["file"] for r in labels], results, workers=args.workers)
     report = build_report(results)
     write_report(report, args.out)
     print(f"{len(labels)} labelled images, {report['n_faces_used']} faces; "

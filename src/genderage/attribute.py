@@ -35,12 +35,15 @@ class AttributeBatch:
         age: float32 ``[N]``, years.
         age_interval: float32 ``[N, 2]``, [low, high] years at ``interval_coverage``.
         interval_coverage: nominal coverage of ``age_interval`` (e.g. 0.8).
+        age_probs: float32 ``[N, K]``, the model's distribution over integer ages 0..K-1
+            (its ``age_probs`` output), or ``None`` when the model has none.
     """
 
     gender_probs: np.ndarray
     age: np.ndarray
     age_interval: np.ndarray
     interval_coverage: float
+    age_probs: np.ndarray | None = None
 
 
 class AttributeModel:
@@ -111,8 +114,10 @@ class AttributeModel:
         """
         if len(faces) == 0:
             empty = np.zeros((0,), np.float32)
+            age_probs = np.zeros((0, self._age_bins()), np.float32) if self.has_age_probs \
+                else None
             return AttributeBatch(np.zeros((0, 2), np.float32), empty,
-                                  np.zeros((0, 2), np.float32), self._coverage())
+                                  np.zeros((0, 2), np.float32), self._coverage(), age_probs)
         out = self.run(to_input(faces, self.preprocessing))
         return self.decode(out)
 
@@ -120,6 +125,10 @@ class AttributeModel:
         """Turn raw outputs into calibrated probabilities, ages and intervals."""
         return decode_outputs(out[self.output_names[0]], out.get("age_probs"),
                               self.temperature, self.age_interval)
+
+    def _age_bins(self) -> int:
+        width = self.session.get_outputs()[self.output_names.index("age_probs")].shape[1]
+        return width if isinstance(width, int) else 0
 
     def _coverage(self) -> float:
         return float(self.age_interval["coverage"]) if self.age_interval else DEFAULT_COVERAGE
@@ -153,7 +162,8 @@ def decode_outputs(main: np.ndarray, age_probs: np.ndarray | None = None,
     lo, hi = np.minimum(lo, age), np.maximum(hi, age)
     interval = np.stack([np.clip(lo, 0, MAX_AGE), np.clip(hi, 0, MAX_AGE)], axis=1)
     return AttributeBatch(probs.astype(np.float32), age.astype(np.float32),
-                          interval.astype(np.float32), coverage)
+                          interval.astype(np.float32), coverage,
+                          None if age_probs is None else age_probs.astype(np.float32))
 
 
 def apply_interval(age: np.ndarray, spec: dict) -> tuple[np.ndarray, np.ndarray]:

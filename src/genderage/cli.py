@@ -11,7 +11,8 @@ import sys
 
 from . import __version__
 
-COMMANDS = ("info", "data", "train", "evaluate", "export", "predict", "video", "serve", "report")
+COMMANDS = ("info", "data", "train", "evaluate", "export", "predict", "batch", "video", "serve",
+            "report")
 
 
 class CliError(Exception):
@@ -35,6 +36,8 @@ EXTRA_MODULES = {
     "data": {"imagehash"},
     "serve": {"fastapi", "uvicorn", "multipart", "python_multipart", "fastapi_offline"},
     "report": {"pyarrow", "matplotlib"},
+    "batch": {"pyarrow", "fsspec", "tqdm"},
+    "ray": {"ray"},
 }
 """Optional extras (pyproject.toml) -> the top-level modules they install."""
 

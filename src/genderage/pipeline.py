@@ -81,6 +81,24 @@ class Candidate:
     quality: Quality
 
 
+@dataclass(frozen=True)
+class LocatedImage:
+    """One input after decoding, detection and alignment: the half of a prediction that
+    needs no attribute model (picklable, so it can be made in another process).
+
+    Attributes:
+        path: the input's file path, or ``None`` for bytes / arrays.
+        candidates: the faces to analyse, largest first.
+        error: ``None``, or the message of the :class:`ImageDecodeError` that stopped it.
+        error_kind: the error's ``kind`` (see :data:`~genderage.imageio.DECODE_ERROR_KINDS`).
+    """
+
+    path: str | None
+    candidates: tuple[Candidate, ...] = ()
+    error: str | None = None
+    error_kind: str | None = None
+
+
 class GenderAge:
     """Gender and age estimation for every face in a photo.
 
@@ -165,34 +183,50 @@ class GenderAge:
         Returns:
             One :class:`ImageResult` per input, in input order.
         """
-        results: list[ImageResult | None] = [None] * len(images)
-        located: list[tuple[int, str | None, list[Candidate]]] = []
-        for i, image in enumerate(images):
-            name = source_name(image)
-            try:
-                decoded = load_image_reduced(image, min_side=self.decode_min_side(aligned))
-            except ImageDecodeError as exc:
-                log.info("%s", exc)
-                results[i] = ImageResult(name, [], str(exc))
-                continue
-            candidates = (self._whole_image(decoded.rgb, decoded.factor) if aligned
-                          else self.locate(decoded.rgb, decoded.factor))
-            if self.skip_low_quality:
-                candidates = [c for c in candidates if not c.quality.low_quality]
-            located.append((i, name, candidates))
+        results, _ = self.analyse([self.locate_image(image, aligned) for image in images])
+        return results
 
-        crops = [c.crop for _, _, cands in located for c in cands]
+    def locate_image(self, image: ImageSource, aligned: bool = False) -> LocatedImage:
+        """Decode one input and :meth:`locate` its faces (or take it whole when ``aligned``);
+        no attribute model.
+
+        Returns:
+            A :class:`LocatedImage`; undecodable input gives ``error`` (never an exception).
+        """
+        name = source_name(image)
+        try:
+            decoded = load_image_reduced(image, min_side=self.decode_min_side(aligned))
+        except ImageDecodeError as exc:
+            log.info("%s", exc)
+            return LocatedImage(name, (), str(exc), exc.kind)
+        candidates = (self._whole_image(decoded.rgb, decoded.factor) if aligned
+                      else self.locate(decoded.rgb, decoded.factor))
+        if self.skip_low_quality:
+            candidates = [c for c in candidates if not c.quality.low_quality]
+        return LocatedImage(name, tuple(candidates))
+
+    def analyse(self, located: list[LocatedImage]
+                ) -> tuple[list[ImageResult], AttributeBatch]:
+        """Run the attribute model ONCE on all faces of ``located``.
+
+        Returns:
+            One :class:`ImageResult` per item, in order, and the model's raw
+            :class:`AttributeBatch` for all their faces (row ``k`` is the ``k``-th face in
+            that order), for callers that want more than the results carry (``age_probs``).
+        """
+        crops = [c.crop for item in located for c in item.candidates]
         size = self.model.preprocessing.input_size
         batch = self.model.predict(np.stack(crops) if crops else
                                    np.zeros((0, size, size, 3), np.uint8))
-        k = 0
-        for i, name, candidates in located:
-            faces = []
-            for c in candidates:
-                faces.append(make_face(c, batch, k))
-                k += 1
-            results[i] = ImageResult(name, faces, None)
-        return results
+        results, k = [], 0
+        for item in located:
+            if item.error is not None:
+                results.append(ImageResult(item.path, [], item.error))
+                continue
+            faces = [make_face(c, batch, k + j) for j, c in enumerate(item.candidates)]
+            k += len(faces)
+            results.append(ImageResult(item.path, faces, None))
+        return results, batch
 
     def decode_min_side(self, aligned: bool) -> int:
         """Longer side a reduced decode keeps: :data:`REDUCED_MIN_SIDE` for a 320-pixel

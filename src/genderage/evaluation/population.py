@@ -7,42 +7,16 @@ from pathlib import Path
 
 import numpy as np
 
-RESULT_COLUMNS = ("path", "face_index", "gender", "gender_probability", "age", "age_low",
-                  "age_high", "low_quality", "quality_reasons", "error", "model_sha256",
-                  "genderage_version")
+def run_batch(paths: list[Path], out: Path, workers: int = 1) -> int:
+    """Run ``genderage batch`` (local engine, with ``--age-probs``) on ``paths`` into the
+    Parquet dataset ``out``; returns its exit status (1 when some input failed)."""
+    from ..cli import main
 
-
-def write_results(paths: list[Path], out: Path, batch_size: int = 32) -> Path:
-    """Run ``GenderAge().predict_batch`` on ``paths`` and write Parquet in the columns of
-    `genderage batch` that a report reads (one row per face; one per image without a face
-    or with an error). For use before `genderage batch` exists, or without it."""
-    import hashlib
-
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from genderage import GenderAge, __version__
-
-    analyzer = GenderAge()
-    sha256 = hashlib.sha256(Path(analyzer.model.path).read_bytes()).hexdigest()
-    rows = {c: [] for c in RESULT_COLUMNS}
-    for start in range(0, len(paths), batch_size):
-        for result in analyzer.predict_batch(paths[start:start + batch_size]):
-            for i, face in enumerate(result.faces or [None]):
-                row = dict.fromkeys(RESULT_COLUMNS)
-                row.update(path=result.path, error=result.error, model_sha256=sha256,
-                           genderage_version=__version__)
-                if face is not None:
-                    row.update(face_index=i, gender=face.gender,
-                               gender_probability=face.gender_probability, age=face.age,
-                               age_low=face.age_interval[0], age_high=face.age_interval[1],
-                               low_quality=face.quality.low_quality,
-                               quality_reasons=list(face.quality.reasons))
-                for column in RESULT_COLUMNS:
-                    rows[column].append(row[column])
     out.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.table(rows), out)
-    return out
+    listing = out.parent / f"{out.name}.paths.txt"
+    listing.write_text("".join(f"{p}\n" for p in paths))
+    return main(["batch", str(listing), "--out", str(out), "--age-probs", "--no-progress",
+                 "--workers", str(workers)])
 
 
 def truth(labels: list[dict]) -> dict:
