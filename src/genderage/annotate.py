@@ -83,16 +83,37 @@ def draw_faces(image_rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
     Returns:
         uint8 ``[H, W, 3]`` RGB, a new array.
     """
+    colours = [LOW_QUALITY_COLOUR if face.quality.low_quality else COLOURS[face.gender]
+               for face in faces]
+    return draw_labelled_boxes(image_rgb, [f.bbox for f in faces],
+                               [face_label(face) for face in faces], colours,
+                               [f.landmarks for f in faces])
+
+
+def draw_labelled_boxes(image_rgb: np.ndarray, boxes: list, texts: list[str],
+                        colours: list[tuple[int, int, int]], landmarks: list | None = None
+                        ) -> np.ndarray:
+    """A copy of the image with each box, its label (placed by :func:`layout_labels`) and,
+    when given, its landmark points drawn in its colour. Shared by photos and video frames.
+
+    Args:
+        image_rgb: uint8 ``[H, W, 3]`` RGB.
+        boxes: ``(x1, y1, x2, y2)`` per face, in the image's pixels.
+        texts: one label per box.
+        colours: one RGB colour per box.
+        landmarks: optional ``[(x, y), ...]`` per box.
+
+    Returns:
+        uint8 ``[H, W, 3]`` RGB, a new array.
+    """
     out = np.ascontiguousarray(image_rgb).copy()
     h, w = out.shape[:2]
-    texts = [face_label(face) for face in faces]
-    font_scale, thickness, rects = layout_labels(texts, [f.bbox for f in faces], w, h)
+    font_scale, thickness, rects = layout_labels(texts, boxes, w, h)
     pad = thickness + 1
-    for face, text, (lx, ly, lw, lh) in zip(faces, texts, rects):
-        colour = LOW_QUALITY_COLOUR if face.quality.low_quality else COLOURS[face.gender]
-        x1, y1, x2, y2 = (int(round(v)) for v in face.bbox)
+    for i, (box, text, colour, (lx, ly, lw, lh)) in enumerate(zip(boxes, texts, colours, rects)):
+        x1, y1, x2, y2 = (int(round(v)) for v in box)
         cv2.rectangle(out, (x1, y1), (x2, y2), colour, thickness, cv2.LINE_AA)
-        for x, y in face.landmarks:
+        for x, y in (landmarks[i] if landmarks is not None else ()):
             cv2.circle(out, (int(round(x)), int(round(y))), thickness + 1, colour, -1,
                        cv2.LINE_AA)
         cv2.rectangle(out, (lx, ly), (lx + lw - 1, ly + lh - 1), colour, -1)
