@@ -93,7 +93,7 @@ def test_label_conflicts_and_age_tolerance(synth):
 
 def test_near_copies_of_real_faces_are_grouped(utkface_dir, tmp_path):
     # 3 px re-crop: every one of 143 sampled UTKFace chips is caught; at 6 px only 88% are
-    # (docs/data.md, "Limits").
+    # (docs/experiments/2026-11-28-utkface-data.md, "Limits").
     expected = []
     for k, name in enumerate(REAL_CHIPS):
         data = (utkface_dir / name).read_bytes()

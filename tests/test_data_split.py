@@ -6,12 +6,11 @@ from collections import Counter, defaultdict
 import numpy as np
 import pytest
 
-from genderage.contract import gender_label
+from genderage.contract import age_band, gender_label
 from genderage.data.dedup import NEAR_NCC, candidate_pairs, find_groups, shifted_ncc
 from genderage.data.scan import scan
 from genderage.data.split import (
     MANIFEST_COLUMNS,
-    age_band,
     read_manifest,
     split_groups,
     write_manifest,

@@ -9,6 +9,8 @@ import pytest
 from genderage.cli import main
 from genderage.data.split import read_manifest
 
+pytestmark = pytest.mark.slow
+
 MALFORMED = {"24_0_1_20170116220224657", "39_1_20170116174525125.jpg.chip.jpg",
              "55_0_0_20170116232725357jpg.chip.jpg", "61_1_20170109142408075.jpg.chip.jpg",
              "61_1_20170109150557335.jpg.chip.jpg"}

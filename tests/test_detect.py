@@ -448,7 +448,8 @@ def test_crop_patches_reads_outside_as_black():
 
 
 def test_mtcnn_thread_settings_change_speed_not_results(default_detector, hopper):
-    # The default runs P-Net on one thread and R-Net/O-Net on two (docs/pipeline.md, latency).
+    # The default runs P-Net on one thread and R-Net/O-Net on two
+    # (docs/experiments/2026-11-29-latency.md).
     assert [s.get_session_options().intra_op_num_threads for s in
             (default_detector._pnet, default_detector._rnet, default_detector._onet)] == [1, 2, 2]
     single = mtcnn.MtcnnDetector(threads=1)
@@ -457,3 +458,62 @@ def test_mtcnn_thread_settings_change_speed_not_results(default_detector, hopper
     assert len(a) == len(b) == 1
     np.testing.assert_allclose(a[0].landmarks, b[0].landmarks, atol=1e-3)
     np.testing.assert_allclose(a[0].score, b[0].score, atol=1e-5)
+
+
+# --- MTCNN settings: the v1 cascade, the faster default, the resampling helpers -------------
+
+V1_HOPPER_LANDMARKS = [[218.8419, 191.7136], [308.5130, 186.2113], [266.8470, 237.6298],
+                       [228.0512, 275.9668], [307.5477, 271.8550]]
+"""Grace Hopper's landmarks from the genderage 0.1 default detector (commit 16e65b0)."""
+
+
+def test_v1_settings_reproduce_the_v1_cascade(hopper):
+    found = mtcnn.MtcnnDetector(**mtcnn.V1_SETTINGS).detect(hopper)
+    assert len(found) == 1
+    np.testing.assert_allclose(found[0].landmarks, V1_HOPPER_LANDMARKS, atol=1e-3)
+    np.testing.assert_allclose(found[0].bbox, [173.3547, 109.7724, 349.4574, 329.7885], atol=1e-3)
+
+
+def test_default_passes_go_from_cheap_to_small_faces():
+    det = mtcnn.MtcnnDetector()
+    assert det._passes() == [(0.1, 48.0), (0.25, 48.0), (0.1, 24.0)]
+    v1 = mtcnn.MtcnnDetector(**mtcnn.V1_SETTINGS)
+    assert v1._passes() == [(0.1, 24.0), (0.25, 24.0)]
+
+
+def test_small_face_alone_is_found_by_the_small_face_pass(hopper):
+    # A 70 px tall crop in a 640x480 photo: its face box (~38 px wide) is below what the
+    # first pass finds (boxes from ~46 px here), so only the small-face pass finds it.
+    image = textured_background()
+    paste(image, hopper[60:420, 110:420], 70, 300, 200)
+    assert mtcnn.MtcnnDetector(small_face_retry=None).detect(image) == []
+    found = mtcnn.MtcnnDetector().detect(image)
+    assert len(found) == 1
+    assert_plausible_face(found[0], image.shape)
+    assert 300 < found[0].bbox[0] and found[0].bbox[2] < 300 + 70
+
+
+def test_shrink_is_an_exact_box_average_then_bilinear():
+    from genderage.detect.ops import shrink
+
+    image = np.arange(8 * 12 * 3, dtype=np.uint8).reshape(8, 12, 3)
+    out, covered = shrink(image, (6, 4))                 # factor 2 exactly: box means only
+    assert covered == (12, 8)
+    means = image.reshape(4, 2, 6, 2, 3).astype(np.float64).mean(axis=(1, 3))
+    np.testing.assert_allclose(out, np.round(means), atol=1)
+    out, covered = shrink(image[:7, :11], (3, 2))        # factor 3: the remainder is dropped
+    assert covered == (9, 6) and out.shape == (2, 3, 3)
+    np.testing.assert_allclose(out, np.round(image[:6, :9].reshape(2, 3, 3, 3, 3)
+                                             .astype(np.float64).mean(axis=(1, 3))), atol=1)
+    out, covered = shrink(image, (8, 6))                 # factor < 2: bilinear only
+    assert covered == (12, 8) and out.shape == (6, 8, 3)
+
+
+def test_fast_letterbox_maps_back_to_image_pixels():
+    # A bright square at a known place must come back at the same place from the canvas.
+    image = np.zeros((480, 641, 3), np.uint8)
+    image[100:200, 300:400] = 255
+    canvas, box = letterbox(image, 320, border=0.1, multiple=1, fast=True)
+    ys, xs = np.nonzero(canvas[..., 0] > 127)
+    corners = box.to_image([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]])
+    np.testing.assert_allclose(corners, [[300, 100, 400, 200]], atol=1.5)

@@ -1,6 +1,8 @@
 """Decoding: every supported format and pixel mode, EXIF orientation, every bad-input kind."""
 
 import io
+import os
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -9,9 +11,14 @@ from PIL import Image
 from png_bytes import png_claiming
 
 from genderage.imageio import (
+    MAX_FILE_BYTES,
+    MAX_PIXELS,
+    REDUCED_MIN_SIDE,
     ImageDecodeError,
     decode_image,
+    decode_reduced,
     load_image,
+    read_file_bytes,
     read_image,
     source_name,
 )
@@ -138,3 +145,110 @@ def test_load_image_accepts_paths_bytes_and_arrays(tmp_path):
     for bad in (rgb.astype(np.float32), rgb[..., 0], np.zeros((0, 5, 3), np.uint8), 42):
         with pytest.raises(ImageDecodeError):
             load_image(bad)
+
+
+# --- reduced decoding (large images) --------------------------------------------------------
+
+def smooth(h, w, seed=0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, 256, (h // 64 + 2, w // 64 + 2, 3)).astype(np.float32)
+    return np.clip(cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC), 0, 255
+                   ).astype(np.uint8)
+
+
+@pytest.mark.parametrize("fmt,size,factor", [
+    ("PNG", (4094, 3000), 1),   # longer side under 2 * 2048: full resolution
+    ("PNG", (4096, 3000), 2),
+    ("PNG", (6200, 2000), 3),   # any integer factor for box-filtered formats
+    ("JPEG", (6200, 2000), 2),  # JPEG: 2, 4 or 8 (DCT scaling), the largest within the rule
+    ("JPEG", (8192, 1000), 4),
+])
+def test_decode_reduced_factor_rule(fmt, size, factor):
+    w, h = size
+    decoded = decode_reduced(encode(Image.fromarray(smooth(h, w)), fmt), "big")
+    assert decoded.factor == factor
+    assert decoded.rgb.shape == (-(-h // factor), -(-w // factor), 3)
+    assert max(decoded.rgb.shape[:2]) >= REDUCED_MIN_SIDE
+
+
+def test_phone_photos_in_mpo_form_use_jpeg_scaling(monkeypatch):
+    """Phones write JPEGs with an MP extension, which Pillow opens as "MPO": they must be
+    scaled while decoding too, not decoded whole and then reduced."""
+    img = Image.fromarray(smooth(2000, 4400))
+    buf = io.BytesIO()
+    img.save(buf, format="MPO", save_all=True, append_images=[img.resize((440, 200))])
+    with Image.open(io.BytesIO(buf.getvalue())) as probe:
+        assert probe.format == "MPO"
+    monkeypatch.setattr(Image.Image, "reduce", lambda *a, **k: pytest.fail("full decode"))
+    decoded = decode_reduced(buf.getvalue(), "phone.jpg")
+    assert decoded.factor == 2 and decoded.rgb.shape == (1000, 2200, 3)
+
+
+@pytest.mark.parametrize("fmt,tol", [("PNG", 1.0), ("JPEG", 3.0)])
+def test_decode_reduced_is_the_area_downscale_of_the_full_image(fmt, tol):
+    rgb = smooth(3000, 4400, seed=1)
+    data = encode(Image.fromarray(rgb), fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+    decoded = decode_reduced(data, "big")
+    assert decoded.factor == 2
+    full = decode_image(data, "big")
+    expected = cv2.resize(full, (2200, 1500), interpolation=cv2.INTER_AREA)
+    assert np.abs(decoded.rgb.astype(float) - expected).mean() <= tol
+
+
+def test_decode_reduced_applies_exif_orientation_before_reducing():
+    img = Image.fromarray(smooth(1000, 5000))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise on display
+    decoded = decode_reduced(encode(img, "JPEG", exif=exif), "rotated.jpg")
+    assert decoded.factor == 2 and decoded.rgb.shape == (2500, 500, 3)
+
+
+def test_pixel_limit_default_and_its_message():
+    assert MAX_PIXELS == 40_000_000
+    with pytest.raises(ImageDecodeError) as info:
+        decode_image(png_claiming(7000, 7000), "big.png")
+    assert info.value.kind == "too_large" and "limit 40,000,000" in str(info.value)
+    # Pillow's own guard fires first on huge claims; the message still quotes our limit.
+    for claim in ((30000, 30000), (60000, 60000)):
+        with pytest.raises(ImageDecodeError) as info:
+            decode_image(png_claiming(*claim), "bomb.png", max_pixels=1234)
+        assert "1,234 pixels" in str(info.value) and "178956970" not in str(info.value)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF"])
+def test_truncated_images_are_corrupt_not_non_images(fmt):
+    data = encode(Image.fromarray(gradient(16, 16)), fmt)
+    kinds = set()
+    for n in range(8, len(data), max(1, len(data) // 200)):  # 8: the longest signature
+        try:
+            decode_image(data[:n], f"x.{fmt.lower()}")
+        except ImageDecodeError as exc:
+            kinds.add(exc.kind)
+    assert kinds == {"corrupt"}, kinds
+
+
+# --- files that are not regular files, or too big -------------------------------------------
+
+def test_fifo_is_refused_at_once(tmp_path):
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    with pytest.raises(ImageDecodeError) as info:
+        read_image(fifo)  # would block forever if opened for a blocking read
+    assert info.value.kind == "unreadable" and "not a regular file (a FIFO)" in str(info.value)
+
+
+def test_devices_and_folders_are_refused(tmp_path):
+    for path, words in ((Path("/dev/zero"), "character device"), (tmp_path, "a folder")):
+        with pytest.raises(ImageDecodeError) as info:
+            load_image(path)
+        assert info.value.kind == "unreadable" and words in str(info.value)
+
+
+def test_file_size_cap(tmp_path):
+    path = tmp_path / "big.png"
+    path.write_bytes(encode(Image.fromarray(gradient()), "PNG") + bytes(2000))
+    with pytest.raises(ImageDecodeError) as info:
+        read_file_bytes(path, max_bytes=1000)
+    assert info.value.kind == "too_large" and "limit 1,000" in str(info.value)
+    assert len(read_file_bytes(path, max_bytes=path.stat().st_size)) == path.stat().st_size
+    assert MAX_FILE_BYTES == 64 * 2**20

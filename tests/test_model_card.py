@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from genderage.cli import main
-from genderage.modelcard import render
-from genderage.models import DEFAULT_MODEL, default_model_path
+from genderage.models import DEFAULT_MODEL
+from genderage.training.modelcard import render
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = DEFAULT_MODEL.with_name("genderage.metrics.json")
@@ -21,7 +21,7 @@ def _bundle() -> dict:
 
 def test_model_card_is_generated_from_the_metrics_file():
     assert (ROOT / "MODEL_CARD.md").read_text() == render(_bundle()), \
-        "MODEL_CARD.md is stale: run `PYTHONPATH=src python scripts/make_model_card.py`"
+        "MODEL_CARD.md is stale: run `PYTHONPATH=src python tools/make_model_card.py`"
 
 
 def test_card_shows_measured_headline_numbers():
@@ -44,9 +44,12 @@ def test_bundle_describes_the_shipped_file():
 def test_info_reports_the_shipped_model(capsys):
     assert main(["info", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["model_path"] == str(default_model_path())
+    from genderage.pipeline import resolve_model_path
+
+    assert info["model_path"] == str(resolve_model_path(None))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["default", "flip_tta"])
 def test_evaluate_reproduces_the_card(utkface_dir, tmp_path, capsys, mode):
     b = _bundle()
@@ -77,3 +80,12 @@ def test_card_example_runs_on_the_shipped_model():
     assert gender in ("female", "male") and 0.5 <= float(probability) <= 1.0
     assert 0 < float(age) < 100
     assert out[-1].startswith("(2, 3) [")
+
+
+def test_make_model_card_tool_checks_the_committed_card():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "tools/make_model_card.py", "--check"], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and "up to date" in done.stdout, done.stdout + done.stderr

@@ -1,13 +1,16 @@
 """GenderAge: alignment into the chip geometry, one model call per batch, typed results."""
 
+import io
 import json
 import math
+from dataclasses import replace
 
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
-from genderage.align import TEMPLATE, chip_transform, transform_points
+from genderage.align import TEMPLATE, align_face, chip_transform, transform_points
 from genderage.attribute import AttributeModel
 from genderage.contract import GENDER_LABELS
 from genderage.detect import Detection, DetectorError
@@ -170,7 +173,8 @@ def test_skip_low_quality(model_path):
 def test_missing_model_is_a_clear_error(monkeypatch, tmp_path):
     import genderage.pipeline as pipeline
 
-    monkeypatch.setattr(pipeline, "default_model_path", lambda: None)
+    monkeypatch.setattr(pipeline, "default_model_path", lambda precision="fp32": None)
+    monkeypatch.setattr(pipeline, "int8_matches_fp32", lambda: False)
     with pytest.raises(FileNotFoundError, match="--model PATH"):
         GenderAge()
     with pytest.raises(FileNotFoundError, match="nope.onnx"):
@@ -283,7 +287,8 @@ def test_real_detectors_realign_utkface_chips(shared_dir, which, model_path):
         angle = math.degrees(math.atan2(m[1, 0], m[0, 0]))
         shift = np.linalg.norm(transform_points(m, [[100.0, 100.0]])[0] - 100)
         assert 0.9 < scale < 1.1 and abs(angle) < 6 and shift < 15, (name, scale, angle, shift)
-    # px in the 200 chip; faces differ from the average face by ~5 px (docs/pipeline.md).
+    # px in the 200 chip; faces differ from the average face by ~5 px
+    # (docs/experiments/2026-11-28-alignment.md).
     assert np.median(deviations) < 10, deviations
 
 
@@ -301,3 +306,77 @@ def test_real_photo_end_to_end(shared_dir, model_path):
     assert len(result.faces) == 1
     x1, y1, x2, y2 = result.faces[0].bbox
     assert 0 <= x1 < x2 <= 306 and 0 <= y1 < y2 <= 345 and (x2 - x1) > 80
+
+
+class ScaledPlantedDetector:
+    """Returns faces known in source pixels, scaled to whatever size it is shown."""
+
+    name = "planted-scaled"
+    input_size = 320
+
+    def __init__(self, source_width: int, detections: list[Detection]):
+        self.source_width = source_width
+        self.detections = detections
+        self.seen: list[tuple[int, int]] = []
+
+    def detect(self, image_rgb):
+        self.seen.append(image_rgb.shape[:2])
+        s = image_rgb.shape[1] / self.source_width
+        return [Detection(d.bbox * s, d.landmarks * s, d.score) for d in self.detections]
+
+
+def test_large_image_is_decoded_reduced_without_losing_the_chip(model_path):
+    """The smallest face the default detector can find (9% of the longer side, see
+    imageio.REDUCED_MIN_SIDE) in a 4800-pixel photo: decoded at half size, its chip, boxes and
+    prediction match the full-resolution ones."""
+    size = 4800
+    canvas = np.full((size, size, 3), 120, np.uint8)
+    scale = 0.09 * size / 200  # the chip's 200-pixel frame becomes a 432-pixel box
+    planting = PlantedDetector()
+    planting.plant(canvas, textured_chip(3), similarity(8, scale, 1700, 2100))
+    detector = ScaledPlantedDetector(size, planting.faces[(size, size)])
+    analyzer = GenderAge(model_path, detector=detector)
+    buf = io.BytesIO()
+    Image.fromarray(canvas).save(buf, format="PNG")
+
+    reduced = analyzer.predict(buf.getvalue())
+    full = analyzer.predict(canvas)
+    assert detector.seen == [(2400, 2400), (4800, 4800)]
+    (a,), (b,) = reduced.faces, full.faces
+    np.testing.assert_allclose(a.bbox, b.bbox, atol=1.0)
+    np.testing.assert_allclose(a.landmarks, b.landmarks, atol=1.0)
+    assert a.quality.inter_ocular_px == pytest.approx(b.quality.inter_ocular_px, abs=0.5)
+    assert a.gender == b.gender
+    # The same tolerance as full-resolution faces against their own chips (above): the random
+    # texture is far from a face, so the model is more sensitive to resampling than on faces.
+    assert abs(a.gender_probability - b.gender_probability) < 0.03
+    assert abs(a.age - b.age) < 1.0
+    # The chips themselves: from the half-size image they differ from the full-size chip by
+    # resampling noise only (mean absolute difference under 2 grey levels of 255).
+    lm = np.asarray(b.landmarks, np.float32)
+    half = cv2.resize(canvas, (2400, 2400), interpolation=cv2.INTER_AREA)
+    chip_full, chip_half = align_face(canvas, lm), align_face(half, lm / 2)
+    assert np.abs(chip_full.astype(float) - chip_half).mean() < 2.0
+
+
+def test_detector_with_a_larger_canvas_keeps_more_pixels(model_path):
+    detector = ScaledPlantedDetector(100, [])
+    detector.input_size = 640
+    analyzer = GenderAge(model_path, detector=detector)
+    assert analyzer.decode_min_side(aligned=False) == 4096
+    assert analyzer.decode_min_side(aligned=True) == 2048
+
+
+def test_face_repr_is_short_and_readable(model_path, scene):
+    det, images, _ = scene
+    face = GenderAge(model_path, detector=det).predict(images[0]).faces[0]
+    text = repr(face)
+    assert len(text) <= 110, text
+    x1, y1, x2, y2 = face.bbox
+    lo, hi = face.age_interval
+    assert text == (f"Face({face.gender} {face.gender_probability:.2f}, age {face.age:.1f} "
+                    f"[{lo:.0f}-{hi:.0f}], bbox ({x1:.0f}, {y1:.0f}, {x2:.0f}, {y2:.0f}), "
+                    f"det 0.99, ok)")
+    flagged = replace(face, quality=replace(face.quality, low_quality=True,
+                                            reasons=("small_face", "blurry")))
+    assert repr(flagged).endswith("det 0.99, low quality: small_face,blurry)")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from genderage.align import warp_chip
-from genderage.data.recrop import central_detection, load_recrops, pad_chip, recrop_chip
+from genderage.training.recrop import central_detection, load_recrops, pad_chip, recrop_chip
 from genderage.detect import Detection, create_detector
 from genderage.imageio import read_image
 from genderage.preprocess import resize_face

@@ -223,6 +223,19 @@ def test_too_many_pixels_is_413(client, width, height):
         response.json()["detail"]
 
 
+
+def test_too_large_quotes_the_service_limit_and_truncation_is_corrupt(analyzer):
+    with TestClient(create_app(analyzer, max_pixels=1234)) as c:
+        for claim in ((100, 100), (30000, 30000)):  # ours first; Pillow's own guard second
+            response = post_file(c, png_claiming(*claim), "bomb.png")
+            assert_error(response, 413, "too_many_pixels")
+            assert "1,234" in response.json()["detail"]
+            assert "178956970" not in response.json()["detail"]
+        # A file cut inside its header still says what it is: corrupt, not "not an image".
+        png = encode(no_face_image(32, 32))
+        for n in (12, 20, 30):
+            assert_error(post_raw(c, png[:n], "image/png"), 400, "corrupt_image")
+
 def test_pixel_limit_is_configurable(analyzer):
     png = encode(no_face_image(100, 100))
     with TestClient(create_app(analyzer, max_pixels=100 * 100)) as c:
@@ -296,6 +309,88 @@ def test_busy_server_answers_503(analyzer):
         assert response.headers["retry-after"] == "1"
 
 
+
+def test_busy_slot_is_taken_before_the_body_is_read(analyzer):
+    """With every slot held by a slow upload, the next request is refused unread."""
+    release, first_started = threading.Event(), threading.Event()
+    second_read = []
+
+    def slow_body():
+        first_started.set()
+        release.wait(30)
+        yield encode(no_face_image(32, 32))
+
+    def second_body():
+        second_read.append(True)
+        yield encode(no_face_image(32, 32))
+
+    with TestClient(create_app(analyzer, max_pending=1)) as c:
+        first = {}
+        thread = threading.Thread(target=lambda: first.setdefault("r", c.post(
+            "/v1/predict", content=slow_body(), headers={"Content-Type": "image/png"})))
+        thread.start()
+        assert first_started.wait(30)
+        try:
+            response = c.post("/v1/predict", content=second_body(),
+                              headers={"Content-Type": "image/png"})
+        finally:
+            release.set()
+            thread.join(30)
+        assert_error(response, 503, "busy")
+        assert second_read == []
+        assert first["r"].status_code == 200
+
+
+def multipart_body(fields: list[tuple[str, bytes]], boundary=b"xyzzy") -> bytes:
+    out = []
+    for name, value in fields:
+        out.append(b"--" + boundary + b'\r\nContent-Disposition: form-data; name="'
+                   + name.encode() + b'"\r\n\r\n' + value + b"\r\n")
+    return b"".join(out) + b"--" + boundary + b"--\r\n"
+
+
+def test_many_tiny_parts_are_cut_short_with_a_small_answer(client):
+    body = multipart_body([(f"field{i}", b"x") for i in range(150_000)])
+    assert len(body) > 9_000_000
+    response = post_raw(client, body, "multipart/form-data; boundary=xyzzy")
+    assert_error(response, 422, "missing_file")
+    assert len(response.content) < 300
+    assert "first 16 parts" in response.json()["detail"]
+
+
+def test_missing_file_lists_few_field_names_shortly(client):
+    body = multipart_body([("n" * 200 + str(i), b"x") for i in range(8)])
+    response = post_raw(client, body, "multipart/form-data; boundary=xyzzy")
+    assert_error(response, 422, "missing_file")
+    assert len(response.content) < 500
+
+
+def test_file_part_after_other_fields_is_found(client):
+    png = encode(no_face_image(32, 32))
+    body = multipart_body([("note", b"hello"), ("file", png), ("after", b"ignored")])
+    response = post_raw(client, body, "multipart/form-data; boundary=xyzzy")
+    assert response.status_code == 200, response.text
+    assert response.json()["path"] is None
+
+
+def test_oversized_part_headers_are_400(client):
+    body = (b'--xyzzy\r\nContent-Disposition: form-data; name="file"\r\nX-Pad: '
+            + b"a" * 20_000 + b"\r\n\r\nabc\r\n--xyzzy--\r\n")
+    response = post_raw(client, body, "multipart/form-data; boundary=xyzzy")
+    assert_error(response, 400, "malformed_multipart")
+
+
+@pytest.mark.parametrize("sent,expected", [
+    ("../../etc/passwd", "passwd"), ("C:\\Users\\me\\photo.png", "photo.png"),
+    ("/abs/dir/x.jpg", "x.jpg"), ("plain.png", "plain.png"), ("../", None),
+])
+def test_uploaded_file_name_comes_back_as_its_base_name(client, sent, expected):
+    response = client.post("/v1/predict", files={"file": (sent, encode(no_face_image(32, 32)),
+                                                          "image/png")})
+    assert response.status_code == 200, response.text
+    assert response.json()["path"] == expected
+
+
 def bad_inputs() -> list[tuple[bytes, str]]:
     """Hostile and broken bodies, each with the Content-Type it is sent with."""
     rng = np.random.default_rng(0)
@@ -356,7 +451,9 @@ def test_healthz_names_the_model_and_its_checksum(client, model_path, detector):
 
     body = client.get("/healthz").json()
     assert body["status"] == "ok" and body["version"]
-    assert body["model"]["path"] == str(model_path)
+    # The file name, not the server's absolute path (which says where it is installed).
+    assert body["model"]["file"] == model_path.name and "path" not in body["model"]
+    assert str(model_path.parent) not in client.get("/healthz").text
     assert body["model"]["sha256"] == hashlib.sha256(model_path.read_bytes()).hexdigest()
     assert body["detector"] == detector.name
     assert body["model"]["flip_tta"] is False

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,6 +21,8 @@ from genderage.training.arch import (  # noqa: E402
     model_config,
 )
 from genderage.training.checkpoint import load_checkpoint  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _write_chip(path, seed):
@@ -101,7 +104,7 @@ def test_init_starts_from_the_checkpoint_weights(trained, tmp_path, capsys):
     # lr 0: Adam leaves every parameter where --init put it (batch-norm statistics still move).
     assert _train(data, manifest, tmp_path / "warm", "--epochs", "1", "--age-distribution",
                   "--lr", "0", "--init", str(ckpt), "--age-weight", "1.5",
-                  "--ldl-weight", "0.25", "--balance-race", "1", "--balance-age", "0.5") == 0
+                  "--ldl-weight", "0.25", "--balance-age", "0.5") == 0
     assert _train(data, manifest, tmp_path / "cold", "--epochs", "1", "--age-distribution",
                   "--lr", "0") == 0
     warm = load_checkpoint(tmp_path / "warm" / "last.pt")
@@ -111,38 +114,11 @@ def test_init_starts_from_the_checkpoint_weights(trained, tmp_path, capsys):
     assert not all(torch.equal(cold["model_state"][n], source[n]) for n in names)
     assert warm["train_config"]["init"] == str(ckpt)
     assert (warm["train_config"]["age_weight"], warm["train_config"]["ldl_weight"],
-            warm["train_config"]["balance_race"], warm["train_config"]["balance_age"]) \
-        == (1.5, 0.25, 1.0, 0.5)
+            warm["train_config"]["balance_age"]) == (1.5, 0.25, 0.5)
     # A checkpoint of another layout is refused with a message naming it.
     capsys.readouterr()
     assert _train(data, manifest, tmp_path / "bad", "--epochs", "1", "--init", str(ckpt)) != 0
     assert str(ckpt) in capsys.readouterr().err
-
-
-def test_soup_averages_weights_and_loads_like_a_checkpoint(trained, tmp_path):
-    from genderage.training.checkpoint import (
-        average_checkpoints,
-        model_from_checkpoint,
-        save_checkpoint,
-    )
-
-    data, manifest, ckpt = trained
-    a = load_checkpoint(ckpt)
-    b = {**a, "model_state": {k: v * 3 if v.dtype.is_floating_point else v + 5
-                              for k, v in a["model_state"].items()}}
-    soup = average_checkpoints([a, b])
-    for name, tensor in a["model_state"].items():
-        expected = tensor * 2 if tensor.dtype.is_floating_point else tensor  # (x + 3x) / 2
-        assert torch.allclose(soup["model_state"][name], expected), name
-    assert soup["soup_of"] == 2 and "optimizer_state" not in soup
-    save_checkpoint(soup, tmp_path / "soup.pt")
-    model = model_from_checkpoint(load_checkpoint(tmp_path / "soup.pt"))
-    for loaded, original in zip(model.parameters(), model_from_checkpoint(a).parameters()):
-        assert torch.allclose(loaded, 2 * original)
-    with pytest.raises(ValueError, match="different model configs"):
-        average_checkpoints([a, {**b, "model_config": {**a["model_config"], "hidden": 7}}])
-    with pytest.raises(ValueError, match="at least two"):
-        average_checkpoints([a])
 
 
 @pytest.mark.parametrize("opset", [11, 17])
@@ -169,6 +145,12 @@ def test_export_contract_and_parity(trained, tmp_path, opset, capsys):
     assert contract["output"]["columns"] == ["logit_female", "logit_male", "age/100"]
     assert float(meta["genderage.gender_temperature"]) > 0
     assert json.loads(meta["genderage.age_interval"])["coverage"] == 0.8
+    # The preprocessing the checkpoint was trained with travels into the file.
+    from genderage.attribute import AttributeModel
+    from genderage.contract import DEFAULT_PREPROCESSING, Preprocessing
+    assert load_checkpoint(ckpt)["preprocessing"]["template"] == DEFAULT_PREPROCESSING.template
+    assert Preprocessing.from_json(meta["genderage.preprocessing"]) == DEFAULT_PREPROCESSING
+    assert AttributeModel(onnx_path).preprocessing == DEFAULT_PREPROCESSING
 
 
 def test_export_flip_tta_is_mirror_invariant(trained, tmp_path):
@@ -274,7 +256,7 @@ def test_card_example_code_matches_library(trained, tmp_path):
 
 
 def test_cosine_lr_warms_up_then_decays_to_zero():
-    from genderage.training.loop import cosine_lr
+    from genderage.training.schedule import cosine_lr
 
     lrs = [cosine_lr(s, 100, 10, 1e-3) for s in range(100)]
     assert lrs[0] == pytest.approx(1e-4) and lrs[9] == pytest.approx(1e-3)
@@ -286,7 +268,7 @@ def test_cosine_lr_warms_up_then_decays_to_zero():
 
 
 def test_group_weights_golden():
-    from genderage.training.loop import group_weights
+    from genderage.training.sampling import group_weights
 
     # Three faces of race 0, one of race 4: full balance gives each race half the draws.
     np.testing.assert_allclose(group_weights([0, 0, 0, 4], 1.0), [1 / 6, 1 / 6, 1 / 6, 1 / 2])
@@ -296,7 +278,7 @@ def test_group_weights_golden():
 
 
 def test_mix_recrops_swaps_in_found_recrops_only():
-    from genderage.training.loop import mix_recrops
+    from genderage.training.sampling import mix_recrops
 
     chips = np.zeros((64, 2, 2, 3), np.uint8)
     recrops = np.full((64, 2, 2, 3), 9, np.uint8)
@@ -333,7 +315,7 @@ def test_cosine_schedule_and_recrop_resume_exactly(tiny, tmp_path, capsys):
     history = json.loads((tmp_path / "straight" / "metrics.json").read_text())
     # 25 training chips, batch 8: 4 steps an epoch, 12 in all, 2 of warm-up; the logged lr
     # is the epoch's last step's.
-    from genderage.training.loop import cosine_lr
+    from genderage.training.schedule import cosine_lr
     assert [round(r["lr"], 9) for r in history] == \
         [round(cosine_lr(s, 12, 2, 1e-3), 9) for s in (3, 7, 11)]
     # The synthetic chips hold no face: every re-crop is missing, so training used chips,
@@ -341,29 +323,103 @@ def test_cosine_schedule_and_recrop_resume_exactly(tiny, tmp_path, capsys):
     assert "recrop_val_loss" not in history[0]
 
 
-def test_mixup_batch_blends_pairs_with_one_beta_weight():
-    from genderage.training.loop import mixup_batch
+def test_configs_validate_on_construction():
+    from genderage.training.config import ModelConfig, TrainConfig
 
-    x = torch.arange(8 * 3 * 2 * 2, dtype=torch.float32).reshape(8, 3, 2, 2)
-    mixed, j, lam = mixup_batch(x, 0.4, torch.Generator().manual_seed(1))
-    assert 0.0 < lam < 1.0
-    assert sorted(j.tolist()) == list(range(8))  # a permutation of the batch
-    torch.testing.assert_close(mixed, lam * x + (1 - lam) * x[j])
-    # Same generator state, same draw; the weights follow Beta(a, a) (mean 1/2, and small
-    # alpha puts most draws near 0 or 1).
-    again, j2, lam2 = mixup_batch(x, 0.4, torch.Generator().manual_seed(1))
-    assert lam2 == lam and torch.equal(j2, j) and torch.equal(again, mixed)
-    g = torch.Generator().manual_seed(2)
-    lams = np.array([mixup_batch(x, 0.2, g)[2] for _ in range(2000)])
-    assert abs(lams.mean() - 0.5) < 0.03
-    assert ((lams < 0.1) | (lams > 0.9)).mean() > 0.5
+    with pytest.raises(ValueError, match="age_output='expecation'.*'expectation'"):
+        ModelConfig(age_distribution=True, age_output="expecation")
+    with pytest.raises(ValueError, match="needs age_distribution"):
+        ModelConfig(age_output="expectation")
+    with pytest.raises(ValueError, match="schedule='cosin'"):
+        TrainConfig(schedule="cosin")
+    with pytest.raises(ValueError, match="augment='heavy'"):
+        TrainConfig(augment="heavy")
+    with pytest.raises(ValueError, match="recrop must be in"):
+        TrainConfig(recrop=1.5)
+    with pytest.raises(ValueError, match="epochs must be at least 1"):
+        TrainConfig(epochs=0)
 
 
-def test_train_with_mixup_records_it(tiny, tmp_path):
+def test_old_configs_with_removed_options_load_with_a_warning(caplog):
+    from genderage.training.config import ModelConfig, TrainConfig
+
+    old = {**TrainConfig(epochs=7).to_dict(), "mixup": 0.2, "balance_race": 1.0, "extra": {}}
+    with caplog.at_level("WARNING"):
+        cfg = TrainConfig.from_dict(old, "runs/old/last.pt")
+    assert cfg == TrainConfig(epochs=7)
+    assert "runs/old/last.pt" in caplog.text and "balance_race, extra, mixup" in caplog.text
+    mcfg = ModelConfig.from_dict({**ModelConfig().to_dict(), "dropout": 0.1})
+    assert mcfg == ModelConfig()
+
+
+def test_train_help_shows_config(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = capsys.readouterr().out
+    assert "--config JSON" in text and "(default: 64)" in text
+
+
+def test_recipe_file_with_overrides_and_the_run_record(tiny, tmp_path, capsys):
+    from genderage import __version__
+    from genderage.training.config import TrainConfig
+
     data, manifest = tiny
-    assert _train(data, manifest, tmp_path / "mix", "--epochs", "1", "--age-distribution",
-                  "--mixup", "0.2") == 0
-    ckpt = load_checkpoint(tmp_path / "mix" / "last.pt")
-    assert ckpt["train_config"]["mixup"] == 0.2
-    assert np.isfinite(json.loads((tmp_path / "mix" / "summary.json").read_text())
-                       ["history"][-1]["train_loss"])
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(json.dumps({"data_dir": str(data), "manifest": str(manifest),
+                                  "arch": "card_small", "epochs": 5, "batch_size": 8,
+                                  "precision": "fp32", "cache_dir": None, "threads": 1,
+                                  "age_distribution": True, "age_output": "expectation"}))
+    out = tmp_path / "run"
+    argv = ["train", "--config", str(recipe), "--epochs", "1", "--out", str(out),
+            "--no-progress"]
+    assert main(argv) == 0
+    record = json.loads((out / "run.json").read_text())
+    cfg = TrainConfig.from_dict(record["train_config"])
+    assert (cfg.epochs, cfg.batch_size, cfg.age_output, cfg.out_dir) == \
+        (1, 8, "expectation", str(out))
+    assert load_checkpoint(out / "last.pt")["train_config"] == cfg.to_dict()
+    assert record["argv"] == argv and record["genderage_version"] == __version__
+    assert record["git_commit"] is None or len(record["git_commit"].split("+")[0]) == 40
+    # A run's record is itself a recipe: the same run again gives the same weights.
+    again = tmp_path / "again"
+    assert main(["train", "--config", str(out / "run.json"), "--out", str(again),
+                 "--no-progress"]) == 0
+    a, b = load_checkpoint(out / "last.pt"), load_checkpoint(again / "last.pt")
+    assert all(torch.equal(t, b["model_state"][k]) for k, t in a["model_state"].items())
+    # A typo in a recipe fails before any data is read.
+    recipe.write_text(json.dumps({"data_dir": "/nonexistent", "manifest": "/nonexistent.csv",
+                                  "age_output": "expecation"}))
+    capsys.readouterr()
+    assert main(["train", "--config", str(recipe)]) == 2
+    assert "expecation" in capsys.readouterr().err
+
+
+def test_shipped_recipe_is_the_metrics_bundle_command():
+    from genderage.models import DEFAULT_MODEL
+    from genderage.training.config import TrainConfig
+
+    bundle = DEFAULT_MODEL.with_name("genderage.metrics.json")
+    if not bundle.is_file():
+        pytest.skip("no shipped model")
+    shipped = json.loads(bundle.read_text())["training"]["config"]
+    recipe = TrainConfig.from_json(ROOT / "configs" / "v1.json")
+    assert recipe.to_dict() == TrainConfig.from_dict(shipped).to_dict()
+
+
+def test_faceset_keeps_every_per_face_array_aligned():
+    from genderage.training.faceset import FaceSet
+
+    n = 5
+    faces = np.arange(n, dtype=np.uint8)[:, None, None, None] * np.ones((1, 2, 2, 3), np.uint8)
+    fs = FaceSet(faces, np.arange(n) % 2, np.arange(n, dtype=np.float32) * 10, np.zeros(n, int),
+                 recrops=faces + 100, recrop_found=np.array([1, 0, 1, 0, 0], bool),
+                 extra={"source": np.array(list("uuaau"))})
+    part = fs.take(np.array([4, 2]))
+    assert part.faces[:, 0, 0, 0].tolist() == [4, 2] and part.age.tolist() == [40.0, 20.0]
+    assert part.extra["source"].tolist() == ["u", "a"] and part.recrops[0, 0, 0, 0] == 104
+    rc = fs.recropped()
+    assert rc.faces[:, 0, 0, 0].tolist() == [100, 102] and rc.gender.tolist() == [0, 0]
+    assert rc.recrops is None and rc.extra["source"].tolist() == ["u", "a"]
+    assert FaceSet(faces, fs.gender, fs.age, fs.race).recropped() is None
+    with pytest.raises(ValueError, match="differ in length"):
+        FaceSet(faces, fs.gender[:3], fs.age, fs.race)

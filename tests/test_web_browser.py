@@ -162,3 +162,78 @@ def test_the_page_explains_the_limits_and_privacy(page):
     about = page.locator("#about").inner_text()
     for words in ("estimates, not facts", "binary label", "80% interval", "Nothing is stored"):
         assert words in about
+
+
+def test_labels_of_a_group_photo_stay_inside_and_apart(page):
+    """The page's placeLabels against the same cases as the Python annotator's."""
+    result = page.evaluate("""() => {
+        const boxes = [0, 1, 2, 3, 4].map((i) => [40 + 70 * i, 100, 100 + 70 * i, 160]);
+        const row = placeLabels(boxes, boxes.map(() => [150, 20]), 480, 320);
+        const edge = placeLabels([[560, 10, 630, 90]], [[200, 24]], 640, 480);
+        return {row, edge}; }""")
+    overlap = (lambda a, b: a[0] < b[0] + b[2] and b[0] < a[0] + a[2]
+               and a[1] < b[1] + b[3] and b[1] < a[1] + a[3])
+    rects = result["row"]
+    assert all(0 <= x and 0 <= y and x + w <= 480 and y + h <= 320 for x, y, w, h in rects)
+    assert not any(overlap(a, b) for i, a in enumerate(rects) for b in rects[i + 1:])
+    assert result["edge"] == [[440, 90, 200, 24]]  # moved left, below the box (no room above)
+    # And the same layout as genderage.annotate.place_labels.
+    from genderage.annotate import place_labels
+
+    boxes = [(40 + 70 * i, 100, 100 + 70 * i, 160) for i in range(5)]
+    assert [list(r) for r in place_labels(boxes, [(150, 20)] * 5, 480, 320)] == rects
+
+
+def test_narrow_group_photo_labels_are_drawn_inside_the_canvas(page):
+    """render() on a narrow photo with five close faces: labels inside, font shrunk."""
+    drawn = page.evaluate("""() => new Promise((resolve) => {
+        const c = document.createElement('canvas'); c.width = 220; c.height = 200;
+        const g = c.getContext('2d'); g.fillStyle = '#323232'; g.fillRect(0, 0, 220, 200);
+        const img = new Image();
+        img.onload = () => {
+            const faces = [0, 1, 2, 3, 4].map((i) => ({bbox: [10 + 40 * i, 80, 45 + 40 * i, 120],
+                gender: 'female', gender_probability: 0.93, age: 31, age_interval: [25, 38],
+                quality: {low_quality: false, reasons: []}}));
+            const place = placeLabels;
+            let rects = null;
+            placeLabels = (...args) => (rects = place(...args));  // see what render() placed
+            try { render(img, faces); } finally { placeLabels = place; }
+            const canvas = document.getElementById('canvas');
+            const d = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+            let right = 0;  // rightmost column holding the label colour
+            for (let i = 0; i < d.length; i += 4)
+                if (d[i] === 217 && d[i + 1] === 70 && d[i + 2] === 122)
+                    right = Math.max(right, (i / 4) % canvas.width);
+            resolve({width: canvas.width, right, rects});
+        };
+        img.src = c.toDataURL();
+    })""")
+    assert drawn["width"] == 220 and 150 < drawn["right"] <= 219
+    rects = drawn["rects"]
+    assert len(rects) == 5
+    assert all(0 <= x and 0 <= y and x + w <= 220 and y + h <= 200 for x, y, w, h in rects)
+
+
+def test_api_docs_work_offline(browser, server):
+    """Swagger UI renders from files the server ships: every request leaving the origin is
+    refused, as on a machine without internet."""
+    page = browser.new_page()
+    outside: list[str] = []
+
+    def only_this_origin(route):
+        if route.request.url.startswith(server):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_this_origin)
+    try:
+        page.goto(server + "/docs")
+        page.locator("#swagger-ui .opblock-summary-path").first.wait_for(timeout=TIMEOUT_MS)
+        paths = page.locator("#swagger-ui .opblock-summary-path").all_inner_texts()
+        assert "/v1/predict" in paths and "/healthz" in paths
+        assert outside == []
+        assert page.goto(server + "/redoc").status == 404  # ReDoc would fetch a remote logo
+    finally:
+        page.close()

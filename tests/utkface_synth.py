@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw, ImageEnhance, ImageFont
 
 SIZE = 200
 AGES = ((4, 11, 15), (19, 23, 28), (31, 40, 47), (52, 60, 66), (71, 80, 95))
-"""Ages used for singletons, three per age band of genderage.data.split.AGE_BANDS."""
+"""Ages used for singletons, three per age band of genderage.contract.AGE_BANDS."""
 PER_STRATUM = 10
 """Distinct singleton chips per (gender, age band) stratum."""
 

@@ -5,7 +5,7 @@ Both models are scored on the same faces, with the same code:
 * the UTKFace val split: each chip as an aligned face (``GenderAge.predict_batch(...,
   aligned=True)``: the chip resized to 112x112, as ``genderage evaluate`` does);
 * the AAF dev fold of the manifest: each photo through the full pipeline (detection,
-  alignment, model; the largest face), as ``scripts/eval_aaf.py --manifest`` does.
+  alignment, model; the largest face), as ``genderage evaluate --photos ... --manifest`` does.
 
 The rule (docs/training.md, "Release rule for v2"), per dev set, with paired standard errors
 (the two models see the same faces): the candidate WINS a dev set if its gender accuracy is
@@ -56,7 +56,7 @@ def paired(gender, age, a, b) -> dict:
     n = len(keep)
     d_acc = cb.astype(float) - ca.astype(float)
     d_err = eb - ea
-    from genderage.metrics import AGE_BANDS, age_band, band_name
+    from genderage.contract import AGE_BANDS, age_band, band_name
 
     bands = np.array([age_band(int(round(v))) for v in y])
     by_band = {}

@@ -2,8 +2,9 @@
 
 The model was trained on UTKFace's 200x200 chips, resized by :func:`preprocess.resize_face`.
 At inference a detected face is warped into the same chip geometry by the similarity
-transform that best maps its five landmarks onto :data:`TEMPLATE`, then goes through the very
-same :func:`preprocess.resize_face`: ``warp_chip -> resize_face -> to_input``.
+transform that best maps its five landmarks onto the model's template (its
+:class:`~genderage.contract.Preprocessing`; by default :data:`TEMPLATE`), then goes through
+the very same :func:`preprocess.resize_face`: ``warp_chip -> resize_face -> to_input``.
 
 Landmark order everywhere: left eye, right eye, nose tip, left mouth corner, right mouth
 corner, where "left" is the image's left (the subject's right eye).
@@ -14,23 +15,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .contract import CHIP_SIZE
+from .contract import CHIP_SIZE, CHIP_TEMPLATE, DEFAULT_PREPROCESSING, Preprocessing
 from .preprocess import resize_face
 
-TEMPLATE = np.array([
-    [59.39, 58.00],
-    [138.66, 58.25],
-    [98.39, 104.43],
-    [63.89, 138.46],
-    [133.43, 138.58],
-], dtype=np.float32)
-"""The five landmarks of an average UTKFace chip, in 200x200 chip pixels (x right, y down).
-
-Measured, not designed: ``scripts/fit_chip_template.py --n 2000`` ran the default detector
-(MTCNN) on 2000 UTKFace training chips padded by 100 black pixels and took the
-per-coordinate median of the landmarks (1991 chips with a face). SCRFD and YuNet put the
-points within 1.3 px of these (docs/pipeline.md), so one template serves every backend.
-"""
+TEMPLATE = np.array(CHIP_TEMPLATE, dtype=np.float32)
+"""The default :class:`~genderage.contract.Preprocessing`'s template as float32 ``[5, 2]``:
+the five landmarks of an average UTKFace chip in 200x200 chip pixels (see
+:data:`~genderage.contract.CHIP_TEMPLATE` for how it was measured)."""
 
 DOWNSCALE_LIMIT = 0.5
 """Below this warp scale the source is first shrunk with area interpolation (anti-aliasing),
@@ -152,24 +143,28 @@ def compose_affine(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
 
 
 def align_face(image_rgb: np.ndarray, landmarks: np.ndarray,
-               template: np.ndarray = TEMPLATE) -> np.ndarray:
-    """The model-ready crop of one face: :func:`warp_chip` then :func:`resize_face`.
+               spec: Preprocessing = DEFAULT_PREPROCESSING) -> np.ndarray:
+    """The model-ready crop of one face: :func:`warp_chip` then :func:`resize_face`, in the
+    geometry of ``spec`` (the model's preprocessing: template, chip and input size).
 
     Args:
         image_rgb: uint8 ``[H, W, 3]`` RGB.
         landmarks: ``[5, 2]`` landmarks in image pixels.
 
     Returns:
-        uint8 ``[112, 112, 3]`` RGB.
+        uint8 ``[S, S, 3]`` RGB, ``S = spec.input_size`` (112 by default).
     """
-    return resize_face(warp_chip(image_rgb, landmarks, CHIP_SIZE, template))
+    template = np.asarray(spec.template, np.float32) * (CHIP_SIZE / spec.chip_size)
+    return resize_face(warp_chip(image_rgb, landmarks, spec.chip_size, template), spec)
 
 
-def template_landmarks(width: int, height: int, template: np.ndarray = TEMPLATE) -> np.ndarray:
-    """Template landmarks scaled to a ``width x height`` image already in chip geometry.
+def template_landmarks(width: int, height: int,
+                       spec: Preprocessing = DEFAULT_PREPROCESSING) -> np.ndarray:
+    """``spec``'s template landmarks scaled to a ``width x height`` image already in chip
+    geometry.
 
     Returns:
         float32 ``[5, 2]``.
     """
-    scale = np.array([width / CHIP_SIZE, height / CHIP_SIZE], np.float32)
-    return (np.asarray(template, np.float32) * scale).astype(np.float32)
+    scale = np.array([width / spec.chip_size, height / spec.chip_size], np.float32)
+    return (np.asarray(spec.template, np.float32) * scale).astype(np.float32)

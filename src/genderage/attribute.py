@@ -1,7 +1,9 @@
 """The gender/age attribute model: one ONNX Runtime session, batched prediction.
 
-The preprocessing contract and the calibration (gender temperature, age interval) travel
-inside the ONNX file as ``metadata_props``; they are read back here, never guessed.
+The preprocessing contract (:class:`~genderage.contract.Preprocessing`) and the calibration
+(gender temperature, age interval) travel inside the ONNX file as ``metadata_props``; they
+are read back here, never guessed. Files written before the preprocessing was stored get
+its defaults, which are theirs.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .contract import AGE_SCALE, INPUT_SIZE
+from .contract import AGE_SCALE, META_PREPROCESSING, Preprocessing
 from .preprocess import to_input
 
 log = logging.getLogger(__name__)
@@ -33,12 +35,15 @@ class AttributeBatch:
         age: float32 ``[N]``, years.
         age_interval: float32 ``[N, 2]``, [low, high] years at ``interval_coverage``.
         interval_coverage: nominal coverage of ``age_interval`` (e.g. 0.8).
+        age_probs: float32 ``[N, K]``, the model's distribution over integer ages 0..K-1
+            (its ``age_probs`` output), or ``None`` when the model has none.
     """
 
     gender_probs: np.ndarray
     age: np.ndarray
     age_interval: np.ndarray
     interval_coverage: float
+    age_probs: np.ndarray | None = None
 
 
 class AttributeModel:
@@ -56,27 +61,31 @@ class AttributeModel:
 
     def __init__(self, path: str | Path, providers: list[str] | None = None,
                  intra_op_threads: int | None = None, flip_tta: bool = False):
-        import onnxruntime as ort
+        from .onnx_runtime import load_onnxruntime
+
+        ort = load_onnxruntime()
 
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(f"{self.path}: model file not found")
         options = ort.SessionOptions()
         # Idle pool threads must not spin: the detector runs right after this model on the
-        # same cores, and spinning made it 4x slower (docs/pipeline.md, latency).
+        # same cores, and spinning made it 4x slower (docs/experiments/2026-11-29-latency.md).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if intra_op_threads:
             options.intra_op_num_threads = intra_op_threads
         self.session = ort.InferenceSession(
             str(self.path), options, providers=providers or ["CPUExecutionProvider"])
+        meta = self.session.get_modelmeta().custom_metadata_map
+        self.metadata = dict(meta)
+        self.preprocessing = Preprocessing.from_json(meta.get(META_PREPROCESSING))
+        size = self.preprocessing.input_size
         inputs = self.session.get_inputs()
-        if len(inputs) != 1 or list(inputs[0].shape[1:]) != [3, INPUT_SIZE, INPUT_SIZE]:
-            raise ValueError(f"{self.path}: expected one input [N,3,{INPUT_SIZE},{INPUT_SIZE}], "
+        if len(inputs) != 1 or list(inputs[0].shape[1:]) != [3, size, size]:
+            raise ValueError(f"{self.path}: expected one input [N,3,{size},{size}], "
                              f"got {[(i.name, i.shape) for i in inputs]}")
         self.input_name = inputs[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
-        meta = self.session.get_modelmeta().custom_metadata_map
-        self.metadata = dict(meta)
         self.contract = json.loads(meta[META_CONTRACT]) if META_CONTRACT in meta else {}
         self.temperature = float(meta.get(META_TEMPERATURE, 1.0))
         self.age_interval = json.loads(meta[META_AGE_INTERVAL]) if META_AGE_INTERVAL in meta \
@@ -87,7 +96,7 @@ class AttributeModel:
         self.flip_tta = flip_tta
 
     def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        """Raw outputs for a float32 ``[N,3,112,112]`` input in [0,1], by output name
+        """Raw outputs for a float32 ``[N,3,S,S]`` input (:func:`preprocess.to_input`), by name
         (averaged with the mirror image's outputs when ``flip_tta`` is on)."""
         if not self.flip_tta:
             return dict(zip(self.output_names, self.session.run(None, {self.input_name: x})))
@@ -100,19 +109,26 @@ class AttributeModel:
         """Predict gender and age for aligned faces.
 
         Args:
-            faces: uint8 ``[N, 112, 112, 3]`` RGB faces (see :func:`preprocess.resize_face`).
+            faces: uint8 ``[N, S, S, 3]`` RGB faces at the model's input size ``S`` (112 for
+                the shipped model; :func:`align.align_face` with :attr:`preprocessing`).
         """
         if len(faces) == 0:
             empty = np.zeros((0,), np.float32)
+            age_probs = np.zeros((0, self._age_bins()), np.float32) if self.has_age_probs \
+                else None
             return AttributeBatch(np.zeros((0, 2), np.float32), empty,
-                                  np.zeros((0, 2), np.float32), self._coverage())
-        out = self.run(to_input(faces))
+                                  np.zeros((0, 2), np.float32), self._coverage(), age_probs)
+        out = self.run(to_input(faces, self.preprocessing))
         return self.decode(out)
 
     def decode(self, out: dict[str, np.ndarray]) -> AttributeBatch:
         """Turn raw outputs into calibrated probabilities, ages and intervals."""
         return decode_outputs(out[self.output_names[0]], out.get("age_probs"),
                               self.temperature, self.age_interval)
+
+    def _age_bins(self) -> int:
+        width = self.session.get_outputs()[self.output_names.index("age_probs")].shape[1]
+        return width if isinstance(width, int) else 0
 
     def _coverage(self) -> float:
         return float(self.age_interval["coverage"]) if self.age_interval else DEFAULT_COVERAGE
@@ -146,11 +162,12 @@ def decode_outputs(main: np.ndarray, age_probs: np.ndarray | None = None,
     lo, hi = np.minimum(lo, age), np.maximum(hi, age)
     interval = np.stack([np.clip(lo, 0, MAX_AGE), np.clip(hi, 0, MAX_AGE)], axis=1)
     return AttributeBatch(probs.astype(np.float32), age.astype(np.float32),
-                          interval.astype(np.float32), coverage)
+                          interval.astype(np.float32), coverage,
+                          None if age_probs is None else age_probs.astype(np.float32))
 
 
 def apply_interval(age: np.ndarray, spec: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Age interval from a calibrated spec (see :mod:`genderage.calibration`).
+    """Age interval from a calibrated spec (see :mod:`genderage.training.calibration`).
 
     ``spec["space"] == "log1p"``: residual quantiles in log(1 + age) space, so the interval
     widens with age, as errors do; ``"years"``: plain offsets in years.

@@ -18,9 +18,15 @@ import numpy as np
 
 from .align import align_face, template_landmarks
 from .attribute import AttributeBatch, AttributeModel
-from .contract import INPUT_SIZE, gender_label
-from .imageio import ImageDecodeError, ImageSource, load_image, source_name
-from .models import DEFAULT_MODEL, default_model_path
+from .contract import gender_label
+from .imageio import (
+    REDUCED_MIN_SIDE,
+    ImageDecodeError,
+    ImageSource,
+    load_image_reduced,
+    source_name,
+)
+from .models import DEFAULT_MODEL, default_model_path, int8_matches_fp32
 from .preprocess import resize_face
 from .quality import DEFAULT_THRESHOLDS, Quality, QualityThresholds, assess
 from .results import Face, ImageResult
@@ -31,19 +37,33 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def resolve_model_path(model: str | os.PathLike | None) -> Path:
-    """The attribute model to load: ``model`` if given, else the shipped one.
+def resolve_model_path(model: str | os.PathLike | None, precision: str | None = None) -> Path:
+    """The attribute model to load: ``model`` if given, else the shipped one of that precision.
+
+    ``precision=None`` takes the shipped int8 model when there is one made from the shipped
+    fp32 file (its recorded SHA-256 matches), else the fp32 model.
 
     Raises:
         FileNotFoundError: no model given and this build ships none, or the file is missing.
+        ValueError: both ``model`` and ``precision`` given, an unknown precision, or
+            ``precision="int8"`` when the shipped int8 file was made from another fp32 file.
     """
     if model is None:
-        path = default_model_path()
+        if precision is None:
+            precision = "int8" if int8_matches_fp32() else "fp32"
+        elif precision == "int8" and default_model_path("int8") and not int8_matches_fp32():
+            raise ValueError("the shipped int8 model was not made from the shipped fp32 model; "
+                             "re-run tools/quantize_model.py quantize")
+        path = default_model_path(precision)
         if path is None:
             raise FileNotFoundError(
-                f"no attribute model: this build ships none ({DEFAULT_MODEL} is missing); "
+                f"no {precision} attribute model: this build ships none "
+                f"({DEFAULT_MODEL.parent} has no such file); "
                 f"pass one with GenderAge(model=PATH) or --model PATH")
         return path
+    if precision is not None:
+        raise ValueError(f"precision={precision!r} selects a shipped model; "
+                         f"it cannot be combined with model={os.fspath(model)!r}")
     path = Path(model)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: model file not found")
@@ -51,14 +71,32 @@ def resolve_model_path(model: str | os.PathLike | None) -> Path:
 
 
 @dataclass(frozen=True)
-class _Candidate:
-    """A located, aligned face waiting for the attribute model."""
+class Candidate:
+    """A located, aligned face waiting for the attribute model (``crop``: uint8 112x112 RGB)."""
 
     bbox: np.ndarray
     landmarks: np.ndarray
     score: float
     crop: np.ndarray
     quality: Quality
+
+
+@dataclass(frozen=True)
+class LocatedImage:
+    """One input after decoding, detection and alignment: the half of a prediction that
+    needs no attribute model (picklable, so it can be made in another process).
+
+    Attributes:
+        path: the input's file path, or ``None`` for bytes / arrays.
+        candidates: the faces to analyse, largest first.
+        error: ``None``, or the message of the :class:`ImageDecodeError` that stopped it.
+        error_kind: the error's ``kind`` (see :data:`~genderage.imageio.DECODE_ERROR_KINDS`).
+    """
+
+    path: str | None
+    candidates: tuple[Candidate, ...] = ()
+    error: str | None = None
+    error_kind: str | None = None
 
 
 class GenderAge:
@@ -76,6 +114,8 @@ class GenderAge:
         quality_thresholds: what counts as low quality.
         flip_tta: average each face's prediction with its mirror image's (twice the model
             cost, a little more accurate; see :class:`AttributeModel`).
+        precision: which shipped model, ``"int8"`` or ``"fp32"``; ``None``: int8 when this
+            build ships one made from its fp32 model, else fp32 (docs/pipeline.md, latency).
 
     Raises:
         FileNotFoundError: no model given and none shipped, or the model file is missing.
@@ -85,14 +125,14 @@ class GenderAge:
                  detector: str | os.PathLike | Detector | None = None, *,
                  skip_low_quality: bool = False, providers: list[str] | None = None,
                  quality_thresholds: QualityThresholds = DEFAULT_THRESHOLDS,
-                 flip_tta: bool = False):
+                 flip_tta: bool = False, precision: str | None = None):
         if isinstance(model, AttributeModel):
             if flip_tta and not model.flip_tta:
                 raise ValueError("flip_tta=True with an AttributeModel built without it: "
                                  "pass AttributeModel(..., flip_tta=True) or a model path")
             self.model = model
         else:
-            self.model = AttributeModel(resolve_model_path(model), providers=providers,
+            self.model = AttributeModel(resolve_model_path(model, precision), providers=providers,
                                         flip_tta=flip_tta)
         if detector is None or isinstance(detector, (str, os.PathLike)):
             self._detector_spec = None if detector is None else os.fspath(detector)
@@ -118,8 +158,15 @@ class GenderAge:
     def predict(self, image: ImageSource, aligned: bool = False) -> ImageResult:
         """Detect, align and analyse every face in one image.
 
+        A very large file or bytes input is decoded reduced (never below
+        :data:`~genderage.imageio.REDUCED_MIN_SIDE` pixels on the longer side, scaled up
+        with a detector canvas over 320 pixels), which leaves every detectable face more
+        pixels than its chip uses; boxes and landmarks are given in the source's pixels.
+
         Args:
-            image: a file path, encoded image bytes, or an RGB uint8 ``[H, W, 3]`` array.
+            image: a file path, encoded image bytes, an RGB uint8 ``[H, W, 3]`` array, or a
+                :class:`~genderage.imageio.DecodedImage` (an array decoded reduced, with its
+                factor, as the service passes it).
             aligned: the image is already a face crop in UTKFace chip geometry (e.g. a
                 UTKFace chip): skip detection and use the whole image as one face.
 
@@ -136,51 +183,83 @@ class GenderAge:
         Returns:
             One :class:`ImageResult` per input, in input order.
         """
-        results: list[ImageResult | None] = [None] * len(images)
-        located: list[tuple[int, str | None, list[_Candidate]]] = []
-        for i, image in enumerate(images):
-            name = source_name(image)
-            try:
-                rgb = load_image(image)
-            except ImageDecodeError as exc:
-                log.info("%s", exc)
-                results[i] = ImageResult(name, [], str(exc))
-                continue
-            candidates = self._whole_image(rgb) if aligned else self._detect(rgb)
-            if self.skip_low_quality:
-                candidates = [c for c in candidates if not c.quality.low_quality]
-            located.append((i, name, candidates))
-
-        crops = [c.crop for _, _, cands in located for c in cands]
-        batch = self.model.predict(np.stack(crops) if crops else
-                                   np.zeros((0, INPUT_SIZE, INPUT_SIZE, 3), np.uint8))
-        k = 0
-        for i, name, candidates in located:
-            faces = []
-            for c in candidates:
-                faces.append(_make_face(c, batch, k))
-                k += 1
-            results[i] = ImageResult(name, faces, None)
+        results, _ = self.analyse([self.locate_image(image, aligned) for image in images])
         return results
 
-    def _detect(self, rgb: np.ndarray) -> list[_Candidate]:
+    def locate_image(self, image: ImageSource, aligned: bool = False) -> LocatedImage:
+        """Decode one input and :meth:`locate` its faces (or take it whole when ``aligned``);
+        no attribute model.
+
+        Returns:
+            A :class:`LocatedImage`; undecodable input gives ``error`` (never an exception).
+        """
+        name = source_name(image)
+        try:
+            decoded = load_image_reduced(image, min_side=self.decode_min_side(aligned))
+        except ImageDecodeError as exc:
+            log.info("%s", exc)
+            return LocatedImage(name, (), str(exc), exc.kind)
+        candidates = (self._whole_image(decoded.rgb, decoded.factor) if aligned
+                      else self.locate(decoded.rgb, decoded.factor))
+        if self.skip_low_quality:
+            candidates = [c for c in candidates if not c.quality.low_quality]
+        return LocatedImage(name, tuple(candidates))
+
+    def analyse(self, located: list[LocatedImage]
+                ) -> tuple[list[ImageResult], AttributeBatch]:
+        """Run the attribute model ONCE on all faces of ``located``.
+
+        Returns:
+            One :class:`ImageResult` per item, in order, and the model's raw
+            :class:`AttributeBatch` for all their faces (row ``k`` is the ``k``-th face in
+            that order), for callers that want more than the results carry (``age_probs``).
+        """
+        crops = [c.crop for item in located for c in item.candidates]
+        size = self.model.preprocessing.input_size
+        batch = self.model.predict(np.stack(crops) if crops else
+                                   np.zeros((0, size, size, 3), np.uint8))
+        results, k = [], 0
+        for item in located:
+            if item.error is not None:
+                results.append(ImageResult(item.path, [], item.error))
+                continue
+            faces = [make_face(c, batch, k + j) for j, c in enumerate(item.candidates)]
+            k += len(faces)
+            results.append(ImageResult(item.path, faces, None))
+        return results, batch
+
+    def decode_min_side(self, aligned: bool) -> int:
+        """Longer side a reduced decode keeps: :data:`REDUCED_MIN_SIDE` for a 320-pixel
+        detector canvas (and for aligned input), proportionally more for a larger one."""
+        if aligned:
+            return REDUCED_MIN_SIDE
+        canvas = getattr(self.detector, "input_size", 320)
+        return max(REDUCED_MIN_SIDE, -(-REDUCED_MIN_SIDE * canvas // 320))
+
+    def locate(self, rgb: np.ndarray, factor: int = 1) -> list[Candidate]:
+        """Detect, align and assess every face of an RGB uint8 image (no attribute model).
+
+        ``rgb`` may be an image decoded at ``1 / factor`` of its source's size: boxes and
+        landmarks are then scaled back to the source's pixels."""
         candidates = []
         for det in self.detector.detect(rgb):
-            crop = align_face(rgb, det.landmarks)
-            quality = assess(det.bbox, det.landmarks, det.score, crop, self.quality_thresholds)
-            candidates.append(_Candidate(det.bbox, det.landmarks, det.score, crop, quality))
+            crop = align_face(rgb, det.landmarks, self.model.preprocessing)
+            bbox, landmarks = det.bbox * factor, det.landmarks * factor
+            quality = assess(bbox, landmarks, det.score, crop, self.quality_thresholds)
+            candidates.append(Candidate(bbox, landmarks, det.score, crop, quality))
         return candidates
 
-    def _whole_image(self, rgb: np.ndarray) -> list[_Candidate]:
+    def _whole_image(self, rgb: np.ndarray, factor: int = 1) -> list[Candidate]:
         h, w = rgb.shape[:2]
-        bbox = np.array([0, 0, w, h], np.float32)
-        landmarks = template_landmarks(w, h)
-        crop = resize_face(rgb)
+        bbox = np.array([0, 0, w, h], np.float32) * factor
+        landmarks = template_landmarks(w, h, self.model.preprocessing) * factor
+        crop = resize_face(rgb, self.model.preprocessing)
         quality = assess(bbox, landmarks, 1.0, crop, self.quality_thresholds)
-        return [_Candidate(bbox, landmarks, 1.0, crop, quality)]
+        return [Candidate(bbox, landmarks, 1.0, crop, quality)]
 
 
-def _make_face(c: _Candidate, batch: AttributeBatch, k: int) -> Face:
+def make_face(c: Candidate, batch: AttributeBatch, k: int) -> Face:
+    """The :class:`Face` record of candidate ``c``, whose predictions are row ``k`` of ``batch``."""
     index = int(np.argmax(batch.gender_probs[k]))
     lo, hi = (float(v) for v in batch.age_interval[k])
     return Face(

@@ -1,7 +1,8 @@
 """Pixel preprocessing shared by training, evaluation and serving.
 
 Every face crop that reaches the model, in training or at inference, goes through
-:func:`resize_face` and :func:`to_input`; nothing else converts pixels for the model.
+:func:`resize_face` and :func:`to_input`; nothing else converts pixels for the model. Both
+follow a :class:`~genderage.contract.Preprocessing` (the model's, read from its file).
 """
 
 from __future__ import annotations
@@ -9,39 +10,52 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .contract import INPUT_SIZE
+from .contract import DEFAULT_PREPROCESSING, Preprocessing
 
 
-def resize_face(face_rgb: np.ndarray) -> np.ndarray:
+def resize_face(face_rgb: np.ndarray, spec: Preprocessing = DEFAULT_PREPROCESSING) -> np.ndarray:
     """Resize an aligned face crop to the model's input size.
 
     Args:
         face_rgb: uint8 ``[H, W, 3]`` RGB, an aligned face (a UTKFace chip or a crop in
             the same geometry).
+        spec: the model's preprocessing (``input_size``, ``interpolation``).
 
     Returns:
-        uint8 ``[112, 112, 3]`` RGB. Downscaling uses area interpolation, upscaling bilinear.
+        uint8 ``[S, S, 3]`` RGB, ``S = spec.input_size`` (112 by default). ``"area"``
+        interpolation: area when downscaling, bilinear when upscaling.
     """
     if face_rgb.dtype != np.uint8 or face_rgb.ndim != 3 or face_rgb.shape[2] != 3:
         raise ValueError(f"expected uint8 [H,W,3] RGB, got {face_rgb.dtype} {face_rgb.shape}")
+    size = spec.input_size
     h, w = face_rgb.shape[:2]
-    if (h, w) == (INPUT_SIZE, INPUT_SIZE):
+    if (h, w) == (size, size):
         return face_rgb
-    interp = cv2.INTER_AREA if min(h, w) > INPUT_SIZE else cv2.INTER_LINEAR
-    return cv2.resize(face_rgb, (INPUT_SIZE, INPUT_SIZE), interpolation=interp)
+    shrink = spec.interpolation == "area" and min(h, w) > size
+    return cv2.resize(face_rgb, (size, size),
+                      interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
 
-def to_input(faces: np.ndarray) -> np.ndarray:
-    """Batch of 112x112 RGB uint8 faces -> the model's input tensor.
+def to_input(faces: np.ndarray, spec: Preprocessing = DEFAULT_PREPROCESSING) -> np.ndarray:
+    """Batch of RGB uint8 faces at the input size -> the model's input tensor.
 
     Args:
-        faces: uint8 ``[N, 112, 112, 3]`` (or a single ``[112, 112, 3]``) RGB.
+        faces: uint8 ``[N, S, S, 3]`` (or a single ``[S, S, 3]``) RGB, ``S = spec.input_size``.
+        spec: the model's preprocessing (``input_size``, ``color``, ``value_range``).
 
     Returns:
-        float32 ``[N, 3, 112, 112]``, RGB, values in [0, 1], C-contiguous.
+        float32 ``[N, 3, S, S]`` in ``spec.color`` order, 0..255 mapped linearly onto
+        ``spec.value_range`` (by default RGB in [0, 1]), C-contiguous.
     """
     if faces.ndim == 3:
         faces = faces[None]
-    if faces.shape[1:] != (INPUT_SIZE, INPUT_SIZE, 3):
-        raise ValueError(f"expected [N,{INPUT_SIZE},{INPUT_SIZE},3], got {faces.shape}")
-    return np.ascontiguousarray(faces.transpose(0, 3, 1, 2), dtype=np.float32) / np.float32(255.0)
+    size = spec.input_size
+    if faces.shape[1:] != (size, size, 3):
+        raise ValueError(f"expected [N,{size},{size},3], got {faces.shape}")
+    if spec.color == "BGR":
+        faces = faces[..., ::-1]
+    x = np.ascontiguousarray(faces.transpose(0, 3, 1, 2), dtype=np.float32) / np.float32(255.0)
+    lo, hi = spec.value_range
+    if (lo, hi) != (0.0, 1.0):
+        x = x * np.float32(hi - lo) + np.float32(lo)
+    return x

@@ -43,7 +43,8 @@ class QualityThresholds:
             them below 80 and costs v1 3 points of gender accuracy, gain 0.25 costs 8
             (docs/pipeline.md, "Dark faces").
 
-    The percentiles come from ``scripts/check_alignment.py`` (docs/pipeline.md).
+    The percentiles come from ``research/check_alignment.py``
+    (docs/experiments/2026-11-28-alignment.md).
     """
 
     min_det_score: float = 0.8

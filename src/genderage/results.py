@@ -46,6 +46,16 @@ class Face:
     age_interval: tuple[float, float]
     quality: Quality
 
+    def __repr__(self) -> str:
+        # The dataclass repr prints every float32 digit of 20 coordinates (~700 characters).
+        x1, y1, x2, y2 = self.bbox
+        lo, hi = self.age_interval
+        flag = ("low quality: " + ",".join(self.quality.reasons) if self.quality.low_quality
+                else "ok")
+        return (f"Face({self.gender} {self.gender_probability:.2f}, age {self.age:.1f} "
+                f"[{lo:.0f}-{hi:.0f}], bbox ({x1:.0f}, {y1:.0f}, {x2:.0f}, {y2:.0f}), "
+                f"det {self.det_score:.2f}, {flag})")
+
     def to_dict(self) -> dict:
         return {
             "bbox": [round(float(v), 2) for v in self.bbox],

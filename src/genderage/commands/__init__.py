@@ -4,6 +4,7 @@ Modules here stay light at import; heavy imports happen inside the command's fun
 """
 
 import argparse
+import sys
 
 
 def positive_int(text: str) -> int:
@@ -15,3 +16,12 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
+
+
+def progress_wanted(args, results_on_stdout: bool) -> bool:
+    """Whether to show a progress bar on stderr: not turned off with ``--no-progress``,
+    stderr is a terminal, and, for a command whose results stream to stdout as they come
+    (``results_on_stdout``), stdout is not the terminal (the results show progress there)."""
+    if getattr(args, "no_progress", False) or not sys.stderr.isatty():
+        return False
+    return not (results_on_stdout and sys.stdout.isatty())

@@ -1,6 +1,8 @@
 import json
 import sys
 
+from . import progress_wanted
+
 
 def add_parser(sub):
     p = sub.add_parser("data", help="inspect and split a UTKFace dataset")
@@ -9,6 +11,8 @@ def add_parser(sub):
     c = dsub.add_parser("check", help="counts, label distributions, defects and duplicates")
     c.add_argument("source", metavar="DIR", help="UTKFace folder, .tar.gz or .zip")
     c.add_argument("--json", metavar="FILE", help="also write the full report as JSON ('-': stdout)")
+    c.add_argument("--no-progress", action="store_true",
+                   help="no progress count (shown on stderr when it is a terminal)")
     c.set_defaults(run=run_check)
 
     s = dsub.add_parser("split", help="write a grouped, stratified train/val manifest CSV")
@@ -27,6 +31,8 @@ def add_parser(sub):
     s.add_argument("--duplicates", choices=("one", "all"), default="one",
                    help="keep one member per duplicate group, or all (default one)")
     s.add_argument("--report", metavar="FILE", help="write the check report as JSON too")
+    s.add_argument("--no-progress", action="store_true",
+                   help="no progress count (shown on stderr when it is a terminal)")
     s.set_defaults(run=run_split)
 
 
@@ -42,7 +48,7 @@ def _write_json(report: dict, target: str) -> None:
 def run_check(args) -> int:
     from ..data.check import check, format_report
 
-    report, _, _ = check(args.source)
+    report, _, _ = check(args.source, progress_wanted(args, results_on_stdout=False))
     if args.json != "-":
         print(format_report(report))
     if args.json:
@@ -62,7 +68,8 @@ def run_split(args) -> int:
     rows, report = split_sources(parse_sources(args.source), args.val_fraction, args.seed,
                                  args.dev_fraction, drop_conflicts=args.conflicts == "drop",
                                  one_per_group=args.duplicates == "one",
-                                 cache_dir=args.cache_dir or None)
+                                 cache_dir=args.cache_dir or None,
+                                 progress=progress_wanted(args, results_on_stdout=False))
     digest = write_manifest(rows, args.out)
     if args.report:
         _write_json(report if len(report) > 1 else report["utkface"], args.report)

@@ -18,7 +18,7 @@ def add_parser(sub):
 def run(args) -> int:
     import json
 
-    from ..training.calibrate import calibrate_checkpoint
+    from ..training.calibration import calibrate_checkpoint
     from ..training.export import export_onnx
 
     calibration = None

@@ -11,11 +11,16 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    import onnxruntime
+    from ..onnx_runtime import load_onnxruntime
 
-    from ..models import default_model_path
+    onnxruntime = load_onnxruntime()
 
-    path = default_model_path()
+    from ..pipeline import resolve_model_path
+
+    try:
+        path = resolve_model_path(None)   # the file GenderAge() loads (int8 when shipped)
+    except FileNotFoundError:
+        path = None
     info = {
         "version": __version__,
         "model_path": str(path) if path else None,

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
 
-from . import positive_int
+from . import positive_int, progress_wanted
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
-"""Extensions picked up inside folders (case-insensitive). Files named explicitly are tried
-whatever their extension."""
+log = logging.getLogger(__name__)
 
 
 def add_parser(sub):
     p = sub.add_parser(
         "predict", help="estimate gender and age for every face in images",
         description="Detect faces, align them and estimate gender and age. Folders are "
-                    "searched recursively for " + ", ".join(sorted(IMAGE_EXTENSIONS)) + " files. "
+                    "searched recursively for files of every format the decoder reads (JPEG, "
+                    "PNG, WebP, GIF, AVIF, TIFF, BMP, JPEG 2000, ICO, PPM, ...); what is left "
+                    "out is counted on stderr (-v lists each entry). "
                     "Exit status: 0 all inputs read, 1 some input could not be read, "
                     "2 usage error.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
@@ -34,36 +36,34 @@ def add_parser(sub):
     p.add_argument("--detector", metavar="SPEC",
                    help="detector backend name or .onnx path (default: the built-in one)")
     p.add_argument("--model", metavar="PATH", help="attribute model .onnx (default: shipped)")
+    p.add_argument("--precision", choices=("int8", "fp32"),
+                   help="which shipped model (default: int8 when shipped, else fp32)")
     p.add_argument("--skip-low-quality", action="store_true",
                    help="leave out faces flagged low quality (small, blurred, turned away)")
     p.add_argument("--batch-size", type=positive_int, default=16, metavar="N",
                    help="images per model batch (default: 16)")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (shown on stderr when it is a terminal and the "
+                        "results go elsewhere)")
     p.set_defaults(run=run)
-
-
-def expand_paths(paths: list[str]) -> list[str]:
-    """Files as given, folders replaced by their image files (recursive, sorted)."""
-    files = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            files.extend(str(f) for f in sorted(path.rglob("*"))
-                         if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS)
-        else:
-            files.append(raw)
-    return files
 
 
 def run(args) -> int:
     from ..cli import CliError
+    from ..inputs import collect_inputs
     from ..pipeline import GenderAge
 
-    files = expand_paths(args.paths)
+    inputs = collect_inputs(args.paths)
+    for entry in inputs.skipped:
+        log.info("skipped %s: %s", display(entry.path), entry.reason)
+    if inputs.skipped:
+        print(f"genderage predict: {inputs.skipped_summary()} (-v lists them)", file=sys.stderr)
+    files = inputs.files
     if not files:
-        raise CliError(f"no image files found in {', '.join(args.paths)}")
+        raise CliError(f"no image files found in {', '.join(map(display, args.paths))}")
     try:
         analyzer = GenderAge(args.model, args.detector, skip_low_quality=args.skip_low_quality,
-                             flip_tta=args.flip_tta)
+                             flip_tta=args.flip_tta, precision=args.precision)
     except ValueError as exc:
         raise CliError(str(exc)) from None
     if not args.aligned:
@@ -73,21 +73,26 @@ def run(args) -> int:
             analyzer.detector  # noqa: B018 - create it now: a bad --detector is a usage error
         except DetectorError as exc:
             raise CliError(str(exc)) from None
-    annotator = _Annotator(args.annotate, files) if args.annotate else None
+    annotator = _Annotator(args.annotate) if args.annotate else None
     if not args.json:
         print(_row("file", "face", "gender", "p", "age", "interval", "quality"))
 
+    from tqdm import tqdm
+
     failed = 0
-    for start in range(0, len(files), args.batch_size):
-        chunk = files[start:start + args.batch_size]
-        for result in analyzer.predict_batch(chunk, aligned=args.aligned):
-            if result.error is None and annotator is not None:
-                error = annotator.write(result)
-                if error:
-                    result = replace(result, error=error)
-            if result.error is not None:
-                failed += 1
-            _report(result, args.json)
+    with tqdm(total=len(files), unit="image", file=sys.stderr, dynamic_ncols=True,
+              disable=not progress_wanted(args, results_on_stdout=True)) as bar:
+        for start in range(0, len(files), args.batch_size):
+            chunk = files[start:start + args.batch_size]
+            for result in analyzer.predict_batch(chunk, aligned=args.aligned):
+                if result.error is None and annotator is not None:
+                    error = annotator.write(result)
+                    if error:
+                        result = replace(result, error=error)
+                if result.error is not None:
+                    failed += 1
+                _report(result, args.json)
+            bar.update(len(chunk))
     if failed:
         print(f"genderage predict: {failed} of {len(files)} input(s) failed", file=sys.stderr)
     return 1 if failed else 0
@@ -102,13 +107,20 @@ def _report(result, as_json: bool) -> None:
     if result.error is not None:
         print(f"genderage predict: error: {result.error}", file=sys.stderr, flush=True)
         return
+    name = display(result.path)
     if not result.faces:
-        print(_row(result.path, "-", "(no face)", "", "", "", ""), flush=True)
+        print(_row(name, "-", "(no face)", "", "", "", ""), flush=True)
     for i, face in enumerate(result.faces):
         lo, hi = face.age_interval
         flag = ",".join(face.quality.reasons) if face.quality.low_quality else "ok"
-        print(_row(result.path, str(i), face.gender, f"{face.gender_probability:.2f}",
+        print(_row(name, str(i), face.gender, f"{face.gender_probability:.2f}",
                    f"{face.age:.1f}", f"{lo:.0f}-{hi:.0f}", flag), flush=True)
+
+
+def display(path: str) -> str:
+    """A file name as printable text whatever the locale: bytes that are not UTF-8 (kept by
+    Python as surrogate escapes) are shown as ``\\xNN``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def _row(file, face, gender, p, age, interval, quality) -> str:
@@ -116,9 +128,10 @@ def _row(file, face, gender, p, age, interval, quality) -> str:
 
 
 class _Annotator:
-    """Writes annotated copies into one folder, never over an input or an earlier output."""
+    """Writes annotated copies into one folder, each as a new file (see
+    :func:`~genderage.annotate.write_annotated`)."""
 
-    def __init__(self, out_dir: Path, inputs: list[str]):
+    def __init__(self, out_dir: Path):
         from ..cli import CliError
 
         try:
@@ -126,18 +139,15 @@ class _Annotator:
         except OSError as exc:
             raise CliError(f"cannot create {out_dir}: {exc.strerror or exc}") from None
         self.out_dir = out_dir
-        self.taken = {Path(p).resolve() for p in inputs}
 
     def write(self, result) -> str | None:
         """Write the annotated copy; returns an error message instead of raising."""
-        from ..annotate import annotated_path, draw_faces, write_image
+        from ..annotate import draw_faces, write_annotated
         from ..imageio import ImageDecodeError, read_image
 
         try:
-            image = read_image(result.path)
-            target = annotated_path(result.path, self.out_dir, self.taken)
-            self.taken.add(target.resolve())
-            write_image(target, draw_faces(image, result.faces))
+            write_annotated(result.path, self.out_dir,
+                            draw_faces(read_image(result.path), result.faces))
         except (ImageDecodeError, OSError) as exc:
             return f"{result.path}: could not write annotated copy ({exc})"
         return None

@@ -22,8 +22,10 @@ def add_parser(sub):
     p.add_argument("--workers-threads", type=positive_int, default=2, metavar="N",
                    help="images analysed at the same time (default: 2)")
     p.add_argument("--no-access-log", action="store_true",
-                   help="do not log requests (the access log holds client address, method, "
-                        "path and status; never the body)")
+                   help="do not log requests (the access log holds method, path and status; "
+                        "never the body)")
+    p.add_argument("--log-client-address", action="store_true",
+                   help="add the client's address and port to each access log line")
     p.set_defaults(run=run)
 
 
@@ -34,6 +36,7 @@ def run(args) -> int:
         import uvicorn
 
         from ..serve import create_app
+        from ..serve.logs import uvicorn_log_config
     except ImportError as exc:
         raise CliError(f"serve needs the 'serve' extra: pip install 'genderage[serve]' "
                        f"({exc})") from None
@@ -45,5 +48,7 @@ def run(args) -> int:
     except DetectorError as exc:
         raise CliError(str(exc)) from None
     uvicorn.run(app, host=args.host, port=args.port, access_log=not args.no_access_log,
-                log_level="info", server_header=False)
+                log_config=uvicorn_log_config(args.log_client_address,
+                                              "DEBUG" if args.verbose else "INFO"),
+                server_header=False)
     return 0

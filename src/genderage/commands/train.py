@@ -1,109 +1,122 @@
+"""``genderage train``: a recipe file (``--config``) and/or flags -> one training run."""
+
+import argparse
+
+# Flags and the TrainConfig field each sets: (flag, field, argparse options, help).
+# Defaults are TrainConfig's; a flag given on the command line overrides --config's value.
+FLAGS = (
+    ("--data", "data_dir", {"metavar": "[NAME=]DIR", "action": "append"},
+     "a source folder: UTKFace (bare DIR or utkface=DIR), aaf=DIR; repeat for each source "
+     "the manifest names"),
+    ("--manifest", "manifest", {"metavar": "CSV"}, "from `genderage data split`"),
+    ("--out", "out_dir", {"metavar": "DIR"}, "checkpoints and logs"),
+    ("--arch", "arch", {}, "architecture name (see docs/training.md)"),
+    ("--epochs", "epochs", {"type": int}, None),
+    ("--batch-size", "batch_size", {"type": int}, None),
+    ("--lr", "lr", {"type": float}, None),
+    ("--weight-decay", "weight_decay", {"type": float}, None),
+    ("--schedule", "schedule", {"choices": ("plateau", "cosine")},
+     "learning rate: the card's ReduceLROnPlateau, or per-step cosine decay to 0 after a "
+     "linear warm-up"),
+    ("--warmup-epochs", "warmup_epochs", {"type": float}, "cosine warm-up length"),
+    ("--early-stop-patience", "early_stop_patience", {"type": int}, "epochs; 0 disables"),
+    ("--label-smoothing", "label_smoothing", {"type": float}, None),
+    ("--age-weight", "age_weight", {"type": float},
+     "loss weight of MSE(age/100); the gender cross-entropy weighs 1"),
+    ("--ldl-weight", "ldl_weight", {"type": float},
+     "loss weight of the age-distribution KL term (with --age-distribution)"),
+    ("--age-distribution", "age_distribution", {"action": argparse.BooleanOptionalAction},
+     "add an age-distribution head (label distribution learning)"),
+    ("--age-output", "age_output", {"choices": ("regression", "expectation", "mean")},
+     "which age estimate the contract's output carries"),
+    ("--balance-age", "balance_age", {"type": float, "metavar": "P"},
+     "draw training faces with replacement, weighted count(age band)^-P over the bands "
+     "0-17, 18-29, 30-49, 50-69, 70+ (1: every band equally often; 0: plain shuffle)"),
+    ("--augment", "augment", {"choices": ("none", "standard", "strong")}, None),
+    ("--recrop", "recrop", {"type": float, "metavar": "P"},
+     "probability that a training face is its pipeline re-crop (the chip padded, detected "
+     "and aligned by the inference code)"),
+    ("--recrop-detector", "recrop_detector", {"metavar": "SPEC"},
+     "detector for --recrop (default: the default detector)"),
+    ("--ema", "ema_decay", {"type": float, "metavar": "DECAY"},
+     "keep an exponential moving average of weights (e.g. 0.999; 0 disables)"),
+    ("--seed", "seed", {"type": int}, None),
+    ("--precision", "precision", {"choices": ("auto", "bf16", "fp32")}, None),
+    ("--device", "device", {}, "auto, cpu, cuda or cuda:N"),
+    ("--threads", "threads", {"type": int}, "torch CPU threads (0 = default)"),
+    ("--cache-dir", "cache_dir", {}, "uint8 face cache ('' disables)"),
+    ("--max-steps", "max_steps", {"type": int}, argparse.SUPPRESS),
+    ("--limit-train", "limit_train", {"type": int}, argparse.SUPPRESS),
+    ("--init", "init", {"metavar": "CKPT"},
+     "start from this checkpoint's weights (its EMA weights when it kept them), or from an "
+     "exported .onnx file's, with a fresh optimizer and schedule: a warm restart"),
+    ("--robust", "robust", {"type": float, "metavar": "P"},
+     "probability that a training face gets one real-photo degradation (under/over-exposure, "
+     "blur, JPEG quality, partial occlusion)"),
+    ("--distill", "distill_alpha", {"type": float, "metavar": "ALPHA"},
+     "weight of the teacher ensemble's soft gender targets against the labels (0: off; "
+     "docs/training.md, 'Teachers')"),
+    ("--distill-cydral-weight", "distill_cydral_weight", {"type": float, "metavar": "W"},
+     "Cydral's share of the teacher ensemble (default: chosen on the dev folds)"),
+    ("--teacher-dir", "teacher_dir", {},
+     "folder holding Cydral's gender-v1.onnx and age-v1.onnx"),
+    ("--teacher-v1", "teacher_v1", {"metavar": "ONNX"},
+     "the v1 attribute model used as a teacher (default: the shipped one)"),
+)
+
+
 def add_parser(sub):
-    p = sub.add_parser("train", help="train a GenderAgeModel (needs the [train] extra)")
-    p.add_argument("--data", required=True, metavar="[NAME=]DIR", action="append",
-                   help="a source folder: UTKFace (bare DIR or utkface=DIR), aaf=DIR; repeat "
-                        "for each source the manifest names")
-    p.add_argument("--manifest", required=True, metavar="CSV", help="from `genderage data split`")
-    p.add_argument("--out", default="runs/train", metavar="DIR", help="checkpoints and logs")
-    p.add_argument("--arch", default="card", help="architecture name (see docs/training.md)")
-    p.add_argument("--epochs", type=int, default=50)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--schedule", choices=("plateau", "cosine"), default="plateau",
-                   help="learning rate: the card's ReduceLROnPlateau, or per-step cosine decay "
-                        "to 0 after a linear warm-up")
-    p.add_argument("--warmup-epochs", type=float, default=1.0, help="cosine warm-up length")
-    p.add_argument("--early-stop-patience", type=int, default=10, help="epochs; 0 disables")
-    p.add_argument("--label-smoothing", type=float, default=0.0)
-    p.add_argument("--age-weight", type=float, default=2.0,
-                   help="loss weight of MSE(age/100); the gender cross-entropy weighs 1")
-    p.add_argument("--ldl-weight", type=float, default=1.0,
-                   help="loss weight of the age-distribution KL term (with --age-distribution)")
-    p.add_argument("--age-distribution", action="store_true",
-                   help="add an age-distribution head (label distribution learning)")
-    p.add_argument("--age-output", choices=("regression", "expectation", "mean"),
-                   default="regression", help="which age estimate the contract's output carries")
-    p.add_argument("--balance-race", type=float, default=0.0, metavar="P",
-                   help="draw training faces with replacement, weighted count(race)^-P "
-                        "(1: every race equally often; 0: plain shuffle)")
-    p.add_argument("--balance-age", type=float, default=0.0, metavar="P",
-                   help="the same by age band (0-17, 18-29, 30-49, 50-69, 70+); combines "
-                        "with --balance-race by multiplying the weights")
-    p.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
-                   help="mixup: blend pairs of faces with weight ~ Beta(ALPHA, ALPHA) and their "
-                        "losses with the same weights (0: off)")
-    p.add_argument("--augment", choices=("none", "standard", "strong"), default="standard")
-    p.add_argument("--recrop", type=float, default=0.0, metavar="P",
-                   help="probability that a training face is its pipeline re-crop (the chip "
-                        "padded, detected and aligned by the inference code)")
-    p.add_argument("--recrop-detector", default=None, metavar="SPEC",
-                   help="detector for --recrop (default: the default detector)")
-    p.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
-                   help="keep an exponential moving average of weights (e.g. 0.999)")
-    p.add_argument("--robust", type=float, default=0.0, metavar="P",
-                   help="probability that a training face gets one real-photo degradation "
-                        "(under/over-exposure, blur, JPEG quality, partial occlusion)")
-    p.add_argument("--distill", type=float, default=0.0, metavar="ALPHA",
-                   help="weight of the teacher ensemble's soft gender targets against the "
-                        "labels (0: off; see docs/training.md, 'Teachers')")
-    p.add_argument("--distill-cydral-weight", type=float, default=None, metavar="W",
-                   help="Cydral's share of the teacher ensemble (default: chosen on the dev "
-                        "folds)")
-    p.add_argument("--teacher-dir", default="runs/teachers",
-                   help="folder holding Cydral's gender-v1.onnx and age-v1.onnx")
-    p.add_argument("--teacher-v1", default=None, metavar="ONNX",
-                   help="the v1 attribute model used as a teacher (default: the shipped one)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
-    p.add_argument("--cache-dir", default="runs/cache", help="uint8 face cache ('' disables)")
-    p.add_argument("--max-steps", type=int, default=0, help=argparse_suppress())
-    p.add_argument("--limit-train", type=int, default=0, help=argparse_suppress())
-    p.add_argument("--init", default=None, metavar="CKPT",
-                   help="start from this checkpoint's weights (its EMA weights when it kept them) "
-                        "with a fresh optimizer and schedule: a warm restart")
+    from dataclasses import fields
+
+    from ..training.config import TrainConfig  # torch-free
+
+    defaults = {f.name: f.default for f in fields(TrainConfig)}
+    p = sub.add_parser("train", help="train a GenderAgeModel (needs the [train] extra)",
+                       description="Train from a recipe file and/or flags; flags override the "
+                                   "recipe, and the rest keep TrainConfig's defaults.")
+    p.add_argument("--config", metavar="JSON",
+                   help="a recipe (e.g. configs/v1.json, or a run's run.json)")
+    for flag, name, options, text in FLAGS:
+        if text is not argparse.SUPPRESS:
+            default = "required unless --config sets it" if defaults[name] == "" else \
+                f"default: {defaults[name]}"
+            text = f"{text + ' ' if text else ''}({default})"
+        p.add_argument(flag, dest=name, default=argparse.SUPPRESS, help=text, **options)
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
 
-def argparse_suppress():
-    import argparse
-    return argparse.SUPPRESS
+def resolve_config(args):
+    """TrainConfig from ``--config`` (if any) with the given flags on top."""
+    from ..training.config import TrainConfig
+
+    base = TrainConfig.from_json(args.config).to_dict() if args.config else {}
+    given = {name: getattr(args, name) for _, name, _, _ in FLAGS if hasattr(args, name)}
+    if given.get("cache_dir") == "":
+        given["cache_dir"] = None
+    if isinstance(given.get("data_dir"), list):  # --data [NAME=]DIR, once per source
+        from ..data.sources import parse_sources
+
+        roots = parse_sources(given.pop("data_dir"))
+        utk = roots.pop("utkface", None)
+        given["data_dir"] = str(utk) if utk else ""
+        given["sources"] = {k: str(v) for k, v in roots.items()}
+    return TrainConfig.from_dict({**base, **given})
 
 
 def run(args) -> int:
     import logging
 
-    from ..training.loop import TrainConfig, train
+    from ..cli import CliError
+    from ..training.loop import train
 
-    from ..data.sources import parse_sources
-
+    cfg = resolve_config(args)
+    if not (cfg.data_dir or cfg.sources) or not cfg.manifest:
+        raise CliError("--data and --manifest are needed (on the command line or in --config)")
     logging.getLogger("genderage").setLevel(logging.INFO)
-    roots = parse_sources(args.data)
-    utk = roots.pop("utkface", None)
-    cfg = TrainConfig(
-        data_dir=str(utk) if utk else "", sources={k: str(v) for k, v in roots.items()},
-        robust=args.robust, distill_alpha=args.distill,
-        distill_cydral_weight=args.distill_cydral_weight, teacher_dir=args.teacher_dir,
-        teacher_v1=args.teacher_v1, manifest=args.manifest, out_dir=args.out, arch=args.arch,
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        weight_decay=args.weight_decay, schedule=args.schedule,
-        warmup_epochs=args.warmup_epochs, early_stop_patience=args.early_stop_patience,
-        label_smoothing=args.label_smoothing, age_weight=args.age_weight,
-        ldl_weight=args.ldl_weight, balance_race=args.balance_race,
-        balance_age=args.balance_age,
-        mixup=args.mixup,
-        age_distribution=args.age_distribution,
-        age_output=args.age_output, augment=args.augment,
-        recrop=args.recrop, recrop_detector=args.recrop_detector, ema_decay=args.ema, seed=args.seed,
-        precision=args.precision, device=args.device, threads=args.threads,
-        cache_dir=args.cache_dir or None, max_steps=args.max_steps, limit_train=args.limit_train,
-        init=args.init)
-    summary = train(cfg, resume=args.resume, progress=not args.no_progress)
+    summary = train(cfg, resume=args.resume, progress=not args.no_progress, argv=args.argv)
     print(f"trained {summary['epochs_run']} epochs in {summary['train_seconds']:.0f}s; "
           f"best epoch {summary['best_epoch']} (val loss {summary['best_val_loss']:.4f}); "
-          f"checkpoints in {args.out}")
+          f"checkpoints in {cfg.out_dir}")
     return 0

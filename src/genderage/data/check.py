@@ -4,16 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ..contract import GENDER_LABELS
+from ..contract import GENDER_LABELS, RACES, age_band, band_name
 from .dedup import Groups, find_groups
 from .scan import Scan, scan
-from .split import AGE_BANDS, age_band
-from .utkface import RACES
-
-
-def _band_name(i: int) -> str:
-    lo, hi = AGE_BANDS[i]
-    return f"{lo}+" if hi >= 200 else f"{lo}-{hi}"
 
 
 def _group_detail(s: Scan, members: list[int]) -> list[dict]:
@@ -34,7 +27,7 @@ def build_report(s: Scan, g: Groups) -> dict:
         "defects": [{"file": d.file, "kind": d.kind, "message": d.message} for d in s.defects],
         "gender": {GENDER_LABELS[k]: v for k, v in sorted(Counter(r.gender for r in recs).items())},
         "race": {RACES[k]: v for k, v in sorted(Counter(r.race for r in recs).items())},
-        "age_band": {_band_name(k): v
+        "age_band": {band_name(k): v
                      for k, v in sorted(Counter(age_band(r.age) for r in recs).items())},
         "age": {"min": min((r.age for r in recs), default=None),
                 "max": max((r.age for r in recs), default=None)},
@@ -50,8 +43,8 @@ def build_report(s: Scan, g: Groups) -> dict:
     }
 
 
-def check(source) -> tuple[dict, Scan, Groups]:
-    s = scan(source)
+def check(source, progress: bool = False) -> tuple[dict, Scan, Groups]:
+    s = scan(source, progress=progress)
     g = find_groups(s)
     return build_report(s, g), s, g
 

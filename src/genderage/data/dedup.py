@@ -5,7 +5,8 @@ re-cropped a little or watermarked) are found in two stages: candidate pairs who
 perceptual or difference hashes are close, then a check that their 32x32 grayscale thumbnails
 correlate (NCC >= ``NEAR_NCC``) at some shift of up to ``MAX_SHIFT`` thumbnail pixels
 (about 6% of the chip). Hashes alone are too coarse on aligned faces: different people's
-chips often sit within a few bits of each other (docs/data.md shows the measurements).
+chips often sit within a few bits of each other (measurements:
+docs/experiments/2026-11-28-utkface-data.md).
 """
 
 from __future__ import annotations

@@ -75,17 +75,23 @@ def _items(source: str | Path) -> Iterable[tuple[str, bytes]]:
             yield entry.name, entry.read()
 
 
-def scan(source: str | Path, workers: int | None = None) -> Scan:
+def scan(source: str | Path, workers: int | None = None, progress: bool = False) -> Scan:
     """Read every file of ``source`` once; parse labels, hash contents, list defects.
 
     Malformed names and unreadable/non-image files are skipped and recorded in
-    ``Scan.defects``; they never raise.
+    ``Scan.defects``; they never raise. ``progress`` shows a count of files read on stderr.
     """
+    from tqdm import tqdm
+
+    import imagehash  # noqa: F401 - the workers need it: fail here, before reading anything
+
     records, shas, phashes, dhashes, thumbs, defects = [], [], [], [], [], []
     total = 0
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers) as pool, \
+            tqdm(desc="reading", unit=" files", disable=not progress) as bar:
         for name, result in pool.map(_process, _items(source), chunksize=64):
             total += 1
+            bar.update()
             if isinstance(result, Defect):
                 defects.append(result)
                 continue

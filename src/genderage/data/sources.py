@@ -173,7 +173,7 @@ def split_aaf(aaf: Scan, drop: set[int], within: list[tuple[int, int]], dev_frac
 def split_sources(roots: dict[str, Path], val_fraction: float = 0.2, seed: int = 0,
                   dev_fraction: float = 0.2, drop_conflicts: bool = True,
                   one_per_group: bool = True, cache_dir: str | Path | None = "runs/cache",
-                  detector: str | None = None) -> tuple[list[ManifestRow], dict]:
+                  detector: str | None = None, progress=None) -> tuple[list[ManifestRow], dict]:
     """The rows of a multi-source manifest and a report of what was dropped and why.
 
     UTKFace's rows are exactly those of :func:`split_groups` on UTKFace alone.
@@ -182,7 +182,7 @@ def split_sources(roots: dict[str, Path], val_fraction: float = 0.2, seed: int =
 
     if DEFAULT_SOURCE not in roots:
         raise ManifestError("a UTKFace source is needed (its split anchors the others)")
-    report, utk, groups = check(roots[DEFAULT_SOURCE])
+    report, utk, groups = check(roots[DEFAULT_SOURCE], progress)
     rows = split_groups(utk, groups, val_fraction, seed, drop_conflicts, one_per_group)
     out = {"utkface": report}
     if "aaf" in roots:

@@ -9,24 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..contract import GENDER_LABELS, gender_index
+from ..contract import GENDER_LABELS, RACES, age_band, gender_index
 from .dedup import Groups
 from .scan import Scan
-from .utkface import RACES
 
-AGE_BANDS = ((0, 17), (18, 29), (30, 49), (50, 69), (70, 200))
 MANIFEST_COLUMNS = ("file", "split", "group", "age", "gender", "race")
 SOURCE_COLUMN = "source"  # optional; a manifest without it is all UTKFace
 DEFAULT_SOURCE = "utkface"
 UNKNOWN_RACE = -1         # a source without race labels (AAF); written as "unknown"
-
-
-def age_band(age: int) -> int:
-    """Index into :data:`AGE_BANDS` (0-17, 18-29, 30-49, 50-69, 70+)."""
-    for i, (lo, hi) in enumerate(AGE_BANDS):
-        if lo <= age <= hi:
-            return i
-    raise ValueError(f"age {age} outside all bands")
 
 
 @dataclass(frozen=True)

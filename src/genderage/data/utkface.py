@@ -17,7 +17,6 @@ from pathlib import Path, PurePosixPath
 from ..contract import utkface_gender_to_index
 
 NAME_RE = re.compile(r"^(\d{1,3})_([01])_([0-4])_(\d{8,20})\.jpg\.chip\.jpg$")
-RACES = ("white", "black", "asian", "indian", "others")
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ import numpy as np
 
 from .base import Detection, DetectorError, check_image, make_detections
 from .onnx_build import GraphBuilder
-from .ops import letterbox, nms
+from .ops import letterbox, nms, shrink
 from .session import open_session
 
 logger = logging.getLogger(__name__)
@@ -39,6 +39,10 @@ WEIGHT_SHA256 = {
 
 PIXEL_MEAN, PIXEL_SCALE = 127.5, 1.0 / 128.0
 """Network input = (RGB pixel - 127.5) / 128."""
+
+V1_SETTINGS = {"min_face": 24.0, "small_face_retry": None, "refine_nms": 0.7, "fast_resize": False}
+"""The cascade of genderage 0.1 (the release before issue 19): ``MtcnnDetector(**V1_SETTINGS)``
+reproduces its detections; benchmarks compare against it."""
 
 
 def weights_dir() -> Path:
@@ -216,31 +220,44 @@ class MtcnnDetector:
         score_threshold: minimum O-Net face probability in [0, 1].
         stage_thresholds: minimum P-Net and R-Net probabilities (proposal filters).
         input_size: the image plus border is scaled so its longer side is this many pixels.
-        min_face: smallest face searched for, in pixels of that scaled image (24 px of a 320 px
-            canvas = 48 px of a 640x480 photo).
+        min_face: smallest face searched for, in pixels of that scaled image (48 px of a 320 px
+            canvas = 96 px of a 640x480 photo). P-Net's pyramid starts at this face size:
+            halving it quadruples the largest pyramid level.
+        small_face_retry: when neither pass below finds a face, search once more down to this
+            face size (24 = 48 px of a 640x480 photo); ``None``: no such pass. A photo with a
+            large face and smaller ones gets only the faces of at least ``min_face``.
         border: frame added around the image as a fraction of its longer side, so that a
             face filling a tight crop is seen whole (see :func:`ops.letterbox`).
         retry_border: when nothing is found, search once more with this border (``None``: no
             retry). The second look at another scale and framing rescues most misses on face
             crops and costs nothing when the first pass finds a face.
+        refine_nms: IoU above which R-Net's boxes are merged before O-Net. One face leaves
+            3 boxes at 0.4 and 7 at 0.7; O-Net's cost grows with the number of boxes.
+        fast_resize: build the canvas and the pyramid with :func:`ops.shrink` (integer box
+            average, then bilinear) instead of OpenCV's area resize at non-integer factors.
         threads: onnxruntime intra-op threads for P-Net, R-Net and O-Net (one int: the same
             for all three; 0 = onnxruntime's default). P-Net runs once per pyramid level on
             small maps and is fastest on one thread; R-Net and O-Net take all crops in one
-            batch and gain from a second one (docs/pipeline.md, latency).
+            batch and gain from a second one (docs/experiments/2026-11-29-latency.md).
     """
 
     name = "mtcnn"
 
     def __init__(self, *, score_threshold: float = 0.7,
                  stage_thresholds: tuple[float, float] = (0.6, 0.7), input_size: int = 320,
-                 min_face: float = 24.0, border: float = 0.1, retry_border: float | None = 0.25,
+                 min_face: float = 48.0, small_face_retry: float | None = 24.0,
+                 border: float = 0.1, retry_border: float | None = 0.25,
+                 refine_nms: float = 0.4, fast_resize: bool = True,
                  threads: int | tuple[int, int, int] = (1, 2, 2)):
         self.score_threshold = score_threshold
         self.stage_thresholds = stage_thresholds
         self.input_size = input_size
         self.min_face = min_face
+        self.small_face_retry = small_face_retry
         self.border = border
         self.retry_border = retry_border
+        self.refine_nms = refine_nms
+        self.fast_resize = fast_resize
         p_threads, r_threads, o_threads = (threads,) * 3 if isinstance(threads, int) else threads
         folder = weights_dir()
         self._pnet = open_session(build_pnet(load_weights("pnet", folder)), p_threads,
@@ -253,14 +270,25 @@ class MtcnnDetector:
     def detect(self, image_rgb: np.ndarray) -> list[Detection]:
         """All faces in a uint8 ``[H, W, 3]`` RGB image, largest box first."""
         check_image(image_rgb)
-        found = self._detect(image_rgb, self.border)
-        if not found and self.retry_border is not None and self.retry_border != self.border:
-            found = self._detect(image_rgb, self.retry_border)
-        return found
+        for border, min_face in self._passes():
+            found = self._detect(image_rgb, border, min_face)
+            if found:
+                return found
+        return []
 
-    def _detect(self, image_rgb: np.ndarray, border: float) -> list[Detection]:
-        canvas, box = letterbox(image_rgb, self.input_size, border=border, multiple=1)
-        boxes = self._propose(canvas)
+    def _passes(self) -> list[tuple[float, float]]:
+        """(border, min_face) of each pass, tried in order until one finds a face."""
+        passes = [(self.border, self.min_face)]
+        if self.retry_border is not None:
+            passes.append((self.retry_border, self.min_face))
+        if self.small_face_retry is not None:
+            passes.append((self.border, self.small_face_retry))
+        return list(dict.fromkeys(passes))
+
+    def _detect(self, image_rgb: np.ndarray, border: float, min_face: float) -> list[Detection]:
+        canvas, box = letterbox(image_rgb, self.input_size, border=border, multiple=1,
+                                fast=self.fast_resize)
+        boxes = self._propose(canvas, min_face)
         if len(boxes):
             boxes = self._refine(canvas, boxes)
         if not len(boxes):
@@ -269,13 +297,14 @@ class MtcnnDetector:
         return make_detections(box.to_image(boxes), box.to_image(landmarks.reshape(-1, 10)),
                                scores)
 
-    def _propose(self, canvas: np.ndarray) -> np.ndarray:
+    def _propose(self, canvas: np.ndarray, min_face: float) -> np.ndarray:
         """Stage 1: P-Net over the pyramid -> square proposals ``[N, 4]`` in canvas pixels."""
         h, w = canvas.shape[:2]
         found = []
-        for scale in pyramid_scales(h, w, self.min_face):
+        for scale in pyramid_scales(h, w, min_face):
             size = (math.ceil(w * scale), math.ceil(h * scale))
-            scaled = cv2.resize(canvas, size, interpolation=cv2.INTER_AREA)
+            scaled = shrink(canvas, size)[0] if self.fast_resize else \
+                cv2.resize(canvas, size, interpolation=cv2.INTER_AREA)
             blob = ((scaled.astype(np.float32) - PIXEL_MEAN) * PIXEL_SCALE)[None]
             reg, prob = self._pnet.run(["reg", "prob"], {"image": blob})
             rows, cols = np.nonzero(prob[0, :, :, 1] >= self.stage_thresholds[0])
@@ -297,7 +326,7 @@ class MtcnnDetector:
         reg, prob = self._rnet.run(["reg", "prob"], {"image": crop_patches(canvas, boxes, 24)})
         keep = np.flatnonzero(prob[:, 1] >= self.stage_thresholds[1])
         boxes, reg, scores = boxes[keep], reg[keep], prob[keep, 1]
-        keep = nms(boxes, scores, 0.7)
+        keep = nms(boxes, scores, self.refine_nms)
         return to_square(calibrate(boxes[keep], reg[keep]))
 
     def _output(self, canvas: np.ndarray, boxes: np.ndarray

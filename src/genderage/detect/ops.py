@@ -32,7 +32,7 @@ class Letterbox:
 
 
 def letterbox(image: np.ndarray, max_side: int, *, border: float = 0.0, multiple: int = 32,
-              fill: int = 0) -> tuple[np.ndarray, Letterbox]:
+              fill: int = 0, fast: bool = False) -> tuple[np.ndarray, Letterbox]:
     """Place an image, optionally framed by a border, on a canvas fit for a detector.
 
     The image plus a border of ``border * max(H, W)`` pixels on every side is scaled so its
@@ -46,6 +46,8 @@ def letterbox(image: np.ndarray, max_side: int, *, border: float = 0.0, multiple
         border: border width as a fraction of the image's longer side (0 = none).
         multiple: canvas height and width are rounded up to a multiple of this.
         fill: value of the border and padding pixels.
+        fast: shrink with :func:`shrink` (integer box average, then bilinear) instead of one
+            area resize: ~10x faster on a 640x480 photo, nearly the same pixels.
 
     Returns:
         ``(canvas, box)``: uint8 ``[h, w, C]`` with ``h % multiple == w % multiple == 0``, and the
@@ -55,14 +57,46 @@ def letterbox(image: np.ndarray, max_side: int, *, border: float = 0.0, multiple
     pad = int(round(border * max(h, w)))
     scale = max_side / float(max(h, w) + 2 * pad)
     new_w, new_h = max(1, int(round(w * scale))), max(1, int(round(h * scale)))
-    interp = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
-    resized = cv2.resize(image, (new_w, new_h), interpolation=interp)
+    covered_w, covered_h = w, h
+    if fast and scale < 1.0:
+        resized, (covered_w, covered_h) = shrink(image, (new_w, new_h))
+    else:
+        interp = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+        resized = cv2.resize(image, (new_w, new_h), interpolation=interp)
     off = int(round(pad * scale))
     canvas_w = -(-(new_w + 2 * off) // multiple) * multiple
     canvas_h = -(-(new_h + 2 * off) // multiple) * multiple
     canvas = np.full((canvas_h, canvas_w, image.shape[2]), fill, np.uint8)
     canvas[off:off + new_h, off:off + new_w] = resized
-    return canvas, Letterbox(scale_x=new_w / w, scale_y=new_h / h, pad_x=float(off), pad_y=float(off))
+    return canvas, Letterbox(scale_x=new_w / covered_w, scale_y=new_h / covered_h,
+                             pad_x=float(off), pad_y=float(off))
+
+
+def shrink(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+    """Downscale in two steps: an exact integer-factor box average, then bilinear for the
+    remaining factor (below 2, where bilinear does not alias).
+
+    OpenCV's area resize has a fast path only for integer factors; at other factors it
+    costs ~1.4 ms for a 640x480 photo, this ~0.15 ms. Pixel ``j`` of the box-averaged image
+    is the mean of original pixels ``[jk, jk + k)``, so the geometry stays exact; the last
+    ``W % k`` columns (``H % k`` rows), which do not fill a box, are left out.
+
+    Args:
+        image: ``[H, W, C]`` uint8. size: ``(width, height)`` of the result, at most ``(W, H)``.
+
+    Returns:
+        ``(resized, (covered_w, covered_h))``: the ``[height, width, C]`` image and the extent
+        of the original it covers (``(W, H)`` less the dropped remainder).
+    """
+    h, w = image.shape[:2]
+    k = max(1, min(w // size[0], h // size[1]))
+    covered_w, covered_h = w - w % k, h - h % k
+    if k > 1:
+        image = cv2.resize(image[:covered_h, :covered_w], (covered_w // k, covered_h // k),
+                           interpolation=cv2.INTER_AREA)
+    if (image.shape[1], image.shape[0]) != tuple(size):
+        image = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
+    return image, (covered_w, covered_h)
 
 
 def anchor_centers(height: int, width: int, stride: int, num_anchors: int) -> np.ndarray:

@@ -18,7 +18,9 @@ def open_session(model: str | Path | bytes, threads: int = 0, name: str | None =
     Raises:
         DetectorError: the file is missing or is not a loadable ONNX model.
     """
-    import onnxruntime as ort
+    from ..onnx_runtime import load_onnxruntime
+
+    ort = load_onnxruntime()
 
     label = name or (str(model) if not isinstance(model, bytes) else "<model bytes>")
     options = ort.SessionOptions()

@@ -1,8 +1,9 @@
 """The HTTP API: ``POST /v1/predict``, ``GET /healthz``, the web page at ``/``.
 
 One analyzer per app, owned by ``app.state`` (no module globals). Inference runs in worker
-threads, at most ``threads`` at a time; at most ``max_pending`` requests may wait for one,
-beyond that the API answers 503 at once instead of queueing without bound.
+threads, at most ``threads`` at a time; at most ``max_pending`` requests may be in progress
+(body being read, waiting for a worker, or analysed): beyond that the API answers 503 at once,
+before reading the body, instead of buffering and queueing without bound.
 
 Privacy: the request body lives in memory for the duration of the request only; no image,
 crop or file name is written to disk or to the log.
@@ -14,17 +15,18 @@ import hashlib
 import logging
 import threading
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
 from fastapi import FastAPI, Request
+from fastapi_offline import FastAPIOffline
 from fastapi.responses import JSONResponse
 
 from .. import __version__
-from ..imageio import MAX_PIXELS, ImageDecodeError, decode_image
+from ..imageio import MAX_PIXELS, ImageDecodeError, decode_reduced
 from .errors import ApiError, install_error_handlers
 from .upload import FILE_FIELD, read_upload
 from .web import web_router
@@ -69,8 +71,8 @@ def create_app(analyzer: GenderAge | None = None, *, model: str | Path | None = 
             created from ``model`` and ``detector`` (the shipped model and default detector
             when those are ``None`` too).
         threads: inference worker threads (requests analysed at the same time).
-        max_pending: requests allowed to wait for a worker before the API answers 503
-            (default ``8 * threads``).
+        max_pending: requests allowed in progress (read, waiting or analysed) before the API
+            answers 503 without reading the body (default ``8 * threads``).
         max_body_bytes: largest request body; larger ones get 413 without being read.
         max_pixels: largest decoded image (width x height); larger ones get 413.
         flip_tta: with no ``analyzer``, build one in the accuracy mode (mirror averaging).
@@ -93,8 +95,11 @@ def create_app(analyzer: GenderAge | None = None, *, model: str | Path | None = 
         max_body_bytes=max_body_bytes, max_pixels=max_pixels,
         health=_health(analyzer, detector_name, threads))
 
-    app = FastAPI(
-        title="genderage", version=__version__,
+    # FastAPIOffline: FastAPI whose /docs page (Swagger UI) loads its script and style from
+    # the fastapi-offline package instead of a CDN, so it works offline. No /redoc: ReDoc
+    # fetches its logo from its vendor's site.
+    app = FastAPIOffline(
+        title="genderage", version=__version__, redoc_url=None,
         description="Gender and age estimates for the faces in a photo. Estimates, not facts: "
                     "gender is a binary label learned from a dataset, age comes with an "
                     "interval. Images are analysed in memory and never stored.")
@@ -109,9 +114,11 @@ def create_app(analyzer: GenderAge | None = None, *, model: str | Path | None = 
     @app.post("/v1/predict", summary="Gender and age for every face in one image",
               response_model=None, openapi_extra=_PREDICT_OPENAPI)
     async def predict(request: Request) -> JSONResponse:
-        upload = await read_upload(request, state.max_body_bytes)
-        started = time.perf_counter()
-        result = await _analyze(state, upload.data, upload.filename)
+        with _slot(state):
+            upload = await read_upload(request, state.max_body_bytes)
+            started = time.perf_counter()
+            result = await anyio.to_thread.run_sync(
+                _analyze_sync, state, upload.data, upload.filename, limiter=state.limiter)
         elapsed_ms = (time.perf_counter() - started) * 1000
         log.info("predict: %d face(s) in %.1f ms", len(result["faces"]), elapsed_ms)
         return JSONResponse(result, headers={
@@ -120,26 +127,28 @@ def create_app(analyzer: GenderAge | None = None, *, model: str | Path | None = 
     return app
 
 
-async def _analyze(state: ServeState, data: bytes, filename: str | None) -> dict:
-    """Decode and analyse in a worker thread; returns ``ImageResult.to_dict()``."""
+@contextmanager
+def _slot(state: ServeState):
+    """A place among the ``max_pending`` requests being read or analysed, taken before the
+    body is read (so a crowd of uploads is refused, not buffered); 503 when none is free."""
     if state.pending >= state.max_pending:
         raise ApiError(503, "busy", "too many requests waiting; retry shortly",
                        headers={"Retry-After": "1"})
     state.pending += 1
     try:
-        return await anyio.to_thread.run_sync(
-            _analyze_sync, state, data, filename, limiter=state.limiter)
+        yield
     finally:
         state.pending -= 1
 
 
 def _analyze_sync(state: ServeState, data: bytes, filename: str | None) -> dict:
     try:
-        rgb = decode_image(data, filename or "upload", state.max_pixels)
+        decoded = decode_reduced(data, filename or "upload", state.max_pixels,
+                                 state.analyzer.decode_min_side(aligned=False))
     except ImageDecodeError as exc:
         raise ApiError.from_decode_error(exc) from None
     with state.predict_lock or nullcontext():
-        result = state.analyzer.predict(rgb)
+        result = state.analyzer.predict(decoded)
     if result.error is not None:
         # A decoded array cannot fail to load; an error here is a bug, reported as a 500.
         raise RuntimeError(f"analysis failed: {result.error}")
@@ -153,7 +162,9 @@ def _health(analyzer, detector_name: str, threads: int) -> dict:
     return {
         "status": "ok",
         "version": __version__,
-        "model": {"path": str(model_path), "sha256": _sha256(model_path),
+        # The file's name and checksum identify the model without telling clients where
+        # the server keeps it.
+        "model": {"file": model_path.name, "sha256": _sha256(model_path),
                   "gender_temperature": analyzer.model.temperature,
                   "flip_tta": analyzer.model.flip_tta},
         "detector": detector_name,

@@ -14,9 +14,13 @@ multipart bodies are parsed here, in memory, with python-multipart's push parser
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
+import anyio
 from fastapi import Request
+from starlette.requests import ClientDisconnect
 
 from .errors import ApiError
 
@@ -25,8 +29,14 @@ try:
 except ImportError:  # python-multipart < 0.0.13 names its module ``multipart``
     from multipart.multipart import MultipartParser, parse_options_header
 
+log = logging.getLogger(__name__)
+
 FILE_FIELD = "file"
 RAW_TYPES = ("application/octet-stream",)
+MAX_PARTS = 16
+"""Parts of a multipart body looked at before giving up on finding ``file`` (422)."""
+MAX_HEADER_BYTES = 8192
+"""Header bytes allowed per multipart part (400 beyond)."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,9 @@ class Upload:
 async def read_upload(request: Request, max_bytes: int) -> Upload:
     """The image carried by ``request``.
 
+    The body is read on the event loop (it arrives there); a multipart body is then parsed
+    in a worker thread, so that a body of many tiny parts cannot stall other requests.
+
     Raises:
         ApiError: 413 body over ``max_bytes``; 415 unsupported content type;
             422 multipart without a ``file`` field; 400 malformed multipart or length.
@@ -51,22 +64,16 @@ async def read_upload(request: Request, max_bytes: int) -> Upload:
     if not (is_multipart or not media_type or media_type.startswith("image/")
             or media_type in RAW_TYPES):
         raise ApiError(415, "unsupported_media_type",
-                       f"Content-Type {media_type!r} is not accepted; send multipart/form-data "
-                       f"with a '{FILE_FIELD}' field, or the raw image as image/* or "
-                       "application/octet-stream")
+                       f"Content-Type {_clip(media_type)!r} is not accepted; send "
+                       f"multipart/form-data with a '{FILE_FIELD}' field, or the raw image as "
+                       "image/* or application/octet-stream")
     body = await read_body(request, max_bytes)
     if not is_multipart:
         return Upload(body, None)
     boundary = params.get(b"boundary")
     if not boundary:
         raise ApiError(400, "malformed_multipart", "multipart/form-data without a boundary")
-    parts = parse_multipart(body, boundary)
-    part = next((p for p in parts if p.name == FILE_FIELD), None)
-    if part is None:
-        raise ApiError(422, "missing_file",
-                       f"multipart body has no '{FILE_FIELD}' field "
-                       f"(fields: {sorted({p.name for p in parts})})")
-    return Upload(part.data, part.filename)
+    return await anyio.to_thread.run_sync(find_file_part, body, boundary)
 
 
 async def read_body(request: Request, max_bytes: int) -> bytes:
@@ -81,11 +88,17 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
         if length > max_bytes:
             raise _too_large(max_bytes)
     chunks, total = [], 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > max_bytes:
-            raise _too_large(max_bytes)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            total += len(chunk)
+            if total > max_bytes:
+                raise _too_large(max_bytes)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # Nobody is left to read an answer; one log line instead of a traceback.
+        log.info("client disconnected during the upload (%d bytes received)", total)
+        raise ApiError(400, "client_disconnected", "the client closed the connection "
+                       "before the body was complete") from None
     return b"".join(chunks)
 
 
@@ -95,30 +108,52 @@ def _too_large(max_bytes: int) -> ApiError:
                     f"({max_bytes / 2**20:g} MiB)")
 
 
-@dataclass
-class _Part:
-    name: str = ""
-    filename: str | None = None
-    data: bytes = b""
+def _clip(text: str, limit: int = 40) -> str:
+    """Client-supplied text quoted in an error message, cut short."""
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
-def parse_multipart(body: bytes, boundary: bytes) -> list[_Part]:
-    """Split a complete in-memory ``multipart/form-data`` body into its parts.
+def client_filename(raw: bytes | None) -> str | None:
+    """The base name of a client's file name (``../../etc/passwd`` -> ``passwd``), or
+    ``None`` when there is none. Both ``/`` and ``\\`` count as separators."""
+    if raw is None:
+        return None
+    name = PurePosixPath(raw.decode("utf-8", "replace").replace("\\", "/")).name
+    return name if name not in ("", ".", "..") else None
+
+
+class _FileFound(Exception):
+    """Raised from the parser callbacks to stop at the ``file`` part."""
+
+
+def find_file_part(body: bytes, boundary: bytes) -> Upload:
+    """The first ``file`` part of a complete in-memory ``multipart/form-data`` body.
+
+    Parsing stops at that part; at most :data:`MAX_PARTS` parts and :data:`MAX_HEADER_BYTES`
+    of headers per part are looked at, so the work per request stays small whatever the
+    body holds.
 
     Raises:
-        ApiError: 400 if the body is not valid multipart for ``boundary``.
+        ApiError: 400 if the body is not valid multipart for ``boundary`` or has a part with
+            oversized headers; 422 if no ``file`` part comes within the first
+            :data:`MAX_PARTS` parts.
     """
-    parts: list[_Part] = []
-    state = {"field": b"", "value": b"", "headers": {}, "data": []}
+    names: list[str] = []
+    state = {"field": b"", "value": b"", "headers": {}, "data": [], "header_bytes": 0}
+    found: list[Upload] = []
 
     def on_part_begin():
-        state["headers"], state["data"] = {}, []
+        if len(names) >= MAX_PARTS:
+            raise ApiError(422, "missing_file", f"no '{FILE_FIELD}' field in the first "
+                           f"{MAX_PARTS} parts of the multipart body")
+        state["headers"], state["data"], state["header_bytes"] = {}, [], 0
 
-    def on_header_field(data, start, end):
-        state["field"] += data[start:end]
-
-    def on_header_value(data, start, end):
-        state["value"] += data[start:end]
+    def on_header_bytes(key, data, start, end):
+        state["header_bytes"] += end - start
+        if state["header_bytes"] > MAX_HEADER_BYTES:
+            raise ApiError(400, "malformed_multipart",
+                           f"multipart part headers over {MAX_HEADER_BYTES} bytes")
+        state[key] += data[start:end]
 
     def on_header_end():
         state["headers"][state["field"].lower()] = state["value"]
@@ -132,23 +167,30 @@ def parse_multipart(body: bytes, boundary: bytes) -> list[_Part]:
             state["headers"].get(b"content-disposition", b""))
         if disposition != b"form-data":
             raise ApiError(400, "malformed_multipart", "part without form-data disposition")
-        filename = options.get(b"filename")
-        parts.append(_Part(
-            name=options.get(b"name", b"").decode("utf-8", "replace"),
-            filename=filename.decode("utf-8", "replace") if filename is not None else None,
-            data=b"".join(state["data"])))
+        name = options.get(b"name", b"").decode("utf-8", "replace")
+        if name == FILE_FIELD:
+            found.append(Upload(b"".join(state["data"]), client_filename(options.get(b"filename"))))
+            raise _FileFound
+        names.append(name)
 
     parser = MultipartParser(boundary, {
-        "on_part_begin": on_part_begin, "on_header_field": on_header_field,
-        "on_header_value": on_header_value, "on_header_end": on_header_end,
-        "on_part_data": on_part_data, "on_part_end": on_part_end})
+        "on_part_begin": on_part_begin,
+        "on_header_field": lambda data, start, end: on_header_bytes("field", data, start, end),
+        "on_header_value": lambda data, start, end: on_header_bytes("value", data, start, end),
+        "on_header_end": on_header_end, "on_part_data": on_part_data,
+        "on_part_end": on_part_end})
     try:
         parser.write(body)
         parser.finalize()
+    except _FileFound:
+        return found[0]
     except ApiError:
         raise
     except Exception as exc:  # python-multipart raises several error types for bad input
-        raise ApiError(400, "malformed_multipart", f"malformed multipart body ({exc})") from None
-    if not parts:
+        raise ApiError(400, "malformed_multipart",
+                       f"malformed multipart body ({_clip(str(exc), 120)})") from None
+    if not names:
         raise ApiError(400, "malformed_multipart", "multipart body has no parts")
-    return parts
+    shown = ", ".join(repr(_clip(n)) for n in names[:5]) + (", ..." if len(names) > 5 else "")
+    raise ApiError(422, "missing_file",
+                   f"multipart body has no '{FILE_FIELD}' field (fields: {shown})")

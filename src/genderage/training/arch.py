@@ -10,41 +10,13 @@ parameters; plain 3x3 convolutions in that layout give 1,636,611 (docs/training.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import replace
 
 import torch
 from torch import nn
 
 from ..contract import AGE_SCALE
-
-AGE_BINS = 121  # integer ages 0..120 for the optional age-distribution head
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Everything needed to rebuild the network; stored in every checkpoint."""
-
-    arch: str = "card"
-    widths: tuple[int, ...] = (32, 64, 128, 256, 512)
-    separable: bool = False        # depthwise-separable convs after the stem
-    hidden: int = 128
-    age_distribution: bool = False  # extra head: softmax over AGE_BINS integer ages
-    age_output: str = "regression"  # what the contract's age column carries:
-    # "regression" (age head), "expectation" (mean of the distribution) or "mean" (average)
-    mean: float = 0.5               # input normalisation inside the graph: (x - mean) / std
-    std: float = 0.25
-    stage_blocks: tuple[int, ...] = ()  # residual trunk: basic blocks per stage (see
-    # ResidualTrunk); empty = the card's plain five-block trunk
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> ModelConfig:
-        d = dict(d)
-        d["widths"] = tuple(d["widths"])
-        d["stage_blocks"] = tuple(d.get("stage_blocks", ()))
-        return cls(**d)
+from .config import AGE_BINS, ModelConfig
 
 
 def _conv_bn_relu(cin: int, cout: int, stride: int = 1, separable: bool = False) -> nn.Sequential:
@@ -164,6 +136,15 @@ class ContractModule(nn.Module):
         return outs
 
 
+def with_age_output(net: GenderAgeNet, age_output: str) -> GenderAgeNet:
+    """The same weights, with the contract output carrying another age estimate."""
+    if age_output == net.cfg.age_output:
+        return net
+    new = GenderAgeNet(replace(net.cfg, age_output=age_output))
+    new.load_state_dict(net.state_dict())
+    return new.eval()
+
+
 _REGISTRY: dict[str, Callable[..., ModelConfig]] = {}
 
 
@@ -186,9 +167,9 @@ def card_separable(**kw) -> ModelConfig:
 
 @register
 def resnet_s(**kw) -> ModelConfig:
-    """A deeper residual network at about the card's cost: 16 convolutions (plus shortcuts)
-    in basic blocks at 28, 14, 7 and 4 px; 211M multiply-adds per face against the card's
-    234M (docs/training.md, "Architecture at equal cost")."""
+    """A deeper residual network at about the card's cost: 16 3x3 convolutions (plus 3 1x1
+    shortcuts) in basic blocks at 28, 14, 7 and 4 px; 211.5M multiply-adds per face against
+    the card's 234.0M (docs/training.md, "Architecture at equal cost")."""
     return ModelConfig(arch="resnet_s", widths=(32, 48, 96, 192, 256), stage_blocks=(2, 2, 2, 1),
                        **kw)
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import torch
 
-from .arch import GenderAgeNet, ModelConfig, build_model
+from ..contract import DEFAULT_PREPROCESSING, Preprocessing
+from .arch import GenderAgeNet, build_model
+from .config import ModelConfig
 
 FORMAT = "genderage-checkpoint-v1"
 
@@ -46,35 +48,8 @@ def model_from_checkpoint(state: dict, weights: str = "auto") -> GenderAgeNet:
     return model.eval()
 
 
-def average_checkpoints(states: list[dict], weights: str = "auto") -> dict:
-    """A "model soup": one checkpoint whose weights are the mean of ``states``' weights.
-
-    Averaging only makes sense for runs of one architecture that share a trajectory (e.g. a
-    warm restart ``--init``-ed from the other run), where the weights lie in one basin.
-    Floating-point tensors (weights and batch-norm statistics) are averaged, integer ones
-    (batch counters) taken from the first state. The result carries the first state's
-    metadata, the averaged weights as both ``model_state`` and ``ema_state``, no optimizer
-    state, and ``soup_of``: how many states were averaged.
-
-    Args:
-        weights: which weights of each state: ``"ema"``, ``"raw"`` or ``"auto"`` (as
-            :func:`model_from_checkpoint`).
-
-    Raises:
-        ValueError: fewer than two states, or states of different model configs.
-    """
-    if len(states) < 2:
-        raise ValueError("a soup needs at least two checkpoints")
-    if any(s["model_config"] != states[0]["model_config"] for s in states[1:]):
-        raise ValueError("checkpoints of different model configs cannot be averaged")
-    tensors = [model_from_checkpoint(s, weights).state_dict() for s in states]
-    averaged = {}
-    for name, first in tensors[0].items():
-        if first.dtype.is_floating_point:
-            averaged[name] = torch.stack([t[name] for t in tensors]).mean(0)
-        else:
-            averaged[name] = first.clone()
-    keep = {k: v for k, v in states[0].items()
-            if k not in ("model_state", "ema_state", "optimizer_state", "scheduler_state",
-                         "format")}
-    return {**keep, "model_state": averaged, "ema_state": averaged, "soup_of": len(states)}
+def checkpoint_preprocessing(state: dict) -> Preprocessing:
+    """How the checkpoint's model expects its input; checkpoints written before this was
+    stored were trained with the defaults."""
+    stored = state.get("preprocessing")
+    return DEFAULT_PREPROCESSING if stored is None else Preprocessing(**stored)

@@ -65,8 +65,9 @@ def soft_targets(cfg, train_set, dev_sets) -> tuple[np.ndarray, dict]:
     v1 = cfg.teacher_v1 or str(resolve_model_path(None))
     t_train = {k: np.zeros((len(train_set.faces), 2), np.float32)
                for k in ("cydral_gender", "v1_gender")}
-    for source in dict.fromkeys(train_set.source):  # cached per source
-        mask = train_set.source == source
+    sources = train_set.extra["source"]
+    for source in dict.fromkeys(sources):  # cached per source
+        mask = sources == source
         t = teacher_outputs(train_set.faces[mask], cfg.teacher_dir, v1, cfg.cache_dir)
         for k in t_train:
             t_train[k][mask] = t[k]
@@ -77,7 +78,7 @@ def soft_targets(cfg, train_set, dev_sets) -> tuple[np.ndarray, dict]:
         for ds in dev_sets:
             t = teacher_outputs(ds.faces, cfg.teacher_dir, v1, cfg.cache_dir)
             devs.append((t["cydral_gender"], t["v1_gender"], ds.gender))
-            info.setdefault("dev_accuracy", {})[str(ds.source[0])] = {
+            info.setdefault("dev_accuracy", {})[str(ds.extra["source"][0])] = {
                 "cydral": float((t["cydral_gender"].argmax(1) == ds.gender).mean()),
                 "v1": float((t["v1_gender"].argmax(1) == ds.gender).mean())}
         w, scores = choose_weight(devs)

@@ -6,7 +6,6 @@ inputs (max abs diff <= ``PARITY_TOL``); a failure raises and leaves no file beh
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -17,9 +16,16 @@ import numpy as np
 import torch
 
 from ..attribute import META_AGE_INTERVAL, META_CONTRACT, META_TEMPERATURE
-from ..contract import AGE_SCALE, GENDER_LABELS, INPUT_SIZE
-from .arch import ContractModule, GenderAgeNet, ModelConfig
-from .checkpoint import load_checkpoint, model_from_checkpoint
+from ..contract import (
+    AGE_SCALE,
+    DEFAULT_PREPROCESSING,
+    GENDER_LABELS,
+    META_PREPROCESSING,
+    Preprocessing,
+)
+from .arch import ContractModule, with_age_output
+from .checkpoint import checkpoint_preprocessing, load_checkpoint, model_from_checkpoint
+from .config import ModelConfig
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +36,17 @@ class ExportError(RuntimeError):
     """The exported file failed the checker or the parity test."""
 
 
-def contract_metadata(cfg: ModelConfig, flip_tta: bool) -> dict:
-    """The preprocessing/output contract, as stored in the ONNX ``metadata_props``."""
+def contract_metadata(cfg: ModelConfig, flip_tta: bool,
+                      spec: Preprocessing = DEFAULT_PREPROCESSING) -> dict:
+    """The input/output contract, as stored in the ONNX ``metadata_props`` (a summary for
+    readers; the exact preprocessing is stored beside it under ``META_PREPROCESSING``)."""
+    s, chip = spec.input_size, spec.chip_size
     return {
-        "input": {"name": "input", "shape": ["N", 3, INPUT_SIZE, INPUT_SIZE], "dtype": "float32",
-                  "color": "RGB", "range": [0.0, 1.0], "layout": "NCHW",
-                  "crop": "UTKFace aligned chip geometry (dlib face chip, 200x200), resized to "
-                          "112x112 with area interpolation"},
+        "input": {"name": "input", "shape": ["N", 3, s, s], "dtype": "float32",
+                  "color": spec.color, "range": list(spec.value_range), "layout": "NCHW",
+                  "crop": f"five landmarks aligned onto the template of a {chip}x{chip} chip "
+                          f"(UTKFace chip geometry), resized to {s}x{s} with "
+                          f"{spec.interpolation} interpolation"},
         "output": {"name": "output", "shape": ["N", 3],
                    "columns": [f"logit_{GENDER_LABELS[0]}", f"logit_{GENDER_LABELS[1]}",
                                f"age/{AGE_SCALE:g}"]},
@@ -55,18 +65,19 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = 17, weight
     Args:
         age_output: override which age estimate the contract output carries.
         calibration: ``{"gender_temperature": T, "age_interval": {...}}`` to embed.
-        parity_inputs: float32 ``[N,3,112,112]`` inputs for the parity check (random if None).
+        parity_inputs: float32 ``[N,3,S,S]`` inputs for the parity check (random if None).
     """
     state = load_checkpoint(checkpoint)
+    spec = checkpoint_preprocessing(state)
     net = model_from_checkpoint(state, weights)
     if age_output is not None:
-        net = _with_age_output(net, age_output)
+        net = with_age_output(net, age_output)
     module = ContractModule(net, flip_tta).eval()
     output_names = ["output"] + (["age_probs"] if net.age_dist_head is not None else [])
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
-    dummy = torch.rand(2, 3, INPUT_SIZE, INPUT_SIZE)
+    dummy = torch.rand(2, 3, spec.input_size, spec.input_size)
     # The TorchScript exporter: the dynamo one starts at opset 18, the card specifies 11.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -75,14 +86,15 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = 17, weight
             input_names=["input"], output_names=output_names,
             dynamic_axes={name: {0: "N"} for name in ["input", *output_names]})
     try:
-        meta = {META_CONTRACT: json.dumps(contract_metadata(net.cfg, flip_tta)),
+        meta = {META_CONTRACT: json.dumps(contract_metadata(net.cfg, flip_tta, spec)),
+                META_PREPROCESSING: spec.to_json(),
                 "genderage.weights": weights, "genderage.epoch": str(state.get("epoch")),
                 "genderage.manifest_sha256": state.get("manifest_sha256", "")}
         if calibration:
             meta[META_TEMPERATURE] = repr(float(calibration["gender_temperature"]))
             meta[META_AGE_INTERVAL] = json.dumps(calibration["age_interval"])
         _add_metadata(tmp, meta)
-        max_diff = _check(module, tmp, output_names, parity_inputs)
+        max_diff = _check(module, tmp, output_names, spec.input_size, parity_inputs)
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
@@ -91,15 +103,6 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = 17, weight
               "bytes": out.stat().st_size}
     log.info("exported %s", report)
     return report
-
-
-def _with_age_output(net: GenderAgeNet, age_output: str) -> GenderAgeNet:
-    """The same weights, with the contract output carrying another age estimate."""
-    if age_output == net.cfg.age_output:
-        return net
-    new = GenderAgeNet(dataclasses.replace(net.cfg, age_output=age_output))
-    new.load_state_dict(net.state_dict())
-    return new.eval()
 
 
 def _add_metadata(path: Path, meta: dict) -> None:
@@ -113,14 +116,16 @@ def _add_metadata(path: Path, meta: dict) -> None:
     onnx.save(model, str(path))
 
 
-def _check(module: ContractModule, path: Path, output_names: list[str],
+def _check(module: ContractModule, path: Path, output_names: list[str], size: int,
            inputs: np.ndarray | None) -> float:
     import onnx
-    import onnxruntime as ort
+    from ..onnx_runtime import load_onnxruntime
+
+    ort = load_onnxruntime()
 
     onnx.checker.check_model(str(path), full_check=True)
     if inputs is None:
-        inputs = np.random.default_rng(0).random((8, 3, INPUT_SIZE, INPUT_SIZE), np.float32)
+        inputs = np.random.default_rng(0).random((8, 3, size, size), np.float32)
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = sess.run(None, {"input": inputs})
     with torch.no_grad():

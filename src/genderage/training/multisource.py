@@ -1,9 +1,10 @@
-"""The faces of a multi-source manifest as arrays, for training and validation.
+"""The faces of a multi-source manifest as one :class:`FaceSet`, for training and validation.
 
-UTKFace rows are their chips (``training.cache``) and, with re-crops on, their pipeline
-re-crops (``data.recrop``). AAF rows are loose photos: each is its pipeline crop (largest
-detected face, aligned), which then serves as both "chip" and "re-crop"; an AAF image
-without a detected face is left out (logged).
+UTKFace rows are their chips and, with re-crops on, their pipeline re-crops
+(:func:`.faceset.load_faceset`). AAF rows are loose photos: each is its pipeline crop
+(largest detected face, aligned), which then serves as both face and re-crop; an AAF image
+without a detected face is left out (logged). Every face's source is in
+``FaceSet.extra["source"]``.
 """
 
 from __future__ import annotations
@@ -11,38 +12,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..data.split import DEFAULT_SOURCE, ManifestRow
-from .cache import load_faces
+from ..data.split import DEFAULT_SOURCE, UNKNOWN_RACE, ManifestRow
+from .faceset import FaceSet, load_faceset
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class FaceSet:
-    """Index-aligned arrays of one split; ``recrops``/``found`` are None without re-crops."""
-
-    rows: list[ManifestRow]
-    faces: np.ndarray            # uint8 [N, 112, 112, 3]
-    recrops: np.ndarray | None   # uint8 [N, 112, 112, 3]
-    found: np.ndarray | None     # bool [N]: a re-crop exists
-    gender: np.ndarray           # int64 [N], model index
-    age: np.ndarray              # float32 [N], years
-    source: np.ndarray           # str [N]
-
-    def subset(self, mask: np.ndarray) -> FaceSet:
-        idx = np.flatnonzero(mask)
-        return FaceSet([self.rows[i] for i in idx], self.faces[idx],
-                       None if self.recrops is None else self.recrops[idx],
-                       None if self.found is None else self.found[idx],
-                       self.gender[idx], self.age[idx], self.source[idx])
-
-
-def _aaf_faces(root: Path, rows: list[ManifestRow], cache_dir, detector) -> tuple[np.ndarray, np.ndarray]:
+def _aaf_faces(root: Path, rows: list[ManifestRow], cache_dir, detector
+               ) -> tuple[np.ndarray, np.ndarray]:
     from ..data.aaf import load_crops, load_landmarks, read_labels
 
     every = [r.file for r in read_labels(root)]  # one landmark cache for the whole source
@@ -66,38 +47,44 @@ def _aaf_faces(root: Path, rows: list[ManifestRow], cache_dir, detector) -> tupl
     return faces, found[idx]
 
 
-def load_faceset(rows: list[ManifestRow], roots: dict[str, Path], cache_dir, recrop: bool,
+def _aaf_faceset(root: Path, rows: list[ManifestRow], cache_dir, recrop: bool,
+                 detector) -> FaceSet:
+    faces, found = _aaf_faces(root, rows, cache_dir, detector)
+    if not found.all():
+        log.info("%s: no face detected in %d of %d images; left out", root, (~found).sum(),
+                 len(rows))
+    keep = np.flatnonzero(found)
+    rows, faces = [rows[i] for i in keep], faces[keep]
+    return FaceSet(faces, np.array([r.gender for r in rows], np.int64),
+                   np.array([r.age for r in rows], np.float32),
+                   np.full(len(rows), UNKNOWN_RACE, np.int64),
+                   faces if recrop else None, np.ones(len(rows), bool) if recrop else None)
+
+
+def concat(sets: list[FaceSet]) -> FaceSet:
+    """The faces of ``sets`` one after the other (every set with the same arrays)."""
+    def cat(name):
+        arrays = [getattr(s, name) for s in sets]
+        return None if arrays[0] is None else np.concatenate(arrays)
+
+    return FaceSet(cat("faces"), cat("gender"), cat("age"), cat("race"), cat("recrops"),
+                   cat("recrop_found"),
+                   {k: np.concatenate([s.extra[k] for s in sets]) for k in sets[0].extra})
+
+
+def load_sources(rows: list[ManifestRow], roots: dict[str, Path], cache_dir, recrop: bool,
                  detector: str | None = None) -> FaceSet:
-    """The faces of ``rows`` (any mix of sources), sources concatenated in ``roots`` order."""
+    """The faces of ``rows`` (any mix of sources), sources concatenated in ``roots`` order;
+    ``extra["source"]`` names each face's source."""
     parts = []
     for source, root in roots.items():
         part = [r for r in rows if r.source == source]
         if not part:
             continue
-        if source == DEFAULT_SOURCE:
-            faces = load_faces(root, part, cache_dir)
-            rx = found = None
-            if recrop:
-                from ..data.recrop import load_recrops
-                rx, found = load_recrops(root, [r.file for r in part], cache_dir, detector)
-        else:
-            faces, found = _aaf_faces(Path(root), part, cache_dir, detector)
-            if not found.all():
-                log.info("%s: no face detected in %d of %d images; left out", source,
-                         (~found).sum(), len(part))
-            keep = np.flatnonzero(found)
-            part, faces, found = [part[i] for i in keep], faces[keep], found[keep]
-            rx = faces if recrop else None
-            found = found if recrop else None
-        parts.append(FaceSet(part, faces, rx, found,
-                             np.array([r.gender for r in part], np.int64),
-                             np.array([r.age for r in part], np.float32),
-                             np.array([source] * len(part))))
+        fs = load_faceset(root, part, cache_dir, recrop, detector) if source == DEFAULT_SOURCE \
+            else _aaf_faceset(Path(root), part, cache_dir, recrop, detector)
+        fs.extra["source"] = np.array([source] * len(fs))
+        parts.append(fs)
     if not parts:
         raise ValueError("no rows to load")
-    recrops = None if parts[0].recrops is None else np.concatenate([p.recrops for p in parts])
-    return FaceSet([r for p in parts for r in p.rows], np.concatenate([p.faces for p in parts]),
-                   recrops,
-                   None if recrops is None else np.concatenate([p.found for p in parts]),
-                   np.concatenate([p.gender for p in parts]), np.concatenate([p.age for p in parts]),
-                   np.concatenate([p.source for p in parts]))
+    return concat(parts)

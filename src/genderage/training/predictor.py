@@ -10,7 +10,7 @@ import torch
 from ..attribute import AttributeBatch, decode_outputs
 from ..preprocess import to_input
 from .arch import ContractModule
-from .checkpoint import load_checkpoint, model_from_checkpoint
+from .checkpoint import checkpoint_preprocessing, load_checkpoint, model_from_checkpoint
 
 
 class CheckpointModel:
@@ -18,7 +18,9 @@ class CheckpointModel:
 
     def __init__(self, path: str | Path, weights: str = "auto", flip_tta: bool = False):
         self.path = Path(path)
+        self.flip_tta = flip_tta
         self.state = load_checkpoint(self.path)
+        self.preprocessing = checkpoint_preprocessing(self.state)
         self.module = ContractModule(model_from_checkpoint(self.state, weights), flip_tta).eval()
         self.output_names = ["output"] + (["age_probs"] if self.module.net.age_dist_head else [])
         self.temperature = 1.0
@@ -32,6 +34,6 @@ class CheckpointModel:
                 for k, name in enumerate(self.output_names)}
 
     def predict(self, faces: np.ndarray) -> AttributeBatch:
-        out = self.run(to_input(faces))
+        out = self.run(to_input(faces, self.preprocessing))
         return decode_outputs(out["output"], out.get("age_probs"), self.temperature,
                               self.age_interval)

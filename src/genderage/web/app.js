@@ -67,7 +67,38 @@ async function analyze(blob, filename) {
 function faceLabel(face, index) {
   const pct = Math.round(face.gender_probability * 100);
   const [lo, hi] = face.age_interval.map(Math.round);
-  return { head: `#${index + 1} ${face.gender} ${pct}%`, age: `${lo}–${hi}` };
+  const id = face.track_id || index + 1;  // live camera mode: the face's track id
+  return { head: `#${id} ${face.gender} ${pct}%`, age: `${lo}–${hi}` };
+}
+
+// Where each face's label goes: inside the photo and, when there is room, over no other
+// label. The same rule as genderage.annotate.place_labels (Python): in order, the first free
+// spot of above the box, below it, inside its top edge (left- or right-aligned with the box,
+// moved left to stay inside); else the nearest free row; else above the box, overlapping.
+// boxes: [x1, y1, x2, y2]; sizes: [w, h]; returns [x, y, w, h] per label.
+function placeLabels(boxes, sizes, width, height) {
+  const overlap = (a, b) => a[0] < b[0] + b[2] && b[0] < a[0] + a[2] && a[1] < b[1] + b[3] && b[1] < a[1] + a[3];
+  const placed = [];
+  boxes.forEach(([x1, y1, x2, y2], i) => {
+    const [w, h] = sizes[i];
+    const clampX = (x) => Math.min(Math.max(0, Math.round(x)), Math.max(0, width - w));
+    const clampY = (y) => Math.min(Math.max(0, Math.round(y)), Math.max(0, height - h));
+    const xs = [clampX(x1), clampX(x2 - w)];
+    const ys = [y1 - h, y2, y1].filter((y) => y >= 0 && y + h <= height).map(Math.round);
+    const rows = [];
+    for (let y = 0; y < Math.max(1, height - h + 1); y += Math.max(1, Math.floor(h / 2))) rows.push(y);
+    rows.sort((a, b) => Math.abs(a - (y1 - h)) - Math.abs(b - (y1 - h)));
+    let spot = null;
+    for (const y of ys.concat(rows)) {
+      for (const x of xs) {
+        const r = [x, y, w, h];
+        if (!placed.some((q) => overlap(r, q))) { spot = r; break; }
+      }
+      if (spot) break;
+    }
+    placed.push(spot || [xs[0], clampY(y1 - h), w, h]);
+  });
+  return placed;
 }
 
 function render(img, faces) {
@@ -78,25 +109,36 @@ function render(img, faces) {
     ctx.drawImage(img, 0, 0);
     const scale = Math.max(canvas.width, canvas.height) / 800;
     const lineWidth = Math.max(2, 3 * scale);
-    const fontSize = Math.max(12, Math.round(16 * scale));
-    ctx.font = `600 ${fontSize}px system-ui, sans-serif`;
+    const texts = faces.map((face, i) => {
+      const label = faceLabel(face, i);
+      return `${label.head}, age ${label.age}`;
+    });
+    const labelSizes = (fontSize) => {
+      ctx.font = `600 ${fontSize}px system-ui, sans-serif`;
+      const pad = Math.round(fontSize * 0.25);
+      return texts.map((t) => [Math.ceil(ctx.measureText(t).width) + 2 * pad, fontSize + 2 * pad]);
+    };
+    let fontSize = Math.max(12, Math.round(16 * scale));
+    let sizes = labelSizes(fontSize);
+    const widest = Math.max(0, ...sizes.map(([w]) => w));
+    if (widest > canvas.width) {  // a narrow photo: a smaller font, so every label fits across
+      fontSize = Math.max(6, Math.floor(fontSize * canvas.width / widest));
+      sizes = labelSizes(fontSize);
+    }
     ctx.textBaseline = "top";
+    const pad = Math.round(fontSize * 0.25);
+    const rects = placeLabels(faces.map((f) => f.bbox), sizes, canvas.width, canvas.height);
     faces.forEach((face, i) => {
       const [x1, y1, x2, y2] = face.bbox;
       const color = COLORS[face.gender] || "#444";
       ctx.strokeStyle = color;
       ctx.lineWidth = lineWidth;
       ctx.strokeRect(x1, y1, x2 - x1, y2 - y1);
-      const label = faceLabel(face, i);
-      const text = `${label.head}, age ${label.age}`;
-      const pad = Math.round(fontSize * 0.25);
-      const w = ctx.measureText(text).width + 2 * pad;
-      const h = fontSize + 2 * pad;
-      const ty = y1 - h >= 0 ? y1 - h : y2;
+      const [lx, ly, w, h] = rects[i];
       ctx.fillStyle = color;
-      ctx.fillRect(x1, ty, w, h);
+      ctx.fillRect(lx, ly, w, h);
       ctx.fillStyle = "#fff";
-      ctx.fillText(text, x1 + pad, ty + pad);
+      ctx.fillText(texts[i], lx + pad, ly + pad);
     });
   } else {
     canvas.width = canvas.height = 0;
@@ -119,6 +161,11 @@ function render(img, faces) {
     age.textContent = label.age;
     const note = document.createTextNode(` (80% range; point estimate ${face.age.toFixed(0)})`);
     li.append(gender, prob, age, note);
+    if (face.track_id) {
+      li.dataset.trackId = face.track_id;
+      li.dataset.snapshots = face.snapshots;
+      li.append(document.createTextNode(` · averaged over ${face.snapshots} snapshot${face.snapshots === 1 ? "" : "s"}`));
+    }
     if (face.quality && face.quality.low_quality) {
       const warn = document.createElement("div");
       warn.className = "low-quality";
@@ -171,6 +218,7 @@ $("camera-start").addEventListener("click", async () => {
 });
 
 function stopCamera() {
+  stopLive();
   if (cameraStream) cameraStream.getTracks().forEach((t) => t.stop());
   cameraStream = null;
   video.srcObject = null;
@@ -189,4 +237,159 @@ $("camera-snap").addEventListener("click", () => {
     stopCamera();
     if (blob) analyze(blob, "snapshot.jpg");
   }, "image/jpeg", 0.92);
+});
+
+// Live camera mode: a snapshot about every second, each face followed from snapshot to
+// snapshot and its estimate averaged. The rule is genderage's video smoothing
+// (genderage/video/smoothing.py), applied to the API's answers:
+// - weight = det_score * min(1, inter_ocular_px / 44) * min(1, blur / 150) * cos(yaw) * cos(pitch);
+// - faces flagged low quality count only while the face has no other;
+// - gender: weighted mean of the calibrated log-odds (the model's averaged logits, calibrated);
+//   age: weighted mean of the ages (the expectation of the averaged age distributions), with
+//   the snapshots' interval width in log(1 + age) space (the model's calibrated interval);
+// - the shown label changes only when the other label's averaged probability reaches 0.7.
+const SWITCH_PROBABILITY = 0.7;
+const FULL_INTER_OCULAR_PX = 44;
+const FULL_BLUR = 150;
+const TRACK_IOU = 0.3;         // smallest box overlap that links a face to the previous snapshot's
+const TRACK_MAX_GAP = 3;       // snapshots a face may be missing before its track ends
+const LIVE_INTERVAL_MS = 1000;
+
+function qualityWeight(q) {
+  const rad = (deg) => Math.min(Math.abs(deg), 89) * Math.PI / 180;
+  const size = Math.min(1, q.inter_ocular_px / FULL_INTER_OCULAR_PX);
+  const sharp = Math.min(1, q.blur / FULL_BLUR);
+  return Math.max(1e-6, q.det_score * size * sharp * Math.cos(rad(q.yaw)) * Math.cos(rad(q.pitch)));
+}
+
+class TrackSmoother {
+  constructor() {
+    this.good = { w: 0, n: 0, logOdds: 0, age: 0, lo: 0, hi: 0 };
+    this.all = { w: 0, n: 0, logOdds: 0, age: 0, lo: 0, hi: 0 };
+    this.label = null;
+  }
+
+  add(face) {
+    const w = qualityWeight(face.quality);
+    const p = face.gender === "female" ? face.gender_probability : 1 - face.gender_probability;
+    const pf = Math.min(Math.max(p, 1e-4), 1 - 1e-4);  // the API rounds to 4 decimals
+    const base = Math.log1p(face.age);
+    const sample = { logOdds: Math.log(pf / (1 - pf)), age: face.age,
+                     lo: Math.log1p(face.age_interval[0]) - base,
+                     hi: Math.log1p(face.age_interval[1]) - base };
+    const sums = face.quality.low_quality ? [this.all] : [this.all, this.good];
+    for (const acc of sums) {
+      acc.w += w;
+      acc.n += 1;
+      for (const key of ["logOdds", "age", "lo", "hi"]) acc[key] += w * sample[key];
+    }
+    const lowQuality = this.good.n === 0;
+    const acc = lowQuality ? this.all : this.good;
+    const pFemale = 1 / (1 + Math.exp(-acc.logOdds / acc.w));
+    const age = acc.age / acc.w;
+    const pLabel = (label) => (label === "female" ? pFemale : 1 - pFemale);
+    if (this.label === null) this.label = pFemale >= 0.5 ? "female" : "male";
+    else if (pLabel(this.label) <= 1 - SWITCH_PROBABILITY) {
+      this.label = this.label === "female" ? "male" : "female";
+    }
+    const clip = (years) => Math.min(120, Math.max(0, years));
+    const interval = [clip(Math.min(age, Math.expm1(Math.log1p(age) + acc.lo / acc.w))),
+                      clip(Math.max(age, Math.expm1(Math.log1p(age) + acc.hi / acc.w)))];
+    return { gender: this.label, gender_probability: pLabel(this.label), age,
+             age_interval: interval, snapshots: acc.n, low_quality: lowQuality };
+  }
+}
+
+function boxIou(a, b) {
+  const iw = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
+  const ih = Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
+  const inter = iw * ih;
+  const area = (r) => Math.max(0, r[2] - r[0]) * Math.max(0, r[3] - r[1]);
+  const union = area(a) + area(b) - inter;
+  return union > 0 ? inter / union : 0;
+}
+
+// Links each snapshot's faces to the previous ones (greedy by IoU, as genderage/video/tracker.py
+// does; snapshots are a second apart, so without its motion model) and smooths each track.
+class SnapshotTracker {
+  constructor() {
+    this.tracks = [];
+    this.nextId = 1;
+    this.snapshot = 0;
+  }
+
+  update(faces) {
+    this.snapshot += 1;
+    this.tracks = this.tracks.filter((t) => this.snapshot - t.seen <= TRACK_MAX_GAP);
+    const pairs = [];
+    this.tracks.forEach((t, r) => faces.forEach((f, c) => {
+      const iou = boxIou(t.box, f.bbox);
+      if (iou >= TRACK_IOU) pairs.push([iou, r, c]);
+    }));
+    pairs.sort((x, y) => y[0] - x[0] || x[1] - y[1] || x[2] - y[2]);
+    const trackOf = new Array(faces.length).fill(null);
+    const used = new Set();
+    for (const [, r, c] of pairs) {
+      if (!used.has(r) && trackOf[c] === null) { used.add(r); trackOf[c] = this.tracks[r]; }
+    }
+    return faces.map((face, c) => {
+      let track = trackOf[c];
+      if (track === null) {
+        track = { id: this.nextId++, smoother: new TrackSmoother() };
+        this.tracks.push(track);
+      }
+      track.box = face.bbox;
+      track.seen = this.snapshot;
+      const smoothed = track.smoother.add(face);
+      return { bbox: face.bbox, track_id: track.id, snapshots: smoothed.snapshots,
+               gender: smoothed.gender, gender_probability: smoothed.gender_probability,
+               age: smoothed.age, age_interval: smoothed.age_interval,
+               quality: { ...face.quality, low_quality: smoothed.low_quality } };
+    });
+  }
+}
+
+let live = null;  // { tracker, timer } while live mode runs
+
+function snapshotBlob() {
+  const snap = document.createElement("canvas");
+  snap.width = video.videoWidth;
+  snap.height = video.videoHeight;
+  snap.getContext("2d").drawImage(video, 0, 0);
+  return new Promise((resolve) => snap.toBlob(resolve, "image/jpeg", 0.92));
+}
+
+async function liveStep(session) {
+  if (live !== session) return;
+  if (video.videoWidth) {
+    try {
+      const blob = await snapshotBlob();
+      const form = new FormData();
+      form.append("file", blob, "snapshot.jpg");
+      const response = await fetch("/v1/predict", { method: "POST", body: form });
+      const body = await response.json();
+      if (!response.ok) throw new Error(body.detail || body.error || `HTTP ${response.status}`);
+      if (live !== session) return;
+      const faces = session.tracker.update(body.faces);
+      render(await loadImage(blob), faces);
+      setStatus(`Live: snapshot ${session.tracker.snapshot}, ${faces.length} face${faces.length === 1 ? "" : "s"}; each label is averaged over that face's snapshots.`);
+    } catch (err) {
+      if (live === session) setStatus(`Could not analyse the snapshot: ${err.message}`, true);
+    }
+  }
+  if (live === session) session.timer = setTimeout(() => liveStep(session), LIVE_INTERVAL_MS);
+}
+
+function stopLive() {
+  if (live) clearTimeout(live.timer);
+  live = null;
+  $("camera-live").textContent = "Follow live";
+}
+
+$("camera-live").addEventListener("click", () => {
+  if (live) { stopLive(); return; }
+  requestSeq += 1;  // a pending single-photo answer must not overwrite the live view
+  live = { tracker: new SnapshotTracker(), timer: null };
+  $("camera-live").textContent = "Stop following";
+  liveStep(live);
 });

@@ -1,0 +1,61 @@
+"""The local engine: worker processes decode, detect and run the model on chunks of images.
+
+Each worker process owns one :class:`ChunkAnalyzer` (model and detector load once per
+process) and analyses a chunk of ``batch_size`` images per task, its faces in one model
+call. A bounded number of chunks is in flight, so memory does not grow with the input.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from itertools import islice
+
+import pyarrow as pa
+
+from .worker import BatchOptions, ChunkAnalyzer
+
+_analyzer: ChunkAnalyzer | None = None
+"""This worker process's analyzer (set by :func:`_start_worker`; each process has its own)."""
+
+
+def _start_worker(options: BatchOptions) -> None:
+    global _analyzer
+    # Ctrl-C reaches the whole process group: the parent stops the pool, workers stay quiet.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # One onnxruntime thread per process: the parallelism comes from the processes.
+    _analyzer = ChunkAnalyzer(options, threads=1)
+
+
+def _analyse(paths: list[str]) -> pa.Table:
+    assert _analyzer is not None, "worker not started"
+    return _analyzer(paths)
+
+
+def run_local(paths: list[str], options: BatchOptions, workers: int,
+              batch_size: int) -> Iterator[pa.Table]:
+    """Yield one table per chunk of ``batch_size`` paths, in completion order.
+
+    Args:
+        paths: images to analyse.
+        options: what to compute.
+        workers: worker processes.
+        batch_size: images per model call.
+    """
+    chunks = (paths[i:i + batch_size] for i in range(0, len(paths), batch_size))
+    # spawn, not fork: the parent may hold onnxruntime thread pools, which fork does not copy.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                             initargs=(options,)) as pool:
+        pending = {pool.submit(_analyse, chunk) for chunk in islice(chunks, 2 * workers)}
+        try:
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    yield future.result()
+                    pending |= {pool.submit(_analyse, chunk) for chunk in islice(chunks, 1)}
+        finally:
+            for future in pending:
+                future.cancel()

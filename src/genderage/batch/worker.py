@@ -1,0 +1,128 @@
+"""The unit of work both engines share: a chunk of image paths -> an Arrow table of rows.
+
+A :class:`ChunkAnalyzer` owns one :class:`~genderage.pipeline.GenderAge` (model and detector
+load once per worker process or Ray actor); each call decodes and detects the chunk's images,
+then runs the attribute model ONCE on all their faces.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import pyarrow as pa
+
+from .. import __version__
+from ..imageio import MAX_FILE_BYTES, ImageDecodeError, decode_reduced
+from ..pipeline import GenderAge, LocatedImage, resolve_model_path
+from .schema import results_table
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """What the rows depend on; parts written with other options are not resumed.
+
+    Attributes:
+        model: attribute model path, ``None`` for the shipped one.
+        detector: detector spec (see :func:`~genderage.detect.create_detector`), ``None``
+            for the default backend.
+        flip_tta: average each face with its mirror image.
+        age_probs: add the model's age distribution column.
+    """
+
+    model: str | None = None
+    detector: str | None = None
+    flip_tta: bool = False
+    age_probs: bool = False
+
+    def check(self) -> None:
+        """Fail now, not in every worker, on options that cannot work.
+
+        Raises:
+            FileNotFoundError: the model file is missing.
+            DetectorError: the detector spec names no usable backend.
+            ValueError: ``age_probs`` with a model that has no such output.
+        """
+        from ..attribute import AttributeModel
+
+        model = AttributeModel(resolve_model_path(self.model), flip_tta=self.flip_tta)
+        if self.age_probs and not model.has_age_probs:
+            raise ValueError(f"{model.path}: --age-probs needs a model with an 'age_probs' "
+                             f"output; this one has {model.output_names}")
+        if self.detector is not None:
+            from ..detect import create_detector
+
+            create_detector(self.detector)
+
+    def fingerprint(self) -> str:
+        """JSON of the options with the model by content (its SHA-256), not by path."""
+        described = {**asdict(self), "model": model_sha256(self.model),
+                     "detector": self.detector or "default"}
+        return json.dumps(described, sort_keys=True)
+
+
+def model_sha256(model: str | None) -> str:
+    """SHA-256 of the attribute model file that ``model`` resolves to."""
+    return hashlib.sha256(Path(resolve_model_path(model)).read_bytes()).hexdigest()
+
+
+class ChunkAnalyzer:
+    """Turns lists of image paths (local paths or fsspec URIs) into rows.
+
+    Args:
+        options: the run's :class:`BatchOptions`.
+        threads: onnxruntime threads of the attribute model (``None``: its default).
+    """
+
+    def __init__(self, options: BatchOptions, threads: int | None = None):
+        from ..attribute import AttributeModel
+
+        self.options = options
+        model = AttributeModel(resolve_model_path(options.model), intra_op_threads=threads,
+                               flip_tta=options.flip_tta)
+        self.analyzer = GenderAge(model, options.detector)
+        self.model_sha256 = model_sha256(options.model)
+
+    def __call__(self, paths: list[str]) -> pa.Table:
+        located = [self._locate(path) for path in paths]
+        results, batch = self.analyzer.analyse(located)
+        return results_table(results, [item.error_kind for item in located],
+                             batch.age_probs if self.options.age_probs else None,
+                             self.model_sha256, __version__)
+
+    def _locate(self, path: str) -> LocatedImage:
+        if "://" not in path:
+            return self.analyzer.locate_image(path)  # exactly what `genderage predict` does
+        try:
+            decoded = decode_reduced(read_uri(path), path,
+                                     min_side=self.analyzer.decode_min_side(aligned=False))
+        except ImageDecodeError as exc:
+            return LocatedImage(path, (), str(exc), exc.kind)
+        return replace(self.analyzer.locate_image(decoded), path=path)
+
+
+def read_uri(uri: str, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a file named by an fsspec URI (``file://``, ``s3://``, ...), at most
+    ``max_bytes`` (the limit local files have).
+
+    Raises:
+        ImageDecodeError: ``"unreadable"`` or ``"too_large"``, naming the URI.
+    """
+    import fsspec
+
+    try:
+        with fsspec.open(uri, "rb") as f:
+            data = f.read(max_bytes + 1)
+    except (OSError, ValueError, ImportError) as exc:
+        raise ImageDecodeError(f"{uri}: cannot read file ({exc})", "unreadable") from None
+    if len(data) > max_bytes:
+        raise ImageDecodeError(f"{uri}: file too large (over {max_bytes:,} bytes)", "too_large")
+    return data
+
+
+def default_workers() -> int:
+    """The cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

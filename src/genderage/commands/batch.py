@@ -1,0 +1,126 @@
+"""``genderage batch INPUT... --out DIR``: many photos -> Parquet, resumable, local or Ray."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from . import positive_int, progress_wanted
+
+log = logging.getLogger(__name__)
+
+ENGINES = ("local", "ray")
+
+
+def add_parser(sub):
+    p = sub.add_parser(
+        "batch", help="analyse many photos into a Parquet dataset (resumable; local or Ray)",
+        description="Detect faces and estimate gender and age for many images, writing a "
+                    "Parquet dataset with one row per face (and one per image without a "
+                    "face or with an error). Re-running with the same --out resumes. "
+                    "Exit status: 0 all inputs read, 1 some input failed, 2 usage error.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="image files, folders (recursive), or .txt/.csv/.parquet lists of "
+                        "paths (a 'path' column); paths may be fsspec URIs")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="output dataset: a folder of Parquet part files")
+    p.add_argument("--engine", choices=ENGINES, default="local",
+                   help="local worker processes (default) or Ray Data (genderage[ray])")
+    p.add_argument("--workers", type=positive_int, metavar="N",
+                   help="worker processes, or Ray actors (default: one per core / CPU)")
+    p.add_argument("--ray-address", metavar="ADDR",
+                   help="join this Ray cluster (default: start Ray on this machine)")
+    p.add_argument("--batch-size", type=positive_int, default=16, metavar="N",
+                   help="images per model call (default: 16)")
+    p.add_argument("--part-size", type=positive_int, default=1000, metavar="N",
+                   help="images per part file; a killed run redoes at most the images not "
+                        "yet in a part (default: 1000)")
+    p.add_argument("--flip-tta", action="store_true",
+                   help="average each face with its mirror image (twice the model cost)")
+    p.add_argument("--detector", metavar="SPEC",
+                   help="detector backend name or .onnx path (default: the built-in one)")
+    p.add_argument("--model", metavar="PATH", help="attribute model .onnx (default: shipped)")
+    p.add_argument("--age-probs", action="store_true",
+                   help="add the model's age distribution (age_probs column)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="delete the part files already in --out and start afresh")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (shown when stderr is a terminal)")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from ..cli import CliError
+
+    if args.ray_address and args.engine != "ray":
+        raise CliError("--ray-address needs --engine ray")
+    # A missing optional module ends in the CLI's message naming the extra to install.
+    from ..batch import BatchJob, BatchOptions
+    from ..batch.inputs import InputError
+    from ..batch.store import OutputError
+    from ..detect import DetectorError
+
+    if args.engine == "ray":
+        import ray.data  # imported now: it configures its loggers on import
+
+        if not args.verbose:
+            logging.getLogger("ray.data").setLevel(logging.WARNING)  # our bar replaces its log
+    options = BatchOptions(args.model, args.detector, args.flip_tta, args.age_probs)
+    try:
+        options.check()
+        job = BatchJob(args.inputs, args.out, options, overwrite=args.overwrite)
+    except (InputError, OutputError, DetectorError) as exc:
+        raise CliError(str(exc)) from None
+    for entry in job.found.skipped:
+        log.info("skipped %s: %s", entry.path, entry.reason)
+    if job.found.skipped:
+        print(f"genderage batch: {job.found.skipped_summary()} (-v lists them)", file=sys.stderr)
+    if not job.paths:
+        raise CliError(f"no image files found in {', '.join(args.inputs)}")
+
+    bar = _progress_bar(len(job.paths), len(job.done.paths),
+                        not progress_wanted(args, results_on_stdout=False))
+    with bar:
+        try:
+            summary = job.run(args.engine, args.workers, args.batch_size, args.part_size,
+                              args.ray_address, progress=bar.update)
+        except _engine_errors(args.engine) as exc:
+            raise CliError(f"the {args.engine} engine failed ({type(exc).__name__}: {exc}); "
+                           f"the part files written so far are kept: run the same command "
+                           f"again to resume") from None
+    _print_summary(summary, args.out)
+    return 1 if summary.failed else 0
+
+
+def _engine_errors(engine: str) -> tuple[type[Exception], ...]:
+    """Failures of the machinery (a worker process or an actor died), not of an input."""
+    from concurrent.futures import BrokenExecutor
+
+    if engine != "ray":
+        return (BrokenExecutor,)
+    from ray.exceptions import RayError
+
+    return (BrokenExecutor, RayError)
+
+
+def _progress_bar(total: int, done: int, disable: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=done, unit="img", desc="genderage batch",
+                file=sys.stderr, disable=disable, dynamic_ncols=True)
+
+
+def _print_summary(summary, out: str) -> None:
+    done_before = summary.images - summary.new_images
+    lines = [f"genderage batch: {summary.images} images ({summary.new_images} analysed now, "
+             f"{done_before} already in {out}), {summary.faces} faces, "
+             f"{summary.failed} failed"]
+    if summary.failures:
+        kinds = ", ".join(f"{kind}: {n}" for kind, n in sorted(summary.failures.items()))
+        lines.append(f"  failures by kind: {kinds} (messages in the 'error' column)")
+    rate = summary.new_images / summary.wall_s if summary.wall_s > 0 else 0.0
+    lines.append(f"  wall time {summary.wall_s:.1f} s, {rate:.1f} images/s")
+    if summary.nodes:
+        per_node = ", ".join(f"{node[:12]}: {n}" for node, n in sorted(summary.nodes.items()))
+        lines.append(f"  images per Ray node: {per_node}")
+    print("\n".join(lines), file=sys.stderr)

@@ -1,0 +1,96 @@
+"""Evaluation metrics in plain numpy: gender classification, age regression, calibration."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..contract import AGE_BANDS, GENDER_LABELS, RACES, age_band, band_name
+
+
+def gender_metrics(true: np.ndarray, probs: np.ndarray) -> dict:
+    """Accuracy, per-class precision/recall/F1 and the confusion matrix (rows = true).
+
+    Args:
+        true: int ``[N]`` model gender indices.
+        probs: float ``[N, 2]`` probabilities.
+    """
+    pred = probs.argmax(1)
+    cm = np.zeros((2, 2), dtype=int)
+    np.add.at(cm, (true, pred), 1)
+    per_class = {}
+    for k, label in enumerate(GENDER_LABELS):
+        tp = cm[k, k]
+        precision = tp / cm[:, k].sum() if cm[:, k].sum() else 0.0
+        recall = tp / cm[k].sum() if cm[k].sum() else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class[label] = {"precision": float(precision), "recall": float(recall),
+                            "f1": float(f1), "support": int(cm[k].sum())}
+    return {"accuracy": float((pred == true).mean()) if len(true) else float("nan"),
+            "n": int(len(true)), "per_class": per_class,
+            "confusion_matrix": {"labels": list(GENDER_LABELS), "rows_true": cm.tolist()}}
+
+
+def age_metrics(true: np.ndarray, pred: np.ndarray) -> dict:
+    """MAE with std, median absolute error, share within 5 and 10 years, mean signed error."""
+    err = pred - true
+    ae = np.abs(err)
+    if not len(ae):
+        return {"n": 0}
+    return {"n": int(len(ae)), "mae": float(ae.mean()), "mae_std": float(ae.std()),
+            "median_ae": float(np.median(ae)), "within_5": float((ae <= 5).mean()),
+            "within_10": float((ae <= 10).mean()), "bias": float(err.mean())}
+
+
+def calibration(true: np.ndarray, probs: np.ndarray, bins: int = 15) -> dict:
+    """Expected calibration error of the predicted label's probability, with the bin table."""
+    pred = probs.argmax(1)
+    conf = probs.max(1)
+    correct = (pred == true).astype(float)
+    edges = np.linspace(0.5, 1.0, bins + 1)
+    which = np.clip(np.digitize(conf, edges[1:-1]), 0, bins - 1)
+    table, ece = [], 0.0
+    for b in range(bins):
+        m = which == b
+        if m.any():
+            gap = abs(correct[m].mean() - conf[m].mean())
+            ece += m.mean() * gap
+            table.append({"lo": float(edges[b]), "hi": float(edges[b + 1]), "n": int(m.sum()),
+                          "confidence": float(conf[m].mean()), "accuracy": float(correct[m].mean())})
+    nll = -np.log(np.clip(probs[np.arange(len(true)), true], 1e-12, 1)).mean()
+    return {"ece": float(ece), "nll": float(nll), "bins": table}
+
+
+def interval_coverage(true: np.ndarray, interval: np.ndarray) -> dict:
+    inside = (true >= interval[:, 0]) & (true <= interval[:, 1])
+    return {"coverage": float(inside.mean()),
+            "mean_width": float((interval[:, 1] - interval[:, 0]).mean())}
+
+
+def full_report(age_true, gender_true, race, age_pred, gender_probs, age_interval=None,
+                nominal_coverage: float | None = None) -> dict:
+    """Every metric of the model card, overall and by age group, race and gender."""
+    age_true = np.asarray(age_true, float)
+    gender_true = np.asarray(gender_true, int)
+    race = np.asarray(race, int)
+    bands = np.array([age_band(int(a)) for a in age_true])
+    pred = gender_probs.argmax(1)
+
+    def subgroup(mask):
+        return {"n": int(mask.sum()),
+                "gender_accuracy": float((pred[mask] == gender_true[mask]).mean()) if mask.any()
+                else None,
+                "age": age_metrics(age_true[mask], age_pred[mask])}
+
+    report = {
+        "n": int(len(age_true)),
+        "gender": gender_metrics(gender_true, gender_probs),
+        "age": age_metrics(age_true, age_pred),
+        "age_by_group": {band_name(b): subgroup(bands == b) for b in range(len(AGE_BANDS))},
+        "by_race": {RACES[r]: subgroup(race == r) for r in range(len(RACES)) if (race == r).any()},
+        "by_gender": {GENDER_LABELS[g]: subgroup(gender_true == g) for g in (0, 1)},
+        "calibration": calibration(gender_true, gender_probs),
+    }
+    if age_interval is not None:
+        report["age_interval"] = {"nominal": nominal_coverage,
+                                  **interval_coverage(age_true, age_interval)}
+    return report

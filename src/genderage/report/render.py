@@ -1,0 +1,192 @@
+"""Writing a report's data as ``report.json``, ``report.md`` and a self-contained
+``report.html`` (plots inline as SVG: it opens offline, with nothing beside it)."""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+from pathlib import Path
+
+from .stats import AGE_BANDS
+
+
+def write_report(report: dict, out_dir: str | Path) -> list[Path]:
+    """Write the three files into ``out_dir`` (created if needed); return their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"report.json": json.dumps(report, indent=2) + "\n",
+             "report.md": markdown(report),
+             "report.html": html_page(report)}
+    for name, text in files.items():
+        (out / name).write_text(text, encoding="utf-8")
+    return [out / name for name in files]
+
+
+def pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def pct_ci(ci: list[float] | None) -> str:
+    return "-" if ci is None else f"{100 * ci[0]:.1f}-{100 * ci[1]:.1f}%"
+
+
+def _summary_rows(r: dict) -> list[tuple[str, str, str, str]]:
+    """(quantity, estimate, 95% interval, naive) rows of the main table."""
+    fs, age = r["female_share"], r["mean_age"]
+    rows = [("female share", pct(fs["estimate"]), pct_ci(fs["ci95"]),
+             f"{pct(fs['naive'])} ({pct_ci(fs['naive_ci95'])})"),
+            ("mean age (years)", f"{age['estimate']:.1f}",
+             f"{age['ci95'][0]:.1f}-{age['ci95'][1]:.1f}", f"{age['naive']:.1f}")]
+    for band in AGE_BANDS:
+        b = r["age_bands"][band]
+        rows.append((f"share aged {band}", pct(b["share"]), pct_ci(b["ci95"]), ""))
+    for band in AGE_BANDS:
+        b = r["female_share_by_age_band"][band]
+        rows.append((f"female share, {band}", pct(b["estimate"]), pct_ci(b["ci95"]),
+                     pct(b["naive"])))
+    return rows
+
+
+def _counts_line(r: dict) -> str:
+    used = "low-quality faces excluded" if r["exclude_low_quality"] else "all faces used"
+    return (f"{r['n_images']} images ({r['n_images_failed']} unreadable), {r['n_faces']} faces "
+            f"({r['n_faces_low_quality']} low quality; {used}): **{r['n_faces_used']} faces "
+            "used**.")
+
+
+def _method_lines(r: dict) -> list[str]:
+    m = r["method"]
+    lines = [f"Female share: {m['female_share']}; intervals: {m['intervals']} "
+             f"({m['n_boot']} replicates, seed {m['seed']}).",
+             f"Error rates: {m['rates_note']}."]
+    rates = m["confusion_rates"]
+    if rates:
+        lines.append(f"P(predicted female | female) = {rates['tpr']:.4f}, "
+                     f"P(predicted female | male) = {rates['fpr']:.4f}.")
+    lines.append(f"Ages from {m['age_source']}.")
+    bias = m["model_age_bias"]
+    if bias:
+        lines.append("The model's mean age error (predicted - true) on held-out faces: "
+                     + ", ".join(f"{k} {v:+.2f} years" for k, v in bias.items()) + ".")
+    lines.append(f"Model sha256 {r['model_sha256'] or 'not recorded'}; genderage "
+                 f"{r['genderage_version']}. Method: docs/report.md.")
+    return lines
+
+
+def markdown(r: dict) -> str:
+    """``report.md``: the numbers, how they were made, what they mean."""
+    out = ["# genderage report", "", f"Input: `{r['input']}`. {_counts_line(r)}", "",
+           "| quantity | estimate | 95% interval | naive |", "|---|---|---|---|"]
+    out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in _summary_rows(r)]
+    if "by" in r:
+        out += ["", f"## By `{r['by']['column']}`", "",
+                "| group | faces | female share | 95% interval | naive | mean age | 95% interval |",
+                "|---|---|---|---|---|---|---|"]
+        for name, g in r["by"]["groups"].items():
+            fs, age = g["female_share"], g["mean_age"]
+            out.append(f"| {name} | {g['n_faces_used']} | {pct(fs['estimate'])} | "
+                       f"{pct_ci(fs['ci95'])} | {pct(fs['naive'])} | {age['estimate']:.1f} | "
+                       f"{age['ci95'][0]:.1f}-{age['ci95'][1]:.1f} |")
+    out += ["", "## Method", ""] + [f"- {line}" for line in _method_lines(r)]
+    out += ["", "## What these numbers are", ""] + [f"- {c}" for c in r["caveats"]]
+    return "\n".join(out) + "\n"
+
+
+def html_page(r: dict) -> str:
+    """``report.html``: the same content as ``report.md`` with plots, in one file."""
+    esc = html.escape
+    rows = "".join(f"<tr><td>{esc(a)}</td><td>{esc(b)}</td><td>{esc(c)}</td>"
+                   f"<td>{esc(d)}</td></tr>" for a, b, c, d in _summary_rows(r))
+    groups = ""
+    if "by" in r:
+        body = "".join(
+            f"<tr><td>{esc(name)}</td><td>{g['n_faces_used']}</td>"
+            f"<td>{pct(g['female_share']['estimate'])}</td>"
+            f"<td>{pct_ci(g['female_share']['ci95'])}</td>"
+            f"<td>{g['mean_age']['estimate']:.1f}</td></tr>"
+            for name, g in r["by"]["groups"].items())
+        groups = (f"<h2>By <code>{esc(r['by']['column'])}</code></h2><table><tr><th>group</th>"
+                  "<th>faces</th><th>female share</th><th>95% interval</th><th>mean age</th>"
+                  f"</tr>{body}</table>")
+    counts = esc(_counts_line(r)).replace("**", "")
+    method = "".join(f"<li>{esc(line)}</li>" for line in _method_lines(r))
+    caveats = "".join(f"<li>{esc(c)}</li>" for c in r["caveats"])
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>genderage report</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}
+table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.2rem .6rem;text-align:left}}
+figure{{margin:1rem 0}}svg{{max-width:100%;height:auto}}</style></head><body>
+<h1>genderage report</h1>
+<p>Input: <code>{esc(r['input'])}</code>. {counts}</p>
+<table><tr><th>quantity</th><th>estimate</th><th>95% interval</th><th>naive</th></tr>{rows}</table>
+{groups}
+<h2>Plots</h2>
+{"".join(f"<figure>{svg}</figure>" for svg in plots(r))}
+<h2>Method</h2><ul>{method}</ul>
+<h2>What these numbers are</h2><ul>{caveats}</ul>
+</body></html>
+"""
+
+
+def plots(r: dict) -> list[str]:
+    """Inline SVG figures: female share (corrected and naive), age distribution with band
+    shares, female share per age band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figures = []
+    fig, ax = plt.subplots(figsize=(6, 1.8))
+    fs = r["female_share"]
+    bars = [("naive", fs["naive"], fs["naive_ci95"])]
+    if fs["estimate"] is not None:
+        bars.insert(0, ("corrected", fs["estimate"], fs["ci95"]))
+    for y, (name, value, ci) in enumerate(bars):
+        ax.errorbar([100 * value], [y], xerr=[[100 * (value - ci[0])], [100 * (ci[1] - value)]],
+                    fmt="o", capsize=4)
+    ax.set_yticks(range(len(bars)), [b[0] for b in bars])
+    ax.set_xlabel("female share, % (95% interval)")
+    ax.set_ylim(-0.7, len(bars) - 0.3)
+    figures.append(_svg(fig))
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3))
+    left.plot(range(len(r["age_distribution"])), r["age_distribution"])
+    left.set_xlabel("age, years")
+    left.set_ylabel("share of faces")
+    left.set_title("age distribution")
+    shares = [r["age_bands"][b] for b in AGE_BANDS]
+    right.bar(AGE_BANDS, [100 * s["share"] for s in shares],
+              yerr=[[100 * (s["share"] - s["ci95"][0]) for s in shares],
+                    [100 * (s["ci95"][1] - s["share"]) for s in shares]], capsize=4)
+    right.set_ylabel("% of faces (95% interval)")
+    right.set_title("age bands")
+    figures.append(_svg(fig))
+
+    by_band = r["female_share_by_age_band"]
+    known = [b for b in AGE_BANDS if by_band[b]["naive"] is not None]
+    if known:
+        fig, ax = plt.subplots(figsize=(6, 3))
+        key = "estimate" if by_band[known[0]]["estimate"] is not None else "naive"
+        ci_key = "ci95" if key == "estimate" else "naive_ci95"
+        values = [100 * by_band[b][key] for b in known]
+        ax.errorbar(known, values, fmt="o", capsize=4,
+                    yerr=[[v - 100 * by_band[b][ci_key][0] for v, b in zip(values, known)],
+                          [100 * by_band[b][ci_key][1] - v for v, b in zip(values, known)]])
+        ax.set_ylabel(f"female share, % ({'corrected' if key == 'estimate' else 'naive'})")
+        ax.set_ylim(0, 100)
+        ax.set_title("female share per age band (95% interval)")
+        figures.append(_svg(fig))
+    return figures
+
+
+def _svg(fig) -> str:
+    import matplotlib.pyplot as plt
+
+    buffer = io.StringIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="svg")
+    plt.close(fig)
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]

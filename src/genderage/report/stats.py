@@ -1,0 +1,178 @@
+"""Population estimates from per-face predictions: pure numpy functions, no I/O.
+
+Method (docs/report.md states it in full):
+
+- **Female share.** Adjusted classify-and-count (ACC, Forman 2008): if ``q`` is the share of
+  faces *predicted* female, ``tpr = P(pred female | female)`` and
+  ``fpr = P(pred female | male)``, then ``E[q] = tpr * p + fpr * (1 - p)``, so
+  ``p = (q - fpr) / (tpr - fpr)``, clipped to [0, 1].
+- **Intervals.** Percentile intervals over ``n_boot`` replicates. Each replicate resamples the
+  faces with replacement (the bootstrap) *and* draws ``tpr`` and ``fpr`` from their Beta
+  posteriors given the validation confusion counts (Jeffreys prior Beta(1/2, 1/2)), so the
+  interval carries both the sampling error of this collection and the uncertainty of the
+  measured error rates.
+- **Age.** Each face contributes its whole predicted age distribution (``age_probs``, a
+  distribution over ages 0-120) when present, else a point mass at its point age; the band
+  shares and the mean age are averages over faces of these distributions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+AGE_BANDS = ("0-17", "18-29", "30-49", "50-69", "70+")
+BAND_EDGES = (0, 18, 30, 50, 70)
+"""Lower edge of each band in years: band ``i`` holds ages in ``[BAND_EDGES[i], next edge)``."""
+
+PRIOR = 0.5
+"""Jeffreys prior Beta(1/2, 1/2) on each error rate."""
+
+
+@dataclass(frozen=True)
+class ConfusionCounts:
+    """Gender confusion counts measured on labelled validation faces (female = positive).
+
+    Attributes:
+        tp: female faces predicted female.
+        fn: female faces predicted male.
+        fp: male faces predicted female.
+        tn: male faces predicted male.
+        source: where the counts come from (for the report).
+    """
+
+    tp: int
+    fn: int
+    fp: int
+    tn: int
+    source: str = ""
+
+    @property
+    def tpr(self) -> float:
+        """P(predicted female | female), the posterior mean under the Jeffreys prior."""
+        return (self.tp + PRIOR) / (self.tp + self.fn + 2 * PRIOR)
+
+    @property
+    def fpr(self) -> float:
+        """P(predicted female | male), the posterior mean under the Jeffreys prior."""
+        return (self.fp + PRIOR) / (self.fp + self.tn + 2 * PRIOR)
+
+    def draw(self, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """``size`` joint draws of ``(tpr, fpr)`` from their independent Beta posteriors."""
+        tpr = rng.beta(self.tp + PRIOR, self.fn + PRIOR, size)
+        fpr = rng.beta(self.fp + PRIOR, self.tn + PRIOR, size)
+        return tpr, fpr
+
+
+def adjusted_share(naive, tpr, fpr):
+    """Adjusted classify-and-count: ``clip((naive - fpr) / (tpr - fpr), 0, 1)``, elementwise.
+
+    Args:
+        naive: share of faces predicted female (scalar or array).
+        tpr, fpr: the classifier's P(predicted female | female) and P(predicted female | male);
+            ``tpr > fpr`` (a classifier better than chance), broadcast against ``naive``.
+    """
+    tpr, fpr = np.asarray(tpr, float), np.asarray(fpr, float)
+    assert np.all(tpr > fpr), "adjusted classify-and-count needs tpr > fpr"
+    return np.clip((np.asarray(naive, float) - fpr) / (tpr - fpr), 0.0, 1.0)
+
+
+def percentile_interval(draws: np.ndarray, axis: int = 0) -> np.ndarray:
+    """The central 95% of ``draws`` along ``axis``: ``[2.5th, 97.5th]`` percentiles."""
+    return np.percentile(draws, [2.5, 97.5], axis=axis)
+
+
+def female_share(n_female: int, n: int, counts: ConfusionCounts | None, n_boot: int,
+                 rng: np.random.Generator) -> dict:
+    """Female share of ``n`` faces of which ``n_female`` were predicted female.
+
+    The bootstrap of a 0/1 mean over ``n`` faces is exactly ``Binomial(n, n_female / n) / n``,
+    so replicates are drawn that way; each is paired with one draw of the error rates.
+
+    Returns:
+        ``{"estimate", "ci95", "naive", "naive_ci95"}``; ``estimate`` and ``ci95`` are
+        ``None`` when ``counts`` is ``None`` (no measured error rates: naive only).
+    """
+    assert 0 <= n_female <= n and n > 0
+    naive = n_female / n
+    naive_boot = rng.binomial(n, naive, n_boot) / n
+    out = {"estimate": None, "ci95": None, "naive": naive,
+           "naive_ci95": percentile_interval(naive_boot).tolist()}
+    if counts is not None:
+        tpr, fpr = counts.draw(n_boot, rng)
+        out["estimate"] = float(adjusted_share(naive, counts.tpr, counts.fpr))
+        out["ci95"] = percentile_interval(adjusted_share(naive_boot, tpr, fpr)).tolist()
+    return out
+
+
+def band_matrix(n_ages: int) -> np.ndarray:
+    """``[n_ages, 5]`` 0/1 matrix: integer age ``k`` (row) belongs to band ``j`` (column)."""
+    ages = np.arange(n_ages)
+    band = np.searchsorted(BAND_EDGES, ages, side="right") - 1
+    return (band[:, None] == np.arange(len(AGE_BANDS))[None, :]).astype(np.float64)
+
+
+def band_mass(ages: np.ndarray | None = None, age_probs: np.ndarray | None = None
+              ) -> np.ndarray:
+    """Each face's probability of lying in each age band, ``[N, 5]``, rows summing to 1.
+
+    Args:
+        ages: float ``[N]`` point ages in years; used when ``age_probs`` is ``None``
+            (a point mass: the band holding the age).
+        age_probs: float ``[N, K]`` per-face distributions over integer ages ``0..K-1``
+            (the model's ``age_probs`` has K = 121); rows are renormalised.
+    """
+    if age_probs is not None:
+        probs = np.asarray(age_probs, np.float64)
+        mass = probs @ band_matrix(probs.shape[1])
+        return mass / mass.sum(1, keepdims=True)
+    ages = np.asarray(ages, np.float64)
+    band = np.searchsorted(BAND_EDGES, ages, side="right") - 1
+    band = np.clip(band, 0, len(AGE_BANDS) - 1)
+    return np.eye(len(AGE_BANDS))[band]
+
+
+def expected_age(ages: np.ndarray | None = None, age_probs: np.ndarray | None = None
+                 ) -> np.ndarray:
+    """Each face's mean age in years, ``[N]``: the mean of its ``age_probs`` row when given
+    (rows renormalised), else its point age."""
+    if age_probs is not None:
+        probs = np.asarray(age_probs, np.float64)
+        return probs @ np.arange(probs.shape[1]) / probs.sum(1)
+    return np.asarray(ages, np.float64)
+
+
+def bootstrap_means(columns: np.ndarray, n_boot: int, rng: np.random.Generator,
+                    max_cells: int = 20_000_000) -> np.ndarray:
+    """Column means of ``columns`` [N, K] under ``n_boot`` resamplings of its rows.
+
+    Each replicate draws N row indices with replacement; its multiplicities ``w`` (a
+    Multinomial(N, 1/N) vector) give the resampled mean ``w @ columns / N``. Replicates are
+    drawn in blocks of at most ``max_cells`` indices to bound memory.
+
+    Returns:
+        float ``[n_boot, K]``.
+    """
+    n = len(columns)
+    assert n > 0
+    block = max(1, max_cells // n)
+    out = []
+    for start in range(0, n_boot, block):
+        b = min(block, n_boot - start)
+        rows = rng.integers(0, n, (b, n)) + n * np.arange(b)[:, None]
+        weights = np.bincount(rows.ravel(), minlength=b * n).reshape(b, n)
+        out.append(weights @ columns / n)
+    return np.concatenate(out)
+
+
+def age_distribution(ages: np.ndarray | None = None, age_probs: np.ndarray | None = None,
+                     n_ages: int = 121) -> np.ndarray:
+    """The collection's age distribution over integer ages ``0..n_ages-1``, summing to 1:
+    the average of the per-face ``age_probs`` rows (renormalised) when given, else the
+    histogram of point ages rounded to whole years (clipped to the range)."""
+    if age_probs is not None:
+        probs = np.asarray(age_probs, np.float64)
+        return (probs / probs.sum(1, keepdims=True)).mean(0)
+    years = np.clip(np.rint(np.asarray(ages, np.float64)), 0, n_ages - 1).astype(int)
+    return np.bincount(years, minlength=n_ages) / len(years)

@@ -1,0 +1,57 @@
+"""The training loss: a weighted sum of named terms, each logged on its own.
+
+``CE(gender) + age_weight * MSE(age / 100)``, plus ``ldl_weight * KL`` between the predicted
+age distribution and a Gaussian around the true age when the model has that head. A new
+term (e.g. soft gender targets from a teacher) is a field of :class:`Targets` and one more
+weighted entry in :func:`compute_loss`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from ..contract import AGE_SCALE
+from .config import AGE_BINS, TrainConfig
+from .distill import gender_loss
+
+
+@dataclass
+class Targets:
+    """What a batch is trained towards.
+
+    Attributes:
+        gender: int64 ``[N]`` model gender indices (0 female, 1 male).
+        age: float32 ``[N]`` ages in years.
+    """
+
+    gender: torch.Tensor
+    age: torch.Tensor
+    soft_gender: torch.Tensor | None = None  # teacher ensemble probabilities [N, 2]
+
+
+def age_targets(ages: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Gaussian label distributions over integer ages 0..120, ``[N, AGE_BINS]``."""
+    grid = torch.arange(AGE_BINS, dtype=torch.float32, device=ages.device)
+    d = torch.exp(-0.5 * ((grid[None] - ages[:, None].float()) / sigma) ** 2)
+    return d / d.sum(1, keepdim=True)
+
+
+def compute_loss(out: dict[str, torch.Tensor], t: Targets, cfg: TrainConfig
+                 ) -> tuple[torch.Tensor, dict[str, float]]:
+    """Total loss and its unweighted parts (``gender_loss``, ``age_loss``, ``ldl_loss``,
+    and ``loss``, the total) for the model's raw head outputs ``out``."""
+    terms = {"gender_loss": gender_loss(out["gender_logits"].float(), t.gender, t.soft_gender,
+                                        cfg.distill_alpha, cfg.label_smoothing),
+             "age_loss": F.mse_loss(out["age_reg"].float(), t.age / AGE_SCALE)}
+    total = terms["gender_loss"] + cfg.age_weight * terms["age_loss"]
+    if "age_logits" in out:
+        logp = F.log_softmax(out["age_logits"].float(), dim=1)
+        terms["ldl_loss"] = F.kl_div(logp, age_targets(t.age, cfg.ldl_sigma),
+                                     reduction="batchmean")
+        total = total + cfg.ldl_weight * terms["ldl_loss"]
+    parts = {name: value.item() for name, value in terms.items()}
+    parts["loss"] = total.item()
+    return total, parts

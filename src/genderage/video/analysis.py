@@ -1,0 +1,137 @@
+"""A video, frame by frame: detect every Nth frame, track faces, one answer per track.
+
+On a detection frame every face is detected, aligned and assessed, all faces go through the
+attribute model in one call, and the :class:`~genderage.video.tracker.Tracker` links them to
+tracks; each track's :class:`~genderage.video.smoothing.TrackSmoother` takes the new
+prediction. On the frames in between, the tracks seen at the last detection are moved by
+their velocity and shown with their running estimate; neither the detector nor the model runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..pipeline import Candidate, GenderAge, make_face
+from ..preprocess import to_input
+from . import DEFAULT_EVERY
+from .io import Frame
+from .records import FrameResult, TrackedFace, TrackResult
+from .smoothing import Estimate, TrackSmoother, quality_weight
+from .tracker import Tracker
+
+log = logging.getLogger(__name__)
+
+MAX_GAP_S = 1.0
+"""Seconds a track survives without a detection (occlusion, missed detections)."""
+
+
+@dataclass
+class _TrackState:
+    smoother: TrackSmoother
+    first_frame: int
+    first_time_s: float
+    last_frame: int = 0
+    last_time_s: float = 0.0
+    n_frames: int = 0
+    pending_frames: int = 0
+    best_weight: float = -1.0
+    best_low_quality: bool = True
+    best_frame: int = 0
+    best_bbox: tuple = (0.0, 0.0, 0.0, 0.0)
+    smoothed: Estimate | None = None
+
+    def add_detection(self, frame: Frame, candidate: Candidate, main: np.ndarray,
+                      age_probs: np.ndarray | None) -> Estimate:
+        self.smoothed = self.smoother.add(main, age_probs, candidate.quality)
+        self.last_frame, self.last_time_s = frame.index, frame.time_s
+        self.n_frames += self.pending_frames + 1
+        self.pending_frames = 0
+        weight = quality_weight(candidate.quality)
+        low = candidate.quality.low_quality
+        # A good face beats any flagged one; among equals, the higher weight wins.
+        if (self.best_low_quality, -self.best_weight) > (low, -weight):
+            self.best_weight, self.best_low_quality = weight, low
+            self.best_frame = frame.index
+            self.best_bbox = tuple(float(v) for v in candidate.bbox)
+        return self.smoothed
+
+    def result(self, track_id: int) -> TrackResult:
+        answer = self.smoother.average()
+        return TrackResult(
+            track_id=track_id, first_frame=self.first_frame, last_frame=self.last_frame,
+            first_time_s=self.first_time_s, last_time_s=self.last_time_s,
+            n_frames=self.n_frames, n_frames_used=answer.n_used, gender=answer.gender,
+            gender_probability=answer.gender_probability, age=answer.age,
+            age_interval=answer.age_interval, best_frame=self.best_frame,
+            best_bbox=self.best_bbox, low_quality=answer.low_quality)
+
+
+class VideoAnalysis:
+    """The running analysis of one video; feed it frames in order, then :meth:`finish`.
+
+    Args:
+        analyzer: the detector and attribute model to use.
+        fps: frames per second of the source (frame indices count source frames).
+        every: run the detector on every ``every``-th frame given to :meth:`step`.
+        max_gap_s: seconds a track may go undetected before it ends.
+    """
+
+    def __init__(self, analyzer: GenderAge, fps: float, every: int = DEFAULT_EVERY,
+                 max_gap_s: float = MAX_GAP_S):
+        if every < 1:
+            raise ValueError(f"every must be >= 1, got {every}")
+        self.analyzer = analyzer
+        self.every = every
+        self.tracker = Tracker(max_gap=max(1, round(max_gap_s * fps)))
+        self._states: dict[int, _TrackState] = {}
+        self._shown: list[int] = []
+        self._steps = 0
+        self.finished: list[TrackResult] = []
+
+    def step(self, frame: Frame) -> FrameResult:
+        """Process one frame; returns its faces. Tracks that ended are added to ``finished``."""
+        detect = self._steps % self.every == 0
+        self._steps += 1
+        if detect:
+            return self._detect(frame)
+        faces = []
+        for track_id, box in self.tracker.predict(frame.index):
+            if track_id in self._shown:
+                state = self._states[track_id]
+                state.pending_frames += 1
+                faces.append(TrackedFace(track_id, tuple(float(v) for v in box), None,
+                                         state.smoothed))
+        return FrameResult(frame.index, frame.time_s, False, faces)
+
+    def _detect(self, frame: Frame) -> FrameResult:
+        candidates = self.analyzer.locate(frame.rgb)
+        ids, ended = self.tracker.update(frame.index, [c.bbox for c in candidates])
+        for track in ended:
+            self.finished.append(self._states.pop(track.track_id).result(track.track_id))
+        faces = []
+        if candidates:
+            model = self.analyzer.model
+            out = model.run(to_input(np.stack([c.crop for c in candidates])))
+            main, age_probs = out[model.output_names[0]], out.get("age_probs")
+            batch = model.decode(out)
+            for k, (c, track_id) in enumerate(zip(candidates, ids)):
+                state = self._states.get(track_id)
+                if state is None:
+                    state = _TrackState(TrackSmoother(model.temperature, model.age_interval),
+                                        frame.index, frame.time_s)
+                    self._states[track_id] = state
+                smoothed = state.add_detection(
+                    frame, c, main[k], None if age_probs is None else age_probs[k])
+                faces.append(TrackedFace(track_id, tuple(float(v) for v in c.bbox),
+                                         make_face(c, batch, k), smoothed))
+        self._shown = list(ids)
+        return FrameResult(frame.index, frame.time_s, True, faces)
+
+    def finish(self) -> list[TrackResult]:
+        """End all tracks; returns every track of the video, by id."""
+        for track in self.tracker.finish():
+            self.finished.append(self._states.pop(track.track_id).result(track.track_id))
+        return sorted(self.finished, key=lambda t: t.track_id)

@@ -1,0 +1,108 @@
+"""Typed records of a video analysis, each with a stable ``to_dict()``.
+
+``TrackResult.to_dict()`` is one line of ``genderage video --out TRACKS.jsonl``;
+``FrameResult.to_dict()`` is one line of ``--frames FRAMES.jsonl``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..results import Face
+from .smoothing import Estimate
+
+
+def _box(bbox) -> list[float]:
+    return [round(float(v), 2) for v in bbox]
+
+
+@dataclass(frozen=True)
+class TrackedFace:
+    """One face in one frame.
+
+    Attributes:
+        track_id: the track it belongs to.
+        bbox: ``(x1, y1, x2, y2)`` pixels: the detected box, or between detections the
+            track's box moved by its velocity.
+        raw: this frame's own prediction, or ``None`` when the frame was not run through
+            the detector (see ``--every``).
+        smoothed: the track's running estimate up to this frame (hysteresis label).
+    """
+
+    track_id: int
+    bbox: tuple[float, float, float, float]
+    raw: Face | None
+    smoothed: Estimate
+
+    def to_dict(self) -> dict:
+        return {"track_id": self.track_id, "bbox": _box(self.bbox),
+                "detected": self.raw is not None,
+                "raw": None if self.raw is None else self.raw.to_dict(),
+                "smoothed": self.smoothed.to_dict()}
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """The faces of one processed frame.
+
+    Attributes:
+        frame: frame index in the source (from 0).
+        time_s: seconds from the start.
+        detected: the detector ran on this frame.
+        faces: the faces shown in it, by track.
+    """
+
+    frame: int
+    time_s: float
+    detected: bool
+    faces: list[TrackedFace]
+
+    def to_dict(self) -> dict:
+        return {"frame": self.frame, "time_s": round(self.time_s, 3),
+                "detected": self.detected, "faces": [f.to_dict() for f in self.faces]}
+
+
+@dataclass(frozen=True)
+class TrackResult:
+    """One person's answer, from all frames of their track.
+
+    Attributes:
+        track_id: the id used in the frames and the annotated video.
+        first_frame, last_frame: frame indices of the first and the last detection.
+        first_time_s, last_time_s: their times, seconds.
+        n_frames: processed frames in which the face was shown (detected, or followed
+            between detections), from ``first_frame`` to ``last_frame``.
+        n_frames_used: detections whose prediction went into the answer.
+        gender, gender_probability: argmax and calibrated probability of the
+            quality-weighted average of the logits.
+        age, age_interval: expectation of the quality-weighted average age distribution,
+            and the model's calibrated interval around it.
+        best_frame, best_bbox: the frame and box of the track's highest-weighted face.
+        low_quality: every detection of this track was flagged low quality.
+    """
+
+    track_id: int
+    first_frame: int
+    last_frame: int
+    first_time_s: float
+    last_time_s: float
+    n_frames: int
+    n_frames_used: int
+    gender: str
+    gender_probability: float
+    age: float
+    age_interval: tuple[float, float]
+    best_frame: int
+    best_bbox: tuple[float, float, float, float]
+    low_quality: bool
+
+    def to_dict(self) -> dict:
+        return {"track_id": self.track_id, "first_frame": self.first_frame,
+                "last_frame": self.last_frame, "first_time_s": round(self.first_time_s, 3),
+                "last_time_s": round(self.last_time_s, 3), "n_frames": self.n_frames,
+                "n_frames_used": self.n_frames_used, "gender": self.gender,
+                "gender_probability": round(float(self.gender_probability), 4),
+                "age": round(float(self.age), 2),
+                "age_interval": [round(float(v), 2) for v in self.age_interval],
+                "best_frame": self.best_frame, "best_bbox": _box(self.best_bbox),
+                "low_quality": self.low_quality}

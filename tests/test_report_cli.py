@@ -1,0 +1,207 @@
+"""``genderage report`` through the real entry point ``genderage.cli.main`` on tiny Parquet
+results written in the schema of ``genderage batch``."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from genderage.cli import main
+from genderage.report.rates import shipped_bundles
+
+pa = pytest.importorskip("pyarrow")
+pq = pytest.importorskip("pyarrow.parquet")
+
+SHIPPED = json.loads(shipped_bundles()[0].read_text())
+SHA = SHIPPED["model"]["sha256"]
+
+# Eight faces in six images, one unreadable image, one image without a face.
+FACES = [  # path, gender, age, low_quality, site
+    ("a.jpg", "female", 10.0, False, "north"),
+    ("a.jpg", "male", 40.0, False, "north"),
+    ("b.jpg", "female", 25.0, False, "north"),
+    ("c.jpg", "female", 33.0, True, "south"),
+    ("d.jpg", "male", 55.0, False, "south"),
+    ("d.jpg", "male", 72.0, False, "south"),
+    ("e.jpg", "female", 20.0, False, "south"),
+    ("e.jpg", "male", 61.0, True, "south"),
+]
+
+
+def write_results(path, faces=FACES, sha=SHA, age_probs=False, drop=()):
+    rows = [{"path": p, "face_index": i, "gender": g, "gender_probability": 0.9, "age": a,
+             "age_low": a - 5, "age_high": a + 5, "low_quality": lq,
+             "quality_reasons": ["blurry"] if lq else [], "error": None, "site": site,
+             "model_sha256": sha, "genderage_version": "0.1.0"}
+            for i, (p, g, a, lq, site) in enumerate(faces)]
+    if age_probs:
+        for row in rows:
+            probs = np.zeros(121)
+            probs[int(row["age"]) - 1: int(row["age"]) + 2] = [0.25, 0.5, 0.25]
+            row["age_probs"] = probs.tolist()
+    empty = dict.fromkeys(rows[0]) | {"model_sha256": sha, "genderage_version": "0.1.0"}
+    rows.append(empty | {"path": "broken.jpg", "error": "broken.jpg: cannot decode image"})
+    rows.append(empty | {"path": "empty.jpg"})
+    table = pa.Table.from_pylist(rows)
+    pq.write_table(table.drop_columns(list(drop)), path)
+    return path
+
+
+def run_report(tmp_path, *args):
+    out = tmp_path / "rep"
+    code = main(["report", *map(str, args), "--out", str(out), "--bootstrap", "300"])
+    return code, out
+
+
+def acc(naive: float) -> float:
+    """Adjusted classify-and-count with the shipped bundle's rates (Jeffreys posterior means),
+    computed here from the bundle independently of the library."""
+    (ff, fm), (mf, mm) = SHIPPED["utkface_val"]["gender"]["confusion_matrix"]["rows_true"]
+    tpr, fpr = (ff + 0.5) / (ff + fm + 1), (mf + 0.5) / (mf + mm + 1)
+    return min(1.0, max(0.0, (naive - fpr) / (tpr - fpr)))
+
+
+def test_report_files_and_numbers(tmp_path, capsys):
+    code, out = run_report(tmp_path, write_results(tmp_path / "r.parquet"))
+    assert code == 0
+    assert {p.name for p in out.iterdir()} == {"report.md", "report.html", "report.json"}
+    r = json.loads((out / "report.json").read_text())
+    assert (r["n_images"], r["n_images_failed"], r["n_faces"], r["n_faces_used"]) == (7, 1, 8, 8)
+    fs = r["female_share"]
+    assert fs["naive"] == 0.5
+    assert fs["estimate"] == pytest.approx(acc(0.5))
+    lo, hi = fs["ci95"]
+    assert 0 <= lo < fs["estimate"] < hi <= 1
+    assert r["mean_age"]["estimate"] == pytest.approx(np.mean([f[2] for f in FACES]))
+    assert r["mean_age"]["naive"] == r["mean_age"]["estimate"]
+    shares = {b: v["share"] for b, v in r["age_bands"].items()}
+    assert shares == pytest.approx({"0-17": 1 / 8, "18-29": 2 / 8, "30-49": 2 / 8,
+                                    "50-69": 2 / 8, "70+": 1 / 8})
+    by_band = r["female_share_by_age_band"]
+    assert by_band["18-29"]["naive"] == 1.0 and by_band["50-69"]["naive"] == 0.0
+    assert by_band["30-49"]["estimate"] == pytest.approx(acc(0.5))
+    for band in by_band.values():
+        assert set(band) >= {"estimate", "ci95"}
+    assert r["method"]["confusion_rates"]["counts"]["tp"] == \
+        SHIPPED["utkface_val"]["gender"]["confusion_matrix"]["rows_true"][0][0]
+    assert "female share" in capsys.readouterr().out
+
+    md = (out / "report.md").read_text()
+    assert f"| female share | {100 * acc(0.5):.1f}% |" in md
+    assert "apparent, binary, dataset-defined labels" in md
+
+
+def test_html_is_self_contained(tmp_path):
+    code, out = run_report(tmp_path, write_results(tmp_path / "r.parquet"))
+    assert code == 0
+    page = (out / "report.html").read_text()
+    assert page.count("<svg") == 3
+    # Offline: no scripts, stylesheets or images fetched; links only to ids inside the page.
+    assert not re.search(r"<(script|link|img|iframe)\b", page)
+    assert all(u.startswith("#") for u in re.findall(r"url\(([^)]*)\)", page))
+    hrefs = re.findall(r'href="([^"]*)"', page)
+    assert hrefs and all(h.startswith("#") for h in hrefs)
+
+
+def test_age_probs_exclude_low_quality_and_by(tmp_path):
+    path = write_results(tmp_path / "r.parquet", age_probs=True)
+    code, out = run_report(tmp_path, path, "--exclude-low-quality", "--by", "site")
+    assert code == 0
+    r = json.loads((out / "report.json").read_text())
+    assert r["n_faces"] == 8 and r["n_faces_used"] == 6 and r["n_faces_low_quality"] == 2
+    assert r["method"]["age_source"].startswith("age_probs")
+    used = [f for f in FACES if not f[3]]
+    # Each face's distribution is symmetric around its age: the mean is unchanged.
+    assert r["mean_age"]["estimate"] == pytest.approx(np.mean([f[2] for f in used]))
+    # Age 10 spreads over 9-11, all in 0-17; the others stay inside their bands too.
+    assert r["age_bands"]["0-17"]["share"] == pytest.approx(1 / 6)
+    assert sum(r["age_distribution"]) == pytest.approx(1.0)
+    groups = r["by"]["groups"]
+    assert set(groups) == {"north", "south"}
+    assert groups["north"]["n_faces_used"] == 3 and groups["south"]["n_faces_used"] == 3
+    assert groups["north"]["female_share"]["naive"] == pytest.approx(2 / 3)
+    assert groups["south"]["female_share"]["naive"] == pytest.approx(1 / 3)
+    assert "## By `site`" in (out / "report.md").read_text()
+
+
+def test_unknown_model_reports_naive_only(tmp_path, caplog):
+    path = write_results(tmp_path / "r.parquet", sha="0" * 64)
+    code, out = run_report(tmp_path, path)
+    assert code == 0
+    r = json.loads((out / "report.json").read_text())
+    assert r["female_share"]["estimate"] is None and r["female_share"]["ci95"] is None
+    assert r["female_share"]["naive"] == 0.5
+    assert r["method"]["confusion_rates"] is None
+    assert "naive shares only" in r["method"]["rates_note"]
+    assert "naive shares only" in (out / "report.md").read_text()
+
+
+def test_bad_input_is_a_clear_error(tmp_path, capsys):
+    code, _ = run_report(tmp_path, tmp_path / "nowhere.parquet")
+    err = capsys.readouterr().err
+    assert code == 2 and "nowhere.parquet" in err and "no such file" in err
+
+    text = tmp_path / "notes.parquet"
+    text.write_text("path,gender\na.jpg,female\n")
+    code, _ = run_report(tmp_path, text)
+    err = capsys.readouterr().err
+    assert code == 2 and "notes.parquet" in err and "not a readable Parquet file" in err
+
+    path = write_results(tmp_path / "cols.parquet", drop=("gender", "model_sha256"))
+    code, _ = run_report(tmp_path, path)
+    err = capsys.readouterr().err
+    assert code == 2 and "cols.parquet" in err and "missing column(s) gender, model_sha256" in err
+
+    path = write_results(tmp_path / "by.parquet")
+    code, _ = run_report(tmp_path, path, "--by", "camera")
+    err = capsys.readouterr().err
+    assert code == 2 and "missing column(s) camera" in err
+
+    only_bad = write_results(tmp_path / "lq.parquet", faces=[FACES[3]])
+    code, _ = run_report(tmp_path, only_bad, "--exclude-low-quality")
+    err = capsys.readouterr().err
+    assert code == 2 and "no faces to report on" in err
+    assert "Traceback" not in err
+
+
+def test_folder_of_parts_equals_one_file(tmp_path):
+    table = pq.read_table(write_results(tmp_path / "one.parquet"))
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    pq.write_table(table.slice(0, 4), parts / "part-0.parquet")
+    pq.write_table(table.slice(4), parts / "part-1.parquet")
+    reports = []
+    for name, src in (("file", tmp_path / "one.parquet"), ("folder", parts)):
+        assert main(["report", str(src), "--out", str(tmp_path / name), "--bootstrap", "200"]) == 0
+        r = json.loads((tmp_path / name / "report.json").read_text())
+        reports.append({k: v for k, v in r.items() if k != "input"})
+    assert reports[0] == reports[1]
+
+
+def test_rates_follow_the_model_and_its_mode(tmp_path):
+    """The bundle with the results' model hash is used; flip-TTA results (as recorded in the
+    batch options) take the flip-TTA confusion matrix."""
+    from genderage.report import build_report
+
+    def matrix(tp, fp):
+        return {"gender": {"confusion_matrix": {"labels": ["female", "male"],
+                                                "rows_true": [[tp, 100 - tp], [fp, 100 - fp]]}}}
+
+    bundle = tmp_path / "mine.metrics.json"
+    bundle.write_text(json.dumps({"model": {"sha256": "ab" * 32}, "utkface_val": matrix(90, 5),
+                                  "flip_tta_mode": {"utkface_val": matrix(95, 3)}}))
+    path = write_results(tmp_path / "r.parquet", sha="ab" * 32)
+    plain = build_report(path, n_boot=100, bundles=[bundle])["method"]["confusion_rates"]
+    assert plain["counts"] == {"tp": 90, "fn": 10, "fp": 5, "tn": 95}
+
+    options = json.dumps({"flip_tta": True, "age_probs": False}).encode()
+    table = pq.read_table(path)
+    pq.write_table(table.replace_schema_metadata({b"genderage.batch.options": options}), path)
+    flip = build_report(path, n_boot=100, bundles=[bundle])["method"]["confusion_rates"]
+    assert flip["counts"] == {"tp": 95, "fn": 5, "fp": 3, "tn": 97}
+    assert "flip_tta_mode.utkface_val" in flip["source"]
+    # The shipped bundles belong to another model: no rates, naive only.
+    assert build_report(path, n_boot=100)["female_share"]["estimate"] is None
