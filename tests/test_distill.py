@@ -117,3 +117,33 @@ def test_warm_start_from_onnx_export_equals_the_export(model_path):
     ref = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
         None, {"input": x.numpy()})
     np.testing.assert_allclose(mine[0].numpy()[:, :2], ref[0][:, :2], atol=1e-4)
+
+
+def test_band_metrics_golden():
+    from genderage.training.loop import band_metrics
+
+    hit = np.array([1, 0, 1, 1, 0], bool)
+    err = np.array([1.0, 3.0, 2.0, 4.0, 10.0])
+    ages = np.array([5, 17.4, 25, 80, 71])
+    assert band_metrics(hit, err, ages) == {
+        "band_0-17_gender_acc": 0.5, "band_0-17_mae": 2.0,
+        "band_18-29_gender_acc": 1.0, "band_18-29_mae": 2.0,
+        "band_70+_gender_acc": 0.5, "band_70+_mae": 7.0}
+
+
+def test_concat_keeps_rows_aligned_and_sources_named():
+    from genderage.training.faceset import FaceSet
+    from genderage.training.multisource import concat
+
+    def fs(n, value, source):
+        s = FaceSet(np.full((n, 2, 2, 3), value, np.uint8), np.full(n, value % 2, np.int64),
+                    np.full(n, float(value), np.float32), np.full(n, -1, np.int64),
+                    np.full((n, 2, 2, 3), value, np.uint8), np.ones(n, bool))
+        s.extra["source"] = np.array([source] * n)
+        return s
+
+    both = concat([fs(2, 7, "utkface"), fs(3, 8, "aaf")])
+    assert len(both) == 5 and list(both.extra["source"]) == ["utkface"] * 2 + ["aaf"] * 3
+    assert list(both.age) == [7, 7, 8, 8, 8] and (both.recrops[2:] == 8).all()
+    aaf = both.take(both.extra["source"] == "aaf")
+    assert len(aaf) == 3 and list(aaf.gender) == [0, 0, 0]
