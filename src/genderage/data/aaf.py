@@ -21,6 +21,7 @@ import numpy as np
 
 from ..contract import gender_index
 from ..imageio import ImageDecodeError, read_image
+from .detect_pool import default_workers, map_with_detector, save_npz_atomic
 
 log = logging.getLogger(__name__)
 
@@ -66,21 +67,12 @@ def largest_face(detections):
     return best
 
 
-_worker_detector = None
-
-
-def _init_worker(detector_spec: str | None) -> None:
-    global _worker_detector
-    from ..detect import create_detector
-    _worker_detector = create_detector(detector_spec)
-
-
-def _detect_file(path: str) -> np.ndarray | None:
+def _detect_file(path: str, detector) -> np.ndarray | None:
     try:
         rgb = read_image(path)
     except ImageDecodeError:
         return None
-    det = largest_face(_worker_detector.detect(rgb))
+    det = largest_face(detector.detect(rgb))
     return None if det is None else np.asarray(det.landmarks, np.float32)
 
 
@@ -105,17 +97,14 @@ def load_landmarks(root: str | Path, files: list[str], cache_dir: str | Path | N
     landmarks = np.zeros((len(files), 5, 2), np.float32)
     found = np.zeros(len(files), bool)
     paths = [str(Path(root) / f) for f in files]
-    with ProcessPoolExecutor(max_workers=workers or min(2, os.cpu_count() or 1),
-                             initializer=_init_worker, initargs=(detector_spec,)) as pool:
-        for i, lm in enumerate(pool.map(_detect_file, paths, chunksize=16)):
-            if lm is not None:
-                landmarks[i], found[i] = lm, True
+    results = map_with_detector(_detect_file, paths, detector_spec,
+                                workers or default_workers(2), chunksize=16)
+    for i, lm in enumerate(results):
+        if lm is not None:
+            landmarks[i], found[i] = lm, True
     log.info("found a face in %d of %d AAF images", found.sum(), len(files))
     if cache_file is not None:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(".tmp.npz")
-        np.savez(tmp, landmarks=landmarks, found=found)
-        os.replace(tmp, cache_file)
+        save_npz_atomic(cache_file, landmarks=landmarks, found=found)
     return landmarks, found
 
 

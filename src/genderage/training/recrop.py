@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -20,6 +18,7 @@ import numpy as np
 
 from ..align import align_face
 from ..contract import CHIP_SIZE, INPUT_SIZE
+from ..data.detect_pool import default_workers, map_with_detector, save_npz_atomic
 from ..imageio import ImageDecodeError, read_image
 
 log = logging.getLogger(__name__)
@@ -56,25 +55,14 @@ def recrop_chip(chip: np.ndarray, detector, pad: int = DEFAULT_PAD) -> np.ndarra
     return align_face(padded, np.asarray(det.landmarks, np.float64))
 
 
-# Each worker process of load_recrops builds its own detector once (the pool's initializer):
-# onnxruntime sessions cannot be pickled across processes.
-_worker_detector = None
-
-
-def _init_worker(detector_spec: str | None) -> None:
-    global _worker_detector
-    from ..detect import create_detector
-    _worker_detector = create_detector(detector_spec)
-
-
-def _recrop_file(path: str) -> np.ndarray | None:
+def _recrop_file(path: str, detector) -> np.ndarray | None:
     try:
         chip = read_image(path)
     except ImageDecodeError:
         return None
     if chip.shape[:2] != (CHIP_SIZE, CHIP_SIZE):
         chip = cv2.resize(chip, (CHIP_SIZE, CHIP_SIZE), interpolation=cv2.INTER_AREA)
-    return recrop_chip(chip, _worker_detector)
+    return recrop_chip(chip, detector)
 
 
 def load_recrops(data_dir: str | Path, files: list[str], cache_dir: str | Path | None,
@@ -99,15 +87,12 @@ def load_recrops(data_dir: str | Path, files: list[str], cache_dir: str | Path |
     faces = np.zeros((len(files), INPUT_SIZE, INPUT_SIZE, 3), np.uint8)
     found = np.zeros(len(files), bool)
     paths = [str(Path(data_dir) / f) for f in files]
-    with ProcessPoolExecutor(max_workers=workers or min(4, os.cpu_count() or 1),
-                             initializer=_init_worker, initargs=(detector_spec,)) as pool:
-        for i, crop in enumerate(pool.map(_recrop_file, paths, chunksize=32)):
-            if crop is not None:
-                faces[i], found[i] = crop, True
+    results = map_with_detector(_recrop_file, paths, detector_spec,
+                                workers or default_workers(4), chunksize=32)
+    for i, crop in enumerate(results):
+        if crop is not None:
+            faces[i], found[i] = crop, True
     log.info("re-cropped %d of %d chips (%s)", found.sum(), len(files), detector_spec or "default")
     if cache_file is not None:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(".tmp.npz")
-        np.savez(tmp, faces=faces, found=found)
-        os.replace(tmp, cache_file)
+        save_npz_atomic(cache_file, faces=faces, found=found)
     return faces, found

@@ -1,0 +1,50 @@
+"""Face detection over many files in worker processes, and the atomic ``.npz`` caches that
+hold the results (AAF landmarks, UTKFace pipeline re-crops)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+# Each worker process builds its own detector once (the pool's initializer): onnxruntime
+# sessions cannot be pickled across processes.
+_detector = None
+_per_file: Callable | None = None
+
+
+def _init_worker(detector_spec: str | None, per_file: Callable) -> None:
+    global _detector, _per_file
+    from ..detect import create_detector
+
+    _detector, _per_file = create_detector(detector_spec), per_file
+
+
+def _run(path: str):
+    return _per_file(path, _detector)
+
+
+def map_with_detector(per_file: Callable, paths: list[str], detector_spec: str | None,
+                      workers: int, chunksize: int) -> Iterator:
+    """``per_file(path, detector)`` for each path, in order, over ``workers`` processes.
+
+    ``per_file`` must be a module-level function (it is pickled to the workers)."""
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
+                             initargs=(detector_spec, per_file)) as pool:
+        yield from pool.map(_run, paths, chunksize=chunksize)
+
+
+def default_workers(cap: int) -> int:
+    return min(cap, os.cpu_count() or 1)
+
+
+def save_npz_atomic(path: Path, **arrays: np.ndarray) -> None:
+    """Write ``arrays`` to ``path`` through a temporary file and a rename, so a killed run
+    never leaves a torn cache."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
