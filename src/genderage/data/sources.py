@@ -21,7 +21,8 @@ import numpy as np
 from .aaf import load_crops, load_landmarks, read_labels
 from .dedup import NEAR_NCC, UnionFind, candidate_pairs, shifted_ncc
 from .scan import Scan, image_fingerprints
-from .split import (DEFAULT_SOURCE, UNKNOWN_RACE, ManifestRow, age_band, split_groups)
+from .split import (DEFAULT_SOURCE, UNKNOWN_RACE, ManifestRow, age_band, split_groups,
+                    stratified_groups)
 
 log = logging.getLogger(__name__)
 
@@ -153,14 +154,7 @@ def split_aaf(aaf: Scan, drop: set[int], within: list[tuple[int, int]], dev_frac
     for gid, idx in members.items():
         r = aaf.records[idx[0]]
         strata.setdefault((r.gender, age_band(r.age)), []).append(gid)
-    rng = np.random.default_rng(seed)
-    split_of = {}
-    for key in sorted(strata):
-        gids = sorted(strata[key])
-        rng.shuffle(gids)
-        n_dev = int(round(len(gids) * dev_fraction))
-        for k, gid in enumerate(gids):
-            split_of[gid] = "val" if k < n_dev else "train"
+    split_of = stratified_groups(strata, dev_fraction, seed)
     rows = []
     for gid in sorted(members):
         for i in members[gid][:1] if one_per_group else members[gid]:

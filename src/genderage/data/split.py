@@ -53,14 +53,7 @@ def split_groups(scan: Scan, groups: Groups, val_fraction: float = 0.2, seed: in
         first = scan.records[idx[0]]
         strata.setdefault((first.gender, age_band(first.age)), []).append(gid)
 
-    rng = np.random.default_rng(seed)
-    split_of: dict[int, str] = {}
-    for key in sorted(strata):
-        gids = sorted(strata[key])
-        rng.shuffle(gids)
-        n_val = int(round(len(gids) * val_fraction))
-        for k, gid in enumerate(gids):
-            split_of[gid] = "val" if k < n_val else "train"
+    split_of = stratified_groups(strata, val_fraction, seed)
 
     rows = []
     for gid in sorted(members):
@@ -114,3 +107,18 @@ def read_manifest(path: str | Path, split: str | None = None,
 
 def manifest_hash(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def stratified_groups(strata: dict, val_fraction: float, seed: int) -> dict[int, str]:
+    """``"val"`` or ``"train"`` for each group id: within each stratum (keys in sorted order)
+    the group ids are shuffled by one seeded generator and the first
+    ``round(n * val_fraction)`` go to validation."""
+    rng = np.random.default_rng(seed)
+    split_of: dict[int, str] = {}
+    for key in sorted(strata):
+        gids = sorted(strata[key])
+        rng.shuffle(gids)
+        n_val = int(round(len(gids) * val_fraction))
+        for k, gid in enumerate(gids):
+            split_of[gid] = "val" if k < n_val else "train"
+    return split_of
