@@ -97,7 +97,7 @@ def check(fp32: Path, int8: Path, data_dir: Path, split_csv: Path, aaf: Path,
     through detection + alignment, and batch-1 latency."""
     from genderage.attribute import AttributeModel
     from genderage.evaluation.evaluate import evaluate
-    from genderage.training.quantize import sha256
+    from genderage.models import file_sha256 as sha256
 
     report: dict = {"fp32": str(fp32), "int8": str(int8), "int8_utkface_val_full": None}
     meta = AttributeModel(int8).metadata
@@ -145,7 +145,7 @@ def metrics_bundle(int8: Path, report: dict) -> dict:
     reads its error rates from): its file and hash, the full UTKFace validation metrics and
     the AAF figures of ``report``. Flip-TTA mode is not measured for it."""
     from genderage.attribute import AttributeModel
-    from genderage.training.quantize import sha256
+    from genderage.models import file_sha256 as sha256
 
     meta = AttributeModel(int8).metadata
     val = dict(report["int8_utkface_val_full"])

@@ -7,16 +7,15 @@ then runs the attribute model ONCE on all their faces.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 
 import pyarrow as pa
 
 from .. import __version__
 from ..imageio import MAX_FILE_BYTES, ImageDecodeError, decode_reduced
+from ..models import file_sha256
 from ..pipeline import GenderAge, LocatedImage, resolve_model_path
 from .schema import results_table
 
@@ -66,7 +65,7 @@ class BatchOptions:
 
 def model_sha256(model: str | None) -> str:
     """SHA-256 of the attribute model file that ``model`` resolves to."""
-    return hashlib.sha256(Path(resolve_model_path(model)).read_bytes()).hexdigest()
+    return file_sha256(resolve_model_path(model))
 
 
 class ChunkAnalyzer:

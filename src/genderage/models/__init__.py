@@ -6,6 +6,7 @@ file it was made from, so a stale int8 file is recognised and not used).
 """
 
 import hashlib
+from functools import lru_cache
 from pathlib import Path
 
 DEFAULT_MODEL = Path(__file__).with_name("genderage.onnx")
@@ -21,14 +22,35 @@ def default_model_path(precision: str = "fp32") -> Path | None:
     return path if path.is_file() else None
 
 
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def int8_matches_fp32() -> bool:
     """Whether the shipped int8 model exists and was quantised from the shipped fp32 file."""
     if not (INT8_MODEL.is_file() and DEFAULT_MODEL.is_file()):
         return False
-    import onnxruntime as ort
+    return _quantized_from(str(INT8_MODEL), INT8_MODEL.stat().st_mtime_ns) == \
+        _sha256_cached(str(DEFAULT_MODEL), DEFAULT_MODEL.stat().st_mtime_ns)
 
+
+# Every GenderAge() asks; the answers are cached per file and modification time.
+@lru_cache(maxsize=4)
+def _quantized_from(path: str, mtime_ns: int) -> str | None:
+    from ..onnx_runtime import load_onnxruntime
+
+    ort = load_onnxruntime()
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    session = ort.InferenceSession(str(INT8_MODEL), options, providers=["CPUExecutionProvider"])
-    source = session.get_modelmeta().custom_metadata_map.get("genderage.quantized_from_sha256")
-    return source == hashlib.sha256(DEFAULT_MODEL.read_bytes()).hexdigest()
+    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    return session.get_modelmeta().custom_metadata_map.get("genderage.quantized_from_sha256")
+
+
+@lru_cache(maxsize=4)
+def _sha256_cached(path: str, mtime_ns: int) -> str:
+    return file_sha256(path)

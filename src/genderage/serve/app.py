@@ -11,7 +11,6 @@ crop or file name is written to disk or to the log.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -27,6 +26,7 @@ from fastapi.responses import JSONResponse
 
 from .. import __version__
 from ..imageio import MAX_PIXELS, ImageDecodeError, decode_reduced
+from ..models import file_sha256
 from .errors import ApiError, install_error_handlers
 from .upload import FILE_FIELD, read_upload
 from .web import web_router
@@ -164,20 +164,12 @@ def _health(analyzer, detector_name: str, threads: int) -> dict:
         "version": __version__,
         # The file's name and checksum identify the model without telling clients where
         # the server keeps it.
-        "model": {"file": model_path.name, "sha256": _sha256(model_path),
+        "model": {"file": model_path.name, "sha256": file_sha256(model_path),
                   "gender_temperature": analyzer.model.temperature,
                   "flip_tta": analyzer.model.flip_tta},
         "detector": detector_name,
         "threads": threads,
     }
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 _PREDICT_OPENAPI = {

@@ -10,20 +10,16 @@ levels. ``tools/quantize_model.py`` is the command line.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from ..models import file_sha256
+
 QUANTIZED_OPS = ["Conv", "Relu", "MaxPool"]
 """Op types turned into int8; everything else (heads, softmax, normalisation) stays float."""
-
-def sha256(path: Path) -> str:
-    """Hex SHA-256 of a file."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
 
 def calibration_faces(data_dir: Path, split_csv: Path, n: int) -> np.ndarray:
     """``n`` training chips, evenly spaced in the split manifest, as the model's input
@@ -103,7 +99,7 @@ def quantize(model: Path, out: Path, faces: np.ndarray, method: str = "minmax",
     source = onnx.load(str(model), load_external_data=False)
     meta = {p.key: p.value for p in source.metadata_props}
     meta.update({"genderage.precision": "int8", "genderage.quantized_from": model.name,
-                 "genderage.quantized_from_sha256": sha256(model),
+                 "genderage.quantized_from_sha256": file_sha256(model),
                  "genderage.quantization": json.dumps(
                      {"format": "QDQ", "ops": QUANTIZED_OPS, "activations": "uint8",
                       "weights": "int8 per channel", "calibration": method,

@@ -27,6 +27,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..models import file_sha256
+
 log = logging.getLogger(__name__)
 
 DEFAULT_TEACHER_DIR = "runs/teachers"
@@ -46,14 +48,6 @@ class TeacherFileError(ValueError):
     """A teacher file is missing or is not the file whose checksum is pinned."""
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def verified_path(folder: str | Path, task: str) -> Path:
     """The path of Cydral's ``task`` network in ``folder``, after checking its SHA-256.
 
@@ -64,7 +58,7 @@ def verified_path(folder: str | Path, task: str) -> Path:
     path = Path(folder) / name
     if not path.is_file():
         raise TeacherFileError(f"{path}: teacher file not found; fetch it with: {FETCH_HINT}")
-    got = sha256_file(path)
+    got = file_sha256(path)
     if got != expected:
         raise TeacherFileError(f"{path}: SHA-256 {got} is not the pinned {expected} "
                                f"(a different or damaged file)")
@@ -136,7 +130,7 @@ def teacher_outputs(faces112: np.ndarray, teacher_dir: str | Path, v1_model: str
     h = hashlib.sha256(np.ascontiguousarray(faces112).tobytes())
     for _, sha in CYDRAL_FILES.values():
         h.update(sha.encode())
-    h.update(sha256_file(Path(v1_model)).encode())
+    h.update(file_sha256(Path(v1_model)).encode())
     cache_file = Path(cache_dir) / f"teacher_{h.hexdigest()[:16]}.npz" if cache_dir else None
     if cache_file is not None and cache_file.is_file():
         with np.load(cache_file) as z:
