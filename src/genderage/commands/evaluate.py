@@ -81,6 +81,8 @@ def run_photos(args) -> int:
     analyzer = GenderAge(args.model, args.detector, flip_tta=args.flip_tta)
     command = "genderage " + " ".join(shlex.quote(a) for a in args.argv)
     report = evaluate_photos(analyzer, photos, rows, args.batch_size, command)
+    if args.manifest:  # which photos were scored: e.g. the AAF dev fold, for the model card
+        report["subset"] = {"manifest": args.manifest, "split": args.split}
     text = json.dumps(report, indent=2)
     print(text)
     if args.out:

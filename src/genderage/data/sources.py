@@ -27,6 +27,17 @@ from .split import (DEFAULT_SOURCE, UNKNOWN_RACE, ManifestRow, age_band, split_g
 log = logging.getLogger(__name__)
 
 SOURCES = ("utkface", "aaf")
+SOURCE_TERMS = {
+    "utkface": {"name": "UTKFace (aligned and cropped)",
+                "terms": "non-commercial research purposes only",
+                "cite": "Zhang, Song and Qi, \"Age progression/regression by conditional "
+                        "adversarial autoencoder\", CVPR 2017"},
+    "aaf": {"name": "All-Age-Faces, the official train half",
+            "terms": "non-commercial research; cite the dataset",
+            "cite": "Cheng et al., \"Exploiting effective facial patches for robust gender "
+                    "recognition\", 2019"},
+}
+"""Each source's name, terms of use and citation, for the model card."""
 AAF_GROUP_OFFSET = 1_000_000  # AAF group ids start here, apart from UTKFace's
 
 

@@ -119,12 +119,16 @@ def _flip_mode(b: dict) -> list[str]:
 def _recipes(recipes: list[dict]) -> list[str]:
     L = ["## Training recipes compared", "",
          "Each row is a full training run evaluated by the same commands (UTKFace grouped "
-         "validation split; AAF through the full photo pipeline).", "",
+         "validation split; AAF through the full photo pipeline: all 6,443 photos for a model "
+         "that never saw AAF, the dev fold for one trained on the rest; `tools/compare_release.py` "
+         "compares two models on the same faces).", "",
          "| release | recipe | train min | val gender | val MAE | within 5 y | AAF gender | "
          "AAF MAE |", "|---|---|---|---|---|---|---|---|"]
     for r in recipes:
         aaf_g = _pct(r["aaf_gender_accuracy"], 2) if r.get("aaf_gender_accuracy") else "-"
         aaf_m = f"{r['aaf_age_mae']:.2f}" if r.get("aaf_age_mae") else "-"
+        if r.get("aaf_gender_accuracy"):
+            aaf_g += f" ({r.get('aaf_set', 'all')})"
         L.append(f"| {r['name']} | {r['recipe']} | {r['train_seconds'] / 60:.0f} | "
                  f"{_pct(r['gender_accuracy'], 2)} | {r['age_mae']:.2f} | "
                  f"{_pct(r['within_5'])} | {aaf_g} | {aaf_m} |")
@@ -144,8 +148,17 @@ def recipe_summary(b: dict, name: str) -> dict:
         parts.append(f"label smoothing {cfg['label_smoothing']:g}")
     if cfg.get("recrop"):
         parts.append(f"re-crops {cfg['recrop']:g}")
+    if cfg.get("sources"):
+        parts.append("+ " + ", ".join(cfg["sources"]))
+    if cfg.get("init"):
+        parts.append(f"from {Path(cfg['init']).name}")
+    if cfg.get("distill_alpha"):
+        parts.append(f"distillation {cfg['distill_alpha']:g}")
+    if cfg.get("robust"):
+        parts.append(f"degradations {cfg['robust']:g}")
     v, aaf = b["utkface_val"], b.get("aaf") or {}
     return {"name": name, "recipe": ", ".join(parts),
+            "aaf_set": "dev fold" if aaf.get("subset") else "all",
             "train_seconds": b["training"]["train_seconds"],
             "gender_accuracy": v["gender"]["accuracy"], "age_mae": v["age"]["mae"],
             "within_5": v["age"]["within_5"],
@@ -183,7 +196,7 @@ def card_fields(b: dict) -> dict[str, str]:
         "temperature": f"{c['gender_temperature']:.3f}",
         "interval_coverage": _pct(c["age_interval"]["coverage"], 0),
         "example": CARD_EXAMPLE,
-        "data_paragraph": _data_paragraph(d),
+        "data_paragraph": _data_paragraph(d) + _sources_paragraph(b.get("sources")),
         "seed": str(d["seed"]), "train": f"{d['train']:,}", "val": f"{d['val']:,}",
         "manifest_short": d["manifest_sha256"][:16],
         "races": ", ".join(f"{k} {n:,}" for k, n in d["race"].items()),
@@ -191,8 +204,8 @@ def card_fields(b: dict) -> dict[str, str]:
         "train_command": t["command"],
         "recipe_line": (f"The recipe is `{t['recipe']}` (`genderage train --config "
                         f"{t['recipe']}` runs it). " if t.get("recipe") else ""),
-        "recipe_text": _recipe_text(cfg),
-        "epochs_run": str(t["epochs_run"]), "train_minutes": f"{t['train_seconds'] / 60:.1f}",
+        "recipe_text": _recipe_text(cfg) + _start_and_teachers(t),
+        "epochs_run": str(t["epochs_run"]), "train_minutes": _train_minutes(t),
         "hardware": t["hardware"], "precision": t["precision"],
         "images_per_s": f"{t['images_per_s']:.0f}",
         "shipped_epoch": _shipped_epoch(t),
@@ -246,6 +259,49 @@ def _data_paragraph(d: dict) -> str:
             f"gender).")
 
 
+def _sources_paragraph(sources: dict | None) -> str:
+    """The training sources of a multi-source release: a table with terms and counts."""
+    if not sources:
+        return ""
+    L = ["", "", f"The model was trained on several sources, one manifest "
+         f"(`{sources['manifest']}`, sha256 `{sources['manifest_sha256'][:16]}...`; "
+         "`genderage data split` with each source; duplicates searched across sources, so no "
+         "face is in training and a dev set):", "",
+         "| source | terms of use | train | dev (held out) | cite |", "|---|---|---|---|---|"]
+    for s in sources["sources"].values():
+        L.append(f"| {s['name']} | {s['terms']} | {s['train']:,} | {s['dev']:,} | {s['cite']} |")
+    return "\n".join(L)
+
+
+def _train_minutes(t: dict) -> str:
+    own = f"{t['train_seconds'] / 60:.1f}"
+    init = t.get("init") or {}
+    if "train_seconds" not in init:
+        return own
+    total = (t["train_seconds"] + init["train_seconds"]) / 60
+    return (f"{own}, after the {init['train_seconds'] / 60:.1f} minutes that trained the "
+            f"weights it started from: {total:.1f}")
+
+
+def _start_and_teachers(t: dict) -> str:
+    parts = []
+    init = t.get("init")
+    if init:
+        parts.append(f" Started from the weights of `{init['file']}` (sha256 "
+                     f"`{init['sha256'][:16]}...`"
+                     + (f", genderage {init['release']}'s shipped model" if init.get("release")
+                        else "") + ").")
+    tt = t.get("teachers")
+    if tt:
+        members = "; ".join(f"`{m['file']}` (sha256 `{m['sha256'][:16]}...`, {m['origin']}"
+                            + (f", licence {m['licence']}" if m.get("licence") else "") + ")"
+                            for m in tt["members"])
+        parts.append(f" Gender distillation: the target is {1 - tt['alpha']:g} x the label + "
+                     f"{tt['alpha']:g} x the soft output of a teacher ensemble (Cydral weight "
+                     f"{tt['cydral_weight']:g}, chosen on the dev sets): {members}.")
+    return "".join(parts)
+
+
 def _recipe_text(cfg: dict) -> str:
     return (f"Adam lr {cfg['lr']:g}, batch {cfg['batch_size']}, " + _schedule(cfg)
             + f"; loss = CE(gender) + {cfg['age_weight']:g} x MSE(age/100)"
@@ -255,6 +311,8 @@ def _recipe_text(cfg: dict) -> str:
             + (f"; each training face replaced by its pipeline re-crop (chip padded, detected "
                f"and aligned by the inference code) with probability {cfg['recrop']:g}"
                if cfg.get("recrop") else "")
+            + (f"; one real-photo degradation (exposure, blur, JPEG, occlusion) per face with "
+               f"probability {cfg['robust']:g}" if cfg.get("robust") else "")
             + (f"; weight EMA {cfg['ema_decay']:g}" if cfg["ema_decay"] else "")
             + f"; seed {cfg['seed']}.")
 
@@ -263,9 +321,12 @@ def _aaf_section(b: dict) -> list[str]:
     x = b.get("aaf")
     if not x:
         return []
-    L = ["## Cross-dataset: All-Age-Faces (full photo pipeline)", "",
-         f"{x['n']:,} AAF face crops (a different, mostly East Asian population; not used "
-         f"for training) through detection, alignment and the model (`{x['command']}`):", "",
+    held = ("the dev fold, held out from training (the model trained on the other AAF "
+            "images)" if x.get("subset") else "not used for training")
+    L = [f"## {'All-Age-Faces dev fold' if x.get('subset') else 'Cross-dataset: All-Age-Faces'}"
+         " (full photo pipeline)", "",
+         f"{x['n']:,} AAF face crops (a different, mostly East Asian population; {held}) "
+         f"through detection, alignment and the model (`{x['command']}`):", "",
          f"- detection rate **{_pct(x['detection_rate'], 2)}**; gender accuracy "
          f"**{_pct(x['gender_accuracy'], 2)}**; age MAE **{x['age_mae']:.2f}** years.", ""]
     if x.get("age_by_group"):
