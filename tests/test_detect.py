@@ -517,3 +517,18 @@ def test_fast_letterbox_maps_back_to_image_pixels():
     ys, xs = np.nonzero(canvas[..., 0] > 127)
     corners = box.to_image([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]])
     np.testing.assert_allclose(corners, [[300, 100, 400, 200]], atol=1.5)
+
+
+def test_detector_fingerprint_names_the_settings():
+    """Cache keys of detections (AAF landmarks, re-crops) change with the detector's
+    settings: genderage 0.1's cascade (`mtcnn-v1`) and today's default differ."""
+    from genderage.detect.base import detector_fingerprint
+    from genderage.detect.mtcnn import V1_SETTINGS
+
+    assert detector_fingerprint(None) == detector_fingerprint("mtcnn") \
+        == detector_fingerprint("default")
+    v1 = detector_fingerprint("mtcnn-v1")
+    assert v1 != detector_fingerprint(None)
+    assert "'min_face': 24.0" in v1 and "'refine_nms': 0.7" in v1
+    det = create_detector("mtcnn-v1")
+    assert {k: getattr(det, k) for k in V1_SETTINGS} == V1_SETTINGS

@@ -23,6 +23,9 @@ def add_parser(sub):
                    help="share of the AAF faces held out as its dev fold (split 'val')")
     s.add_argument("--cache-dir", default="runs/cache",
                    help="where AAF's detected landmarks are cached ('' disables)")
+    s.add_argument("--detector", metavar="SPEC",
+                   help="face detector for AAF's landmarks (default: the default detector; "
+                        "`mtcnn-v1` reproduces splits/utkface_aaf_seed0.csv)")
     s.add_argument("--out", required=True, metavar="MANIFEST.csv")
     s.add_argument("--val-fraction", type=float, default=0.2)
     s.add_argument("--seed", type=int, default=0)
@@ -68,7 +71,7 @@ def run_split(args) -> int:
     rows, report = split_sources(parse_sources(args.source), args.val_fraction, args.seed,
                                  args.dev_fraction, drop_conflicts=args.conflicts == "drop",
                                  one_per_group=args.duplicates == "one",
-                                 cache_dir=args.cache_dir or None,
+                                 cache_dir=args.cache_dir or None, detector=args.detector,
                                  progress=progress_wanted(args, results_on_stdout=False))
     digest = write_manifest(rows, args.out)
     if args.report:

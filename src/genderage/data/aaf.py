@@ -85,7 +85,11 @@ def load_landmarks(root: str | Path, files: list[str], cache_dir: str | Path | N
         float32 ``[N, 5, 2]`` landmarks in image pixels (zeros where no face was found) and
         a bool ``[N]`` mask of the files with a face.
     """
-    h = hashlib.sha256(f"{Path(root).resolve()}|{detector_spec}".encode())
+    from ..detect.base import detector_fingerprint
+
+    # The detector's settings are part of the key: the default detector's settings change
+    # between releases, and a cache made under older ones must not be reused.
+    h = hashlib.sha256(f"{Path(root).resolve()}|{detector_fingerprint(detector_spec)}".encode())
     for f in files:
         h.update(f.encode() + b"\0")
     cache_file = None

@@ -113,6 +113,11 @@ def _create_mtcnn(path: Path | None, score_threshold: float | None) -> Detector:
     return MtcnnDetector(**_threshold_kw(score_threshold))
 
 
+def _create_mtcnn_v1(path: Path | None, score_threshold: float | None) -> Detector:
+    from .mtcnn import V1_SETTINGS, MtcnnDetector
+    return MtcnnDetector(**V1_SETTINGS, **_threshold_kw(score_threshold))
+
+
 def _create_yunet(path: Path | None, score_threshold: float | None) -> Detector:
     from .yunet import YuNetDetector
     return YuNetDetector(path or _model_path("yunet"), **_threshold_kw(score_threshold))
@@ -125,6 +130,7 @@ def _create_scrfd(path: Path | None, score_threshold: float | None) -> Detector:
 
 _REGISTRY: dict[str, Callable[[Path | None, float | None], Detector]] = {
     "mtcnn": _create_mtcnn,
+    "mtcnn-v1": _create_mtcnn_v1,  # genderage 0.1's cascade settings (reproduces its manifests)
     "yunet": _create_yunet,
     "scrfd": _create_scrfd,
 }
@@ -153,6 +159,16 @@ def _model_path(name: str) -> Path:
         f"detector {name!r} needs a model file: pass its path (e.g. "
         f"create_detector('/path/to/{file_name}')) or set {MODEL_DIR_ENV} to a folder "
         f"holding {file_name}")
+
+
+def detector_fingerprint(spec: str | None) -> str:
+    """What decides a detector's output: its backend, model file and settings, as a string
+    for cache keys (two specs naming the same detector with the same settings agree)."""
+    det = create_detector(spec)
+    settings = {k: v for k, v in sorted(vars(det).items())
+                if not k.startswith("_")
+                and isinstance(v, (int, float, str, tuple, list, Path, type(None)))}
+    return f"{type(det).__name__}|{settings}"
 
 
 def available_detectors() -> list[str]:

@@ -35,7 +35,10 @@ def _aaf_faces(root: Path, rows: list[ManifestRow], cache_dir, detector
     landmarks, found = load_landmarks(root, every, cache_dir, detector)
     idx = np.array([position[r.file] for r in rows], int)
     files = [r.file for r in rows]
-    h = hashlib.sha256(f"{root.resolve()}|{detector}".encode() + "\0".join(files).encode())
+    from ..detect.base import detector_fingerprint
+
+    h = hashlib.sha256(f"{root.resolve()}|{detector_fingerprint(detector)}".encode()
+                       + "\0".join(files).encode())
     cache_file = Path(cache_dir) / f"aaf_faces_{h.hexdigest()[:16]}.npy" if cache_dir else None
     if cache_file is not None and cache_file.is_file():
         return np.load(cache_file), found[idx]

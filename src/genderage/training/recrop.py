@@ -74,7 +74,10 @@ def load_recrops(data_dir: str | Path, files: list[str], cache_dir: str | Path |
         uint8 ``[N, 112, 112, 3]`` crops (zeros where no face was found) and a bool ``[N]``
         mask of the files whose face was found.
     """
-    h = hashlib.sha256(f"{Path(data_dir).resolve()}|{detector_spec}|{DEFAULT_PAD}".encode())
+    from ..detect.base import detector_fingerprint
+
+    h = hashlib.sha256(f"{Path(data_dir).resolve()}|{detector_fingerprint(detector_spec)}|"
+                       f"{DEFAULT_PAD}".encode())
     for f in files:
         h.update(f.encode() + b"\0")
     cache_file = None
