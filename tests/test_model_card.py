@@ -126,3 +126,7 @@ def test_card_of_a_multi_source_distilled_release():
     assert "1,271 AAF face crops (a different, mostly East Asian population; the dev fold, " \
            "held out from training" in card
     assert "with probability 0.2" in card and "not used for training" not in card
+    assert "## Targets of this release (issue 13)" in card
+    assert f"| AAF dev fold gender accuracy | {100 * b['aaf']['gender_accuracy']:.2f}% | " \
+           ">= 96.0% |" in card
+    assert "## Targets of this release" not in render(_bundle())  # v1: no AAF dev fold

@@ -242,7 +242,7 @@ def card_fields(b: dict) -> dict[str, str]:
             f"{_pct(c['cross_fitted_coverage'])}), mean width {iv.get('mean_width', 0):.1f} "
             f"years."]),
         "optional_sections": "".join("\n".join(lines) + "\n" for lines in (
-            _aaf_section(b), _flip_mode(b) if b.get("flip_tta_mode") else [],
+            _v2_targets(b), _aaf_section(b), _flip_mode(b) if b.get("flip_tta_mode") else [],
             _ablations(b), _recipes(b["recipes"]) if b.get("recipes") else []) if lines),
         "commands": "\n".join(b["commands"]),
     }
@@ -315,6 +315,37 @@ def _recipe_text(cfg: dict) -> str:
                f"probability {cfg['robust']:g}" if cfg.get("robust") else "")
             + (f"; weight EMA {cfg['ema_decay']:g}" if cfg["ema_decay"] else "")
             + f"; seed {cfg['seed']}.")
+
+
+V2_TARGETS = {"utk_gender": 0.95, "utk_mae": 4.5, "aaf_gender": 0.96, "aaf_mae": 5.5,
+              "child_gender": 0.85}
+"""Issue 13's targets: UTKFace val split, AAF dev fold (full pipeline), ages 0-17 on both."""
+
+
+def _v2_targets(b: dict) -> list[str]:
+    """Issue 13's targets beside the measured figures, for a release with an AAF dev fold."""
+    x, v = b.get("aaf") or {}, b["utkface_val"]
+    if not x.get("subset"):
+        return []
+    utk_child = v["age_by_group"]["0-17"]["gender_accuracy"]
+    aaf_child = x["age_by_group"]["0-17"]["gender_accuracy"]
+    t = V2_TARGETS
+    rows = [("UTKFace val gender accuracy", _pct(v["gender"]["accuracy"], 2),
+             f">= {_pct(t['utk_gender'])}", v["gender"]["accuracy"] >= t["utk_gender"]),
+            ("UTKFace val age MAE", f"{v['age']['mae']:.2f}", f"<= {t['utk_mae']}",
+             v["age"]["mae"] <= t["utk_mae"]),
+            ("AAF dev fold gender accuracy", _pct(x["gender_accuracy"], 2),
+             f">= {_pct(t['aaf_gender'])}", x["gender_accuracy"] >= t["aaf_gender"]),
+            ("AAF dev fold age MAE", f"{x['age_mae']:.2f}", f"<= {t['aaf_mae']}",
+             x["age_mae"] <= t["aaf_mae"]),
+            ("ages 0-17 gender accuracy, UTKFace val", _pct(utk_child, 1),
+             f">= {_pct(t['child_gender'])}", utk_child >= t["child_gender"]),
+            ("ages 0-17 gender accuracy, AAF dev fold", _pct(aaf_child, 1),
+             f">= {_pct(t['child_gender'])}", aaf_child >= t["child_gender"])]
+    return (["## Targets of this release (issue 13)", "",
+             "| figure | measured | target | |", "|---|---|---|---|"]
+            + [f"| {name} | {got} | {want} | {_yes(ok)} |" for name, got, want, ok in rows]
+            + [""])
 
 
 def _aaf_section(b: dict) -> list[str]:
