@@ -116,15 +116,15 @@ def test_card_of_a_multi_source_distilled_release():
     card = render(b)
     assert "| UTKFace | research only | 15,713 | 3,926 | Z |" in card
     assert "| AAF | research; cite | 5,091 | 1,271 | C |" in card
-    assert "in **44.0, after the 71.8 minutes that trained the weights it started from: " \
-           "115.8 minutes**" in card
+    assert "in **44.0 minutes** (115.8 minutes in all with the 71.8 that trained the " \
+           "weights it started from)" in card
     assert "Started from the weights of `genderage-v1.onnx` (sha256 `fafafafafafafafa...`, " \
            "genderage 0.1.0's shipped model)" in card
     assert "`gender-v1.onnx` (sha256 `d4d4d4d4d4d4d4d4...`, Cydral, licence CC0-1.0)" in card
     assert "0.5 x the label + 0.5 x the soft output of a teacher ensemble" in card
     assert "## All-Age-Faces dev fold (full photo pipeline)" in card
     assert "1,271 AAF face crops (a different, mostly East Asian population; the dev fold, " \
-           "held out from training" in card
+           "held out from training, which used the other AAF images)" in card
     assert "with probability 0.2" in card and "not used for training" not in card
     assert "## Targets of this release (issue 13)" in card
     assert f"| AAF dev fold gender accuracy | {100 * b['aaf']['gender_accuracy']:.2f}% | " \

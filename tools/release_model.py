@@ -62,11 +62,11 @@ def sources_summary(manifest: Path) -> dict | None:
     ``None`` for a manifest with one source."""
     from genderage.data.sources import SOURCE_TERMS
 
-    rows = read_manifest(manifest)
+    rows = read_manifest(ROOT / manifest)
     names = sorted({r.source for r in rows}, key=lambda n: (n != "utkface", n))
     if len(names) < 2:
         return None
-    return {"manifest": str(manifest), "manifest_sha256": manifest_hash(manifest),
+    return {"manifest": str(manifest), "manifest_sha256": manifest_hash(ROOT / manifest),
             "sources": {n: {**SOURCE_TERMS[n],
                             "train": sum(r.source == n and r.split == "train" for r in rows),
                             "dev": sum(r.source == n and r.split == "val" for r in rows)}
@@ -124,14 +124,16 @@ def with_first_pass(commands: list[str]) -> list[str]:
     return commands[:at] + [first] + commands[at:]
 
 
-def source_commands(cfg: dict, sources: dict | None, previous_commit: str) -> list[str]:
+def source_commands(cfg: dict, sources: dict | None, previous_commit: str,
+                    split_detector: str | None = None) -> list[str]:
     """The commands that make a multi-source run's inputs: its manifest and its teachers."""
     from genderage.training.teacher import FETCH_HINT
 
     out = []
     if sources:
         extra = " ".join(f"{k}={v}" for k, v in cfg.get("sources", {}).items())
-        out.append(f"genderage data split {cfg['data_dir']} {extra} --out {sources['manifest']}")
+        det = f" --detector {split_detector}" if split_detector else ""
+        out.append(f"genderage data split {cfg['data_dir']} {extra}{det} --out {sources['manifest']}")
     if cfg.get("distill_alpha") or cfg.get("init"):
         out.append(FETCH_HINT)
         v1 = cfg.get("teacher_v1") or cfg.get("init")
@@ -158,6 +160,11 @@ def main() -> None:
     p.add_argument("--previous-bundle", type=Path,
                    help="metrics bundle of the release this one replaces, for the recipe table")
     p.add_argument("--previous-name", default="previous release")
+    p.add_argument("--recipe", help="a recipe file that reproduces the run (e.g. configs/v2.json), "
+                                    "for the card and the commands, when the run was started "
+                                    "with flags")
+    p.add_argument("--split-detector", help="the detector `genderage data split` used for the "
+                                            "manifest's landmarks (e.g. mtcnn-v1)")
     p.add_argument("--previous-commit", default="<previous release>",
                    help="git commit of the release this one replaces (for the commands)")
     args = p.parse_args()
@@ -194,7 +201,7 @@ def main() -> None:
     command = ("genderage " + shlex.join(record["argv"]) if record["argv"] else
                f"genderage train --config {args.run}/run.json")
     argv = record["argv"] or []
-    recipe = argv[argv.index("--config") + 1] if "--config" in argv[:-1] else None
+    recipe = argv[argv.index("--config") + 1] if "--config" in argv[:-1] else args.recipe
     training = {"command": command, "recipe": recipe, "config": cfg,
                 "git_commit": record["git_commit"],
                 "genderage_version": record["genderage_version"],
@@ -207,10 +214,11 @@ def main() -> None:
                 "hardware": f"{cpu_name()}, {summary['threads']} threads",
                 "parameters": summary["parameters"]}
     previous = json.loads(args.previous_bundle.read_text()) if args.previous_bundle else None
-    sources = sources_summary(ROOT / cfg["manifest"])
+    sources = sources_summary(Path(cfg["manifest"]))
     training["teachers"] = teachers_summary(summary.get("distill") or {})
     training["init"] = init_summary(cfg.get("init"), previous)
     check = json.loads(args.check_report.read_text())
+    run_name = args.run.relative_to(ROOT) if args.run.is_absolute() else args.run
     aaf_subset = (f" --manifest {sources['manifest']} --split val" if sources else "")
     blob = onnx_path.read_bytes()
     contract = json.loads(model.metadata["genderage.contract"])
@@ -234,8 +242,9 @@ def main() -> None:
         "commands": [
             "genderage data split ../shared/data/UTKFace --out splits/utkface_seed0.csv "
             "--report splits/utkface_check.json",
-            *source_commands(cfg, sources, args.previous_commit),
-            command,
+            *source_commands(cfg, sources, args.previous_commit, args.split_detector),
+            command if recipe is None or "--config" in argv else
+            f"genderage train --config {recipe} --out {run_name}",
             f"PYTHONPATH=src python tools/ablate.py --run {args.run} --checkpoint "
             f"{args.checkpoint} --out runs/ablations.json",
             f"genderage evaluate --photos ../shared/data/AAF{aaf_subset} --out runs/aaf_eval",
@@ -248,7 +257,9 @@ def main() -> None:
                 if v) + (" --flip-tta" if args.flip_tta else "")
             + (" --aaf-json runs/aaf_eval/metrics.json" if args.aaf_json else "")
             + (" --ablations-json runs/ablations.json" if args.ablations_json else "")
-            + (" --aaf-flip-json runs/aaf_eval_flip/metrics.json" if args.aaf_flip_json else ""),
+            + (" --aaf-flip-json runs/aaf_eval_flip/metrics.json" if args.aaf_flip_json else "")
+            + (f" --recipe {args.recipe}" if args.recipe else "")
+            + (f" --split-detector {args.split_detector}" if args.split_detector else ""),
             "genderage evaluate src/genderage/models/genderage.onnx --data "
             "../shared/data/UTKFace --manifest splits/utkface_seed0.csv --split val",
         ],

@@ -4,7 +4,7 @@
 caller: ``GenderAge().predict(image_or_path)``.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["GenderAge", "__version__"]
 

@@ -55,8 +55,8 @@ class AttributeModel:
         intra_op_threads: onnxruntime threads (default: onnxruntime's choice).
         flip_tta: average every output over the face and its mirror image, run as one batch
             of 2N (the same arithmetic as ``genderage export --flip-tta`` bakes into a graph).
-            Twice the model cost; measured on the shipped model: age MAE 4.85 -> 4.77 years
-            on UTKFace validation, 6.63 -> 6.48 on AAF (MODEL_CARD.md).
+            Twice the model cost; measured on the shipped model: age MAE 4.79 -> 4.71 years
+            on UTKFace validation, 5.52 -> 5.45 on the AAF dev fold (MODEL_CARD.md).
     """
 
     def __init__(self, path: str | Path, providers: list[str] | None = None,

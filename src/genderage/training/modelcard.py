@@ -274,13 +274,13 @@ def _sources_paragraph(sources: dict | None) -> str:
 
 
 def _train_minutes(t: dict) -> str:
-    own = f"{t['train_seconds'] / 60:.1f}"
+    own = f"**{t['train_seconds'] / 60:.1f} minutes**"
     init = t.get("init") or {}
     if "train_seconds" not in init:
         return own
     total = (t["train_seconds"] + init["train_seconds"]) / 60
-    return (f"{own}, after the {init['train_seconds'] / 60:.1f} minutes that trained the "
-            f"weights it started from: {total:.1f}")
+    return (f"{own} ({total:.1f} minutes in all with the {init['train_seconds'] / 60:.1f} that "
+            f"trained the weights it started from)")
 
 
 def _start_and_teachers(t: dict) -> str:
@@ -352,8 +352,8 @@ def _aaf_section(b: dict) -> list[str]:
     x = b.get("aaf")
     if not x:
         return []
-    held = ("the dev fold, held out from training (the model trained on the other AAF "
-            "images)" if x.get("subset") else "not used for training")
+    held = ("the dev fold, held out from training, which used the other AAF images"
+            if x.get("subset") else "not used for training")
     L = [f"## {'All-Age-Faces dev fold' if x.get('subset') else 'Cross-dataset: All-Age-Faces'}"
          " (full photo pipeline)", "",
          f"{x['n']:,} AAF face crops (a different, mostly East Asian population; {held}) "
