@@ -38,6 +38,10 @@ def _summary_rows(r: dict) -> list[tuple[str, str, str, str]]:
              f"{pct(fs['naive'])} ({pct_ci(fs['naive_ci95'])})"),
             ("mean age (years)", f"{age['estimate']:.1f}",
              f"{age['ci95'][0]:.1f}-{age['ci95'][1]:.1f}", f"{age['naive']:.1f}")]
+    if age["uncorrected"] != age["estimate"]:
+        lo, hi = age["uncorrected_ci95"]
+        rows.append(("mean age, uncorrected for the model's age bias", f"{age['uncorrected']:.1f}",
+                     f"{lo:.1f}-{hi:.1f} (sampling only)", ""))
     for band in AGE_BANDS:
         b = r["age_bands"][band]
         rows.append((f"share aged {band}", pct(b["share"]), pct_ci(b["ci95"]), ""))
@@ -65,6 +69,18 @@ def _method_lines(r: dict) -> list[str]:
         lines.append(f"P(predicted female | female) = {rates['tpr']:.4f}, "
                      f"P(predicted female | male) = {rates['fpr']:.4f}.")
     lines.append(f"Ages from {m['age_source']}.")
+    errors = m["error_model"]
+    if errors["used"]:
+        bias = errors["age_bias"]
+        sets = ", ".join(f"{name} {v['bias']:+.2f} (SE {v['se']:.2f})"
+                         for name, v in bias["dev_sets"].items())
+        lines += [f"Error model: {errors['note']}.",
+                  f"Mean age: {errors['mean_age']} The model's mean age error on its dev sets "
+                  f"(years): {sets}; b = {bias['b']:+.2f}, se_b = {bias['se_b']:.2f}, "
+                  f"tau = {bias['tau']:.2f}.",
+                  f"Female share per age band: {errors['female_share_by_age_band']}."]
+    else:
+        lines.append(f"No error model: {errors['note']}.")
     bias = m["model_age_bias"]
     if bias:
         lines.append("The model's mean age error (predicted - true) on held-out faces: "
