@@ -145,7 +145,7 @@ def error_model_from_bundle(bundle: dict, name: str) -> ErrorModel | None:
     sets = section.get("dev_sets") if isinstance(section, dict) else None
     if not isinstance(sets, dict) or not sets:
         raise ErrorModelError(f"{name}: error_model has no dev_sets")
-    biases, ses, pooled = [], [], [[0.0] * 4 for _ in AGE_BANDS]
+    biases, ses, per_set = [], [], []
     for set_name, dev in sets.items():
         where = f"{name}: error_model.dev_sets.{set_name}"
         try:
@@ -156,19 +156,26 @@ def error_model_from_bundle(bundle: dict, name: str) -> ErrorModel | None:
             raise ErrorModelError(f"{where} lacks {exc}") from None
         biases.append(_number(bias, f"{where}.age_bias.mean"))
         ses.append(_number(se, f"{where}.age_bias.se", 0.0, strict=True))
-        for j, (band, matrix) in enumerate(zip(AGE_BANDS, matrices)):
-            c = _band_confusion(matrix, f"{where}.gender_confusion_by_estimated_band.{band}",
-                                name)
-            pooled[j] = [a + b for a, b in zip(pooled[j], (c.tp, c.fn, c.fp, c.tn))]
+        per_set.append([_band_confusion(m, f"{where}.gender_confusion_by_estimated_band.{band}",
+                                        name) for band, m in zip(AGE_BANDS, matrices)])
     source = f"{name}: error_model ({', '.join(sets)})"
-    band_counts = []
-    for band, (tp, fn, fp, tn) in zip(AGE_BANDS, pooled):
+    return ErrorModel(AgeBias(tuple(biases), tuple(ses), tuple(sets)),
+                      pooled_band_counts(per_set, source), source)
+
+
+def pooled_band_counts(per_set: list[list[ConfusionCounts]], source: str
+                       ) -> tuple[ConfusionCounts | None, ...]:
+    """Per band, the sum of the dev sets' counts; ``None`` where the pooled counts hold fewer
+    than :data:`MIN_BAND_CLASS_FACES` of either label or do not rank female above male
+    (``tpr <= fpr``): that band takes the overall rates."""
+    out = []
+    for j, band in enumerate(AGE_BANDS):
+        tp, fn, fp, tn = (sum(getattr(s[j], k) for s in per_set) for k in ("tp", "fn", "fp", "tn"))
         counts = ConfusionCounts(tp=tp, fn=fn, fp=fp, tn=tn,
                                  source=f"{source}, estimated age {band}")
         usable = min(tp + fn, fp + tn) >= MIN_BAND_CLASS_FACES and counts.tpr > counts.fpr
-        band_counts.append(counts if usable else None)
-    return ErrorModel(AgeBias(tuple(biases), tuple(ses), tuple(sets)), tuple(band_counts),
-                      source)
+        out.append(counts if usable else None)
+    return tuple(out)
 
 
 def lookup_rates(model_sha256: str | None, bundles: list[Path] | None = None,
