@@ -1,5 +1,9 @@
-"""A model's age and gender errors on one labelled dev set, in the form ``genderage report``
+"""A model's age and gender errors on labelled dev sets, in the form ``genderage report``
 reads from the metrics bundle's ``error_model`` section (docs/report.md).
+
+:func:`dev_set_errors` summarises one dev set from per-face arrays;
+:func:`measure_error_model` runs a model on the dev sets of a multi-source manifest
+(``tools/error_model.py``, ``tools/release_model.py`` and ``tools/quantize_model.py`` call it).
 
 Ages are what the report uses: each face's mean of ``age_probs`` when given, else its point
 age; estimated age bands are soft (each face weighted by its ``age_probs`` mass in the
@@ -8,10 +12,17 @@ band), true bands are the band of the labelled age. Female is the positive class
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
-from ..contract import GENDER_LABELS
+from ..contract import GENDER_LABELS, gender_label
 from ..report.stats import AGE_BANDS, band_mass, expected_age
+
+DEV_SETS = (  # name, source in the manifest, aligned chips?, description
+    ("utkface_val", "utkface", True, "UTKFace val split, chips as aligned faces"),
+    ("aaf_dev", "aaf", False, "AAF dev fold, photos through the full pipeline, largest face"),
+)
 
 
 def confusion(true_female: np.ndarray, pred_female: np.ndarray,
@@ -66,3 +77,55 @@ def dev_set_errors(true_age: np.ndarray, true_female: np.ndarray, pred_female: n
                             "bands": list(AGE_BANDS),
                             "counts": (true_band.T @ estimated).tolist()},
     }
+
+
+def largest_faces(analyzer, paths: list[Path], aligned: bool, batch: int = 64):
+    """For each image with a face: its index, predicted female, age and ``age_probs`` row
+    (``None`` when the model has none) of its largest face."""
+    keep, female, age, probs = [], [], [], []
+    for start in range(0, len(paths), batch):
+        located = [analyzer.locate_image(p, aligned) for p in paths[start:start + batch]]
+        results, out = analyzer.analyse(located)
+        row = 0
+        for i, result in enumerate(results):
+            if result.faces:  # largest first: row `row` of the batch output is faces[0]
+                keep.append(start + i)
+                female.append(result.faces[0].gender == "female")
+                age.append(result.faces[0].age)
+                probs.append(None if out.age_probs is None else out.age_probs[row])
+            row += len(result.faces)
+    age_probs = None if not probs or probs[0] is None else np.stack(probs)
+    return np.array(keep, int), np.array(female, bool), np.array(age, float), age_probs
+
+
+def measure_error_model(model: Path, manifest: Path, roots: dict[str, Path]) -> dict:
+    """The ``error_model`` section (without ``command``) of ``model`` on the manifest's dev
+    sets (:data:`DEV_SETS`), the model run as the product runs it (``GenderAge(model)``,
+    default detector).
+
+    Args:
+        roots: the image folder of each manifest source (``{"utkface": ..., "aaf": ...}``).
+    """
+    from .. import __version__
+    from ..data.split import manifest_hash, read_manifest
+    from ..models import file_sha256
+    from ..pipeline import GenderAge
+
+    analyzer = GenderAge(model)
+    sets = {}
+    for name, source, aligned, description in DEV_SETS:
+        rows = read_manifest(manifest, "val", source)
+        if not rows:
+            raise ValueError(f"{manifest}: no {source} rows in split val")
+        keep, female, age, age_probs = largest_faces(
+            analyzer, [roots[source] / r.file for r in rows], aligned)
+        kept = [rows[i] for i in keep]
+        true_female = np.array([gender_label(r.gender) == "female" for r in kept])
+        sets[name] = {"description": description, "images": len(rows),
+                      **dev_set_errors(np.array([r.age for r in kept], float), true_female,
+                                       female, age, age_probs)}
+    return {"model_sha256": file_sha256(model), "genderage_version": __version__,
+            "flip_tta": False, "age_bands": list(AGE_BANDS),
+            "age": "each face's mean of age_probs (the report's age), else its point age",
+            "manifest": str(manifest), "manifest_sha256": manifest_hash(manifest),
+            "dev_sets": sets}
