@@ -79,13 +79,14 @@ def estimate(faces: FaceData, counts: ConfusionCounts | None, n_boot: int = 1000
     for j, band in enumerate(AGE_BANDS):
         if share[j] * n < MIN_BAND_FACES:
             by_band[band] = {"estimate": None, "ci95": None, "naive": None, "naive_ci95": None,
-                             "n_faces": float(share[j] * n)}
+                             "n_faces": float(share[j] * n), "rates": None}
             continue
         naive = fem[j] / share[j]
         with np.errstate(invalid="ignore", divide="ignore"):
             naive_boot = np.nan_to_num(fem_boot[:, j] / share_boot[:, j], nan=naive)
         entry = {"estimate": None, "ci95": None, "naive": float(naive),
-                 "naive_ci95": _interval(naive_boot), "n_faces": float(share[j] * n)}
+                 "naive_ci95": _interval(naive_boot), "n_faces": float(share[j] * n),
+                 "rates": None}
         own = band_counts[j] if band_counts is not None and counts is not None else None
         if counts is not None:
             rates, (tpr, fpr) = (own, own.draw(n_boot, rng)) if own is not None else \
