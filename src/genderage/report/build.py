@@ -31,10 +31,10 @@ WHAT_THE_NUMBERS_ARE = (
     "Only detected faces are counted; undetected faces and unreadable images are not.",
 )
 WITH_ERROR_MODEL = (
-    "The mean age is corrected by the model's average age error on its dev sets; its "
-    "interval adds how much that error varied between the dev sets. That variation is "
-    "estimated from only two populations, so it is itself rough: a population unlike both "
-    "can be off by more than the interval. The uncorrected mean is reported beside it.")
+    "The mean age is corrected by the model's average age error on its {k} dev sets; its "
+    "interval adds how much that error varied between them. That variation is estimated "
+    "from only {k} populations, so it is itself rough: a population unlike them can be off "
+    "by more than the interval. The uncorrected mean is reported beside it.")
 WITHOUT_ERROR_MODEL = (
     "The model's metrics bundle has no error model: the mean age is not corrected for the "
     "model's age errors and its interval covers sampling only; the female share per age band "
@@ -81,7 +81,8 @@ def build_report(path: str | Path, *, exclude_low_quality: bool = False, by: str
         "age_distribution": age_distribution(faces.age, faces.age_probs).tolist(),
         "method": _method(rates, faces, n_boot, seed),
         "caveats": [*WHAT_THE_NUMBERS_ARE,
-                    WITHOUT_ERROR_MODEL if errors is None else WITH_ERROR_MODEL],
+                    WITHOUT_ERROR_MODEL if errors is None else
+                    WITH_ERROR_MODEL.format(k=len(errors.age_bias.biases))],
     }
     if by is not None:
         report["by"] = {"column": by, "groups": {

@@ -44,10 +44,10 @@ def _summary_rows(r: dict) -> list[tuple[str, str, str, str]]:
                      f"{lo:.1f}-{hi:.1f} (sampling only)", ""))
     for band in AGE_BANDS:
         b = r["age_bands"][band]
-        rows.append((f"share aged {band}", pct(b["share"]), pct_ci(b["ci95"]), ""))
+        rows.append((f"share with estimated age {band}", pct(b["share"]), pct_ci(b["ci95"]), ""))
     for band in AGE_BANDS:
         b = r["female_share_by_age_band"][band]
-        rows.append((f"female share, {band}", pct(b["estimate"]), pct_ci(b["ci95"]),
+        rows.append((f"female share, estimated age {band}", pct(b["estimate"]), pct_ci(b["ci95"]),
                      pct(b["naive"])))
     return rows
 
@@ -177,7 +177,7 @@ def plots(r: dict) -> list[str]:
               yerr=[[100 * (s["share"] - s["ci95"][0]) for s in shares],
                     [100 * (s["ci95"][1] - s["share"]) for s in shares]], capsize=4)
     right.set_ylabel("% of faces (95% interval)")
-    right.set_title("age bands")
+    right.set_title("bands of estimated age")
     figures.append(_svg(fig))
 
     by_band = r["female_share_by_age_band"]
@@ -192,7 +192,7 @@ def plots(r: dict) -> list[str]:
                           [100 * by_band[b][ci_key][1] - v for v, b in zip(values, known)]])
         ax.set_ylabel(f"female share, % ({'corrected' if key == 'estimate' else 'naive'})")
         ax.set_ylim(0, 100)
-        ax.set_title("female share per age band (95% interval)")
+        ax.set_title("female share per band of estimated age (95% interval)")
         figures.append(_svg(fig))
     return figures
 
