@@ -138,3 +138,16 @@ def test_tool_refuses_another_models_bundle(tool, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "other.metrics.json" in err and "records model sha256 000" in err
     assert json.loads(bundle.read_text()) == {"model": {"sha256": "0" * 64}}
+
+
+def test_tool_without_the_images_is_a_clear_error(tool, tmp_path, capsys):
+    bundle = tmp_path / "int8.metrics.json"
+    bundle.write_text((MODELS / "genderage.int8.metrics.json").read_text())
+    before = bundle.read_text()
+    code = tool.main(["--model", str(MODELS / "genderage.int8.onnx"), "--manifest",
+                      str(tiny_manifest(tmp_path / "m.csv")), "--bundle", str(bundle),
+                      "--utkface", str(tmp_path / "nowhere"), "--aaf", str(tmp_path / "nowhere")])
+    err = capsys.readouterr().err
+    assert code == 2 and "utkface_val: a face in 0 of 3 images under" in err
+    assert "nowhere" in err and "Traceback" not in err
+    assert bundle.read_text() == before

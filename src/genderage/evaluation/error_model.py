@@ -119,6 +119,9 @@ def measure_error_model(model: Path, manifest: Path, roots: dict[str, Path]) -> 
             raise ValueError(f"{manifest}: no {source} rows in split val")
         keep, female, age, age_probs = largest_faces(
             analyzer, [roots[source] / r.file for r in rows], aligned)
+        if len(keep) < 2:
+            raise ValueError(f"{name}: a face in {len(keep)} of {len(rows)} images under "
+                             f"{roots[source]}; are the images there?")
         kept = [rows[i] for i in keep]
         true_female = np.array([gender_label(r.gender) == "female" for r in kept])
         sets[name] = {"description": description, "images": len(rows),
