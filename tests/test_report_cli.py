@@ -132,8 +132,11 @@ def test_age_probs_exclude_low_quality_and_by(tmp_path):
     assert r["n_faces"] == 8 and r["n_faces_used"] == 6 and r["n_faces_low_quality"] == 2
     assert r["method"]["age_source"].startswith("age_probs")
     used = [f for f in FACES if not f[3]]
-    # Each face's distribution is symmetric around its age: the mean is unchanged.
-    assert r["mean_age"]["estimate"] == pytest.approx(np.mean([f[2] for f in used]))
+    # Each face's distribution is symmetric around its age: the mean is unchanged (before the
+    # correction for the model's age bias).
+    assert r["mean_age"]["uncorrected"] == pytest.approx(np.mean([f[2] for f in used]))
+    assert r["mean_age"]["estimate"] == pytest.approx(r["mean_age"]["uncorrected"]
+                                                      - shipped_age_bias())
     # Age 10 spreads over 9-11, all in 0-17; the others stay inside their bands too.
     assert r["age_bands"]["0-17"]["share"] == pytest.approx(1 / 6)
     assert sum(r["age_distribution"]) == pytest.approx(1.0)

@@ -30,13 +30,20 @@ import sys
 from pathlib import Path
 
 from genderage.evaluation.photos import load_labels
-from genderage.evaluation.population import (comparison, half_of, largest_face_errors,
-                                             run_batch, subset_results, truth)
+from genderage.evaluation.population import (comparison, female_share_by_estimated_band,
+                                             half_of, largest_face_errors, run_batch,
+                                             subset_results, truth)
 
 DEFAULT_AAF = Path("../shared/data/AAF")
 
 
-def print_table(report: dict, labels: list[dict]) -> None:
+def print_table(report: dict, labels: list[dict], results: Path,
+                without: dict | None = None) -> None:
+    """The report's estimates beside the truth. The report's bands are bands of ESTIMATED
+    age; the truth is given per band of true age and, for the female share, also per band of
+    estimated age (the labelled gender of each photo's largest face, weighted by its
+    predicted mass in the band), which is what the report estimates. ``without``: the same
+    report made without the error model, whose per-band shares are printed too."""
     print(f"{len(labels)} labelled images, {report['n_faces_used']} faces; "
           f"ages from {report['method']['age_source']}; error model: "
           f"{report['method']['error_model']['note']}")
@@ -48,6 +55,31 @@ def print_table(report: dict, labels: list[dict]) -> None:
         inside = "-" if ci is None else ("yes" if ci[0] <= true <= ci[1] else "**no**")
         span = "-" if ci is None else f"{fmt(ci[0])}-{fmt(ci[1])}"
         print(f"| {name} | {fmt(true)} | {fmt(est)} | {span} | {inside} | {fmt(naive)} |")
+    versions = [("", report)] + ([(", overall rates", without)] if without else [])
+    for band, true in female_share_by_estimated_band(results, labels).items():
+        for label, r in versions:
+            b = r["female_share_by_age_band"][band]
+            if true is None or b["ci95"] is None:
+                continue
+            inside = "yes" if b["ci95"][0] <= true <= b["ci95"][1] else "**no**"
+            print(f"| female share, estimated age {band}{label} | {100 * true:.1f}% | "
+                  f"{100 * b['estimate']:.1f}% | {100 * b['ci95'][0]:.1f}%-"
+                  f"{100 * b['ci95'][1]:.1f}% | {inside} | {100 * b['naive']:.1f}% |")
+
+
+def without_error_model(results: Path, out: Path) -> dict:
+    """The report of ``results`` with the model's bundle minus its error model."""
+    from genderage.report import build_report
+    from genderage.report.rates import shipped_bundles
+    from genderage.report.table import read_results
+
+    sha = read_results(results).model_sha256
+    path = next(p for p in shipped_bundles() if json.loads(p.read_text())["model"]["sha256"] == sha)
+    bundle = {k: v for k, v in json.loads(path.read_text()).items() if k != "error_model"}
+    plain = out / "without_error_model" / path.name
+    plain.parent.mkdir(parents=True, exist_ok=True)
+    plain.write_text(json.dumps(bundle))
+    return build_report(results, bundles=[plain])
 
 
 def cross_fit(results: Path, labels: list[dict], out: Path) -> None:
@@ -75,7 +107,7 @@ def cross_fit(results: Path, labels: list[dict], out: Path) -> None:
         report = build_report(part, bundles=[fitted_path])
         write_report(report, out / f"half{h}")
         print(f"\nhalf {h}: reported with the error model of UTKFace val + half {1 - h}")
-        print_table(report, held_out)
+        print_table(report, held_out, part, without_error_model(part, out / f"half{h}"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     report = build_report(results)
     write_report(report, args.out)
-    print_table(report, labels)
+    print_table(report, labels, results, without_error_model(results, args.out))
     return 0
 
 

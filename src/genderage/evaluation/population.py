@@ -93,3 +93,15 @@ def largest_face_errors(results: Path, labels: list[dict]) -> dict:
         np.array([f["age"] for _, f in found], float),
         np.array([f["age_probs"] for _, f in found], float) if has_probs else None)
     return {"images": len(labels), **section}
+
+
+def female_share_by_estimated_band(results: Path, labels: list[dict]) -> dict:
+    """The TRUE female share per band of ESTIMATED age (what the report's per-band shares
+    estimate): each labelled photo's largest face weighted by its predicted mass in the band,
+    with the photo's labelled gender."""
+    from genderage.report.stats import AGE_BANDS
+
+    section = largest_face_errors(results, labels)
+    rows = [section["gender_confusion_by_estimated_band"][b]["rows_true"] for b in AGE_BANDS]
+    return {band: sum(r[0]) / (sum(r[0]) + sum(r[1])) if sum(map(sum, r)) else None
+            for band, r in zip(AGE_BANDS, rows)}
