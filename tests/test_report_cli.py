@@ -339,3 +339,21 @@ def test_malformed_error_model_is_a_logged_fallback_naming_the_file(tmp_path, ca
     assert code == 0 and "Traceback" not in capsys.readouterr().err
     assert problem in json.loads((out / "report.json").read_text())["method"]["error_model"]["note"]
     assert "bad.metrics.json" in caplog.text
+
+
+def test_flip_tta_results_do_not_take_an_error_model_measured_without_it(tmp_path):
+    from genderage.report import build_report
+
+    bundle = error_model_bundle(tmp_path / "m.metrics.json",
+                                {"one": dev_set(0.6, 0.1), "two": dev_set(-1.1, 0.2)})
+    data = json.loads(bundle.read_text())
+    data["flip_tta_mode"] = {"utkface_val": data["utkface_val"]}
+    bundle.write_text(json.dumps(data))
+    path = write_results(tmp_path / "r.parquet", sha="cd" * 32)
+    table = pq.read_table(path)
+    options = json.dumps({"flip_tta": True}).encode()
+    pq.write_table(table.replace_schema_metadata({b"genderage.batch.options": options}), path)
+    r = build_report(path, n_boot=100, bundles=[bundle])
+    assert r["mean_age"]["estimate"] == r["mean_age"]["uncorrected"]
+    assert r["female_share"]["estimate"] is not None  # the flip-TTA confusion matrix
+    assert "measured without flip-TTA" in r["method"]["error_model"]["note"]
