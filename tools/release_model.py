@@ -198,7 +198,9 @@ def main() -> None:
         bundle["commands"][-2] += (f" --previous-bundle runs/previous_metrics.json "
                                    f"--previous-name '{args.previous_name}'")
     bundle["commands"] = with_first_pass(bundle["commands"])
-    dev_manifest = args.dev_manifest.resolve().relative_to(ROOT)
+    dev_manifest = args.dev_manifest.resolve()
+    if dev_manifest.is_relative_to(ROOT):
+        dev_manifest = dev_manifest.relative_to(ROOT)
     bundle["error_model"] = {
         **measure_error_model(onnx_path, args.dev_manifest, {"utkface": args.data,
                                                               "aaf": args.aaf}),
