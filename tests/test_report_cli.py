@@ -56,6 +56,20 @@ def run_report(tmp_path, *args):
     return code, out
 
 
+def shipped_age_bias() -> float:
+    """b of the shipped bundle's error model: the plain average of its dev sets' biases."""
+    return float(np.mean([d["age_bias"]["mean"]
+                          for d in SHIPPED["error_model"]["dev_sets"].values()]))
+
+
+def band_acc(naive: float, band: str) -> float:
+    """Adjusted classify-and-count with the band's soft counts pooled over the dev sets."""
+    (ff, fm), (mf, mm) = np.sum([d["gender_confusion_by_estimated_band"][band]["rows_true"]
+                                 for d in SHIPPED["error_model"]["dev_sets"].values()], axis=0)
+    tpr, fpr = (ff + 0.5) / (ff + fm + 1), (mf + 0.5) / (mf + mm + 1)
+    return min(1.0, max(0.0, (naive - fpr) / (tpr - fpr)))
+
+
 def acc(naive: float) -> float:
     """Adjusted classify-and-count with the shipped bundle's rates (Jeffreys posterior means),
     computed here from the bundle independently of the library."""
@@ -75,14 +89,18 @@ def test_report_files_and_numbers(tmp_path, capsys):
     assert fs["estimate"] == pytest.approx(acc(0.5))
     lo, hi = fs["ci95"]
     assert 0 <= lo < fs["estimate"] < hi <= 1
-    assert r["mean_age"]["estimate"] == pytest.approx(np.mean([f[2] for f in FACES]))
-    assert r["mean_age"]["naive"] == r["mean_age"]["estimate"]
+    # The shipped bundle has an error model: the mean age is corrected by its average bias.
+    assert r["mean_age"]["naive"] == pytest.approx(np.mean([f[2] for f in FACES]))
+    assert r["mean_age"]["uncorrected"] == r["mean_age"]["naive"]
+    assert r["mean_age"]["estimate"] == pytest.approx(r["mean_age"]["naive"] - shipped_age_bias())
+    assert r["method"]["error_model"]["used"]
     shares = {b: v["share"] for b, v in r["age_bands"].items()}
     assert shares == pytest.approx({"0-17": 1 / 8, "18-29": 2 / 8, "30-49": 2 / 8,
                                     "50-69": 2 / 8, "70+": 1 / 8})
     by_band = r["female_share_by_age_band"]
     assert by_band["18-29"]["naive"] == 1.0 and by_band["50-69"]["naive"] == 0.0
-    assert by_band["30-49"]["estimate"] == pytest.approx(acc(0.5))
+    assert by_band["30-49"]["estimate"] == pytest.approx(band_acc(0.5, "30-49"))
+    assert by_band["30-49"]["rates"] == "band"
     for band in by_band.values():
         assert set(band) >= {"estimate", "ci95"}
     assert r["method"]["confusion_rates"]["counts"]["tp"] == \
@@ -114,8 +132,11 @@ def test_age_probs_exclude_low_quality_and_by(tmp_path):
     assert r["n_faces"] == 8 and r["n_faces_used"] == 6 and r["n_faces_low_quality"] == 2
     assert r["method"]["age_source"].startswith("age_probs")
     used = [f for f in FACES if not f[3]]
-    # Each face's distribution is symmetric around its age: the mean is unchanged.
-    assert r["mean_age"]["estimate"] == pytest.approx(np.mean([f[2] for f in used]))
+    # Each face's distribution is symmetric around its age: the mean is unchanged (before the
+    # correction for the model's age bias).
+    assert r["mean_age"]["uncorrected"] == pytest.approx(np.mean([f[2] for f in used]))
+    assert r["mean_age"]["estimate"] == pytest.approx(r["mean_age"]["uncorrected"]
+                                                      - shipped_age_bias())
     # Age 10 spreads over 9-11, all in 0-17; the others stay inside their bands too.
     assert r["age_bands"]["0-17"]["share"] == pytest.approx(1 / 6)
     assert sum(r["age_distribution"]) == pytest.approx(1.0)
@@ -205,3 +226,134 @@ def test_rates_follow_the_model_and_its_mode(tmp_path):
     assert "flip_tta_mode.utkface_val" in flip["source"]
     # The shipped bundles belong to another model: no rates, naive only.
     assert build_report(path, n_boot=100)["female_share"]["estimate"] is None
+
+
+def error_model_bundle(path, dev_sets, sha="cd" * 32):
+    """A bundle with a 90/5 confusion matrix and the given ``error_model.dev_sets``."""
+    path.write_text(json.dumps({
+        "model": {"sha256": sha},
+        "utkface_val": {"gender": {"confusion_matrix": {
+            "labels": ["female", "male"], "rows_true": [[90, 10], [5, 95]]}}},
+        **({} if dev_sets is None else {"error_model": {"dev_sets": dev_sets}})}))
+    return path
+
+
+def dev_set(bias, se, child_rows=((30, 10), (10, 30))):
+    """A dev set whose estimated-age bands all have 95/5 rates, except 0-17."""
+    bands = {b: {"labels": ["female", "male"], "rows_true": [[95, 5], [5, 95]]}
+             for b in ("18-29", "30-49", "50-69", "70+")}
+    bands["0-17"] = {"labels": ["female", "male"], "rows_true": [list(r) for r in child_rows]}
+    return {"age_bias": {"mean": bias, "se": se}, "gender_confusion_by_estimated_band": bands}
+
+
+def test_error_model_corrects_mean_age_and_band_shares(tmp_path):
+    """With an error model: mean age - b, b the average of the dev sets' biases; 0-17 with the
+    pooled 0-17 rates of both sets. Golden values computed here from the bundle."""
+    from genderage.report import build_report
+
+    bundle = error_model_bundle(tmp_path / "m.metrics.json",
+                                {"one": dev_set(0.6, 0.1), "two": dev_set(-1.1, 0.2)})
+    path = write_results(tmp_path / "r.parquet", sha="cd" * 32)
+    r = build_report(path, n_boot=2000, bundles=[bundle])
+    true_mean = np.mean([f[2] for f in FACES])
+    age = r["mean_age"]
+    assert age["uncorrected"] == pytest.approx(true_mean) == pytest.approx(age["naive"])
+    assert age["estimate"] == pytest.approx(true_mean + 0.25)
+    # tau^2 = 1.42 and se_b = 0.85 (tests/test_report_stats.py): the bias alone spreads the
+    # interval by +-1.96 * 1.46 years beyond the sampling-only one.
+    assert age["ci95"][1] - age["ci95"][0] > age["uncorrected_ci95"][1] - \
+        age["uncorrected_ci95"][0]
+    used = r["method"]["error_model"]
+    assert used["used"] and used["age_bias"]["b"] == pytest.approx(-0.25)
+    assert used["age_bias"]["tau"] == pytest.approx(np.sqrt(1.42))
+    assert "only 2 populations" in used["mean_age"]
+    # 0-17 holds one face, predicted female: naive 1.0; pooled 0-17 counts 60/20 of 80 each.
+    child = r["female_share_by_age_band"]["0-17"]
+    tpr, fpr = 60.5 / 81, 20.5 / 81
+    assert child["rates"] == "band"
+    assert child["estimate"] == pytest.approx(min(1.0, (1.0 - fpr) / (tpr - fpr)))
+    adult = r["female_share_by_age_band"]["30-49"]  # naive 0.5, pooled 190/10 of 200 each
+    tpr, fpr = 190.5 / 201, 10.5 / 201
+    assert adult["estimate"] == pytest.approx((0.5 - fpr) / (tpr - fpr))
+    # The overall female share keeps the validation rates (90/5 of 100).
+    assert r["female_share"]["estimate"] == pytest.approx((0.5 - 5.5 / 101) / (85 / 101))
+    text = markdown_of(r, tmp_path)
+    assert "mean age, uncorrected for the model's age bias" in text
+    assert "tau" in text and "only 2 populations" in text
+
+
+def markdown_of(report, tmp_path):
+    from genderage.report import write_report
+
+    write_report(report, tmp_path / "out")
+    return (tmp_path / "out" / "report.md").read_text()
+
+
+def test_without_error_model_the_report_is_uncorrected_and_says_so(tmp_path):
+    from genderage.report import build_report
+
+    bundle = error_model_bundle(tmp_path / "m.metrics.json", None)
+    r = build_report(write_results(tmp_path / "r.parquet", sha="cd" * 32), n_boot=300,
+                     bundles=[bundle])
+    assert r["mean_age"]["estimate"] == r["mean_age"]["uncorrected"] == r["mean_age"]["naive"]
+    assert r["mean_age"]["ci95"] == r["mean_age"]["uncorrected_ci95"]
+    assert r["female_share_by_age_band"]["30-49"]["rates"] == "overall"
+    assert r["female_share_by_age_band"]["30-49"]["estimate"] == pytest.approx(
+        (0.5 - 5.5 / 101) / (85 / 101))
+    assert r["method"]["error_model"] == {
+        "used": False, "note": "m.metrics.json has no error_model section: the mean age is not "
+        "corrected for the model's age bias and the female share per age band uses the "
+        "overall rates"}
+    assert any("no error model" in c for c in r["caveats"])
+    assert "No error model: m.metrics.json has no error_model section" in markdown_of(r, tmp_path)
+
+
+@pytest.mark.parametrize("dev_sets, problem", [
+    ({"one": dev_set(0.6, 0.0)}, "error_model.dev_sets.one.age_bias.se is 0.0, expected a "
+                                 "finite number > 0"),
+    ({"one": dev_set("x", 0.1)}, "error_model.dev_sets.one.age_bias.mean is 'x'"),
+    ({"one": dev_set(0.6, 0.1, ((-1, 3), (1, 3)))}, "gender_confusion_by_estimated_band.0-17 "
+                                                    "is -1, expected a finite number >= 0"),
+    ({"one": {"age_bias": {"mean": 1, "se": 1}}}, "lacks 'gender_confusion_by_estimated_band'"),
+    ({}, "error_model has no dev_sets"),
+])
+def test_malformed_error_model_is_a_logged_fallback_naming_the_file(tmp_path, caplog, capsys,
+                                                                    monkeypatch, dev_sets,
+                                                                    problem):
+    bundle = error_model_bundle(tmp_path / "bad.metrics.json", dev_sets)
+    path = write_results(tmp_path / "r.parquet", sha="cd" * 32)
+    from genderage.report import build_report
+
+    r = build_report(path, n_boot=200, bundles=[bundle])
+    assert r["mean_age"]["estimate"] == r["mean_age"]["uncorrected"]
+    assert not r["method"]["error_model"]["used"]
+    note = r["method"]["error_model"]["note"]
+    assert note.startswith("bad.metrics.json: ") and problem in note, note
+    assert "bad.metrics.json" in caplog.text and problem in caplog.text
+    # The female share keeps the bundle's validation rates.
+    assert r["female_share"]["estimate"] is not None
+    # Through the CLI, the bad bundle standing in for the shipped ones: exit 0, no traceback.
+    monkeypatch.setattr("genderage.report.rates.shipped_bundles", lambda: [bundle])
+    caplog.clear()
+    code, out = run_report(tmp_path, path)
+    assert code == 0 and "Traceback" not in capsys.readouterr().err
+    assert problem in json.loads((out / "report.json").read_text())["method"]["error_model"]["note"]
+    assert "bad.metrics.json" in caplog.text
+
+
+def test_flip_tta_results_do_not_take_an_error_model_measured_without_it(tmp_path):
+    from genderage.report import build_report
+
+    bundle = error_model_bundle(tmp_path / "m.metrics.json",
+                                {"one": dev_set(0.6, 0.1), "two": dev_set(-1.1, 0.2)})
+    data = json.loads(bundle.read_text())
+    data["flip_tta_mode"] = {"utkface_val": data["utkface_val"]}
+    bundle.write_text(json.dumps(data))
+    path = write_results(tmp_path / "r.parquet", sha="cd" * 32)
+    table = pq.read_table(path)
+    options = json.dumps({"flip_tta": True}).encode()
+    pq.write_table(table.replace_schema_metadata({b"genderage.batch.options": options}), path)
+    r = build_report(path, n_boot=100, bundles=[bundle])
+    assert r["mean_age"]["estimate"] == r["mean_age"]["uncorrected"]
+    assert r["female_share"]["estimate"] is not None  # the flip-TTA confusion matrix
+    assert "measured without flip-TTA" in r["method"]["error_model"]["note"]

@@ -13,7 +13,11 @@ the file, and the int8 file records which fp32 file it came from):
 
 ``--bundle`` also writes ``src/genderage/models/genderage.int8.metrics.json``: the int8
 model's own validation metrics and confusion matrix under its own hash, which is where
-``genderage report`` looks up the error rates of the model that made the predictions.
+``genderage report`` looks up the error rates of the model that made the predictions, and
+its error model on the dev sets of ``--dev-manifest`` (the UTKFace val split and the AAF dev
+fold; :func:`genderage.evaluation.error_model.measure_error_model`, as
+``tools/error_model.py`` measures it), which the report corrects the mean age and the female
+share per age band with.
 
 The quantisation itself is :mod:`genderage.training.quantize` (the ``[train]`` extra brings
 ``onnx``); calibration faces go through the very preprocessing the model was trained with.
@@ -185,6 +189,9 @@ def main(argv=None) -> int:
     c.add_argument("--bundle", type=Path, nargs="?", const=INT8_MODEL.with_suffix(".metrics.json"),
                    metavar="PATH", help="also write the int8 model's metrics bundle (default "
                    "path: beside the shipped int8 model, where `genderage report` finds it)")
+    c.add_argument("--dev-manifest", type=Path, default=ROOT / "splits" / "utkface_aaf_seed0.csv",
+                   help="multi-source manifest whose val rows the bundle's error model is "
+                        "measured on (with --bundle)")
     for p in (q, c):
         p.add_argument("--data", type=Path, default=SHARED / "UTKFace")
         p.add_argument("--split-csv", type=Path, default=DEFAULT_SPLIT_CSV)
@@ -204,6 +211,10 @@ def main(argv=None) -> int:
         report["int8_utkface_val_full"] = full_val
         bundle = metrics_bundle(args.int8, report)
         report.pop("int8_utkface_val_full")
+        from genderage.evaluation.error_model import measure_error_model
+
+        bundle["error_model"] = {**measure_error_model(args.int8, args.dev_manifest, {
+            "utkface": args.data, "aaf": args.aaf}), "command": report["command"]}
         args.bundle.write_text(json.dumps(bundle, indent=2) + "\n")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

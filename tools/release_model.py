@@ -1,7 +1,10 @@
 """Export, calibrate and evaluate a trained checkpoint as the shipped default model.
 
 Writes src/genderage/models/genderage.onnx, its metrics bundle genderage.metrics.json
-(everything MODEL_CARD.md reports), the evaluation plots under docs/img/, and MODEL_CARD.md.
+(everything MODEL_CARD.md reports, and the error model `genderage report` corrects with:
+measured on the dev sets of --dev-manifest as tools/error_model.py measures it), the
+evaluation plots under docs/img/, and MODEL_CARD.md. The int8 model's bundle, error model
+included, is written by `tools/quantize_model.py check --bundle` (docs/training.md).
 
 Usage (the shipped model):
   PYTHONPATH=src python tools/release_model.py --run runs/shipped --weights ema \
@@ -26,6 +29,7 @@ import numpy as np
 from genderage import __version__
 from genderage.attribute import AttributeModel, softmax
 from genderage.data.split import manifest_hash, read_manifest
+from genderage.evaluation.error_model import measure_error_model
 from genderage.evaluation.evaluate import evaluate, load_faces_plain
 from genderage.evaluation.metrics import calibration
 from genderage.training.modelcard import recipe_summary, render
@@ -167,6 +171,10 @@ def main() -> None:
                                             "manifest's landmarks (e.g. mtcnn-v1)")
     p.add_argument("--previous-commit", default="<previous release>",
                    help="git commit of the release this one replaces (for the commands)")
+    p.add_argument("--dev-manifest", type=Path, default=ROOT / "splits" / "utkface_aaf_seed0.csv",
+                   help="multi-source manifest whose val rows (UTKFace val, AAF dev fold) the "
+                        "bundle's error model is measured on")
+    p.add_argument("--aaf", type=Path, default=ROOT.parent / "shared" / "data" / "AAF")
     args = p.parse_args()
 
     ckpt = args.run / args.checkpoint
@@ -276,6 +284,15 @@ def main() -> None:
                                    + (f" --previous-commit {args.previous_commit}"
                                       if args.previous_commit != "<previous release>" else ""))
     bundle["commands"] = with_first_pass(bundle["commands"])
+    dev_manifest = args.dev_manifest.resolve()
+    if dev_manifest.is_relative_to(ROOT):
+        dev_manifest = dev_manifest.relative_to(ROOT)
+    bundle["error_model"] = {
+        **measure_error_model(onnx_path, args.dev_manifest, {"utkface": args.data,
+                                                              "aaf": args.aaf}),
+        "command": "PYTHONPATH=src python tools/error_model.py --model src/genderage/models/"
+                   f"genderage.onnx --manifest {dev_manifest} --bundle "
+                   "src/genderage/models/genderage.metrics.json"}
     (MODELS / "genderage.metrics.json").write_text(json.dumps(bundle, indent=2) + "\n")
     (ROOT / "MODEL_CARD.md").write_text(render(bundle))
     print(f"wrote {onnx_path}, genderage.metrics.json and MODEL_CARD.md: gender "

@@ -3,9 +3,12 @@ the labels' true female share, mean age and age bands beside the report's estima
 
 from __future__ import annotations
 
+import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
+
 
 def run_batch(paths: list[Path], out: Path, workers: int = 1) -> int:
     """Run ``genderage batch`` (local engine, with ``--age-probs``) on ``paths`` into the
@@ -34,10 +37,11 @@ def truth(labels: list[dict]) -> dict:
 
 def comparison(report: dict, true: dict) -> list[tuple[str, float, float, list, float | None]]:
     """Rows (quantity, truth, estimate, ci95, naive): every estimate of the report beside the
-    truth; shares as fractions, ages in years."""
+    truth; shares as fractions, ages in years; for the mean age, "naive" is the mean before
+    the correction for the model's age bias."""
     fs, age = report["female_share"], report["mean_age"]
     rows = [("female share", true["female_share"], fs["estimate"], fs["ci95"], fs["naive"]),
-            ("mean age", true["mean_age"], age["estimate"], age["ci95"], age["naive"])]
+            ("mean age", true["mean_age"], age["estimate"], age["ci95"], age["uncorrected"])]
     for band, share in true["age_bands"].items():
         b = report["age_bands"][band]
         rows.append((f"share aged {band}", share, b["share"], b["ci95"], None))
@@ -45,3 +49,59 @@ def comparison(report: dict, true: dict) -> list[tuple[str, float, float, list, 
         b = report["female_share_by_age_band"][band]
         rows.append((f"female share, {band}", share, b["estimate"], b["ci95"], b["naive"]))
     return rows
+
+
+def half_of(file: str) -> int:
+    """A fixed split of photos into halves 0 and 1: the low bit of the first byte of the
+    sha256 of the photo's file name (its base name, so it does not depend on the folder)."""
+    return hashlib.sha256(os.path.basename(file).encode()).digest()[0] & 1
+
+
+def subset_results(results: Path, names: set[str], out: Path) -> Path:
+    """The rows of ``genderage batch`` results whose image base name is in ``names``, written
+    to the Parquet file ``out`` (schema and metadata kept)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(results)
+    keep = [os.path.basename(p) in names for p in table.column("path").to_pylist()]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table.filter(pa.array(keep)), out)
+    return out
+
+
+def largest_face_errors(results: Path, labels: list[dict]) -> dict:
+    """The error-model entry (:func:`~genderage.evaluation.error_model.dev_set_errors`) of the
+    labelled photos ``labels`` from ``genderage batch`` results: each photo's largest face
+    (``face_index`` 0), as ``tools/error_model.py`` measures a dev set."""
+    import pyarrow.parquet as pq
+
+    from .error_model import dev_set_errors
+
+    columns = ["path", "face_index", "gender", "age", "error"]
+    schema = pq.read_schema(results) if results.is_file() else pq.ParquetDataset(results).schema
+    has_probs = "age_probs" in schema.names
+    rows = pq.read_table(results, columns=columns + (["age_probs"] if has_probs else []))
+    first = {os.path.basename(r["path"]): r for r in rows.to_pylist()
+             if r["face_index"] == 0 and r["error"] is None}
+    found = [(r, first[os.path.basename(r["file"])]) for r in labels
+             if os.path.basename(r["file"]) in first]
+    section = dev_set_errors(
+        np.array([float(r["age"]) for r, _ in found]),
+        np.array([r["gender"] == "female" for r, _ in found]),
+        np.array([f["gender"] == "female" for _, f in found]),
+        np.array([f["age"] for _, f in found], float),
+        np.array([f["age_probs"] for _, f in found], float) if has_probs else None)
+    return {"images": len(labels), **section}
+
+
+def female_share_by_estimated_band(results: Path, labels: list[dict]) -> dict:
+    """The TRUE female share per band of ESTIMATED age (what the report's per-band shares
+    estimate): each labelled photo's largest face weighted by its predicted mass in the band,
+    with the photo's labelled gender."""
+    from genderage.report.stats import AGE_BANDS
+
+    section = largest_face_errors(results, labels)
+    rows = [section["gender_confusion_by_estimated_band"][b]["rows_true"] for b in AGE_BANDS]
+    return {band: sum(r[0]) / (sum(r[0]) + sum(r[1])) if sum(map(sum, r)) else None
+            for band, r in zip(AGE_BANDS, rows)}

@@ -10,8 +10,8 @@ import numpy as np
 from .. import __version__
 from .estimate import estimate
 from .rates import lookup_rates
-from .stats import age_distribution
-from .table import Results, ResultsError, read_results
+from .stats import AGE_BANDS, age_distribution
+from .table import ResultsError, read_results
 
 log = logging.getLogger(__name__)
 
@@ -19,16 +19,26 @@ WHAT_THE_NUMBERS_ARE = (
     "Gender is one of the two labels the training data (UTKFace) annotates, guessed from "
     "appearance: these are estimates of apparent, binary, dataset-defined labels, not of "
     "anyone's gender identity. Age is apparent age as the model sees it.",
-    "The correction uses error rates measured on UTKFace validation faces (mostly well-lit "
-    "web photos of the public). Where this collection differs (other populations, many "
-    "children or people over 70, poor photos) the real error rates differ and the corrected "
-    "share can be off by more than its interval. The model is least accurate on gender for "
-    "children (0-17) and people over 70 (see the model card); the per-band correction uses "
-    "the overall rates, so it is least trustworthy in those bands.",
-    "Age bands and the mean age describe the model's age estimates and are not corrected for "
-    "its age errors; the intervals cover sampling, not the model's systematic age error.",
+    "The correction uses error rates measured on labelled dev faces (UTKFace validation "
+    "chips; with an error model, also the All-Age-Faces dev fold). Where this collection "
+    "differs (other populations, many children or people over 70, poor photos) the real "
+    "error rates differ and the corrected share can be off by more than its interval. The "
+    "model is least accurate on gender for children (0-17) and people over 70 (see the model "
+    "card).",
+    "Age bands are bands of the model's age ESTIMATES, not of true age: a person of 31 "
+    "estimated at 28 counts in 18-29. The female share per band is the share among faces "
+    "whose estimated age lies in the band.",
     "Only detected faces are counted; undetected faces and unreadable images are not.",
 )
+WITH_ERROR_MODEL = (
+    "The mean age is corrected by the model's average age error on its {k} dev sets; its "
+    "interval adds how much that error varied between them. That variation is estimated "
+    "from only {k} populations, so it is itself rough: a population unlike them can be off "
+    "by more than the interval. The uncorrected mean is reported beside it.")
+WITHOUT_ERROR_MODEL = (
+    "The model's metrics bundle has no error model: the mean age is not corrected for the "
+    "model's age errors and its interval covers sampling only; the female share per age band "
+    "is corrected with the overall rates.")
 
 
 def build_report(path: str | Path, *, exclude_low_quality: bool = False, by: str | None = None,
@@ -55,6 +65,9 @@ def build_report(path: str | Path, *, exclude_low_quality: bool = False, by: str
     rates = lookup_rates(results.model_sha256, bundles, results.flip_tta)
     if rates.counts is None:
         log.warning("%s", rates.note)
+    errors = rates.errors
+    corrections = {} if errors is None else {"age_bias": errors.age_bias,
+                                             "band_counts": errors.band_counts}
     report = {
         "input": str(path),
         "genderage_version": __version__,
@@ -64,22 +77,19 @@ def build_report(path: str | Path, *, exclude_low_quality: bool = False, by: str
         "n_faces": len(results.faces),
         "n_faces_low_quality": int(results.low_quality.sum()),
         "exclude_low_quality": exclude_low_quality,
-        **estimate(faces, rates.counts, n_boot, seed),
+        **estimate(faces, rates.counts, n_boot, seed, **corrections),
         "age_distribution": age_distribution(faces.age, faces.age_probs).tolist(),
         "method": _method(rates, faces, n_boot, seed),
-        "caveats": list(WHAT_THE_NUMBERS_ARE),
+        "caveats": [*WHAT_THE_NUMBERS_ARE,
+                    WITHOUT_ERROR_MODEL if errors is None else
+                    WITH_ERROR_MODEL.format(k=len(errors.age_bias.biases))],
     }
     if by is not None:
-        report["by"] = {"column": by, "groups": _groups(results, used, rates, n_boot, seed)}
+        report["by"] = {"column": by, "groups": {
+            value: estimate(results.faces.subset(used & (results.groups == value)),
+                            rates.counts, n_boot, seed, **corrections)
+            for value in sorted(set(results.groups[used]))}}
     return report
-
-
-def _groups(results: Results, used: np.ndarray, rates, n_boot: int, seed: int) -> dict:
-    groups = {}
-    for value in sorted(set(results.groups[used])):
-        faces = results.faces.subset(used & (results.groups == value))
-        groups[value] = estimate(faces, rates.counts, n_boot, seed)
-    return groups
 
 
 def _method(rates, faces, n_boot: int, seed: int) -> dict:
@@ -99,4 +109,29 @@ def _method(rates, faces, n_boot: int, seed: int) -> dict:
         "age_source": "age_probs (summed per-face distributions)" if faces.age_probs is not None
                       else "point ages (no age_probs column)",
         "model_age_bias": rates.age_bias,
+        "error_model": _error_model_method(rates),
+    }
+
+
+def _error_model_method(rates) -> dict:
+    """What the report took from the bundle's error model (``note`` says why when nothing)."""
+    errors = rates.errors
+    if errors is None:
+        return {"used": False, "note": rates.errors_note}
+    bias = errors.age_bias
+    return {
+        "used": True, "note": rates.errors_note,
+        "mean_age": ("uncorrected mean - b, b the plain average of the dev sets' mean age "
+                     "errors; each bootstrap replicate subtracts a draw from "
+                     "Normal(b, se_b^2 + tau^2), tau^2 the between-set variance "
+                     "(DerSimonian-Laird, floored at 0). tau rests on only "
+                     f"{len(bias.biases)} populations and is therefore itself rough."),
+        "age_bias": {"b": bias.mean, "se_b": bias.se, "tau": bias.tau2 ** 0.5,
+                     "dev_sets": {name: {"bias": b, "se": se} for name, b, se in
+                                  zip(bias.names, bias.biases, bias.ses)}},
+        "female_share_by_age_band": ("each band of ESTIMATED age corrected with that band's "
+                                     "own gender rates, pooled over the dev sets (soft counts); "
+                                     "a band with too few dev faces uses the overall rates"),
+        "band_rates": {band: None if c is None else {"tpr": c.tpr, "fpr": c.fpr}
+                       for band, c in zip(AGE_BANDS, errors.band_counts)},
     }

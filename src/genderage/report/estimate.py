@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .stats import (AGE_BANDS, ConfusionCounts, adjusted_share, band_mass, bootstrap_means,
-                    expected_age, female_share, percentile_interval)
+from .stats import (AGE_BANDS, AgeBias, ConfusionCounts, adjusted_share, band_mass,
+                    bootstrap_means, expected_age, female_share, percentile_interval)
 
 MIN_BAND_FACES = 1.0
 """A band's female share is left out (``None``) when the band holds less than this many faces'
@@ -42,7 +42,8 @@ def _interval(values: np.ndarray) -> list[float]:
 
 
 def estimate(faces: FaceData, counts: ConfusionCounts | None, n_boot: int = 1000,
-             seed: int = 0) -> dict:
+             seed: int = 0, age_bias: AgeBias | None = None,
+             band_counts: tuple[ConfusionCounts | None, ...] | None = None) -> dict:
     """All estimates for ``faces`` (at least one face).
 
     Args:
@@ -50,6 +51,11 @@ def estimate(faces: FaceData, counts: ConfusionCounts | None, n_boot: int = 1000
         counts: the model's validation confusion counts, or ``None`` for naive shares only.
         n_boot: bootstrap replicates.
         seed: seed of the random generator (the same inputs give the same report).
+        age_bias: the model's mean age error on dev sets: the mean age is corrected by it and
+            each replicate draws a new population's bias (:meth:`AgeBias.draw`); ``None``:
+            uncorrected.
+        band_counts: gender confusion counts per estimated age band, used for that band's
+            female share (a ``None`` entry, or ``None`` for all, takes ``counts``).
 
     Returns:
         ``{"n_faces_used", "female_share", "mean_age", "age_bands",
@@ -67,30 +73,46 @@ def estimate(faces: FaceData, counts: ConfusionCounts | None, n_boot: int = 1000
     k = len(AGE_BANDS)
     share, share_boot = point[1:1 + k], boot[:, 1:1 + k]
     fem, fem_boot = point[1 + k:], boot[:, 1 + k:]
-    tpr, fpr = counts.draw(n_boot, rng) if counts is not None else (None, None)
+    overall_draws = counts.draw(n_boot, rng) if counts is not None else None
 
     by_band = {}
     for j, band in enumerate(AGE_BANDS):
         if share[j] * n < MIN_BAND_FACES:
             by_band[band] = {"estimate": None, "ci95": None, "naive": None, "naive_ci95": None,
-                             "n_faces": float(share[j] * n)}
+                             "n_faces": float(share[j] * n), "rates": None}
             continue
         naive = fem[j] / share[j]
         with np.errstate(invalid="ignore", divide="ignore"):
             naive_boot = np.nan_to_num(fem_boot[:, j] / share_boot[:, j], nan=naive)
         entry = {"estimate": None, "ci95": None, "naive": float(naive),
-                 "naive_ci95": _interval(naive_boot), "n_faces": float(share[j] * n)}
+                 "naive_ci95": _interval(naive_boot), "n_faces": float(share[j] * n),
+                 "rates": None}
+        own = band_counts[j] if band_counts is not None and counts is not None else None
         if counts is not None:
-            entry["estimate"] = float(adjusted_share(naive, counts.tpr, counts.fpr))
+            rates, (tpr, fpr) = (own, own.draw(n_boot, rng)) if own is not None else \
+                (counts, overall_draws)
+            entry["estimate"] = float(adjusted_share(naive, rates.tpr, rates.fpr))
             entry["ci95"] = _interval(adjusted_share(naive_boot, tpr, fpr))
+            entry["rates"] = "band" if own is not None else "overall"
         by_band[band] = entry
 
     return {
         "n_faces_used": n,
         "female_share": female_share(int(faces.female.sum()), n, counts, n_boot, rng),
-        "mean_age": {"estimate": float(point[0]), "ci95": _interval(boot[:, 0]),
-                     "naive": float(faces.age.mean())},
+        "mean_age": mean_age(point[0], boot[:, 0], float(faces.age.mean()), age_bias, rng),
         "age_bands": {band: {"share": float(share[j]), "ci95": _interval(share_boot[:, j])}
                       for j, band in enumerate(AGE_BANDS)},
         "female_share_by_age_band": by_band,
     }
+
+
+def mean_age(uncorrected: float, boot: np.ndarray, naive: float, age_bias: AgeBias | None,
+             rng: np.random.Generator) -> dict:
+    """The mean age entry: ``uncorrected - b`` with each bootstrap replicate shifted by its own
+    draw of the bias when ``age_bias`` is known, else the uncorrected mean."""
+    out = {"estimate": uncorrected, "ci95": _interval(boot), "naive": naive,
+           "uncorrected": uncorrected, "uncorrected_ci95": _interval(boot)}
+    if age_bias is not None:
+        out["estimate"] = uncorrected - age_bias.mean
+        out["ci95"] = _interval(boot - age_bias.draw(len(boot), rng))
+    return out

@@ -5,20 +5,51 @@ bundle belongs to the model whose sha256 it records under ``model.sha256``; the 
 their model by the same hash, so the rates used are always those of the model that made the
 predictions. The counts are the confusion matrix on the held-out UTKFace validation split
 (``utkface_val.gender.confusion_matrix``).
+
+A bundle may also carry an ``error_model`` section (written by ``tools/error_model.py``): the
+model's mean age error and its gender confusion per estimated age band, measured on each of
+several dev sets (populations). The report corrects the mean age and the female share per
+age band with it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .stats import ConfusionCounts
+from .stats import AGE_BANDS, AgeBias, ConfusionCounts
 
 log = logging.getLogger(__name__)
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+
+MIN_BAND_CLASS_FACES = 20.0
+"""A band's own gender rates are used only when its pooled dev-set counts hold at least this
+many faces' weight of each label; otherwise that band takes the overall rates."""
+
+
+class ErrorModelError(ValueError):
+    """A metrics bundle's ``error_model`` section is malformed."""
+
+
+@dataclass(frozen=True)
+class ErrorModel:
+    """The model's errors measured on dev sets: the bundle's ``error_model`` section.
+
+    Attributes:
+        age_bias: the mean age error (predicted - true) of each dev set.
+        band_counts: gender confusion counts per estimated age band (soft counts: each face
+            weighted by its predicted probability of lying in the band), pooled over the dev
+            sets; ``None`` for a band with too few faces (it takes the overall rates).
+        source: where it comes from (for the report).
+    """
+
+    age_bias: AgeBias
+    band_counts: tuple[ConfusionCounts | None, ...]
+    source: str
 
 
 @dataclass(frozen=True)
@@ -30,11 +61,16 @@ class Rates:
         note: where the counts come from, or why there are none (shown in the report).
         age_bias: the model's mean age error (predicted - true, years) on held-out sets,
             ``{"utkface_val": ..., "aaf": ...}``, the keys the bundle measured.
+        errors: the bundle's error model, or ``None`` (no correction of the mean age nor
+            per-band rates).
+        errors_note: where the error model comes from, or why there is none.
     """
 
     counts: ConfusionCounts | None
     note: str
     age_bias: dict = field(default_factory=dict)
+    errors: ErrorModel | None = None
+    errors_note: str = "no metrics bundle: no error model"
 
 
 def shipped_bundles() -> list[Path]:
@@ -72,6 +108,76 @@ def age_bias_from_bundle(bundle: dict) -> dict:
     return {k: float(v) for k, v in found.items() if v is not None}
 
 
+def _number(value, where: str, lowest: float | None = None, strict: bool = False) -> float:
+    """``value`` as a float; a bool, a non-number, NaN, infinity or a value below ``lowest``
+    (at or below it when ``strict``) is an :class:`ErrorModelError` naming ``where``."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok and lowest is not None:
+        ok = value > lowest if strict else value >= lowest
+    if not ok:
+        bound = "" if lowest is None else f" {'>' if strict else '>='} {lowest:g}"
+        raise ErrorModelError(f"{where} is {value!r}, expected a finite number{bound}")
+    return float(value)
+
+
+def _band_confusion(matrix, where: str, name: str) -> ConfusionCounts:
+    """Soft ``{"labels": [...], "rows_true": [[..], [..]]}`` counts, female positive."""
+    try:
+        labels, rows = matrix["labels"], matrix["rows_true"]
+        f, m = labels.index("female"), labels.index("male")
+        cells = [[rows[i][j] for j in (f, m)] for i in (f, m)]
+    except (KeyError, ValueError, IndexError, TypeError):
+        raise ErrorModelError(f"{where} is not a female/male confusion matrix "
+                              "({labels, rows_true})") from None
+    (tp, fn), (fp, tn) = [[_number(v, where, 0.0) for v in row] for row in cells]
+    return ConfusionCounts(tp=tp, fn=fn, fp=fp, tn=tn, source=name)
+
+
+def error_model_from_bundle(bundle: dict, name: str) -> ErrorModel | None:
+    """The bundle's ``error_model`` section, or ``None`` when it has none.
+
+    Raises:
+        ErrorModelError: the section is there but malformed (the message names ``name``).
+    """
+    section = bundle.get("error_model")
+    if section is None:
+        return None
+    sets = section.get("dev_sets") if isinstance(section, dict) else None
+    if not isinstance(sets, dict) or not sets:
+        raise ErrorModelError(f"{name}: error_model has no dev_sets")
+    biases, ses, per_set = [], [], []
+    for set_name, dev in sets.items():
+        where = f"{name}: error_model.dev_sets.{set_name}"
+        try:
+            bias, se = dev["age_bias"]["mean"], dev["age_bias"]["se"]
+            by_band = dev["gender_confusion_by_estimated_band"]
+            matrices = [by_band[band] for band in AGE_BANDS]
+        except (KeyError, TypeError) as exc:
+            raise ErrorModelError(f"{where} lacks {exc}") from None
+        biases.append(_number(bias, f"{where}.age_bias.mean"))
+        ses.append(_number(se, f"{where}.age_bias.se", 0.0, strict=True))
+        per_set.append([_band_confusion(m, f"{where}.gender_confusion_by_estimated_band.{band}",
+                                        name) for band, m in zip(AGE_BANDS, matrices)])
+    source = f"{name}: error_model ({', '.join(sets)})"
+    return ErrorModel(AgeBias(tuple(biases), tuple(ses), tuple(sets)),
+                      pooled_band_counts(per_set, source), source)
+
+
+def pooled_band_counts(per_set: list[list[ConfusionCounts]], source: str
+                       ) -> tuple[ConfusionCounts | None, ...]:
+    """Per band, the sum of the dev sets' counts; ``None`` where the pooled counts hold fewer
+    than :data:`MIN_BAND_CLASS_FACES` of either label or do not rank female above male
+    (``tpr <= fpr``): that band takes the overall rates."""
+    out = []
+    for j, band in enumerate(AGE_BANDS):
+        tp, fn, fp, tn = (sum(getattr(s[j], k) for s in per_set) for k in ("tp", "fn", "fp", "tn"))
+        counts = ConfusionCounts(tp=tp, fn=fn, fp=fp, tn=tn,
+                                 source=f"{source}, estimated age {band}")
+        usable = min(tp + fn, fp + tn) >= MIN_BAND_CLASS_FACES and counts.tpr > counts.fpr
+        out.append(counts if usable else None)
+    return tuple(out)
+
+
 def lookup_rates(model_sha256: str | None, bundles: list[Path] | None = None,
                  flip_tta: bool = False) -> Rates:
     """Find the confusion counts of the model with this sha256 among ``bundles``.
@@ -93,10 +199,30 @@ def lookup_rates(model_sha256: str | None, bundles: list[Path] | None = None,
             continue
         counts = counts_from_bundle(bundle, Path(path).name, flip_tta)
         bias = age_bias_from_bundle(bundle)
+        errors, errors_note = _errors(bundle, Path(path), flip_tta)
         if counts is None:
             mode = " for flip-TTA results" if flip_tta else ""
             return Rates(None, f"{Path(path).name} has no gender confusion matrix{mode}: "
-                               "naive shares only", bias)
-        return Rates(counts, counts.source, bias)
+                               "naive shares only", bias, errors, errors_note)
+        return Rates(counts, counts.source, bias, errors, errors_note)
     return Rates(None, f"no metrics bundle for model sha256 {model_sha256[:16]}...: "
-                       "its error rates are unknown, naive shares only")
+                       "its error rates are unknown, naive shares only",
+                 errors_note="no metrics bundle for the model: no error model")
+
+
+def _errors(bundle: dict, path: Path, flip_tta: bool) -> tuple[ErrorModel | None, str]:
+    """The bundle's error model and the note the report shows; a malformed section is
+    logged and left out (the report then corrects nothing with it)."""
+    uncorrected = ("the mean age is not corrected for the model's age bias and the female "
+                   "share per age band uses the overall rates")
+    try:
+        errors = error_model_from_bundle(bundle, path.name)
+    except ErrorModelError as exc:
+        log.warning("%s (%s); %s", exc, path, uncorrected)
+        return None, f"{exc}: {uncorrected}"
+    if errors is None:
+        return None, f"{path.name} has no error_model section: {uncorrected}"
+    if flip_tta and bundle["error_model"].get("flip_tta") is not True:
+        return None, (f"{path.name}: the error model was measured without flip-TTA, these "
+                      f"results used it: {uncorrected}")
+    return errors, errors.source

@@ -38,12 +38,16 @@ def _summary_rows(r: dict) -> list[tuple[str, str, str, str]]:
              f"{pct(fs['naive'])} ({pct_ci(fs['naive_ci95'])})"),
             ("mean age (years)", f"{age['estimate']:.1f}",
              f"{age['ci95'][0]:.1f}-{age['ci95'][1]:.1f}", f"{age['naive']:.1f}")]
+    if age["uncorrected"] != age["estimate"]:
+        lo, hi = age["uncorrected_ci95"]
+        rows.append(("mean age, uncorrected for the model's age bias", f"{age['uncorrected']:.1f}",
+                     f"{lo:.1f}-{hi:.1f} (sampling only)", ""))
     for band in AGE_BANDS:
         b = r["age_bands"][band]
-        rows.append((f"share aged {band}", pct(b["share"]), pct_ci(b["ci95"]), ""))
+        rows.append((f"share with estimated age {band}", pct(b["share"]), pct_ci(b["ci95"]), ""))
     for band in AGE_BANDS:
         b = r["female_share_by_age_band"][band]
-        rows.append((f"female share, {band}", pct(b["estimate"]), pct_ci(b["ci95"]),
+        rows.append((f"female share, estimated age {band}", pct(b["estimate"]), pct_ci(b["ci95"]),
                      pct(b["naive"])))
     return rows
 
@@ -65,6 +69,18 @@ def _method_lines(r: dict) -> list[str]:
         lines.append(f"P(predicted female | female) = {rates['tpr']:.4f}, "
                      f"P(predicted female | male) = {rates['fpr']:.4f}.")
     lines.append(f"Ages from {m['age_source']}.")
+    errors = m["error_model"]
+    if errors["used"]:
+        bias = errors["age_bias"]
+        sets = ", ".join(f"{name} {v['bias']:+.2f} (SE {v['se']:.2f})"
+                         for name, v in bias["dev_sets"].items())
+        lines += [f"Error model: {errors['note']}.",
+                  f"Mean age: {errors['mean_age']} The model's mean age error on its dev sets "
+                  f"(years): {sets}; b = {bias['b']:+.2f}, se_b = {bias['se_b']:.2f}, "
+                  f"tau = {bias['tau']:.2f}.",
+                  f"Female share per age band: {errors['female_share_by_age_band']}."]
+    else:
+        lines.append(f"No error model: {errors['note']}.")
     bias = m["model_age_bias"]
     if bias:
         lines.append("The model's mean age error (predicted - true) on held-out faces: "
@@ -161,7 +177,7 @@ def plots(r: dict) -> list[str]:
               yerr=[[100 * (s["share"] - s["ci95"][0]) for s in shares],
                     [100 * (s["ci95"][1] - s["share"]) for s in shares]], capsize=4)
     right.set_ylabel("% of faces (95% interval)")
-    right.set_title("age bands")
+    right.set_title("bands of estimated age")
     figures.append(_svg(fig))
 
     by_band = r["female_share_by_age_band"]
@@ -176,7 +192,7 @@ def plots(r: dict) -> list[str]:
                           [100 * by_band[b][ci_key][1] - v for v, b in zip(values, known)]])
         ax.set_ylabel(f"female share, % ({'corrected' if key == 'estimate' else 'naive'})")
         ax.set_ylim(0, 100)
-        ax.set_title("female share per age band (95% interval)")
+        ax.set_title("female share per band of estimated age (95% interval)")
         figures.append(_svg(fig))
     return figures
 

@@ -6,6 +6,12 @@ measured error rates; each estimate uses its own simulated validation measuremen
 rates, as large as the model's validation split, so the rates' uncertainty is part of the
 simulation. Prints coverage of the 95% intervals and the bias of the naive count.
 
+A third check draws whole populations that differ in how the model errs on them: each has
+its own mean age error and its own gender rates per estimated age band, around the shipped
+model's error model. Two of them play the dev sets (measured as the error model measures
+them), the third is reported on with that measured error model: does the corrected mean age
+and female share per band hold its truth?
+
     python -m genderage.report.simulation
 """
 
@@ -13,11 +19,13 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 
 import numpy as np
 
 from genderage.report.estimate import FaceData, estimate
-from genderage.report.stats import AGE_BANDS, ConfusionCounts, female_share
+from genderage.report.rates import ErrorModel, pooled_band_counts
+from genderage.report.stats import AGE_BANDS, AgeBias, ConfusionCounts, female_share
 
 BAND_SHARE = np.array([0.1, 0.3, 0.3, 0.2, 0.1])
 BAND_FEMALE = np.array([0.2, 0.7, 0.5, 0.35, 0.8])
@@ -94,6 +102,139 @@ def simulate_bands(counts: ConfusionCounts, n_populations: int = 60, n_faces: in
             "band_female_coverage": float(np.mean(female_hit))}
 
 
+def logit(p):
+    return np.log(p / (1 - p))
+
+
+def expit(x):
+    return 1 / (1 + np.exp(-x))
+
+
+@dataclass(frozen=True)
+class ErrorWorld:
+    """How populations differ in the model's errors, around the shipped error model.
+
+    Attributes:
+        bias: mean over populations of the mean age error (years).
+        tau: SD of the mean age error between populations (years).
+        age_sd: SD of one face's age error (years).
+        tpr, fpr: ``[5]`` gender rates per estimated age band (the pooled dev-set rates).
+        rate_sd: SD between populations of each band's rates, on the logit scale.
+        dev_faces: per dev set, ``[5, 2]`` faces per estimated band (female, male).
+    """
+
+    bias: float
+    tau: float
+    age_sd: float
+    tpr: np.ndarray
+    fpr: np.ndarray
+    rate_sd: float
+    dev_faces: tuple[np.ndarray, ...]
+
+    def population(self, rng: np.random.Generator) -> tuple[float, np.ndarray, np.ndarray]:
+        """One population's mean age error and its band rates (tpr, fpr)."""
+        return (rng.normal(self.bias, self.tau),
+                expit(logit(self.tpr) + rng.normal(0, self.rate_sd, len(AGE_BANDS))),
+                expit(logit(self.fpr) + rng.normal(0, self.rate_sd, len(AGE_BANDS))))
+
+    def measure(self, rng: np.random.Generator) -> ErrorModel:
+        """The error model measured on the dev sets, each a population of its own."""
+        biases, ses, per_set = [], [], []
+        for faces in self.dev_faces:
+            bias, tpr, fpr = self.population(rng)
+            n = faces.sum()
+            biases.append(bias + rng.normal(0, self.age_sd / np.sqrt(n)))
+            ses.append(self.age_sd / np.sqrt(n))
+            tp, fp = rng.binomial(faces[:, 0], tpr), rng.binomial(faces[:, 1], fpr)
+            per_set.append([ConfusionCounts(tp[j], faces[j, 0] - tp[j], fp[j],
+                                            faces[j, 1] - fp[j]) for j in range(len(AGE_BANDS))])
+        return ErrorModel(AgeBias(tuple(biases), tuple(ses)), pooled_band_counts(per_set, ""),
+                          "simulated")
+
+
+def shipped_world(tau: float | None = None, rate_sd: float | None = None) -> ErrorWorld:
+    """The world around the shipped model's error model (``error_model`` of its bundle).
+
+    ``tau`` defaults to the between-set SD the bundle's two dev sets give (DerSimonian-
+    Laird), ``rate_sd`` to the root-mean-square logit difference of their band rates over
+    sqrt(2) (the SD of one population around the mean, if the two were draws)."""
+    from genderage.report.rates import error_model_from_bundle, shipped_bundles
+
+    path = shipped_bundles()[0]
+    bundle = json.loads(path.read_text())
+    errors = error_model_from_bundle(bundle, path.name)
+    assert errors is not None, f"{path} has no error_model"
+    sets = bundle["error_model"]["dev_sets"].values()
+    faces, rates = [], []
+    for dev in sets:
+        cm = [np.array(dev["gender_confusion_by_estimated_band"][b]["rows_true"])
+              for b in AGE_BANDS]
+        faces.append(np.rint([[m[0].sum(), m[1].sum()] for m in cm]).astype(int))
+        rates.append(np.array([[(m[0, 0] + 0.5) / (m[0].sum() + 1),
+                                (m[1, 0] + 0.5) / (m[1].sum() + 1)] for m in cm]))
+    if rate_sd is None:
+        rate_sd = float(np.sqrt(np.mean((logit(rates[0]) - logit(rates[1])) ** 2) / 2))
+    pooled = errors.band_counts
+    age_sd = float(np.mean([d["age_bias"]["se"] * np.sqrt(d["n"]) for d in sets]))
+    return ErrorWorld(bias=errors.age_bias.mean,
+                      tau=float(np.sqrt(errors.age_bias.tau2)) if tau is None else tau,
+                      age_sd=age_sd, tpr=np.array([c.tpr for c in pooled]),
+                      fpr=np.array([c.fpr for c in pooled]), rate_sd=rate_sd,
+                      dev_faces=tuple(faces))
+
+
+def simulate_population_errors(world: ErrorWorld, counts: ConfusionCounts,
+                               n_populations: int = 200, n_boot: int = 400,
+                               seed: int = 11, overall_rates: bool = True) -> dict:
+    """Populations of 300-5,000 faces whose model errors differ (``world``): each is
+    reported on with an error model measured on two other populations.
+
+    Each face has an estimated age band (shares ``BAND_SHARE``), a true female share per
+    estimated band drawn uniformly in 15-85%, a gender predicted with the population's own
+    band rates, an estimated age uniform in its band and a true age = estimated - the
+    population's bias - Normal(0, age_sd). The truths are the population's own mean true age
+    and female share per estimated band.
+
+    Returns:
+        ``mean_age_coverage`` (corrected), ``mean_age_coverage_uncorrected`` (the sampling-only
+        interval of the uncorrected mean), ``band_female_coverage`` (each band's own rates)
+        and, with ``overall_rates``, ``band_female_coverage_overall_rates`` (the validation
+        rates in every band: a second report per population).
+    """
+    rng = np.random.default_rng(seed)
+    age_hit, raw_hit, own_hit, overall_hit = [], [], [], []
+    for _ in range(n_populations):
+        errors = world.measure(rng)
+        bias, tpr, fpr = world.population(rng)
+        n = int(rng.integers(300, 5000))
+        band = rng.choice(len(AGE_BANDS), n, p=BAND_SHARE)
+        female = rng.random(n) < rng.uniform(0.15, 0.85, len(AGE_BANDS))[band]
+        pred = rng.random(n) < np.where(female, tpr[band], fpr[band])
+        est_age = rng.uniform(BAND_AGES[band, 0], BAND_AGES[band, 1] + 1)
+        true_age = est_age - bias - rng.normal(0, world.age_sd, n)
+        faces = FaceData(pred, est_age)
+        sub_seed = int(rng.integers(1 << 30))
+        own = estimate(faces, counts, n_boot, sub_seed, errors.age_bias, errors.band_counts)
+        plain = estimate(faces, counts, n_boot, sub_seed) if overall_rates else None
+        lo, hi = own["mean_age"]["ci95"]
+        age_hit.append(lo <= true_age.mean() <= hi)
+        lo, hi = own["mean_age"]["uncorrected_ci95"]
+        raw_hit.append(lo <= true_age.mean() <= hi)
+        for j, name in enumerate(AGE_BANDS):
+            truth = female[band == j].mean()
+            for hits, out in ((own_hit, own), (overall_hit, plain)):
+                if out is not None:
+                    lo, hi = out["female_share_by_age_band"][name]["ci95"]
+                    hits.append(lo <= truth <= hi)
+    out = {"error_populations": n_populations, "tau": world.tau, "rate_sd": world.rate_sd,
+           "mean_age_coverage": float(np.mean(age_hit)),
+           "mean_age_coverage_uncorrected": float(np.mean(raw_hit)),
+           "band_female_coverage": float(np.mean(own_hit))}
+    if overall_rates:
+        out["band_female_coverage_overall_rates"] = float(np.mean(overall_hit))
+    return out
+
+
 def shipped_counts() -> ConfusionCounts:
     """The shipped model's confusion counts, found as the report finds them."""
     from genderage.report.rates import lookup_rates, shipped_bundles
@@ -107,7 +248,12 @@ def shipped_counts() -> ConfusionCounts:
 def main() -> int:
     counts = shipped_counts()
     print(f"rates: {counts.source}: tpr {counts.tpr:.4f}, fpr {counts.fpr:.4f}")
-    for name, value in {**simulate_female_share(counts), **simulate_bands(counts)}.items():
+    figures = {**simulate_female_share(counts), **simulate_bands(counts)}
+    world = shipped_world()
+    for tau in (0.0, world.tau / 2, world.tau, 2 * world.tau):
+        for name, value in simulate_population_errors(shipped_world(tau), counts).items():
+            figures[f"{name} (tau {tau:.2f})"] = value
+    for name, value in figures.items():
         print(f"{name}: {value:.4f}" if isinstance(value, float) else f"{name}: {value}")
     return 0
 

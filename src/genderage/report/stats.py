@@ -14,6 +14,9 @@ Method (docs/report.md states it in full):
 - **Age.** Each face contributes its whole predicted age distribution (``age_probs``, a
   distribution over ages 0-120) when present, else a point mass at its point age; the band
   shares and the mean age are averages over faces of these distributions.
+- **Mean age bias.** The model's mean age error measured on several dev sets (populations):
+  the correction is their plain average ``b``; its uncertainty adds the between-set variance
+  ``tau^2`` (DerSimonian-Laird, floored at 0) to the sets' own standard errors.
 """
 
 from __future__ import annotations
@@ -22,8 +25,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-AGE_BANDS = ("0-17", "18-29", "30-49", "50-69", "70+")
-BAND_EDGES = (0, 18, 30, 50, 70)
+from ..contract import AGE_BANDS as BAND_RANGES
+from ..contract import band_name
+
+AGE_BANDS = tuple(band_name(i) for i in range(len(BAND_RANGES)))
+"""Band names: ``("0-17", "18-29", "30-49", "50-69", "70+")``."""
+BAND_EDGES = tuple(lo for lo, _ in BAND_RANGES)
 """Lower edge of each band in years: band ``i`` holds ages in ``[BAND_EDGES[i], next edge)``."""
 
 PRIOR = 0.5
@@ -35,17 +42,17 @@ class ConfusionCounts:
     """Gender confusion counts measured on labelled validation faces (female = positive).
 
     Attributes:
-        tp: female faces predicted female.
+        tp: female faces predicted female (counts may be soft, i.e. sums of weights).
         fn: female faces predicted male.
         fp: male faces predicted female.
         tn: male faces predicted male.
         source: where the counts come from (for the report).
     """
 
-    tp: int
-    fn: int
-    fp: int
-    tn: int
+    tp: float
+    fn: float
+    fp: float
+    tn: float
     source: str = ""
 
     @property
@@ -63,6 +70,62 @@ class ConfusionCounts:
         tpr = rng.beta(self.tp + PRIOR, self.fn + PRIOR, size)
         fpr = rng.beta(self.fp + PRIOR, self.tn + PRIOR, size)
         return tpr, fpr
+
+
+def between_set_variance(biases, ses) -> float:
+    """DerSimonian-Laird estimate of the variance ``tau^2`` of a quantity between sets.
+
+    With ``w_i = 1 / se_i^2``, ``m`` the ``w``-weighted mean of ``biases``,
+    ``Q = sum w_i (b_i - m)^2`` and ``c = sum w_i - sum w_i^2 / sum w_i``:
+    ``tau^2 = max(0, (Q - (k - 1)) / c)``. With two sets it rests on one difference, so it is
+    itself rough.
+
+    Args:
+        biases: the quantity measured on each of ``k >= 2`` sets.
+        ses: their standard errors (> 0).
+    """
+    y, w = np.asarray(biases, np.float64), 1.0 / np.asarray(ses, np.float64) ** 2
+    assert len(y) >= 2 and len(w) == len(y)
+    m = (w * y).sum() / w.sum()
+    q = (w * (y - m) ** 2).sum()
+    c = w.sum() - (w ** 2).sum() / w.sum()
+    return float(max(0.0, (q - (len(y) - 1)) / c))
+
+
+@dataclass(frozen=True)
+class AgeBias:
+    """The model's mean age error (predicted - true, years) measured on several dev sets.
+
+    Attributes:
+        biases: the mean error on each set.
+        ses: its standard error on each set.
+        names: the sets' names (for the report).
+    """
+
+    biases: tuple[float, ...]
+    ses: tuple[float, ...]
+    names: tuple[str, ...] = ()
+
+    @property
+    def mean(self) -> float:
+        """``b``: the plain average of the sets' biases (each population counts once)."""
+        return float(np.mean(self.biases))
+
+    @property
+    def tau2(self) -> float:
+        """Between-set variance of the bias (:func:`between_set_variance`), 0 for one set."""
+        return between_set_variance(self.biases, self.ses) if len(self.biases) > 1 else 0.0
+
+    @property
+    def se(self) -> float:
+        """Standard error of ``b`` as an estimate of the biases' population mean: each set's
+        bias varies by ``se_i^2 + tau^2`` around it, so ``sqrt(sum(se_i^2 + tau^2)) / k``."""
+        k = len(self.biases)
+        return float(np.sqrt(np.sum(np.square(self.ses)) + k * self.tau2) / k)
+
+    def draw(self, size: int, rng: np.random.Generator) -> np.ndarray:
+        """``size`` draws of a new population's bias: ``Normal(b, se^2 + tau^2)``."""
+        return rng.normal(self.mean, np.sqrt(self.se ** 2 + self.tau2), size)
 
 
 def adjusted_share(naive, tpr, fpr):

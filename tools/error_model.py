@@ -1,0 +1,74 @@
+"""Measure a model's age and gender errors on each dev set; write them into its metrics bundle.
+
+The model runs as the product runs it (``GenderAge(model)``, default detector) on
+
+* the UTKFace val split of the manifest: each chip as an aligned face (``aligned=True``);
+* the AAF dev fold of the manifest: each photo through the full pipeline, its largest face;
+
+and the ``error_model`` section of ``--bundle`` is (re)written with, per dev set, the mean
+age error and its SE, the error per true age band, the gender confusion counts overall and
+per estimated age band (soft), and the true x estimated age-band matrix
+(:func:`genderage.evaluation.error_model.measure_error_model`). Every other key of the bundle is
+kept. ``genderage report`` reads the section (docs/report.md, "Method").
+
+    PYTHONPATH=src python tools/error_model.py --model src/genderage/models/genderage.int8.onnx \\
+        --manifest splits/utkface_aaf_seed0.csv \\
+        --bundle src/genderage/models/genderage.int8.metrics.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", type=Path, required=True, help="the ONNX model")
+    ap.add_argument("--manifest", type=Path, required=True, help="multi-source manifest")
+    ap.add_argument("--bundle", type=Path, required=True,
+                    help="the model's metrics bundle (JSON) to write the section into")
+    ap.add_argument("--utkface", type=Path, default=SHARED / "UTKFace")
+    ap.add_argument("--aaf", type=Path, default=SHARED / "AAF")
+    args = ap.parse_args(argv)
+
+    from genderage.evaluation.error_model import measure_error_model
+    from genderage.models import file_sha256
+
+    try:
+        bundle = json.loads(args.bundle.read_text())
+    except (OSError, ValueError) as exc:
+        print(f"{args.bundle}: cannot read the metrics bundle ({exc})", file=sys.stderr)
+        return 2
+    recorded = bundle.get("model", {}).get("sha256")
+    if recorded != file_sha256(args.model):
+        print(f"{args.bundle}: records model sha256 {recorded}, not that of {args.model}",
+              file=sys.stderr)
+        return 2
+    try:
+        section = measure_error_model(args.model, args.manifest,
+                                      {"utkface": args.utkface, "aaf": args.aaf})
+    except (OSError, ValueError) as exc:
+        print(f"cannot measure the error model: {exc}", file=sys.stderr)
+        return 2
+    section["command"] = "PYTHONPATH=src python tools/error_model.py " + shlex.join(
+        argv if argv is not None else sys.argv[1:])
+    bundle["error_model"] = section
+    args.bundle.write_text(json.dumps(bundle, indent=2) + "\n")
+    for name, dev in section["dev_sets"].items():
+        (ff, fm), (mf, mm) = dev["gender_confusion"]["rows_true"]
+        print(f"{name}: {dev['n']} of {dev['images']} images; age bias "
+              f"{dev['age_bias']['mean']:+.3f} (SE {dev['age_bias']['se']:.3f}); gender "
+              f"accuracy {(ff + mm) / dev['n']:.4f}")
+    print(f"wrote error_model into {args.bundle}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
