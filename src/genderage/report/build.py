@@ -67,7 +67,8 @@ def build_report(path: str | Path, *, exclude_low_quality: bool = False, by: str
         log.warning("%s", rates.note)
     errors = rates.errors
     corrections = {} if errors is None else {"age_bias": errors.age_bias,
-                                             "band_counts": errors.band_counts}
+                                             "band_counts": errors.band_counts,
+                                             "band_rate_sd": errors.rate_sd}
     report = {
         "input": str(path),
         "genderage_version": __version__,
@@ -134,4 +135,5 @@ def _error_model_method(rates) -> dict:
                                      "a band with too few dev faces uses the overall rates"),
         "band_rates": {band: None if c is None else {"tpr": c.tpr, "fpr": c.fpr}
                        for band, c in zip(AGE_BANDS, errors.band_counts)},
+        "band_rate_sd": errors.rate_sd,
     }

@@ -43,7 +43,8 @@ def _interval(values: np.ndarray) -> list[float]:
 
 def estimate(faces: FaceData, counts: ConfusionCounts | None, n_boot: int = 1000,
              seed: int = 0, age_bias: AgeBias | None = None,
-             band_counts: tuple[ConfusionCounts | None, ...] | None = None) -> dict:
+             band_counts: tuple[ConfusionCounts | None, ...] | None = None,
+             band_rate_sd: float = 0.0) -> dict:
     """All estimates for ``faces`` (at least one face).
 
     Args:
@@ -56,6 +57,9 @@ def estimate(faces: FaceData, counts: ConfusionCounts | None, n_boot: int = 1000
             uncorrected.
         band_counts: gender confusion counts per estimated age band, used for that band's
             female share (a ``None`` entry, or ``None`` for all, takes ``counts``).
+        band_rate_sd: the between-population SD of the band rates (logit scale): each
+            replicate moves a band's drawn rates by that much, so the interval allows for a
+            population whose band rates differ from the dev sets' as theirs differ.
 
     Returns:
         ``{"n_faces_used", "female_share", "mean_age", "age_bands",
@@ -89,7 +93,7 @@ def estimate(faces: FaceData, counts: ConfusionCounts | None, n_boot: int = 1000
                  "rates": None}
         own = band_counts[j] if band_counts is not None and counts is not None else None
         if counts is not None:
-            rates, (tpr, fpr) = (own, own.draw(n_boot, rng)) if own is not None else \
+            rates, (tpr, fpr) = (own, own.draw(n_boot, rng, band_rate_sd)) if own is not None else \
                 (counts, overall_draws)
             entry["estimate"] = float(adjusted_share(naive, rates.tpr, rates.fpr))
             entry["ci95"] = _interval(adjusted_share(naive_boot, tpr, fpr))

@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .stats import AGE_BANDS, AgeBias, ConfusionCounts
+from .stats import AGE_BANDS, AgeBias, ConfusionCounts, between_set_rate_sd
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,8 @@ class ErrorModel:
     age_bias: AgeBias
     band_counts: tuple[ConfusionCounts | None, ...]
     source: str
+    rate_sd: float = 0.0
+    """Between-population SD of the band rates, logit scale (:func:`between_set_rate_sd`)."""
 
 
 @dataclass(frozen=True)
@@ -160,7 +162,7 @@ def error_model_from_bundle(bundle: dict, name: str) -> ErrorModel | None:
                                         name) for band, m in zip(AGE_BANDS, matrices)])
     source = f"{name}: error_model ({', '.join(sets)})"
     return ErrorModel(AgeBias(tuple(biases), tuple(ses), tuple(sets)),
-                      pooled_band_counts(per_set, source), source)
+                      pooled_band_counts(per_set, source), source, between_set_rate_sd(per_set))
 
 
 def pooled_band_counts(per_set: list[list[ConfusionCounts]], source: str

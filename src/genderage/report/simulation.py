@@ -25,7 +25,8 @@ import numpy as np
 
 from genderage.report.estimate import FaceData, estimate
 from genderage.report.rates import ErrorModel, pooled_band_counts
-from genderage.report.stats import AGE_BANDS, AgeBias, ConfusionCounts, female_share
+from genderage.report.stats import (AGE_BANDS, AgeBias, ConfusionCounts, between_set_rate_sd,
+                                    female_share)
 
 BAND_SHARE = np.array([0.1, 0.3, 0.3, 0.2, 0.1])
 BAND_FEMALE = np.array([0.2, 0.7, 0.5, 0.35, 0.8])
@@ -149,7 +150,7 @@ class ErrorWorld:
             per_set.append([ConfusionCounts(tp[j], faces[j, 0] - tp[j], fp[j],
                                             faces[j, 1] - fp[j]) for j in range(len(AGE_BANDS))])
         return ErrorModel(AgeBias(tuple(biases), tuple(ses)), pooled_band_counts(per_set, ""),
-                          "simulated")
+                          "simulated", between_set_rate_sd(per_set))
 
 
 def shipped_world(tau: float | None = None, rate_sd: float | None = None) -> ErrorWorld:
@@ -214,7 +215,8 @@ def simulate_population_errors(world: ErrorWorld, counts: ConfusionCounts,
         true_age = est_age - bias - rng.normal(0, world.age_sd, n)
         faces = FaceData(pred, est_age)
         sub_seed = int(rng.integers(1 << 30))
-        own = estimate(faces, counts, n_boot, sub_seed, errors.age_bias, errors.band_counts)
+        own = estimate(faces, counts, n_boot, sub_seed, errors.age_bias, errors.band_counts,
+                       errors.rate_sd)
         plain = estimate(faces, counts, n_boot, sub_seed) if overall_rates else None
         lo, hi = own["mean_age"]["ci95"]
         age_hit.append(lo <= true_age.mean() <= hi)

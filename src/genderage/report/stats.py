@@ -65,11 +65,56 @@ class ConfusionCounts:
         """P(predicted female | male), the posterior mean under the Jeffreys prior."""
         return (self.fp + PRIOR) / (self.fp + self.tn + 2 * PRIOR)
 
-    def draw(self, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """``size`` joint draws of ``(tpr, fpr)`` from their independent Beta posteriors."""
+    def draw(self, size: int, rng: np.random.Generator, logit_sd: float = 0.0
+             ) -> tuple[np.ndarray, np.ndarray]:
+        """``size`` joint draws of ``(tpr, fpr)`` from their independent Beta posteriors;
+        with ``logit_sd``, each draw also moves by Normal(0, logit_sd) on the logit scale (a
+        new population's rates differ from the measured ones by that much)."""
         tpr = rng.beta(self.tp + PRIOR, self.fn + PRIOR, size)
         fpr = rng.beta(self.fp + PRIOR, self.tn + PRIOR, size)
+        if logit_sd > 0:
+            base = _logit(tpr), _logit(fpr)
+            tpr, fpr = (_expit(b + rng.normal(0.0, logit_sd, size)) for b in base)
+            for _ in range(100):  # a population's classifier still beats chance: redraw those
+                bad = tpr <= fpr
+                if not bad.any():
+                    break
+                tpr[bad], fpr[bad] = (_expit(b[bad] + rng.normal(0.0, logit_sd, bad.sum()))
+                                      for b in base)
         return tpr, fpr
+
+
+def _logit(p):
+    p = np.clip(p, 1e-9, 1 - 1e-9)
+    return np.log(p / (1 - p))
+
+
+def _expit(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def between_set_rate_sd(per_set: list[list[ConfusionCounts]]) -> float:
+    """How much the per-band gender rates of one population differ from another's, on the
+    logit scale: the SD of a population's rate around the mean, from the differences
+    between the dev sets (two or more) less their sampling variance (a moment estimate, as
+    :func:`between_set_variance` for the age bias; floor 0).
+
+    For each band and rate (tpr over the female faces, fpr over the male ones) with its
+    Jeffreys posterior mean ``r`` over ``n`` faces, ``logit(r)`` has sampling variance about
+    ``1 / (n r (1 - r))``; the between-set variance is the average over bands and rates of
+    ``(sum of squared deviations from the mean - sum of sampling variances (k - 1) / k) /
+    (k - 1)``."""
+    k = len(per_set)
+    if k < 2:
+        return 0.0
+    excess = []
+    for j in range(len(per_set[0])):
+        for hits, misses in (("tp", "fn"), ("fp", "tn")):
+            n = np.array([getattr(s[j], hits) + getattr(s[j], misses) for s in per_set], float)
+            r = (np.array([getattr(s[j], hits) for s in per_set], float) + PRIOR) / (n + 2 * PRIOR)
+            x, v = _logit(r), 1.0 / ((n + 2 * PRIOR) * r * (1 - r))
+            excess.append((((x - x.mean()) ** 2).sum() - v.sum() * (k - 1) / k) / (k - 1))
+    return float(np.sqrt(max(0.0, float(np.mean(excess)))))
 
 
 def between_set_variance(biases, ses) -> float:
