@@ -96,6 +96,10 @@ def test_aligned_prediction_is_the_model_on_the_resized_image(model_path):
         analyzer.detector  # noqa: B018
 
 
+def p_female(face) -> float:
+    return face.gender_probability if face.gender == "female" else 1 - face.gender_probability
+
+
 def test_detected_faces_are_aligned_back_to_their_chips(model_path, scene):
     det, images, chips = scene
     analyzer = GenderAge(model_path, detector=det)
@@ -104,9 +108,10 @@ def test_detected_faces_are_aligned_back_to_their_chips(model_path, scene):
     # Each face's prediction matches the prediction on its own chip, up to resampling noise.
     for face, chip in zip(result.faces, chips[:2]):
         ref = analyzer.predict(chip, aligned=True).faces[0]
-        assert face.gender == ref.gender
+        # P(female), not the label: on these textured (face-less) chips it can sit at 0.5,
+        # where a label compares a rounding, not the alignment.
+        assert abs(p_female(face) - p_female(ref)) < 0.03
         assert abs(face.age - ref.age) < 1.0
-        assert abs(face.gender_probability - ref.gender_probability) < 0.03
 
 
 def test_batch_equals_single_predictions_and_calls_the_model_once(model_path, scene):
