@@ -4,8 +4,9 @@ The configurations run interleaved in one process (round by round, the order rot
 so that the host's drift and the other processes on it hit them alike; the ratio to v1 is
 the figure to trust on a shared machine.
 
-- ``v1``: the release before issue 19: the v1 MTCNN settings (``V1_SETTINGS``) and the fp32
-  model;
+- ``v1``: the release before issue 19: Pillow decoding every JPEG
+  (``decode_image(..., opencv_jpeg=False)``, then the array into ``predict``), the v1 MTCNN
+  settings (``V1_SETTINGS``) and the fp32 model;
 - ``new detector, fp32``: today's default detector with the fp32 model;
 - ``new (default)``: ``GenderAge()`` as shipped: default detector, default precision (int8
   when the package ships it).
@@ -75,8 +76,13 @@ def main(argv=None) -> int:
     for name, analyzer in configs.items():
         for _ in range(args.warmup):
             outputs[name] = analyzer.predict(data)
-    times, cpu = interleaved({name: (lambda a=a: a.predict(data)) for name, a in configs.items()},
-                             args.rounds, args.runs)
+    from genderage.imageio import decode_image
+
+    calls = {name: (lambda a=a: a.predict(data)) for name, a in configs.items()}
+    calls["v1"] = lambda a=configs["v1"]: a.predict(decode_image(data, opencv_jpeg=False))
+    for name, call in calls.items():
+        outputs[name] = call()
+    times, cpu = interleaved(calls, args.rounds, args.runs)
     v1_median = float(np.median(times["v1"]))
     report = {"photo": source, "rounds": args.rounds, "runs_per_round": args.runs,
               "cpu_count": os.cpu_count(), "load_average": os.getloadavg(), "configs": {}}

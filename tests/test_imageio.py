@@ -252,3 +252,58 @@ def test_file_size_cap(tmp_path):
     assert info.value.kind == "too_large" and "limit 1,000" in str(info.value)
     assert len(read_file_bytes(path, max_bytes=path.stat().st_size)) == path.stat().st_size
     assert MAX_FILE_BYTES == 64 * 2**20
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+@pytest.mark.parametrize("subsampling", [0, 1, 2])
+@pytest.mark.parametrize("progressive", [False, True])
+def test_fast_jpeg_decode_is_pillows_to_the_bit(mode, subsampling, progressive):
+    """Complete, upright RGB/grayscale JPEGs are decoded by OpenCV (faster): the pixels must
+    be Pillow's exactly, for every chroma subsampling, baseline and progressive."""
+    import io
+
+    import cv2
+    from PIL import Image
+
+    from genderage.imageio import _decode_plain_jpeg, decode_image
+
+    rng = np.random.default_rng(subsampling)
+    base = cv2.resize(rng.integers(0, 256, (30, 40, 3)).astype(np.uint8), (333, 251),
+                      interpolation=cv2.INTER_CUBIC)
+    buf = io.BytesIO()
+    kw = {"subsampling": subsampling} if mode == "RGB" else {}
+    Image.fromarray(base).convert(mode).save(buf, "JPEG", quality=60, progressive=progressive,
+                                             **kw)
+    data = buf.getvalue()
+    with Image.open(io.BytesIO(data)) as img:
+        fast = _decode_plain_jpeg(img, data)
+        pillow = np.array(img.convert("RGB"))
+    assert fast is not None, "this file should take the fast path"
+    np.testing.assert_array_equal(fast, pillow)
+    np.testing.assert_array_equal(decode_image(data), pillow)
+
+
+def test_fast_jpeg_decode_leaves_truncated_and_rotated_files_to_pillow():
+    import io
+
+    from PIL import Image
+
+    from genderage.imageio import ImageDecodeError, _decode_plain_jpeg, decode_image
+
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (48, 64, 3), np.uint8))
+    buf = io.BytesIO()
+    img.save(buf, "JPEG")
+    data = buf.getvalue()
+    cut = data[:-200]  # no end-of-image marker: OpenCV would fill grey, Pillow refuses
+    with Image.open(io.BytesIO(cut)) as im:
+        assert _decode_plain_jpeg(im, cut) is None
+    with pytest.raises(ImageDecodeError, match="corrupt or truncated"):
+        decode_image(cut)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotated 90 degrees: Pillow applies it
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", exif=exif)
+    rotated = buf.getvalue()
+    with Image.open(io.BytesIO(rotated)) as im:
+        assert _decode_plain_jpeg(im, rotated) is None
+    assert decode_image(rotated).shape == (64, 48, 3)
