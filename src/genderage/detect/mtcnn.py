@@ -204,11 +204,14 @@ def crop_patches(image: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
     """
     h, w = image.shape[:2]
     out = np.empty((len(boxes), size, size, 3), np.float32)
-    for i, (x1, y1, x2, y2) in enumerate(boxes.astype(np.int64)):
-        patch = np.zeros((y2 - y1, x2 - x1, 3), np.uint8)
-        sx1, sy1, sx2, sy2 = max(x1, 0), max(y1, 0), min(x2, w), min(y2, h)
-        if sx2 > sx1 and sy2 > sy1:
-            patch[sy1 - y1:sy2 - y1, sx1 - x1:sx2 - x1] = image[sy1:sy2, sx1:sx2]
+    for i, (x1, y1, x2, y2) in enumerate(boxes.astype(np.int64).tolist()):
+        if x1 >= 0 and y1 >= 0 and x2 <= w and y2 <= h:  # inside: resize a view, no copy
+            patch = image[y1:y2, x1:x2]
+        else:
+            patch = np.zeros((y2 - y1, x2 - x1, 3), np.uint8)
+            sx1, sy1, sx2, sy2 = max(x1, 0), max(y1, 0), min(x2, w), min(y2, h)
+            if sx2 > sx1 and sy2 > sy1:
+                patch[sy1 - y1:sy2 - y1, sx1 - x1:sx2 - x1] = image[sy1:sy2, sx1:sx2]
         out[i] = cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA)
     return (out - PIXEL_MEAN) * PIXEL_SCALE
 
