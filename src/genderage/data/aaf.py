@@ -10,7 +10,6 @@ chip used for duplicate search and the teacher's chips are all cut from those la
 from __future__ import annotations
 
 import csv
-import hashlib
 import logging
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -21,7 +20,8 @@ import numpy as np
 
 from ..contract import gender_index
 from ..imageio import ImageDecodeError, read_image
-from .detect_pool import default_workers, map_with_detector, save_npz_atomic
+from .detect_pool import (default_workers, detection_cache_file, map_with_detector,
+                          save_npz_atomic)
 
 log = logging.getLogger(__name__)
 
@@ -85,16 +85,8 @@ def load_landmarks(root: str | Path, files: list[str], cache_dir: str | Path | N
         float32 ``[N, 5, 2]`` landmarks in image pixels (zeros where no face was found) and
         a bool ``[N]`` mask of the files with a face.
     """
-    from ..detect.base import detector_fingerprint
-
-    # The detector's settings are part of the key: the default detector's settings change
-    # between releases, and a cache made under older ones must not be reused.
-    h = hashlib.sha256(f"{Path(root).resolve()}|{detector_fingerprint(detector_spec)}".encode())
-    for f in files:
-        h.update(f.encode() + b"\0")
-    cache_file = None
-    if cache_dir is not None:
-        cache_file = Path(cache_dir) / f"aaf_landmarks_{h.hexdigest()[:16]}.npz"
+    cache_file = detection_cache_file(cache_dir, "aaf_landmarks", root, detector_spec, files)
+    if cache_file is not None:
         if cache_file.is_file():
             with np.load(cache_file) as z:
                 return z["landmarks"], z["found"]

@@ -3,6 +3,7 @@ hold the results (AAF landmarks, UTKFace pipeline re-crops)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -48,3 +49,21 @@ def save_npz_atomic(path: Path, **arrays: np.ndarray) -> None:
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, **arrays)
     os.replace(tmp, path)
+
+
+def detection_cache_file(cache_dir: str | Path | None, prefix: str, root: str | Path,
+                         detector_spec: str | None, files: list[str], *extra) -> Path | None:
+    """``cache_dir/<prefix>_<key>.npz`` for detections of ``files`` under ``root``, or
+    ``None`` without a cache folder. The key names the detector's backend and settings
+    (:func:`~genderage.detect.base.detector_fingerprint`): the default detector's settings
+    change between releases, and a cache made under older ones must not be reused."""
+    if cache_dir is None:
+        return None
+    from ..detect.base import detector_fingerprint
+
+    head = "|".join([str(Path(root).resolve()), detector_fingerprint(detector_spec),
+                     *map(str, extra)])
+    h = hashlib.sha256(head.encode())
+    for f in files:
+        h.update(f.encode() + b"\0")
+    return Path(cache_dir) / f"{prefix}_{h.hexdigest()[:16]}.npz"

@@ -9,7 +9,6 @@ crops come from the same code, detector noise included.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
 
@@ -18,7 +17,8 @@ import numpy as np
 
 from ..align import align_face
 from ..contract import CHIP_SIZE, INPUT_SIZE
-from ..data.detect_pool import default_workers, map_with_detector, save_npz_atomic
+from ..data.detect_pool import (default_workers, detection_cache_file, map_with_detector,
+                                save_npz_atomic)
 from ..imageio import ImageDecodeError, read_image
 
 log = logging.getLogger(__name__)
@@ -74,15 +74,9 @@ def load_recrops(data_dir: str | Path, files: list[str], cache_dir: str | Path |
         uint8 ``[N, 112, 112, 3]`` crops (zeros where no face was found) and a bool ``[N]``
         mask of the files whose face was found.
     """
-    from ..detect.base import detector_fingerprint
-
-    h = hashlib.sha256(f"{Path(data_dir).resolve()}|{detector_fingerprint(detector_spec)}|"
-                       f"{DEFAULT_PAD}".encode())
-    for f in files:
-        h.update(f.encode() + b"\0")
-    cache_file = None
-    if cache_dir is not None:
-        cache_file = Path(cache_dir) / f"recrops_{h.hexdigest()[:16]}.npz"
+    cache_file = detection_cache_file(cache_dir, "recrops", data_dir, detector_spec, files,
+                                      DEFAULT_PAD)
+    if cache_file is not None:
         if cache_file.is_file():
             with np.load(cache_file) as z:
                 if z["faces"].shape == (len(files), INPUT_SIZE, INPUT_SIZE, 3):
