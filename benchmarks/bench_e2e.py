@@ -1,4 +1,5 @@
-"""End to end, old vs new: ``GenderAge().predict(jpeg_bytes)`` on a 640x480 one-face photo.
+"""End to end, old vs new: ``GenderAge().predict(jpeg_bytes)`` on a 640x480 one-face photo
+and on group photos, with each configuration's recall on those same group photos.
 
 The configurations run interleaved in one process (round by round, the order rotating),
 so that the host's drift and the other processes on it hit them alike; the ratio to v1 is
@@ -9,9 +10,17 @@ the figure to trust on a shared machine.
   settings (``V1_SETTINGS``) and the fp32 model;
 - ``new detector, fp32``: today's default detector with the fp32 model;
 - ``new (default)``: ``GenderAge()`` as shipped: default detector, default precision (int8
-  when the package ships it).
+  when the package ships it);
+- ``0.2 (48 + retry)``: 0.2's default detector (``V02_SETTINGS``), which missed faces in group
+  photos (issue 23), with the int8 model: for reference.
 
-    PYTHONPATH=src python benchmarks/bench_e2e.py --rounds 20 --runs 25
+The group photos (``--group N``, composed from AAF crops with known faces by
+:mod:`genderage.evaluation.group_photos`, seed 1: collages, scenes, single faces; ordinary,
+dark, busy; 640 to 1920 px wide) are JPEG-encoded once; one timed call predicts all of them
+in turn, and the figure is per photo. Recall counts the known faces with at least 20 px
+between the eyes that the results' landmarks match.
+
+    PYTHONPATH=src python benchmarks/bench_e2e.py --rounds 20 --runs 25 --group 24
 """
 
 from __future__ import annotations
@@ -36,12 +45,25 @@ def one_face_photo() -> bytes:
 
 
 def analyzers() -> dict:
-    from genderage.detect.mtcnn import V1_SETTINGS, MtcnnDetector
+    from genderage.detect.mtcnn import V02_SETTINGS, V1_SETTINGS, MtcnnDetector
     from genderage.pipeline import GenderAge
 
     return {"v1": GenderAge(detector=MtcnnDetector(**V1_SETTINGS), precision="fp32"),
             "new detector, fp32": GenderAge(precision="fp32"),
-            "new (default)": GenderAge()}
+            "new (default)": GenderAge(),
+            "0.2 (48 + retry)": GenderAge(detector=MtcnnDetector(**V02_SETTINGS))}
+
+
+def group_photos(n: int) -> tuple[list[bytes], list]:
+    """``n`` composed group photos as JPEG bytes (quality 95) and their known faces."""
+    import cv2
+
+    from genderage.evaluation.group_photos import build_photos
+
+    photos = build_photos(SHARED / "AAF", n_photos=n, seed=1)
+    jpegs = [cv2.imencode(".jpg", cv2.cvtColor(p.image, cv2.COLOR_RGB2BGR),
+                          [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes() for p in photos]
+    return jpegs, photos
 
 
 def interleaved(fns: dict, rounds: int, runs: int
@@ -68,6 +90,10 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=25, help="timed calls per round and config")
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
+    ap.add_argument("--group", type=int, default=24,
+                    help="group photos timed as a second set (0: none)")
+    ap.add_argument("--group-rounds", type=int, default=6,
+                    help="rounds over the group set (one timed call per config and round)")
     args = ap.parse_args(argv)
 
     data, source = make_photo(AAF_IMAGE)
@@ -96,6 +122,8 @@ def main(argv=None) -> int:
             "cpu_ratio_to_v1": round(float(np.median(cpu[name]) / np.median(cpu["v1"])), 3),
             "faces": [{"gender": f.gender, "p": round(f.gender_probability, 3),
                        "age": round(f.age, 1)} for f in faces]}
+    if args.group:
+        report["group"] = group_set(configs, args.group, args.group_rounds)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -109,7 +137,48 @@ def main(argv=None) -> int:
         print(f"| {name} | {r['model']} | {r['median_ms']:.2f} | {r['p90_ms']:.2f} "
               f"| {r['ratio_to_v1']:.2f} | {r['cpu_median_ms']:.2f} | {r['cpu_ratio_to_v1']:.2f} "
               f"| {faces or 'none'} |")
+    if args.group:
+        g = report["group"]
+        print(f"\n{g['photos']} group photos ({g['faces_iod20']} faces with >= 20 px between the "
+              f"eyes), {args.group_rounds} rounds, interleaved; ms per photo")
+        print("| configuration | median ms / photo | median / v1 | CPU ms / photo | CPU / v1 "
+              "| recall, IOD >= 20 px | faces found | false boxes |")
+        print("|---|---|---|---|---|---|---|---|")
+        for name, r in g["configs"].items():
+            print(f"| {name} | {r['median_ms']:.1f} | {r['ratio_to_v1']:.2f} "
+                  f"| {r['cpu_median_ms']:.1f} | {r['cpu_ratio_to_v1']:.2f} "
+                  f"| {100 * r['recall_iod20']:.1f}% | {r['faces']} | {r['false_boxes']} |")
     return 0
+
+
+def group_set(configs: dict, n: int, rounds: int) -> dict:
+    """Time every configuration on ``n`` group photos (one call = all photos, v1 decoding
+    with Pillow as v1 did) and score each one's faces against the known ones."""
+    from genderage.evaluation.group_photos import score_detections
+    from genderage.imageio import decode_image
+
+    jpegs, photos = group_photos(n)
+
+    def run(analyzer, pillow: bool):
+        return [analyzer.predict(decode_image(j, opencv_jpeg=False) if pillow else j)
+                for j in jpegs]
+
+    calls = {name: (lambda a=a, p=(name == "v1"): run(a, p)) for name, a in configs.items()}
+    results = {name: call() for name, call in calls.items()}  # also the warm-up
+    wall, cpu = interleaved(calls, rounds, 1)
+    out = {"photos": n, "faces_iod20": sum(f.iod >= 20 for p in photos for f in p.faces),
+           "configs": {}}
+    for name in configs:
+        marks = [[np.asarray(f.landmarks, np.float32) for f in r.faces] for r in results[name]]
+        score = score_detections(photos, marks)
+        out["configs"][name] = {
+            "median_ms": round(float(np.median(wall[name])) / n, 2),
+            "ratio_to_v1": round(float(np.median(wall[name]) / np.median(wall["v1"])), 3),
+            "cpu_median_ms": round(float(np.median(cpu[name])) / n, 2),
+            "cpu_ratio_to_v1": round(float(np.median(cpu[name]) / np.median(cpu["v1"])), 3),
+            "recall_iod20": round(score.recall(), 4), "false_boxes": score.false_boxes,
+            "faces": sum(len(r.faces) for r in results[name])}
+    return out
 
 
 if __name__ == "__main__":

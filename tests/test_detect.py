@@ -474,19 +474,34 @@ def test_v1_settings_reproduce_the_v1_cascade(hopper):
     np.testing.assert_allclose(found[0].bbox, [173.3547, 109.7724, 349.4574, 329.7885], atol=1e-3)
 
 
-def test_default_passes_go_from_cheap_to_small_faces():
+def test_default_passes_search_small_faces_first_time():
+    # Since issue 23 the first pass already searches down to the smallest face; 0.2 searched
+    # small faces only when nothing larger was found.
     det = mtcnn.MtcnnDetector()
-    assert det._passes() == [(0.1, 48.0), (0.25, 48.0), (0.1, 24.0)]
+    assert det._passes() == [(0.1, 24.0), (0.25, 24.0)]
+    assert mtcnn.MtcnnDetector(**mtcnn.V02_SETTINGS)._passes() == \
+        [(0.1, 48.0), (0.25, 48.0), (0.1, 24.0)]
     v1 = mtcnn.MtcnnDetector(**mtcnn.V1_SETTINGS)
     assert v1._passes() == [(0.1, 24.0), (0.25, 24.0)]
 
 
-def test_small_face_alone_is_found_by_the_small_face_pass(hopper):
-    # A 70 px tall crop in a 640x480 photo: its face box (~38 px wide) is below what the
-    # first pass finds (boxes from ~46 px here), so only the small-face pass finds it.
+def test_canvas_grows_with_the_photo_so_min_face_px_stays_in_image_pixels():
+    det = mtcnn.MtcnnDetector()                         # min_face_px 64 -> 24 canvas px
+    assert det.canvas_side(480, 640, 0.1) == 320         # 768 * 24 / 64 = 288 < 320
+    assert det.canvas_side(1080, 1920, 0.1) == 864       # 2304 * 24 / 64
+    assert det.canvas_side(20000, 30000, 0.1) == mtcnn.MAX_CANVAS
+    assert mtcnn.MtcnnDetector(**mtcnn.V1_SETTINGS).canvas_side(1080, 1920, 0.1) == 320
+
+
+def test_small_face_alone_is_found(hopper):
+    # A 70 px tall crop in a 640x480 photo: its face box (~38 px wide) is below what 0.2's
+    # first pass finds (boxes from ~46 px here); its small-face pass and today's default
+    # search find it.
     image = textured_background()
     paste(image, hopper[60:420, 110:420], 70, 300, 200)
-    assert mtcnn.MtcnnDetector(small_face_retry=None).detect(image) == []
+    assert mtcnn.MtcnnDetector(**{**mtcnn.V02_SETTINGS, "small_face_retry": None}
+                               ).detect(image) == []
+    assert len(mtcnn.MtcnnDetector(**mtcnn.V02_SETTINGS).detect(image)) == 1
     found = mtcnn.MtcnnDetector().detect(image)
     assert len(found) == 1
     assert_plausible_face(found[0], image.shape)

@@ -115,7 +115,7 @@ def _create_mtcnn(path: Path | None, score_threshold: float | None) -> Detector:
 
 def _create_mtcnn_v1(path: Path | None, score_threshold: float | None) -> Detector:
     from .mtcnn import V1_SETTINGS, MtcnnDetector
-    return MtcnnDetector(**V1_SETTINGS, **_threshold_kw(score_threshold))
+    return MtcnnDetector(**{**V1_SETTINGS, **_threshold_kw(score_threshold)})
 
 
 def _create_yunet(path: Path | None, score_threshold: float | None) -> Detector:

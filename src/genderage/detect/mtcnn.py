@@ -40,9 +40,32 @@ WEIGHT_SHA256 = {
 PIXEL_MEAN, PIXEL_SCALE = 127.5, 1.0 / 128.0
 """Network input = (RGB pixel - 127.5) / 128."""
 
-V1_SETTINGS = {"min_face": 24.0, "small_face_retry": None, "refine_nms": 0.7, "fast_resize": False}
+V1_SETTINGS = {"min_face": 24.0, "small_face_retry": None, "refine_nms": 0.7, "fast_resize": False,
+               "min_face_px": None, "stage_thresholds": (0.6, 0.7), "score_threshold": 0.7}
 """The cascade of genderage 0.1 (the release before issue 19): ``MtcnnDetector(**V1_SETTINGS)``
 reproduces its detections; benchmarks compare against it."""
+
+V02_SETTINGS = {"min_face": 48.0, "small_face_retry": 24.0, "min_face_px": None,
+                "stage_thresholds": (0.6, 0.7), "score_threshold": 0.7}
+"""The default of genderage 0.2 (issue 19): a 48 canvas-px search, and faces down to 24 canvas
+px only when nothing larger was found. It misses small faces beside large ones (issue 23);
+kept for the benchmarks' tables."""
+
+DEFAULT_MIN_FACE_PX = 64.0
+"""The default detector's ``min_face_px``: finds faces from about 20 px between the eyes (the
+group-photo evaluation in docs/detection.md)."""
+
+PNET_LARGE_LEVEL = 12_000
+"""Pyramid levels of at least this many pixels run P-Net on R-Net's thread count: two threads
+pay from about 100x120 pixels up, and cost more than they save below
+(docs/experiments/2026-12-06-detection-recall.md)."""
+
+MAX_PROPOSALS = 2000
+"""At most this many P-Net proposals (the highest-scoring) go to R-Net, and at most
+``MAX_PROPOSALS // 4`` R-Net boxes to O-Net: a photo of a stadium costs a bounded time."""
+
+MAX_CANVAS = 4096
+"""Largest canvas side searched, whatever ``min_face_px`` asks: bounds time and memory."""
 
 
 def weights_dir() -> Path:
@@ -220,15 +243,25 @@ class MtcnnDetector:
     """MTCNN with the ``mtcnn`` package's weights (the project's default detector).
 
     Args:
-        score_threshold: minimum O-Net face probability in [0, 1].
+        score_threshold: minimum O-Net face probability in [0, 1]. 0.85 keeps every face
+            of the group-photo evaluation that 0.7 keeps and drops its false boxes.
         stage_thresholds: minimum P-Net and R-Net probabilities (proposal filters).
-        input_size: the image plus border is scaled so its longer side is this many pixels.
-        min_face: smallest face searched for, in pixels of that scaled image (48 px of a 320 px
-            canvas = 96 px of a 640x480 photo). P-Net's pyramid starts at this face size:
-            halving it quadruples the largest pyramid level.
+        input_size: the image plus border is scaled so its longer side is at least this many
+            pixels (the canvas); more when ``min_face_px`` needs it.
+        min_face: smallest face searched for, in canvas pixels. P-Net's pyramid starts at this
+            face size: halving it quadruples the largest pyramid level.
+        min_face_px: smallest face searched for, in pixels of the image given to ``detect``
+            (a square of about 2.9 inter-ocular distances; P-Net's tolerance finds faces
+            somewhat smaller). The canvas is enlarged so that this many image pixels are
+            ``min_face`` canvas pixels (up to :data:`MAX_CANVAS`), so the search reaches the
+            same face size in a large photo as in a small one. ``None``: the canvas is
+            ``input_size`` whatever the photo's size (0.1 and 0.2's search, which loses small
+            faces in large photos). The default, 64, finds faces from about 20 px between
+            the eyes.
+        pyramid_factor: scale ratio between P-Net's pyramid levels.
         small_face_retry: when neither pass below finds a face, search once more down to this
-            face size (24 = 48 px of a 640x480 photo); ``None``: no such pass. A photo with a
-            large face and smaller ones gets only the faces of at least ``min_face``.
+            face size in canvas pixels; ``None`` (the default): no such pass. 0.2's default
+            (48 + a retry at 24) missed the small faces of photos with a large one.
         border: frame added around the image as a fraction of its longer side, so that a
             face filling a tight crop is seen whole (see :func:`ops.letterbox`).
         retry_border: when nothing is found, search once more with this border (``None``: no
@@ -239,19 +272,24 @@ class MtcnnDetector:
         fast_resize: build the canvas and the pyramid with :func:`ops.shrink` (integer box
             average, then bilinear) instead of OpenCV's area resize at non-integer factors.
         threads: onnxruntime intra-op threads for P-Net, R-Net and O-Net (one int: the same
-            for all three; 0 = onnxruntime's default). P-Net runs once per pyramid level on
-            small maps and is fastest on one thread; R-Net and O-Net take all crops in one
-            batch and gain from a second one (docs/experiments/2026-11-29-latency.md).
+            for all three; 0 = onnxruntime's default). P-Net runs once per pyramid level;
+            small levels are fastest on its one thread, levels of at least
+            :data:`PNET_LARGE_LEVEL` pixels run on R-Net's count. R-Net and O-Net take all
+            crops in one batch and gain from a second thread
+            (docs/experiments/2026-11-29-latency.md).
     """
 
     name = "mtcnn"
 
-    def __init__(self, *, score_threshold: float = 0.7,
-                 stage_thresholds: tuple[float, float] = (0.6, 0.7), input_size: int = 320,
-                 min_face: float = 48.0, small_face_retry: float | None = 24.0,
+    def __init__(self, *, score_threshold: float = 0.85,
+                 stage_thresholds: tuple[float, float] = (0.7, 0.7), input_size: int = 320,
+                 min_face: float = 24.0, small_face_retry: float | None = None,
                  border: float = 0.1, retry_border: float | None = 0.25,
                  refine_nms: float = 0.4, fast_resize: bool = True,
-                 threads: int | tuple[int, int, int] = (1, 2, 2)):
+                 threads: int | tuple[int, int, int] = (1, 2, 2),
+                 min_face_px: float | None = DEFAULT_MIN_FACE_PX, pyramid_factor: float = 0.709):
+        self.min_face_px = min_face_px
+        self.pyramid_factor = pyramid_factor
         self.score_threshold = score_threshold
         self.stage_thresholds = stage_thresholds
         self.input_size = input_size
@@ -263,8 +301,11 @@ class MtcnnDetector:
         self.fast_resize = fast_resize
         p_threads, r_threads, o_threads = (threads,) * 3 if isinstance(threads, int) else threads
         folder = weights_dir()
-        self._pnet = open_session(build_pnet(load_weights("pnet", folder)), p_threads,
-                                  name="P-Net")
+        pnet = build_pnet(load_weights("pnet", folder))
+        self._pnet = open_session(pnet, p_threads, name="P-Net")
+        # Large pyramid levels (a big photo searched for small faces) gain from R-Net's threads.
+        self._pnet_large = self._pnet if r_threads == p_threads else \
+            open_session(pnet, r_threads, name="P-Net")
         self._rnet = open_session(build_rnet(load_weights("rnet", folder)), r_threads,
                                   name="R-Net")
         self._onet = open_session(build_onet(load_weights("onet", folder)), o_threads,
@@ -288,8 +329,20 @@ class MtcnnDetector:
             passes.append((self.border, self.small_face_retry))
         return list(dict.fromkeys(passes))
 
+    def canvas_side(self, height: int, width: int, border: float) -> int:
+        """Longer side of the canvas an image is searched on: ``input_size``, or more when
+        ``min_face_px`` asks for faces smaller than ``min_face`` canvas pixels would reach
+        (so that a face of ``min_face_px`` image pixels is ``min_face`` canvas pixels), at
+        most :data:`MAX_CANVAS`."""
+        side = self.input_size
+        if self.min_face_px is not None:
+            bordered = max(height, width) * (1 + 2 * border)
+            side = max(side, math.ceil(bordered * self.min_face / self.min_face_px))
+        return min(side, MAX_CANVAS)
+
     def _detect(self, image_rgb: np.ndarray, border: float, min_face: float) -> list[Detection]:
-        canvas, box = letterbox(image_rgb, self.input_size, border=border, multiple=1,
+        side = self.canvas_side(*image_rgb.shape[:2], border)
+        canvas, box = letterbox(image_rgb, side, border=border, multiple=1,
                                 fast=self.fast_resize)
         boxes = self._propose(canvas, min_face)
         if len(boxes):
@@ -304,15 +357,19 @@ class MtcnnDetector:
         """Stage 1: P-Net over the pyramid -> square proposals ``[N, 4]`` in canvas pixels."""
         h, w = canvas.shape[:2]
         found = []
-        for scale in pyramid_scales(h, w, min_face):
+        for scale in pyramid_scales(h, w, min_face, self.pyramid_factor):
             size = (math.ceil(w * scale), math.ceil(h * scale))
             scaled = shrink(canvas, size)[0] if self.fast_resize else \
                 cv2.resize(canvas, size, interpolation=cv2.INTER_AREA)
             blob = ((scaled.astype(np.float32) - PIXEL_MEAN) * PIXEL_SCALE)[None]
-            reg, prob = self._pnet.run(["reg", "prob"], {"image": blob})
+            pnet = self._pnet_large if size[0] * size[1] >= PNET_LARGE_LEVEL else self._pnet
+            reg, prob = pnet.run(["reg", "prob"], {"image": blob})
             rows, cols = np.nonzero(prob[0, :, :, 1] >= self.stage_thresholds[0])
             if not len(rows):
                 continue
+            if len(rows) > 4 * MAX_PROPOSALS:  # bound the NMS below on a sea of faces
+                top = np.argpartition(-prob[0, rows, cols, 1], 4 * MAX_PROPOSALS)[:4 * MAX_PROPOSALS]
+                rows, cols = rows[top], cols[top]
             corners = np.stack([cols, rows], axis=1).astype(np.float32) * 2
             boxes = np.concatenate([corners, corners + 12], axis=1) / scale
             scores = prob[0, rows, cols, 1]
@@ -321,7 +378,7 @@ class MtcnnDetector:
         if not found:
             return np.zeros((0, 4), np.float32)
         cand = np.concatenate(found)
-        cand = cand[nms(cand[:, :4], cand[:, 4], 0.7)]
+        cand = cand[nms(cand[:, :4], cand[:, 4], 0.7)[:MAX_PROPOSALS]]
         return to_square(calibrate(cand[:, :4], cand[:, 5:9]))
 
     def _refine(self, canvas: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -329,7 +386,7 @@ class MtcnnDetector:
         reg, prob = self._rnet.run(["reg", "prob"], {"image": crop_patches(canvas, boxes, 24)})
         keep = np.flatnonzero(prob[:, 1] >= self.stage_thresholds[1])
         boxes, reg, scores = boxes[keep], reg[keep], prob[keep, 1]
-        keep = nms(boxes, scores, self.refine_nms)
+        keep = nms(boxes, scores, self.refine_nms)[:MAX_PROPOSALS // 4]
         return to_square(calibrate(boxes[keep], reg[keep]))
 
     def _output(self, canvas: np.ndarray, boxes: np.ndarray
