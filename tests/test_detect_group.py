@@ -102,3 +102,35 @@ def test_matching_is_one_to_one_and_size_aware():
     assert gp.match([face], [same]) == ([0], 0)
     assert gp.match([face], [tiny]) == ([-1], 1)
     assert gp.match([face], [same, same + 1]) == ([0], 1)  # a double box is a false box
+
+
+def test_a_crowd_is_bounded_and_still_found(source_faces, detector, monkeypatch):
+    """A photo of 300 faces (a stadium, a class photo): R-Net and O-Net see at most
+    MAX_PROPOSALS and MAX_PROPOSALS // 4 boxes, and the faces are still found."""
+    from genderage.detect import mtcnn
+
+    monkeypatch.setattr(mtcnn, "MAX_PROPOSALS", 400)
+    batches = []
+    for name in ("_rnet", "_onet"):
+        session = getattr(detector, name)
+
+        class Recorder:
+            def run(self, outputs, feeds, s=session, n=name):
+                batches.append((n, len(feeds["image"])))
+                return s.run(outputs, feeds)
+
+        monkeypatch.setattr(detector, name, Recorder())
+    canvas = np.full((15 * 95 + 20, 20 * 80 + 20, 3), 90, np.uint8)
+    faces = []
+    for k in range(300):
+        src = source_faces[k % len(source_faces)]
+        r, c = divmod(k, 20)
+        faces.append(gp._place(canvas, src, 80 / src.crop.shape[1], 10 + c * 80, 10 + r * 95,
+                               soft=False))
+    found = detector.detect(canvas)
+    assert max(n for name, n in batches if name == "_rnet") <= 400
+    assert max(n for name, n in batches if name == "_onet") <= 100
+    assert len(found) <= 100
+    # The cap keeps the highest-scoring boxes: what is found is faces, not clutter.
+    matched, false = gp.match(faces, [d.landmarks for d in found])
+    assert false == 0 and 300 - matched.count(-1) == len(found)
