@@ -487,7 +487,8 @@ def test_default_passes_search_small_faces_first_time():
 
 def test_canvas_grows_with_the_photo_so_min_face_px_stays_in_image_pixels():
     det = mtcnn.MtcnnDetector()                         # min_face_px 64 -> 24 canvas px
-    assert det.canvas_side(480, 640, 0.1) == 320         # 768 * 24 / 64 = 288 < 320
+    assert det.canvas_side(480, 640, 0.1) == 288         # 768 * 24 / 64
+    assert det.canvas_side(200, 200, 0.1) == 160         # a small crop: the floor
     assert det.canvas_side(1080, 1920, 0.1) == 864       # 2304 * 24 / 64
     assert det.canvas_side(20000, 30000, 0.1) == mtcnn.MAX_CANVAS
     assert mtcnn.MtcnnDetector(**mtcnn.V1_SETTINGS).canvas_side(1080, 1920, 0.1) == 320

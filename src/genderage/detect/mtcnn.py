@@ -41,12 +41,13 @@ PIXEL_MEAN, PIXEL_SCALE = 127.5, 1.0 / 128.0
 """Network input = (RGB pixel - 127.5) / 128."""
 
 V1_SETTINGS = {"min_face": 24.0, "small_face_retry": None, "refine_nms": 0.7, "fast_resize": False,
-               "min_face_px": None, "stage_thresholds": (0.6, 0.7), "score_threshold": 0.7}
+               "min_face_px": None, "stage_thresholds": (0.6, 0.7), "score_threshold": 0.7,
+               "input_size": 320}
 """The cascade of genderage 0.1 (the release before issue 19): ``MtcnnDetector(**V1_SETTINGS)``
 reproduces its detections; benchmarks compare against it."""
 
 V02_SETTINGS = {"min_face": 48.0, "small_face_retry": 24.0, "min_face_px": None,
-                "stage_thresholds": (0.6, 0.7), "score_threshold": 0.7}
+                "stage_thresholds": (0.6, 0.7), "score_threshold": 0.7, "input_size": 320}
 """The default of genderage 0.2 (issue 19): a 48 canvas-px search, and faces down to 24 canvas
 px only when nothing larger was found. It misses small faces beside large ones (issue 23);
 kept for the benchmarks' tables."""
@@ -247,7 +248,10 @@ class MtcnnDetector:
             of the group-photo evaluation that 0.7 keeps and drops its false boxes.
         stage_thresholds: minimum P-Net and R-Net probabilities (proposal filters).
         input_size: the image plus border is scaled so its longer side is at least this many
-            pixels (the canvas); more when ``min_face_px`` needs it.
+            pixels (the canvas); more when ``min_face_px`` needs it (from 711 px photos up,
+            by default). 0.1 and 0.2 used 320 for every photo; 160 lets a 640x480 photo be
+            searched on the 288 px its smallest face needs, with the same detections on AAF
+            crops (docs/experiments/2026-12-06-detection-recall.md).
         min_face: smallest face searched for, in canvas pixels. P-Net's pyramid starts at this
             face size: halving it quadruples the largest pyramid level.
         min_face_px: smallest face searched for, in pixels of the image given to ``detect``
@@ -282,7 +286,7 @@ class MtcnnDetector:
     name = "mtcnn"
 
     def __init__(self, *, score_threshold: float = 0.85,
-                 stage_thresholds: tuple[float, float] = (0.7, 0.7), input_size: int = 320,
+                 stage_thresholds: tuple[float, float] = (0.7, 0.7), input_size: int = 160,
                  min_face: float = 24.0, small_face_retry: float | None = None,
                  border: float = 0.1, retry_border: float | None = 0.25,
                  refine_nms: float = 0.4, fast_resize: bool = True,
