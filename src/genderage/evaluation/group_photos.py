@@ -28,7 +28,6 @@ faces by construction.
 
 from __future__ import annotations
 
-import csv
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -120,11 +119,11 @@ class SourceFace:
 def load_source_faces(aaf_dir: Path, n: int, seed: int = 0) -> list[SourceFace]:
     """``n`` AAF crops, chosen by ``seed``, each with the v1 cascade's landmarks of its one
     confident face (crops where it finds no face or several are skipped)."""
+    from ..data.aaf import read_labels
     from ..detect.mtcnn import V1_SETTINGS, MtcnnDetector
     from ..imageio import decode_image
 
-    with open(Path(aaf_dir) / "labels.csv", newline="") as f:
-        files = sorted(row["file"] for row in csv.DictReader(f))
+    files = sorted(record.file for record in read_labels(aaf_dir))
     order = np.random.default_rng(seed).permutation(len(files))
     reference = MtcnnDetector(**V1_SETTINGS)
     faces = []
