@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from . import positive_int, progress_wanted
+from . import nonempty, positive_int, progress_wanted
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ def add_parser(sub):
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="image files, folders (recursive), or .txt/.csv/.parquet lists of "
                         "paths (a 'path' column); paths may be fsspec URIs")
-    p.add_argument("--out", required=True, metavar="DIR",
+    p.add_argument("--out", required=True, metavar="DIR", type=nonempty,
                    help="output dataset: a folder of Parquet part files")
     p.add_argument("--engine", choices=ENGINES, default="local",
                    help="local worker processes (default) or Ray Data (genderage[ray])")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..outputs import output_path
 from . import positive_int
 
 
@@ -17,8 +18,9 @@ def add_parser(sub):
                     "report.md, report.html and report.json. Method: docs/report.md.")
     p.add_argument("results", type=Path, metavar="RESULTS.parquet",
                    help="output of `genderage batch` (a Parquet file or folder)")
-    p.add_argument("--out", type=Path, default=Path("report"), metavar="DIR",
-                   help="folder for report.md, report.html, report.json (default: ./report)")
+    p.add_argument("--out", type=output_path, default=Path("report"), metavar="DIR",
+                   help="folder for report.md, report.html, report.json (default: ./report); "
+                        "existing report files in it are never written over")
     p.add_argument("--exclude-low-quality", action="store_true",
                    help="leave out faces flagged low quality")
     p.add_argument("--by", metavar="COLUMN",
@@ -30,8 +32,14 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from ..report import build_report, write_report
+    from ..cli import CliError
+    from ..outputs import OutputExistsError, check_outputs
+    from ..report import REPORT_FILES, build_report, write_report
 
+    try:
+        check_outputs([args.out / name for name in REPORT_FILES], inputs=[args.results])
+    except OutputExistsError as exc:
+        raise CliError(str(exc)) from None
     report = build_report(args.results, exclude_low_quality=args.exclude_low_quality,
                           by=args.by, n_boot=args.bootstrap, seed=args.seed)
     files = write_report(report, args.out)

@@ -11,16 +11,27 @@ from pathlib import Path
 from .stats import AGE_BANDS
 
 
+REPORT_FILES = ("report.json", "report.md", "report.html")
+
+
 def write_report(report: dict, out_dir: str | Path) -> list[Path]:
-    """Write the three files into ``out_dir`` (created if needed); return their paths."""
+    """Write the three files (:data:`REPORT_FILES`) into ``out_dir`` (created if needed) as
+    new files (:func:`~genderage.outputs.write_new`: none is written over, no link is
+    followed); return their paths.
+
+    Raises:
+        OutputExistsError: a report file already exists in ``out_dir``; nothing is written.
+    """
+    from ..outputs import check_outputs, write_new
+
     out = Path(out_dir)
+    paths = [out / name for name in REPORT_FILES]
+    check_outputs(paths)
     out.mkdir(parents=True, exist_ok=True)
-    files = {"report.json": json.dumps(report, indent=2) + "\n",
-             "report.md": markdown(report),
-             "report.html": html_page(report)}
-    for name, text in files.items():
-        (out / name).write_text(text, encoding="utf-8")
-    return [out / name for name in files]
+    texts = (json.dumps(report, indent=2) + "\n", markdown(report), html_page(report))
+    for path, text in zip(paths, texts):
+        write_new(path, text)
+    return paths
 
 
 def pct(x: float | None) -> str:
