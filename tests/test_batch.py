@@ -32,7 +32,7 @@ from genderage.cli import main  # noqa: E402
 SRC = Path(__file__).resolve().parents[1] / "src"
 COLUMNS = ["path", "face_index", "bbox", "landmarks", "det_score", "gender",
            "gender_probability", "age", "age_low", "age_high", "low_quality", "quality_reasons",
-           "error", "error_kind", "model_sha256", "genderage_version"]
+           "error", "error_kind", "model_sha256", "genderage_version", "path_bytes"]
 
 
 @pytest.fixture(scope="module")
@@ -253,3 +253,53 @@ def test_report_reads_batch_output(reference, tmp_path):
     assert (report["n_images"], report["n_images_failed"], report["n_faces"]) == (
         len(set(table["path"].to_pylist())), len(BAD_FILES), 26)
     assert report["model_sha256"] == table["model_sha256"][0].as_py()
+
+
+def non_utf8_folder(tmp_path, folder) -> tuple[Path, str, str]:
+    """A folder with an ordinary photo and a copy whose name is Latin-1 (not UTF-8), plus a
+    broken file with such a name. Returns (folder, the odd photo's path, the broken one's)."""
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    photo = (folder / "pair.png").read_bytes()
+    (odd / "plain.png").write_bytes(photo)
+    name, broken = os.fsencode(odd) + b"/caf\xe9.png", os.fsencode(odd) + b"/bad\xff.jpg"
+    Path(os.fsdecode(name)).write_bytes(photo)
+    Path(os.fsdecode(broken)).write_bytes(b"\xff\xd8\xff not really")
+    return odd, os.fsdecode(name), os.fsdecode(broken)
+
+
+def check_non_utf8_rows(table, odd: Path, name: str, broken: str) -> None:
+    from genderage.batch.schema import stored_paths
+
+    rows = {p: r for p, r in zip(stored_paths(table), table.to_pylist())}
+    assert set(rows) == {str(odd / "plain.png"), name, broken}  # lossless round trip
+    assert rows[name]["path"] == str(odd) + "/caf\\xe9.png"
+    assert rows[name]["path_bytes"] == os.fsencode(name)
+    assert rows[str(odd / "plain.png")]["path_bytes"] is None
+    plain = table.filter(pc.equal(table["path"], str(odd / "plain.png")))
+    odd_rows = table.filter(pc.equal(table["path"], rows[name]["path"]))
+    assert odd_rows["age"].to_pylist() == pytest.approx(plain["age"].to_pylist(), abs=1e-3)
+    assert len(plain) == 2
+    assert rows[broken]["error_kind"] == "corrupt"
+    assert rows[broken]["error"].startswith(str(odd) + "/bad\\xff.jpg: ")
+
+
+def test_non_utf8_file_names_are_analysed_and_stored_losslessly(folder, model_path, tmp_path,
+                                                                capsys):
+    odd, name, broken = non_utf8_folder(tmp_path, folder)
+    out = tmp_path / "out"
+    assert batch(odd, "--out", out, "--workers", "1", model_path=model_path) == 1
+    check_non_utf8_rows(read_output(out), odd, name, broken)
+    capsys.readouterr()
+    assert batch(odd, "--out", out, "--workers", "1", model_path=model_path) == 1  # resumes
+    assert "3 images (0 analysed now, 3 already in" in capsys.readouterr().err
+    listing = tmp_path / "list.txt"
+    listing.write_bytes(os.fsencode(name) + b"\n")
+    assert batch(listing, "--out", tmp_path / "out2", model_path=model_path) == 0
+    assert stored_paths_of(tmp_path / "out2") == [name]
+
+
+def stored_paths_of(out) -> list[str]:
+    from genderage.batch.schema import stored_paths
+
+    return sorted(set(stored_paths(read_output(out))))

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from .schema import OPTIONS_KEY, face_count, failure_kinds
+from .schema import OPTIONS_KEY, as_text, face_count, failure_kinds, stored_paths
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +82,17 @@ class PartStore:
     def done(self, wanted: set[str]) -> DoneImages:
         """The images of ``wanted`` that complete parts already hold, with their counts."""
         result = DoneImages()
+        wanted_text = pa.array(sorted({as_text(p) for p in wanted}), pa.string())
         for part in self.parts():
-            table = pq.read_table(part, filesystem=self.fs,
-                                  columns=["path", "face_index", "error_kind"])
-            table = table.filter(pc.is_in(table["path"], pa.array(list(wanted), pa.string())))
-            result.paths.update(table["path"].to_pylist())
+            names = pq.read_schema(part, filesystem=self.fs).names
+            table = pq.read_table(part, filesystem=self.fs, columns=[
+                c for c in ("path", "path_bytes", "face_index", "error_kind") if c in names])
+            table = table.filter(pc.is_in(table["path"], wanted_text))
+            paths = stored_paths(table)
+            if any(p not in wanted for p in paths):  # a name whose text form another's shares
+                table = table.filter(pa.array([p in wanted for p in paths]))
+                paths = [p for p in paths if p in wanted]
+            result.paths.update(paths)
             result.faces += face_count(table)
             for kind in failure_kinds(table):
                 result.failures[kind] = result.failures.get(kind, 0) + 1
