@@ -48,13 +48,17 @@ class DoneImages:
 class PartStore:
     """A ``--out`` folder (local path or a URI pyarrow resolves) of Parquet part files.
 
+    A local folder is locked for this store's life (:class:`~genderage.batch.lock.OutputLock`)
+    until :meth:`close`: a second run on it is refused while this one lives.
+
     Args:
         out: the dataset folder; created if missing.
         options_json: :meth:`BatchOptions.fingerprint`; existing parts must carry the same.
         overwrite: delete existing part files first (nothing else in the folder).
 
     Raises:
-        OutputError: ``out`` is a file, or holds parts written with other options.
+        OutputError: ``out`` is a file, holds parts written with other options, or is
+            locked by another live run.
     """
 
     def __init__(self, out: str, options_json: str, overwrite: bool = False):
@@ -65,6 +69,21 @@ class PartStore:
         if info.type == pafs.FileType.File:
             raise OutputError(f"{out}: exists and is a file; --out names a folder of parts")
         self.fs.create_dir(self.root, recursive=True)
+        self.lock = None
+        if isinstance(self.fs, pafs.LocalFileSystem):
+            from .lock import OutputLock, OutputLockedError
+
+            try:
+                self.lock = OutputLock(self.root)
+            except OutputLockedError as exc:
+                raise OutputError(str(exc)) from None
+        try:
+            self._open(overwrite)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, overwrite: bool) -> None:
         for stale in self._files(TMP_PREFIX):
             log.info("removing %s, left by a killed run", stale)
             self.fs.delete_file(stale)
@@ -74,6 +93,11 @@ class PartStore:
         self._check_options()
         self._run = f"{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
         self._written = 0
+
+    def close(self) -> None:
+        """Release the folder's lock (:mod:`genderage.batch.lock`)."""
+        if self.lock is not None:
+            self.lock.release()
 
     def parts(self) -> list[str]:
         """The complete part files, sorted."""

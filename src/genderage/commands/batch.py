@@ -76,6 +76,7 @@ def run(args) -> int:
     if job.found.skipped:
         print(f"genderage batch: {job.found.skipped_summary()} (-v lists them)", file=sys.stderr)
     if not job.paths:
+        job.close()
         raise CliError(f"no image files found in {', '.join(args.inputs)}")
 
     bar = _progress_bar(len(job.paths), len(job.done.paths),

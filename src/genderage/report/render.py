@@ -65,9 +65,12 @@ def _summary_rows(r: dict) -> list[tuple[str, str, str, str]]:
 
 def _counts_line(r: dict) -> str:
     used = "low-quality faces excluded" if r["exclude_low_quality"] else "all faces used"
+    doubled = r.get("n_rows_doubled", 0)
     return (f"{r['n_images']} images ({r['n_images_failed']} unreadable), {r['n_faces']} faces "
             f"({r['n_faces_low_quality']} low quality; {used}): **{r['n_faces_used']} faces "
-            "used**.")
+            "used**." + (f" {doubled} doubled row(s) dropped: the same image and face was "
+                         "written more than once (two batch runs on one folder); each is "
+                         "counted once." if doubled else ""))
 
 
 def _method_lines(r: dict) -> list[str]:
