@@ -48,8 +48,10 @@ def run(args) -> int:
     lo, hi = fs["naive_ci95"] if fs["ci95"] is None else fs["ci95"]
     kind = "naive" if fs["estimate"] is None else "corrected"
     age = report["mean_age"]
+    age_ci = "no interval from one face" if age["ci95"] is None else \
+        f"{age['ci95'][0]:.1f}-{age['ci95'][1]:.1f}"
     print(f"{report['n_faces_used']} faces: female share {100 * share:.1f}% ({kind}; 95% "
-          f"{100 * lo:.1f}-{100 * hi:.1f}%), mean age {age['estimate']:.1f} "
-          f"({age['ci95'][0]:.1f}-{age['ci95'][1]:.1f})")
+          f"{100 * lo:.1f}-{100 * hi:.1f}%, n={report['n_faces_used']}), mean age "
+          f"{age['estimate']:.1f} ({age_ci}, n={report['n_faces_used']})")
     print("wrote " + ", ".join(str(f) for f in files))
     return 0
