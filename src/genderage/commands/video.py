@@ -110,7 +110,7 @@ def _process(source, analyzer, args) -> int:
     from ..video.analysis import VideoAnalysis
     from ..video.draw import draw_frame
 
-    analysis = VideoAnalysis(analyzer, source.fps, args.every)
+    analysis = VideoAnalysis(analyzer, source.fps, args.every, frame_step=source.step)
     progress = None if args.no_progress else _Progress(source, args.every)
     tracks_out = sys.stdout if args.out is None else _open_text(args.out)
     frames_out = _open_text(args.frames) if args.frames else None
