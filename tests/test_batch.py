@@ -32,7 +32,7 @@ from genderage.cli import main  # noqa: E402
 SRC = Path(__file__).resolve().parents[1] / "src"
 COLUMNS = ["path", "face_index", "bbox", "landmarks", "det_score", "gender",
            "gender_probability", "age", "age_low", "age_high", "low_quality", "quality_reasons",
-           "error", "error_kind", "model_sha256", "genderage_version"]
+           "error", "error_kind", "model_sha256", "genderage_version", "path_bytes"]
 
 
 @pytest.fixture(scope="module")
@@ -253,3 +253,144 @@ def test_report_reads_batch_output(reference, tmp_path):
     assert (report["n_images"], report["n_images_failed"], report["n_faces"]) == (
         len(set(table["path"].to_pylist())), len(BAD_FILES), 26)
     assert report["model_sha256"] == table["model_sha256"][0].as_py()
+
+
+def non_utf8_folder(tmp_path, folder) -> tuple[Path, str, str]:
+    """A folder with an ordinary photo and a copy whose name is Latin-1 (not UTF-8), plus a
+    broken file with such a name. Returns (folder, the odd photo's path, the broken one's)."""
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    photo = (folder / "pair.png").read_bytes()
+    (odd / "plain.png").write_bytes(photo)
+    name, broken = os.fsencode(odd) + b"/caf\xe9.png", os.fsencode(odd) + b"/bad\xff.jpg"
+    Path(os.fsdecode(name)).write_bytes(photo)
+    Path(os.fsdecode(broken)).write_bytes(b"\xff\xd8\xff not really")
+    return odd, os.fsdecode(name), os.fsdecode(broken)
+
+
+def check_non_utf8_rows(table, odd: Path, name: str, broken: str) -> None:
+    from genderage.batch.schema import stored_paths
+
+    rows = {p: r for p, r in zip(stored_paths(table), table.to_pylist())}
+    assert set(rows) == {str(odd / "plain.png"), name, broken}  # lossless round trip
+    assert rows[name]["path"] == str(odd) + "/caf\\xe9.png"
+    assert rows[name]["path_bytes"] == os.fsencode(name)
+    assert rows[str(odd / "plain.png")]["path_bytes"] is None
+    plain = table.filter(pc.equal(table["path"], str(odd / "plain.png")))
+    odd_rows = table.filter(pc.equal(table["path"], rows[name]["path"]))
+    assert odd_rows["age"].to_pylist() == pytest.approx(plain["age"].to_pylist(), abs=1e-3)
+    assert len(plain) == 2
+    assert rows[broken]["error_kind"] == "corrupt"
+    assert rows[broken]["error"].startswith(str(odd) + "/bad\\xff.jpg: ")
+
+
+def test_non_utf8_file_names_are_analysed_and_stored_losslessly(folder, model_path, tmp_path,
+                                                                capsys):
+    odd, name, broken = non_utf8_folder(tmp_path, folder)
+    out = tmp_path / "out"
+    assert batch(odd, "--out", out, "--workers", "1", model_path=model_path) == 1
+    check_non_utf8_rows(read_output(out), odd, name, broken)
+    capsys.readouterr()
+    assert batch(odd, "--out", out, "--workers", "1", model_path=model_path) == 1  # resumes
+    assert "3 images (0 analysed now, 3 already in" in capsys.readouterr().err
+    listing = tmp_path / "list.txt"
+    listing.write_bytes(os.fsencode(name) + b"\n")
+    assert batch(listing, "--out", tmp_path / "out2", model_path=model_path) == 0
+    assert stored_paths_of(tmp_path / "out2") == [name]
+
+
+def stored_paths_of(out) -> list[str]:
+    from genderage.batch.schema import stored_paths
+
+    return sorted(set(stored_paths(read_output(out))))
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rpartition(")")[2].split()[1]) == pid:
+                kids.append(int(entry))
+    return kids
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text()
+    except OSError:
+        return ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
+def test_workers_die_with_a_driver_killed_by_sigkill(folder, model_path, tmp_path):
+    """SIGKILL to the driver alone (not its process group): its worker processes must not
+    run on (#28 item 8: they did, 20 s later, ~185 MB each)."""
+    command = [sys.executable, "-m", "genderage", "batch", str(folder), "--out",
+               str(tmp_path / "out"), "--model", str(model_path), "--workers", "2",
+               "--batch-size", "1", "--no-progress"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(SRC), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    proc = subprocess.Popen(command, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while len(workers) < 2 and time.monotonic() < deadline and proc.poll() is None:
+            # spawn's resource tracker is a child too; the workers are the other python ones
+            workers = [p for p in _children(proc.pid) if "resource_tracker" not in _cmdline(p)]
+            time.sleep(0.1)
+        assert len(workers) >= 2, "no worker processes seen"
+        time.sleep(1.0)  # let them start their analyzers
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 10
+        while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(p) for p in workers), "workers outlived the killed driver"
+    finally:
+        for p in workers:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
+def test_sigterm_stops_the_run_cleanly(folder, model_path, tmp_path):
+    """SIGTERM (what `kill`, systemd and container runtimes send) runs the cleanup that
+    Ctrl-C runs: workers stopped, the --out lock released, status 143."""
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "genderage", "batch", str(folder), "--out", str(out),
+               "--model", str(model_path), "--workers", "1", "--batch-size", "1",
+               "--part-size", "1", "--no-progress"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(SRC), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    proc = subprocess.Popen(command, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(out.glob("part-*.parquet")) and time.monotonic() < deadline:
+            assert proc.poll() is None, "the run ended before it could be stopped"
+            time.sleep(0.05)
+        workers = [p for p in _children(proc.pid) if "resource_tracker" not in _cmdline(p)]
+        proc.terminate()
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert b"terminated" in err and b"Traceback" not in err
+    assert not (out / ".genderage-batch.lock").exists()
+    assert workers and not any(_alive(p) for p in workers)

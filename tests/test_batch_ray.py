@@ -74,3 +74,16 @@ def test_cli_ray_address_resumes_a_local_run(cluster, model_path, tmp_path, caps
     table = read_output(out)
     keys = list(zip(table["path"].to_pylist(), table["face_index"].to_pylist()))
     assert len(keys) == len(set(keys)) and sorted(set(table["path"].to_pylist())) == photos
+
+
+def test_non_utf8_file_names_on_the_ray_engine(cluster, model_path, tmp_path):
+    from test_batch import check_non_utf8_rows, non_utf8_folder
+
+    folder = tmp_path / "photos"
+    build_photos(folder)
+    odd, name, broken = non_utf8_folder(tmp_path, folder)
+    out = tmp_path / "out"
+    summary = BatchJob([str(odd)], str(out), BatchOptions(model=str(model_path))).run(
+        "ray", workers=1, batch_size=2, ray_address=cluster.address)
+    assert summary.images == 3 and summary.failed == 1
+    check_non_utf8_rows(read_output(out), odd, name, broken)

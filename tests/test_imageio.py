@@ -307,3 +307,47 @@ def test_fast_jpeg_decode_leaves_truncated_and_rotated_files_to_pillow():
     with Image.open(io.BytesIO(rotated)) as im:
         assert _decode_plain_jpeg(im, rotated) is None
     assert decode_image(rotated).shape == (64, 48, 3)
+
+
+# --- JPEG scan bombs (#28 item 1) -----------------------------------------------------------
+
+def test_jpeg_scan_bomb_is_refused_before_decoding(monkeypatch):
+    """5,000 repeats of a 12-byte refinement scan: ~60 KB more file, ~2 CPU-seconds more
+    for libjpeg on 2000x2000 (minutes at 40 Mpx). Refused from the marker count alone."""
+    from jpeg_bomb import scan_bomb
+
+    bomb = scan_bomb(2000, 2000, 5000)
+    monkeypatch.setattr(Image.Image, "load", lambda *a, **k: pytest.fail("decoded a bomb"))
+    monkeypatch.setattr(cv2, "imdecode", lambda *a, **k: pytest.fail("decoded a bomb"))
+    for decode in (decode_image, decode_reduced):
+        with pytest.raises(ImageDecodeError) as info:
+            decode(bomb, "bomb.jpg")
+        assert info.value.kind == "too_complex"
+        assert str(info.value).startswith("bomb.jpg: JPEG too complex to decode (more than 100 "
+                                          "scans for 2000x2000 pixels")
+
+
+def test_jpeg_scan_limit_scales_with_size_and_counts_exactly():
+    from jpeg_bomb import progressive_jpeg, scan_bomb
+
+    from genderage.imageio import allowed_jpeg_scans
+    from genderage.jpeg_scans import count_scans
+
+    assert [allowed_jpeg_scans(p) for p in (10**6, 36 * 10**6, 40 * 10**6, 400 * 10**6)] == \
+        [100, 27, 25, 16]
+    assert count_scans(progressive_jpeg(64, 48), 1000) == 10
+    assert count_scans(scan_bomb(64, 48, 90), 1000) == 100
+    assert count_scans(scan_bomb(64, 48, 5000), 100) == 101  # stops early
+    assert count_scans(valid_jpeg(), 1000) == 1  # baseline, interleaved
+    decode_image(scan_bomb(64, 48, 90), "100 scans")  # at the cap: decoded
+    with pytest.raises(ImageDecodeError, match="too complex"):
+        decode_image(scan_bomb(64, 48, 91), "101 scans")
+
+
+@pytest.mark.slow
+def test_a_normal_6000x6000_progressive_jpeg_still_decodes():
+    from jpeg_bomb import progressive_jpeg
+
+    data = progressive_jpeg(6000, 6000)
+    assert decode_image(data, "big.jpg").shape == (6000, 6000, 3)
+    assert decode_reduced(data, "big.jpg").factor == 2

@@ -108,7 +108,7 @@ def test_report_files_and_numbers(tmp_path, capsys):
     assert "female share" in capsys.readouterr().out
 
     md = (out / "report.md").read_text()
-    assert f"| female share | {100 * acc(0.5):.1f}% |" in md
+    assert f"| female share | 8 | {100 * acc(0.5):.1f}% |" in md
     assert "apparent, binary, dataset-defined labels" in md
 
 

@@ -199,3 +199,56 @@ def test_rate_draws_with_a_population_spread_stay_better_than_chance():
     wide_t, wide_f = c.draw(20000, rng, logit_sd=1.0)
     assert np.all(wide_t > wide_f)  # every population's classifier beats chance
     assert wide_t.std() > 1.5 * tight_t.std()  # and the spread widens the draws
+
+
+# --- honest intervals at small n and at 0 or 1 (#28 item 5) ---------------------------------
+
+def test_wilson_interval_golden_values():
+    from genderage.report.stats import wilson_interval
+
+    assert wilson_interval(1, 1) == pytest.approx([0.2065, 1.0], abs=1e-4)
+    assert wilson_interval(0, 1) == pytest.approx([0.0, 0.7935], abs=1e-4)
+    assert wilson_interval(10, 10) == pytest.approx([0.7225, 1.0], abs=1e-4)
+    assert wilson_interval(5, 10) == pytest.approx([0.2366, 0.7634], abs=1e-4)
+
+
+@pytest.mark.parametrize("n", [1, 10])
+def test_all_one_label_never_gives_a_point_interval(n):
+    """One face, or ten faces all female in one band: 100% with an interval that says how
+    little n faces tell (was "100.0-100.0%")."""
+    faces = FaceData(np.ones(n, bool), np.full(n, 25.0))
+    counts = ConfusionCounts(tp=900, fn=100, fp=80, tn=920)
+    out = estimate(faces, counts, n_boot=2000)
+    fs = out["female_share"]
+    assert fs["naive"] == 1.0 and fs["naive_ci95"][1] == 1.0
+    assert fs["naive_ci95"][0] == pytest.approx(0.2065 if n == 1 else 0.7225, abs=1e-4)
+    lo, hi = fs["ci95"]
+    assert hi == 1.0 and lo < (0.9 if n == 10 else 0.4)  # Jeffreys draws through the rates
+    band = out["female_share_by_age_band"]["18-29"]
+    assert band["n_faces"] == n and band["naive_ci95"][0] < 0.75 and band["ci95"][0] < 0.9
+    share = out["age_bands"]["18-29"]
+    assert share["share"] == 1.0 and share["ci95"][0] < 0.75 and share["n_faces"] == n
+    assert out["age_bands"]["50-69"]["ci95"][1] > 0.2  # 0 of n: not [0, 0] either
+    if n == 1:
+        assert out["mean_age"]["ci95"] is None  # one face says nothing about the spread
+    else:
+        assert out["mean_age"]["ci95"] == [25.0, 25.0]  # ten identical ages: no spread seen
+
+
+def test_report_prints_n_beside_every_figure(tmp_path):
+    from genderage.report.render import markdown
+
+    faces = FaceData(np.ones(1, bool), np.full(1, 25.0))
+    report = {"input": "x", "n_images": 1, "n_images_failed": 0, "n_faces": 1,
+              "n_faces_low_quality": 0, "exclude_low_quality": False, "model_sha256": None,
+              "genderage_version": "0", "age_distribution": [0.0] * 121, "caveats": [],
+              "method": {"female_share": "naive", "intervals": "x", "n_boot": 10, "seed": 0,
+                         "rates_note": "none", "confusion_rates": None, "age_source": "x",
+                         "model_age_bias": None, "error_model": {"used": False, "note": "x"}},
+              **estimate(faces, None, n_boot=50)}
+    rows = [line for line in markdown(report).splitlines() if line.startswith("| ")][1:]
+    assert len(rows) == 12
+    for row in rows:
+        assert row.split(" | ")[1] in ("1", "0"), row
+    assert "| female share | 1 | - | - | 100.0% (20.7-100.0%) |" in rows[0]
+    assert "| mean age (years) | 1 | 25.0 | - |" in rows[1]

@@ -236,6 +236,14 @@ def test_too_large_quotes_the_service_limit_and_truncation_is_corrupt(analyzer):
         for n in (12, 20, 30):
             assert_error(post_raw(c, png[:n], "image/png"), 400, "corrupt_image")
 
+def test_jpeg_scan_bomb_is_422_too_complex(client):
+    from jpeg_bomb import scan_bomb
+
+    response = post_file(client, scan_bomb(2000, 2000, 5000), "bomb.jpg")
+    assert_error(response, 422, "too_complex")
+    assert "more than 100 scans" in response.json()["detail"]
+
+
 def test_pixel_limit_is_configurable(analyzer):
     png = encode(no_face_image(100, 100))
     with TestClient(create_app(analyzer, max_pixels=100 * 100)) as c:

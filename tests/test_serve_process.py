@@ -42,7 +42,7 @@ def detector_args(shared_dir_path: Path) -> list[str]:
 
 
 class Server:
-    def __init__(self, tmp_path: Path, model_path: Path, extra: list[str]):
+    def __init__(self, tmp_path: Path, model_path: Path, extra: list[str], preexec_fn=None):
         from conftest import SHARED
 
         self.port = free_port()
@@ -54,7 +54,7 @@ class Server:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "genderage", "serve", "--port", str(self.port),
                  "--model", str(model_path), *detector_args(SHARED), *extra],
-                stdout=out, stderr=err, env=env)
+                stdout=out, stderr=err, env=env, preexec_fn=preexec_fn)
         deadline = time.monotonic() + 120
         while not self._healthy():
             if self.proc.poll() is not None or time.monotonic() > deadline:

@@ -257,3 +257,25 @@ def test_an_output_that_cannot_be_written_is_a_usage_error(option, astronaut_vid
                option, str(target)])
     err = capsys.readouterr().err
     assert rc == 2 and str(target.parent) in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("fps,max_fps,seconds", [(4.0, None, 12), (25.0, "4", 12)])
+def test_low_frame_rates_keep_one_track_per_still_face(fps, max_fps, seconds, tmp_path,
+                                                       model_path):
+    """A still face filmed at 4 fps (or thinned to 4 fps by --max-fps): one detection every
+    1.25 s, more than the 1 s a track used to survive, gave a new track at each (#28)."""
+    frame = np.zeros((240, 320, 3), np.uint8)
+    face = cv2.resize(astronaut_portrait(), (150, 190))
+    frame[25:215, 85:235] = face
+    video = write_video(tmp_path / "still.mp4", [frame] * int(fps * seconds), fps)
+    rc, tracks, frames = run_video(video, tmp_path, "--model", str(model_path),
+                                   *(["--max-fps", max_fps] if max_fps else []))
+    assert rc == 0 and sum(f["detected"] for f in frames) >= 9
+    assert len(tracks) == 1, [(t["first_frame"], t["last_frame"]) for t in tracks]
+
+
+def test_max_gap_covers_two_detection_intervals():
+    from genderage.video.analysis import max_gap_frames
+
+    assert max_gap_frames(25.0, 5) == 25 and max_gap_frames(4.0, 5) == 10
+    assert max_gap_frames(25.0, 5, frame_step=6) == 60 and max_gap_frames(30.0, 1) == 30

@@ -6,12 +6,12 @@ Only used for an explicit ``--annotate OUTDIR``; nothing else in genderage write
 from __future__ import annotations
 
 import itertools
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from .outputs import OutputExistsError, write_new
 from .results import Face
 
 COLOURS = {"female": (230, 80, 160), "male": (40, 140, 240)}
@@ -152,9 +152,10 @@ def write_annotated(source: str, out_dir: Path, image_rgb: np.ndarray) -> Path:
 
     The name is ``<stem>.annotated.<jpg|png>`` (JPEG quality 92 for JPEG inputs, else PNG),
     or ``<stem>.annotated-N.<ext>`` with the first free ``N``. The file is created
-    exclusively (``O_CREAT | O_EXCL``): an existing file (an input, an earlier output, a
-    hard link to either) is never written over, and a symbolic link at that name is never
-    followed, so nothing outside ``out_dir`` can be reached through one.
+    exclusively (:func:`~genderage.outputs.write_new`): an existing file (an input, an
+    earlier output, a hard link to either) is never written over, and a symbolic link at
+    that name is never followed (the next ``N`` is taken), so nothing outside ``out_dir``
+    can be reached through one.
 
     Returns:
         The path written.
@@ -168,14 +169,11 @@ def write_annotated(source: str, out_dir: Path, image_rgb: np.ndarray) -> Path:
     ok, buf = cv2.imencode(ext, cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR), params)
     if not ok:
         raise OSError(f"{source}: could not encode the annotated image")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
     for n in itertools.count():
         target = out_dir / f"{src.stem}.annotated{f'-{n}' if n else ''}{ext}"
         try:
-            fd = os.open(target, flags, 0o644)
-        except FileExistsError:
+            write_new(target, buf.tobytes())
+        except OutputExistsError:
             continue
-        with os.fdopen(fd, "wb") as f:
-            f.write(buf.tobytes())
         return target
     raise AssertionError("unreachable")  # itertools.count() never ends

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, JpegImagePlugin
 
+from .jpeg_scans import count_scans
+
 MAX_PIXELS = 40_000_000
 """Images with more pixels than this (read from the header, before decoding) are refused:
 the decompression-bomb guard. 40 Mpx takes the largest common camera outputs (36 Mpx
@@ -29,6 +31,19 @@ of CPU for nothing: detection looks at a 320-pixel canvas and a face at a 112-pi
 MAX_FILE_BYTES = 64 * 2**20
 """Files larger than this are refused before reading: 64 MiB, several times a 40 Mpx
 camera JPEG (10-20 MB)."""
+
+MAX_JPEG_SCANS = 100
+"""A JPEG is refused (``"too_complex"``) when it has more scans than this, or more than
+:data:`JPEG_SCAN_PIXELS` allows for its size: the scan-bomb guard (see
+:mod:`genderage.jpeg_scans`). Encoders write 1-3 scans (baseline) or about 10
+(progressive: libjpeg's default script has 10 for colour, 6 for grey)."""
+
+JPEG_SCAN_PIXELS = 1_000_000_000
+"""Scans x pixels a JPEG may ask the decoder for: 25 scans at 40 Mpx, 27 at 36 Mpx, the
+:data:`MAX_JPEG_SCANS` cap from 10 Mpx down. Each scan walks the whole image, so this bounds
+the decoding work per image; never fewer than :data:`MIN_JPEG_SCANS` are allowed."""
+
+MIN_JPEG_SCANS = 16
 
 REDUCED_MIN_SIDE = 2048
 """:func:`decode_reduced` never lets the longer side fall below this many pixels.
@@ -48,7 +63,8 @@ class ImageDecodeError(ValueError):
 
     ``kind`` says why in a machine-readable way, one of :data:`DECODE_ERROR_KINDS`:
     ``"empty"``, ``"not_image"``, ``"corrupt"`` (corrupt or truncated), ``"too_large"``
-    (too many pixels or bytes) or ``"unreadable"`` (the file could not be read, or is not a
+    (too many pixels or bytes), ``"too_complex"`` (a JPEG with more scans than
+    :func:`allowed_jpeg_scans` allows) or ``"unreadable"`` (the file could not be read, or is not a
     regular file).
     """
 
@@ -60,7 +76,7 @@ class ImageDecodeError(ValueError):
         return type(self), (str(self), self.kind)
 
 
-DECODE_ERROR_KINDS = ("empty", "not_image", "corrupt", "too_large", "unreadable")
+DECODE_ERROR_KINDS = ("empty", "not_image", "corrupt", "too_large", "too_complex", "unreadable")
 
 IMAGE_SIGNATURES = {
     b"\xff\xd8\xff": "JPEG", b"\x89PNG\r\n\x1a\n": "PNG", b"GIF87a": "GIF", b"GIF89a": "GIF",
@@ -133,6 +149,7 @@ def _decode(data: bytes, name: str, max_pixels: int, min_side: int | None,
                     raise ImageDecodeError(
                         f"{name}: image too large ({img.width}x{img.height} pixels, "
                         f"limit {max_pixels:,})", "too_large")
+                _check_jpeg_scans(img, data, name)
                 longer = max(img.size)
                 factor = max(1, longer // min_side) if min_side else 1
                 if factor == 1 and opencv_jpeg:
@@ -169,6 +186,23 @@ def _decode(data: bytes, name: str, max_pixels: int, min_side: int | None,
     except Exception as exc:  # noqa: BLE001 - malformed files reach odd corners of Pillow
         raise ImageDecodeError(f"{name}: corrupt image ({type(exc).__name__}: {exc})",
                                "corrupt") from None
+
+
+def allowed_jpeg_scans(pixels: int) -> int:
+    """How many scans a JPEG of ``pixels`` pixels may have (see :data:`JPEG_SCAN_PIXELS`)."""
+    return max(MIN_JPEG_SCANS, min(MAX_JPEG_SCANS, JPEG_SCAN_PIXELS // max(1, pixels)))
+
+
+def _check_jpeg_scans(img: Image.Image, data: bytes, name: str) -> None:
+    if not isinstance(img, JpegImagePlugin.JpegImageFile):  # + MPO
+        return
+    allowed = allowed_jpeg_scans(img.width * img.height)
+    scans = count_scans(data, stop_after=allowed)
+    if scans > allowed:
+        raise ImageDecodeError(
+            f"{name}: JPEG too complex to decode (more than {allowed} scans for "
+            f"{img.width}x{img.height} pixels; ordinary files have at most about 10)",
+            "too_complex")
 
 
 EXIF_ORIENTATION = 0x0112

@@ -46,8 +46,9 @@ def read_path_list(path: str) -> list[str]:
     suffix = Path(path).suffix.lower()
     try:
         if suffix == ".txt":
-            return [line.strip() for line in Path(path).read_text().splitlines()
-                    if line.strip()]
+            # surrogateescape: a listed name that is not UTF-8 is kept, byte for byte.
+            text = Path(path).read_text(encoding="utf-8", errors="surrogateescape")
+            return [line.strip() for line in text.splitlines() if line.strip()]
         table = _read_table(path, suffix)
     except OSError as exc:
         raise InputError(f"{path}: cannot read path list ({exc.strerror or exc})") from None

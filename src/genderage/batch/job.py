@@ -52,8 +52,10 @@ class BatchJob:
         options: what to compute.
         overwrite: discard existing parts instead of resuming.
 
+    The output folder is locked from construction until :meth:`run` ends or :meth:`close`.
+
     Raises:
-        InputError, OutputError: unreadable path list; unusable ``out``.
+        InputError, OutputError: unreadable path list; unusable or locked ``out``.
     """
 
     def __init__(self, inputs: list[str], out: str, options: BatchOptions,
@@ -62,8 +64,22 @@ class BatchJob:
         self.found = gather_inputs(inputs)
         self.paths = self.found.files
         self.store = PartStore(out, options.fingerprint(), overwrite)
-        self.done = self.store.done(set(self.paths))
+        try:
+            self.done = self.store.done(set(self.paths))
+        except BaseException:
+            self.store.close()
+            raise
         self.todo = [p for p in self.paths if p not in self.done.paths]
+
+    def close(self) -> None:
+        """Release the output folder (also done when :meth:`run` ends, however it ends)."""
+        self.store.close()
+
+    def __enter__(self) -> BatchJob:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def run(self, engine: str = "local", workers: int | None = None, batch_size: int = 16,
             part_size: int = 1000, ray_address: str | None = None,
@@ -80,6 +96,12 @@ class BatchJob:
             ray_address: Ray cluster to join (Ray engine).
             progress: called with the number of images just finished.
         """
+        try:
+            return self._run(engine, workers, batch_size, part_size, ray_address, progress)
+        finally:
+            self.close()
+
+    def _run(self, engine, workers, batch_size, part_size, ray_address, progress) -> BatchSummary:
         start = time.perf_counter()
         nodes: Counter = Counter()
         faces, failures = self.done.faces, Counter(self.done.failures)

@@ -8,6 +8,7 @@ call. A bounded number of chunks is in flight, so memory does not grow with the 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -15,14 +16,16 @@ from itertools import islice
 
 import pyarrow as pa
 
+from .parent_death import die_with_parent
 from .worker import BatchOptions, ChunkAnalyzer
 
 _analyzer: ChunkAnalyzer | None = None
 """This worker process's analyzer (set by :func:`_start_worker`; each process has its own)."""
 
 
-def _start_worker(options: BatchOptions) -> None:
+def _start_worker(options: BatchOptions, parent_pid: int) -> None:
     global _analyzer
+    die_with_parent(parent_pid)  # a driver killed with SIGKILL takes its workers along
     # Ctrl-C reaches the whole process group: the parent stops the pool, workers stay quiet.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # One onnxruntime thread per process: the parallelism comes from the processes.
@@ -48,7 +51,7 @@ def run_local(paths: list[str], options: BatchOptions, workers: int,
     # spawn, not fork: the parent may hold onnxruntime thread pools, which fork does not copy.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                             initargs=(options,)) as pool:
+                             initargs=(options, os.getpid())) as pool:
         pending = {pool.submit(_analyse, chunk) for chunk in islice(chunks, 2 * workers)}
         try:
             while pending:

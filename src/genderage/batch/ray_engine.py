@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from collections import Counter
 from collections.abc import Iterator
 
@@ -34,7 +35,7 @@ class RayChunkActor:
         self.node = ray.get_runtime_context().get_node_id()
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        table = self.analyzer(batch.column("path").to_pylist())
+        table = self.analyzer([os.fsdecode(p) for p in batch.column("path").to_pylist()])
         return table.append_column(_NODE, pa.array([self.node] * len(table), pa.string()))
 
 
@@ -62,7 +63,9 @@ def run_ray(paths: list[str], options: BatchOptions, batch_size: int, actors: in
         if actors is None:
             actors = max(1, int(ray.cluster_resources().get("CPU", 1)))
         blocks = min(MAX_BLOCKS, math.ceil(len(paths) / batch_size))
-        dataset = ray.data.from_items([{"path": p} for p in paths], override_num_blocks=blocks)
+        # Paths travel as bytes: a file name that is not UTF-8 cannot be an Arrow string.
+        dataset = ray.data.from_items([{"path": os.fsencode(p)} for p in paths],
+                                      override_num_blocks=blocks)
         dataset = dataset.map_batches(RayChunkActor, fn_constructor_args=(options,),
                                       batch_size=batch_size, batch_format="pyarrow",
                                       compute=ray.data.ActorPoolStrategy(size=actors),

@@ -8,6 +8,8 @@ docs/batch.md documents every column.
 
 from __future__ import annotations
 
+import os
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -33,6 +35,7 @@ _COLUMNS = [
     pa.field("error_kind", pa.string()),
     pa.field("model_sha256", pa.string(), nullable=False),
     pa.field("genderage_version", pa.string(), nullable=False),
+    pa.field("path_bytes", pa.binary()),
 ]
 AGE_PROBS = pa.field("age_probs", pa.list_(pa.float32()))
 
@@ -57,12 +60,13 @@ def results_table(results: list[ImageResult], error_kinds: list[str | None],
     rows, k = [], 0
     empty = dict.fromkeys(field.name for field in _COLUMNS)
     for result, kind in zip(results, error_kinds):
-        base = {**empty, "path": result.path, "model_sha256": model_sha256,
-                "genderage_version": version}
+        base = {**empty, "path": as_text(result.path), "path_bytes": path_bytes(result.path),
+                "model_sha256": model_sha256, "genderage_version": version}
         if age_probs is not None:
             base["age_probs"] = None
         if not result.faces:
-            rows.append({**base, "error": result.error, "error_kind": kind})
+            error = None if result.error is None else as_text(result.error)
+            rows.append({**base, "error": error, "error_kind": kind})
             continue
         for i, face in enumerate(result.faces):
             row = {**base, "face_index": i, "bbox": list(face.bbox),
@@ -77,6 +81,33 @@ def results_table(results: list[ImageResult], error_kinds: list[str | None],
             rows.append(row)
             k += 1
     return pa.Table.from_pylist(rows, schema=batch_schema(age_probs is not None))
+
+
+def as_text(text: str) -> str:
+    """``text`` as valid UTF-8 for a string column: a file name's bytes that are not UTF-8
+    (which Python keeps as surrogate escapes, ``\\udcNN``) are written ``\\xNN``, as
+    ``predict`` prints them."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def path_bytes(path: str) -> bytes | None:
+    """The exact bytes of a path whose name is not valid UTF-8; ``None`` for the others
+    (their ``path`` column is exact)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+    return None
+
+
+def stored_paths(table: pa.Table) -> list[str]:
+    """The paths of ``table``'s rows exactly as the inputs named them (surrogate escapes
+    restored from ``path_bytes``; parts written before that column have only ``path``)."""
+    paths = table["path"].to_pylist()
+    if "path_bytes" not in table.column_names or table["path_bytes"].null_count == len(table):
+        return paths
+    return [text if raw is None else os.fsdecode(raw)
+            for text, raw in zip(paths, table["path_bytes"].to_pylist())]
 
 
 def face_count(table: pa.Table) -> int:

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from .schema import OPTIONS_KEY, face_count, failure_kinds
+from .schema import OPTIONS_KEY, as_text, face_count, failure_kinds, stored_paths
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +48,17 @@ class DoneImages:
 class PartStore:
     """A ``--out`` folder (local path or a URI pyarrow resolves) of Parquet part files.
 
+    A local folder is locked for this store's life (:class:`~genderage.batch.lock.OutputLock`)
+    until :meth:`close`: a second run on it is refused while this one lives.
+
     Args:
         out: the dataset folder; created if missing.
         options_json: :meth:`BatchOptions.fingerprint`; existing parts must carry the same.
         overwrite: delete existing part files first (nothing else in the folder).
 
     Raises:
-        OutputError: ``out`` is a file, or holds parts written with other options.
+        OutputError: ``out`` is a file, holds parts written with other options, or is
+            locked by another live run.
     """
 
     def __init__(self, out: str, options_json: str, overwrite: bool = False):
@@ -65,6 +69,21 @@ class PartStore:
         if info.type == pafs.FileType.File:
             raise OutputError(f"{out}: exists and is a file; --out names a folder of parts")
         self.fs.create_dir(self.root, recursive=True)
+        self.lock = None
+        if isinstance(self.fs, pafs.LocalFileSystem):
+            from .lock import OutputLock, OutputLockedError
+
+            try:
+                self.lock = OutputLock(self.root)
+            except OutputLockedError as exc:
+                raise OutputError(str(exc)) from None
+        try:
+            self._open(overwrite)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, overwrite: bool) -> None:
         for stale in self._files(TMP_PREFIX):
             log.info("removing %s, left by a killed run", stale)
             self.fs.delete_file(stale)
@@ -75,6 +94,11 @@ class PartStore:
         self._run = f"{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
         self._written = 0
 
+    def close(self) -> None:
+        """Release the folder's lock (:mod:`genderage.batch.lock`)."""
+        if self.lock is not None:
+            self.lock.release()
+
     def parts(self) -> list[str]:
         """The complete part files, sorted."""
         return sorted(f for f in self._files(PART_PREFIX) if f.endswith(".parquet"))
@@ -82,11 +106,17 @@ class PartStore:
     def done(self, wanted: set[str]) -> DoneImages:
         """The images of ``wanted`` that complete parts already hold, with their counts."""
         result = DoneImages()
+        wanted_text = pa.array(sorted({as_text(p) for p in wanted}), pa.string())
         for part in self.parts():
-            table = pq.read_table(part, filesystem=self.fs,
-                                  columns=["path", "face_index", "error_kind"])
-            table = table.filter(pc.is_in(table["path"], pa.array(list(wanted), pa.string())))
-            result.paths.update(table["path"].to_pylist())
+            names = pq.read_schema(part, filesystem=self.fs).names
+            table = pq.read_table(part, filesystem=self.fs, columns=[
+                c for c in ("path", "path_bytes", "face_index", "error_kind") if c in names])
+            table = table.filter(pc.is_in(table["path"], wanted_text))
+            paths = stored_paths(table)
+            if any(p not in wanted for p in paths):  # a name whose text form another's shares
+                table = table.filter(pa.array([p in wanted for p in paths]))
+                paths = [p for p in paths if p in wanted]
+            result.paths.update(paths)
             result.faces += face_count(table)
             for kind in failure_kinds(table):
                 result.failures[kind] = result.failures.get(kind, 0) + 1

@@ -18,6 +18,25 @@ def positive_int(text: str) -> int:
     return value
 
 
+def positive_float(text: str) -> float:
+    """argparse type: a number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def nonempty(text: str) -> str:
+    """argparse type: a non-blank string (an empty output path would name the current
+    folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a name, got an empty string")
+    return text
+
+
 def progress_wanted(args, results_on_stdout: bool) -> bool:
     """Whether to show a progress bar on stderr: not turned off with ``--no-progress``,
     stderr is a terminal, and, for a command whose results stream to stdout as they come

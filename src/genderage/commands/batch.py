@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import sys
+import threading
 
-from . import positive_int, progress_wanted
+from . import nonempty, positive_int, progress_wanted
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +25,7 @@ def add_parser(sub):
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="image files, folders (recursive), or .txt/.csv/.parquet lists of "
                         "paths (a 'path' column); paths may be fsspec URIs")
-    p.add_argument("--out", required=True, metavar="DIR",
+    p.add_argument("--out", required=True, metavar="DIR", type=nonempty,
                    help="output dataset: a folder of Parquet part files")
     p.add_argument("--engine", choices=ENGINES, default="local",
                    help="local worker processes (default) or Ray Data (genderage[ray])")
@@ -76,11 +79,12 @@ def run(args) -> int:
     if job.found.skipped:
         print(f"genderage batch: {job.found.skipped_summary()} (-v lists them)", file=sys.stderr)
     if not job.paths:
+        job.close()
         raise CliError(f"no image files found in {', '.join(args.inputs)}")
 
     bar = _progress_bar(len(job.paths), len(job.done.paths),
                         not progress_wanted(args, results_on_stdout=False))
-    with bar:
+    with bar, _sigterm_unwinds():
         try:
             summary = job.run(args.engine, args.workers, args.batch_size, args.part_size,
                               args.ray_address, progress=bar.update)
@@ -90,6 +94,31 @@ def run(args) -> int:
                            f"again to resume") from None
     _print_summary(summary, args.out)
     return 1 if summary.failed else 0
+
+
+class Terminated(SystemExit):
+    """SIGTERM arrived: unwinds like Ctrl-C, so the worker pool or the Ray runtime this run
+    started is shut down and the output folder's lock released."""
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds():
+    """While the run lasts, SIGTERM raises :class:`Terminated` (the handler before is put
+    back after)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum, frame):
+        print("genderage batch: terminated; the part files written so far are kept",
+              file=sys.stderr, flush=True)
+        raise Terminated(128 + signal.SIGTERM)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _engine_errors(engine: str) -> tuple[type[Exception], ...]:

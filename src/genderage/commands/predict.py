@@ -8,6 +8,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from ..outputs import output_path
 from . import positive_int, progress_wanted
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ def add_parser(sub):
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object per image (JSON Lines) instead of a table")
-    p.add_argument("--annotate", metavar="OUTDIR", type=Path,
+    p.add_argument("--annotate", metavar="OUTDIR", type=output_path,
                    help="write annotated copies (boxes and labels) into OUTDIR")
     p.add_argument("--flip-tta", action="store_true",
                    help="average each face with its mirror image: twice the model cost, "

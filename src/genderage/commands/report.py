@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..outputs import output_path
 from . import positive_int
 
 
@@ -17,8 +18,9 @@ def add_parser(sub):
                     "report.md, report.html and report.json. Method: docs/report.md.")
     p.add_argument("results", type=Path, metavar="RESULTS.parquet",
                    help="output of `genderage batch` (a Parquet file or folder)")
-    p.add_argument("--out", type=Path, default=Path("report"), metavar="DIR",
-                   help="folder for report.md, report.html, report.json (default: ./report)")
+    p.add_argument("--out", type=output_path, default=Path("report"), metavar="DIR",
+                   help="folder for report.md, report.html, report.json (default: ./report); "
+                        "existing report files in it are never written over")
     p.add_argument("--exclude-low-quality", action="store_true",
                    help="leave out faces flagged low quality")
     p.add_argument("--by", metavar="COLUMN",
@@ -30,8 +32,14 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from ..report import build_report, write_report
+    from ..cli import CliError
+    from ..outputs import OutputExistsError, check_outputs
+    from ..report import REPORT_FILES, build_report, write_report
 
+    try:
+        check_outputs([args.out / name for name in REPORT_FILES], inputs=[args.results])
+    except OutputExistsError as exc:
+        raise CliError(str(exc)) from None
     report = build_report(args.results, exclude_low_quality=args.exclude_low_quality,
                           by=args.by, n_boot=args.bootstrap, seed=args.seed)
     files = write_report(report, args.out)
@@ -40,8 +48,10 @@ def run(args) -> int:
     lo, hi = fs["naive_ci95"] if fs["ci95"] is None else fs["ci95"]
     kind = "naive" if fs["estimate"] is None else "corrected"
     age = report["mean_age"]
+    age_ci = "no interval from one face" if age["ci95"] is None else \
+        f"{age['ci95'][0]:.1f}-{age['ci95'][1]:.1f}"
     print(f"{report['n_faces_used']} faces: female share {100 * share:.1f}% ({kind}; 95% "
-          f"{100 * lo:.1f}-{100 * hi:.1f}%), mean age {age['estimate']:.1f} "
-          f"({age['ci95'][0]:.1f}-{age['ci95'][1]:.1f})")
+          f"{100 * lo:.1f}-{100 * hi:.1f}%, n={report['n_faces_used']}), mean age "
+          f"{age['estimate']:.1f} ({age_ci}, n={report['n_faces_used']})")
     print("wrote " + ", ".join(str(f) for f in files))
     return 0

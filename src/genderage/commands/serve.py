@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import positive_int
+from . import positive_float, positive_int
 
 
 def add_parser(sub):
@@ -26,6 +26,15 @@ def add_parser(sub):
                         "never the body)")
     p.add_argument("--log-client-address", action="store_true",
                    help="add the client's address and port to each access log line")
+    p.add_argument("--header-timeout", type=positive_float, default=10.0, metavar="S",
+                   help="close a connection whose request headers are not all in after S "
+                        "seconds (default: 10)")
+    p.add_argument("--body-timeout", type=positive_float, default=60.0, metavar="S",
+                   help="answer 408 to a request whose body is not all in after S seconds "
+                        "(default: 60)")
+    p.add_argument("--max-connections", type=positive_int, metavar="N",
+                   help="open connections at most; more are closed at once (default: 1024, "
+                        "and 64 below the file descriptor limit)")
     p.set_defaults(run=run)
 
 
@@ -36,6 +45,7 @@ def run(args) -> int:
         import uvicorn
 
         from ..serve import create_app
+        from ..serve.guard import ACCEPT_BACKLOG, guarded_protocol
         from ..serve.logs import uvicorn_log_config
     except ImportError as exc:
         raise CliError(f"serve needs the 'serve' extra: pip install 'genderage[serve]' "
@@ -44,11 +54,14 @@ def run(args) -> int:
 
     try:
         app = create_app(model=args.model, detector=args.detector,
-                         threads=args.workers_threads, flip_tta=args.flip_tta)
+                         threads=args.workers_threads, flip_tta=args.flip_tta,
+                         body_timeout_s=args.body_timeout)
     except DetectorError as exc:
         raise CliError(str(exc)) from None
     uvicorn.run(app, host=args.host, port=args.port, access_log=not args.no_access_log,
                 log_config=uvicorn_log_config(args.log_client_address,
                                               "DEBUG" if args.verbose else "INFO"),
-                server_header=False)
+                server_header=False,
+                http=guarded_protocol(args.header_timeout, args.max_connections),
+                backlog=ACCEPT_BACKLOG)
     return 0

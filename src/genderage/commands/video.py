@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
-from . import positive_int
+from ..outputs import output_path
+from . import positive_float, positive_int
 
 PROGRESS_INTERVAL_S = 1.0
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
 
 
 def add_parser(sub):
@@ -32,19 +21,20 @@ def add_parser(sub):
         description="Detect faces every N frames, follow them in between, and give each "
                     "person (track) one answer from all of their frames, weighted by face "
                     "quality. Writes one JSON object per track to --out (default: standard "
-                    "output). Exit status: 0 the video was read (with or without faces), "
+                    "output). Outputs are always new files: an existing file or link "
+                    "is never written over. Exit status: 0 the video was read (with or without faces), "
                     "1 the video or camera could not be read, 2 usage error.")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("input", nargs="?", metavar="INPUT",
                         help="a video file OpenCV reads (mp4, avi, mkv, webm)")
     source.add_argument("--camera", type=int, metavar="INDEX",
                         help="read a camera instead (e.g. 0); stop with Ctrl-C")
-    p.add_argument("--out", type=Path, metavar="TRACKS.jsonl",
+    p.add_argument("--out", type=output_path, metavar="TRACKS.jsonl",
                    help="write one JSON object per track here (default: standard output)")
-    p.add_argument("--frames", type=Path, metavar="FRAMES.jsonl",
+    p.add_argument("--frames", type=output_path, metavar="FRAMES.jsonl",
                    help="also write one JSON object per frame: each face's track id, raw and "
                         "smoothed estimate")
-    p.add_argument("--annotate", type=Path, metavar="OUT.mp4",
+    p.add_argument("--annotate", type=output_path, metavar="OUT.mp4",
                    help="write a copy of the video with boxes, track ids and smoothed labels")
     p.add_argument("--every", type=positive_int, default=DEFAULT_EVERY, metavar="N",
                    help=f"run the detector on every Nth frame and track in between "
@@ -62,9 +52,15 @@ def add_parser(sub):
 def run(args) -> int:
     from ..cli import CliError
     from ..detect import DetectorError
+    from ..outputs import OutputExistsError, check_outputs
     from ..pipeline import GenderAge
     from ..video.io import VideoOpenError, VideoSource
 
+    try:
+        check_outputs([args.out, args.frames, args.annotate],
+                      inputs=[] if args.input is None else [args.input])
+    except OutputExistsError as exc:
+        raise CliError(str(exc)) from None
     try:
         analyzer = GenderAge(args.model, args.detector)
         analyzer.detector  # noqa: B018 - create it now: a bad --detector is a usage error
@@ -102,12 +98,13 @@ def _process(source, analyzer, args) -> int:
     from ..video.analysis import VideoAnalysis
     from ..video.draw import draw_frame
 
-    analysis = VideoAnalysis(analyzer, source.fps, args.every)
+    analysis = VideoAnalysis(analyzer, source.fps, args.every, frame_step=source.step)
     progress = None if args.no_progress else _Progress(source, args.every)
     tracks_out = sys.stdout if args.out is None else _open_text(args.out)
     frames_out = _open_text(args.frames) if args.frames else None
     writer = None
     n_frames = 0
+    finished = False
     try:
         try:
             for frame in source.frames():
@@ -127,23 +124,27 @@ def _process(source, analyzer, args) -> int:
         tracks = analysis.finish()
         for track in tracks:
             tracks_out.write(json.dumps(track.to_dict()) + "\n")
+        finished = True
     finally:
         for out in (tracks_out, frames_out):
             if out is not None and out is not sys.stdout:
                 out.close()
         if writer is not None:
-            writer.close()
+            writer.close(keep=finished)
     if progress is not None:
         progress.done(n_frames, len(tracks))
     return len(tracks)
 
 
 def _open_text(path: Path):
-    """Open an output file before any work is done, so a bad path fails at once."""
+    """Create an output file before any work is done, so a bad path fails at once."""
     from ..cli import CliError
+    from ..outputs import OutputExistsError, create_new
 
     try:
-        return path.open("w")
+        return create_new(path, "w", encoding="utf-8")
+    except OutputExistsError as exc:
+        raise CliError(str(exc)) from None
     except OSError as exc:
         raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
 
@@ -154,9 +155,41 @@ def _open_writer(path: Path, fps: float, first_frame):
 
     h, w = first_frame.shape[:2]
     try:
-        return VideoWriter(path, fps, (w, h))
-    except VideoOpenError as exc:
+        return _StagedVideo(path, fps, (w, h))
+    except (VideoOpenError, OSError) as exc:
         raise CliError(str(exc)) from None
+
+
+class _StagedVideo:
+    """The annotated video, written under a temporary name and linked into place at the end
+    (:class:`~genderage.outputs.StagedOutput`): OpenCV's writer only takes a path."""
+
+    def __init__(self, path: Path, fps: float, size: tuple[int, int]):
+        from ..outputs import StagedOutput
+        from ..video.io import VideoWriter
+
+        self.staged = StagedOutput(path)
+        try:
+            self.writer = VideoWriter(self.staged.tmp, fps, size)
+        except BaseException:
+            self.staged.discard()
+            raise
+
+    def write(self, rgb) -> None:
+        self.writer.write(rgb)
+
+    def close(self, keep: bool) -> None:
+        from ..cli import CliError
+        from ..outputs import OutputExistsError
+
+        self.writer.close()
+        if not keep:
+            self.staged.discard()
+            return
+        try:
+            self.staged.commit()
+        except OutputExistsError as exc:
+            raise CliError(str(exc)) from None
 
 
 class _Progress:

@@ -7,6 +7,6 @@ writes the files. Needs the ``[report]`` extra (pyarrow, matplotlib).
 """
 
 from .build import build_report
-from .render import write_report
+from .render import REPORT_FILES, write_report
 
-__all__ = ["build_report", "write_report"]
+__all__ = ["REPORT_FILES", "build_report", "write_report"]

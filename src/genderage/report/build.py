@@ -57,6 +57,10 @@ def build_report(path: str | Path, *, exclude_low_quality: bool = False, by: str
         FileNotFoundError, ResultsError: unusable input (see :func:`read_results`).
     """
     results = read_results(path, by)
+    if results.n_doubled_rows:
+        log.warning("%s: %d doubled row(s) dropped (the same image and face written more than "
+                    "once, e.g. by two batch runs on one --out); each is counted once",
+                    path, results.n_doubled_rows)
     used = ~results.low_quality if exclude_low_quality else np.ones(len(results.faces), bool)
     faces = results.faces.subset(used)
     if len(faces) == 0:
@@ -77,6 +81,7 @@ def build_report(path: str | Path, *, exclude_low_quality: bool = False, by: str
         "n_images_failed": results.n_errors,
         "n_faces": len(results.faces),
         "n_faces_low_quality": int(results.low_quality.sum()),
+        "n_rows_doubled": results.n_doubled_rows,
         "exclude_low_quality": exclude_low_quality,
         **estimate(faces, rates.counts, n_boot, seed, **corrections),
         "age_distribution": age_distribution(faces.age, faces.age_probs).tolist(),

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .stats import (AGE_BANDS, AgeBias, ConfusionCounts, adjusted_share, band_mass,
-                    bootstrap_means, expected_age, female_share, percentile_interval)
+                    bootstrap_means, expected_age, female_share, percentile_interval,
+                    share_draws, wilson_interval)
 
 MIN_BAND_FACES = 1.0
 """A band's female share is left out (``None``) when the band holds less than this many faces'
@@ -74,9 +75,10 @@ def estimate(faces: FaceData, counts: ConfusionCounts | None, n_boot: int = 1000
     columns = np.column_stack([mean_ages, mass, mass * female[:, None]])
     point = columns.mean(0)
     boot = bootstrap_means(columns, n_boot, rng)
+    # Drawn first: the age interval does not move when the share draws change.
+    age = mean_age(point[0], boot[:, 0], float(faces.age.mean()), age_bias, rng, n)
     k = len(AGE_BANDS)
-    share, share_boot = point[1:1 + k], boot[:, 1:1 + k]
-    fem, fem_boot = point[1 + k:], boot[:, 1 + k:]
+    share, fem = point[1:1 + k], point[1 + k:]
     overall_draws = counts.draw(n_boot, rng) if counts is not None else None
 
     by_band = {}
@@ -86,13 +88,15 @@ def estimate(faces: FaceData, counts: ConfusionCounts | None, n_boot: int = 1000
                              "n_faces": float(share[j] * n), "rates": None}
             continue
         naive = fem[j] / share[j]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            naive_boot = np.nan_to_num(fem_boot[:, j] / share_boot[:, j], nan=naive)
+        # The share among the band's (soft) count of faces: posterior draws and Wilson's
+        # interval, not the bootstrap ratio, which is a point when every face agrees.
+        in_band, female_in_band = share[j] * n, fem[j] * n
         entry = {"estimate": None, "ci95": None, "naive": float(naive),
-                 "naive_ci95": _interval(naive_boot), "n_faces": float(share[j] * n),
-                 "rates": None}
+                 "naive_ci95": wilson_interval(female_in_band, in_band),
+                 "n_faces": float(in_band), "rates": None}
         own = band_counts[j] if band_counts is not None and counts is not None else None
         if counts is not None:
+            naive_boot = share_draws(female_in_band, in_band, n_boot, rng)
             rates, (tpr, fpr) = (own, own.draw(n_boot, rng, band_rate_sd)) if own is not None else \
                 (counts, overall_draws)
             entry["estimate"] = float(adjusted_share(naive, rates.tpr, rates.fpr))
@@ -103,20 +107,24 @@ def estimate(faces: FaceData, counts: ConfusionCounts | None, n_boot: int = 1000
     return {
         "n_faces_used": n,
         "female_share": female_share(int(faces.female.sum()), n, counts, n_boot, rng),
-        "mean_age": mean_age(point[0], boot[:, 0], float(faces.age.mean()), age_bias, rng),
-        "age_bands": {band: {"share": float(share[j]), "ci95": _interval(share_boot[:, j])}
+        "mean_age": age,
+        "age_bands": {band: {"share": float(share[j]), "n_faces": float(share[j] * n),
+                             "ci95": wilson_interval(share[j] * n, n)}
                       for j, band in enumerate(AGE_BANDS)},
         "female_share_by_age_band": by_band,
     }
 
 
 def mean_age(uncorrected: float, boot: np.ndarray, naive: float, age_bias: AgeBias | None,
-             rng: np.random.Generator) -> dict:
+             rng: np.random.Generator, n_faces: int = 2) -> dict:
     """The mean age entry: ``uncorrected - b`` with each bootstrap replicate shifted by its own
-    draw of the bias when ``age_bias`` is known, else the uncorrected mean."""
-    out = {"estimate": uncorrected, "ci95": _interval(boot), "naive": naive,
-           "uncorrected": uncorrected, "uncorrected_ci95": _interval(boot)}
+    draw of the bias when ``age_bias`` is known, else the uncorrected mean. One face says
+    nothing about the spread of ages: its intervals are ``None`` (shown as "-")."""
+    one_face = n_faces < 2
+    sampling = None if one_face else _interval(boot)
+    out = {"estimate": uncorrected, "ci95": sampling, "naive": naive,
+           "uncorrected": uncorrected, "uncorrected_ci95": sampling}
     if age_bias is not None:
         out["estimate"] = uncorrected - age_bias.mean
-        out["ci95"] = _interval(boot - age_bias.draw(len(boot), rng))
+        out["ci95"] = None if one_face else _interval(boot - age_bias.draw(len(boot), rng))
     return out

@@ -11,16 +11,27 @@ from pathlib import Path
 from .stats import AGE_BANDS
 
 
+REPORT_FILES = ("report.json", "report.md", "report.html")
+
+
 def write_report(report: dict, out_dir: str | Path) -> list[Path]:
-    """Write the three files into ``out_dir`` (created if needed); return their paths."""
+    """Write the three files (:data:`REPORT_FILES`) into ``out_dir`` (created if needed) as
+    new files (:func:`~genderage.outputs.write_new`: none is written over, no link is
+    followed); return their paths.
+
+    Raises:
+        OutputExistsError: a report file already exists in ``out_dir``; nothing is written.
+    """
+    from ..outputs import check_outputs, write_new
+
     out = Path(out_dir)
+    paths = [out / name for name in REPORT_FILES]
+    check_outputs(paths)
     out.mkdir(parents=True, exist_ok=True)
-    files = {"report.json": json.dumps(report, indent=2) + "\n",
-             "report.md": markdown(report),
-             "report.html": html_page(report)}
-    for name, text in files.items():
-        (out / name).write_text(text, encoding="utf-8")
-    return [out / name for name in files]
+    texts = (json.dumps(report, indent=2) + "\n", markdown(report), html_page(report))
+    for path, text in zip(paths, texts):
+        write_new(path, text)
+    return paths
 
 
 def pct(x: float | None) -> str:
@@ -31,32 +42,45 @@ def pct_ci(ci: list[float] | None) -> str:
     return "-" if ci is None else f"{100 * ci[0]:.1f}-{100 * ci[1]:.1f}%"
 
 
-def _summary_rows(r: dict) -> list[tuple[str, str, str, str]]:
-    """(quantity, estimate, 95% interval, naive) rows of the main table."""
-    fs, age = r["female_share"], r["mean_age"]
-    rows = [("female share", pct(fs["estimate"]), pct_ci(fs["ci95"]),
+def years_ci(ci: list[float] | None) -> str:
+    return "-" if ci is None else f"{ci[0]:.1f}-{ci[1]:.1f}"
+
+
+def faces_n(n: float) -> str:
+    """A face count: whole, or to one decimal when soft (a sum of age probabilities)."""
+    return f"{n:.0f}" if abs(n - round(n)) < 0.05 else f"{n:.1f}"
+
+
+def _summary_rows(r: dict) -> list[tuple[str, str, str, str, str]]:
+    """(quantity, faces it rests on, estimate, 95% interval, naive) rows of the main table."""
+    fs, age, n = r["female_share"], r["mean_age"], faces_n(r["n_faces_used"])
+    rows = [("female share", n, pct(fs["estimate"]), pct_ci(fs["ci95"]),
              f"{pct(fs['naive'])} ({pct_ci(fs['naive_ci95'])})"),
-            ("mean age (years)", f"{age['estimate']:.1f}",
-             f"{age['ci95'][0]:.1f}-{age['ci95'][1]:.1f}", f"{age['naive']:.1f}")]
+            ("mean age (years)", n, f"{age['estimate']:.1f}", years_ci(age["ci95"]),
+             f"{age['naive']:.1f}")]
     if age["uncorrected"] != age["estimate"]:
-        lo, hi = age["uncorrected_ci95"]
-        rows.append(("mean age, uncorrected for the model's age bias", f"{age['uncorrected']:.1f}",
-                     f"{lo:.1f}-{hi:.1f} (sampling only)", ""))
+        rows.append(("mean age, uncorrected for the model's age bias", n,
+                     f"{age['uncorrected']:.1f}",
+                     f"{years_ci(age['uncorrected_ci95'])} (sampling only)", ""))
     for band in AGE_BANDS:
         b = r["age_bands"][band]
-        rows.append((f"share with estimated age {band}", pct(b["share"]), pct_ci(b["ci95"]), ""))
+        rows.append((f"share with estimated age {band}", n, pct(b["share"]), pct_ci(b["ci95"]),
+                     ""))
     for band in AGE_BANDS:
         b = r["female_share_by_age_band"][band]
-        rows.append((f"female share, estimated age {band}", pct(b["estimate"]), pct_ci(b["ci95"]),
-                     pct(b["naive"])))
+        rows.append((f"female share, estimated age {band}", faces_n(b["n_faces"]),
+                     pct(b["estimate"]), pct_ci(b["ci95"]), pct(b["naive"])))
     return rows
 
 
 def _counts_line(r: dict) -> str:
     used = "low-quality faces excluded" if r["exclude_low_quality"] else "all faces used"
+    doubled = r.get("n_rows_doubled", 0)
     return (f"{r['n_images']} images ({r['n_images_failed']} unreadable), {r['n_faces']} faces "
             f"({r['n_faces_low_quality']} low quality; {used}): **{r['n_faces_used']} faces "
-            "used**.")
+            "used**." + (f" {doubled} doubled row(s) dropped: the same image and face was "
+                         "written more than once (two batch runs on one folder); each is "
+                         "counted once." if doubled else ""))
 
 
 def _method_lines(r: dict) -> list[str]:
@@ -93,8 +117,8 @@ def _method_lines(r: dict) -> list[str]:
 def markdown(r: dict) -> str:
     """``report.md``: the numbers, how they were made, what they mean."""
     out = ["# genderage report", "", f"Input: `{r['input']}`. {_counts_line(r)}", "",
-           "| quantity | estimate | 95% interval | naive |", "|---|---|---|---|"]
-    out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in _summary_rows(r)]
+           "| quantity | faces (n) | estimate | 95% interval | naive |", "|---|---|---|---|---|"]
+    out += ["| " + " | ".join(row) + " |" for row in _summary_rows(r)]
     if "by" in r:
         out += ["", f"## By `{r['by']['column']}`", "",
                 "| group | faces | female share | 95% interval | naive | mean age | 95% interval |",
@@ -103,7 +127,7 @@ def markdown(r: dict) -> str:
             fs, age = g["female_share"], g["mean_age"]
             out.append(f"| {name} | {g['n_faces_used']} | {pct(fs['estimate'])} | "
                        f"{pct_ci(fs['ci95'])} | {pct(fs['naive'])} | {age['estimate']:.1f} | "
-                       f"{age['ci95'][0]:.1f}-{age['ci95'][1]:.1f} |")
+                       f"{years_ci(age['ci95'])} |")
     out += ["", "## Method", ""] + [f"- {line}" for line in _method_lines(r)]
     out += ["", "## What these numbers are", ""] + [f"- {c}" for c in r["caveats"]]
     return "\n".join(out) + "\n"
@@ -112,8 +136,8 @@ def markdown(r: dict) -> str:
 def html_page(r: dict) -> str:
     """``report.html``: the same content as ``report.md`` with plots, in one file."""
     esc = html.escape
-    rows = "".join(f"<tr><td>{esc(a)}</td><td>{esc(b)}</td><td>{esc(c)}</td>"
-                   f"<td>{esc(d)}</td></tr>" for a, b, c, d in _summary_rows(r))
+    rows = "".join("<tr>" + "".join(f"<td>{esc(cell)}</td>" for cell in row) + "</tr>"
+                   for row in _summary_rows(r))
     groups = ""
     if "by" in r:
         body = "".join(
@@ -135,7 +159,7 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.2rem .6re
 figure{{margin:1rem 0}}svg{{max-width:100%;height:auto}}</style></head><body>
 <h1>genderage report</h1>
 <p>Input: <code>{esc(r['input'])}</code>. {counts}</p>
-<table><tr><th>quantity</th><th>estimate</th><th>95% interval</th><th>naive</th></tr>{rows}</table>
+<table><tr><th>quantity</th><th>faces (n)</th><th>estimate</th><th>95% interval</th><th>naive</th></tr>{rows}</table>
 {groups}
 <h2>Plots</h2>
 {"".join(f"<figure>{svg}</figure>" for svg in plots(r))}
@@ -160,8 +184,8 @@ def plots(r: dict) -> list[str]:
     if fs["estimate"] is not None:
         bars.insert(0, ("corrected", fs["estimate"], fs["ci95"]))
     for y, (name, value, ci) in enumerate(bars):
-        ax.errorbar([100 * value], [y], xerr=[[100 * (value - ci[0])], [100 * (ci[1] - value)]],
-                    fmt="o", capsize=4)
+        ax.errorbar([100 * value], [y], fmt="o", capsize=4,
+                    xerr=[[max(0.0, 100 * (value - ci[0]))], [max(0.0, 100 * (ci[1] - value))]])
     ax.set_yticks(range(len(bars)), [b[0] for b in bars])
     ax.set_xlabel("female share, % (95% interval)")
     ax.set_ylim(-0.7, len(bars) - 0.3)
@@ -174,8 +198,8 @@ def plots(r: dict) -> list[str]:
     left.set_title("age distribution")
     shares = [r["age_bands"][b] for b in AGE_BANDS]
     right.bar(AGE_BANDS, [100 * s["share"] for s in shares],
-              yerr=[[100 * (s["share"] - s["ci95"][0]) for s in shares],
-                    [100 * (s["ci95"][1] - s["share"]) for s in shares]], capsize=4)
+              yerr=[[max(0.0, 100 * (s["share"] - s["ci95"][0])) for s in shares],
+                    [max(0.0, 100 * (s["ci95"][1] - s["share"])) for s in shares]], capsize=4)
     right.set_ylabel("% of faces (95% interval)")
     right.set_title("bands of estimated age")
     figures.append(_svg(fig))
@@ -188,8 +212,8 @@ def plots(r: dict) -> list[str]:
         ci_key = "ci95" if key == "estimate" else "naive_ci95"
         values = [100 * by_band[b][key] for b in known]
         ax.errorbar(known, values, fmt="o", capsize=4,
-                    yerr=[[v - 100 * by_band[b][ci_key][0] for v, b in zip(values, known)],
-                          [100 * by_band[b][ci_key][1] - v for v, b in zip(values, known)]])
+                    yerr=[[max(0.0, v - 100 * by_band[b][ci_key][0]) for v, b in zip(values, known)],
+                          [max(0.0, 100 * by_band[b][ci_key][1] - v) for v, b in zip(values, known)]])
         ax.set_ylabel(f"female share, % ({'corrected' if key == 'estimate' else 'naive'})")
         ax.set_ylim(0, 100)
         ax.set_title("female share per band of estimated age (95% interval)")

@@ -6,11 +6,15 @@ Method (docs/report.md states it in full):
   faces *predicted* female, ``tpr = P(pred female | female)`` and
   ``fpr = P(pred female | male)``, then ``E[q] = tpr * p + fpr * (1 - p)``, so
   ``p = (q - fpr) / (tpr - fpr)``, clipped to [0, 1].
-- **Intervals.** Percentile intervals over ``n_boot`` replicates. Each replicate resamples the
-  faces with replacement (the bootstrap) *and* draws ``tpr`` and ``fpr`` from their Beta
-  posteriors given the validation confusion counts (Jeffreys prior Beta(1/2, 1/2)), so the
-  interval carries both the sampling error of this collection and the uncertainty of the
-  measured error rates.
+- **Intervals.** Percentile intervals over ``n_boot`` replicates. For a share (``k`` of ``n``
+  faces) each replicate draws it from its Jeffreys posterior Beta(k + 1/2, n - k + 1/2)
+  (:func:`share_draws`), which stays honest at small ``n`` and at 0 or 1, where the
+  bootstrap collapses to a point (one face: "100%, interval 100-100%"); the mean age
+  resamples the faces with replacement (the bootstrap). Each replicate also draws ``tpr``
+  and ``fpr`` from their Beta posteriors given the validation confusion counts (Jeffreys
+  prior Beta(1/2, 1/2)), so the interval carries both the sampling error of this
+  collection and the uncertainty of the measured error rates. Naive shares get the Wilson
+  score interval (:func:`wilson_interval`).
 - **Age.** Each face contributes its whole predicted age distribution (``age_probs``, a
   distribution over ages 0-120) when present, else a point mass at its point age; the band
   shares and the mean age are averages over faces of these distributions.
@@ -34,7 +38,29 @@ BAND_EDGES = tuple(lo for lo, _ in BAND_RANGES)
 """Lower edge of each band in years: band ``i`` holds ages in ``[BAND_EDGES[i], next edge)``."""
 
 PRIOR = 0.5
-"""Jeffreys prior Beta(1/2, 1/2) on each error rate."""
+"""Jeffreys prior Beta(1/2, 1/2) on each error rate and on each share."""
+
+Z95 = 1.959963984540054
+"""The standard normal's 97.5th percentile."""
+
+
+def wilson_interval(k: float, n: float) -> list[float]:
+    """Wilson score 95% interval for a share of ``k`` in ``n`` (counts may be soft, i.e.
+    sums of probabilities). Never a point: one face of one gives [20.7%, 100%]."""
+    if n <= 0:
+        return [0.0, 1.0]
+    p, z2 = min(1.0, max(0.0, k / n)), Z95 ** 2
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = Z95 * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    lo = 0.0 if p == 0 else float(max(0.0, centre - half))
+    return [lo, 1.0 if p == 1 else float(min(1.0, centre + half))]
+
+
+def share_draws(k: float, n: float, size: int, rng: np.random.Generator) -> np.ndarray:
+    """``size`` draws of a share observed as ``k`` of ``n`` from its Jeffreys posterior
+    Beta(k + 1/2, n - k + 1/2) (soft counts allowed)."""
+    k = min(max(0.0, k), n)
+    return rng.beta(k + PRIOR, n - k + PRIOR, size)
 
 
 @dataclass(frozen=True)
@@ -195,8 +221,9 @@ def female_share(n_female: int, n: int, counts: ConfusionCounts | None, n_boot: 
                  rng: np.random.Generator) -> dict:
     """Female share of ``n`` faces of which ``n_female`` were predicted female.
 
-    The bootstrap of a 0/1 mean over ``n`` faces is exactly ``Binomial(n, n_female / n) / n``,
-    so replicates are drawn that way; each is paired with one draw of the error rates.
+    Replicates of the share predicted female are drawn from its posterior
+    (:func:`share_draws`), each paired with one draw of the error rates; the naive interval
+    is Wilson's (:func:`wilson_interval`).
 
     Returns:
         ``{"estimate", "ci95", "naive", "naive_ci95"}``; ``estimate`` and ``ci95`` are
@@ -204,9 +231,9 @@ def female_share(n_female: int, n: int, counts: ConfusionCounts | None, n_boot: 
     """
     assert 0 <= n_female <= n and n > 0
     naive = n_female / n
-    naive_boot = rng.binomial(n, naive, n_boot) / n
+    naive_boot = share_draws(n_female, n, n_boot, rng)
     out = {"estimate": None, "ci95": None, "naive": naive,
-           "naive_ci95": percentile_interval(naive_boot).tolist()}
+           "naive_ci95": wilson_interval(n_female, n)}
     if counts is not None:
         tpr, fpr = counts.draw(n_boot, rng)
         out["estimate"] = float(adjusted_share(naive, counts.tpr, counts.fpr))

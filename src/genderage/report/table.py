@@ -35,6 +35,8 @@ class Results:
         model_sha256: the model that made the predictions, or ``None`` if unrecorded.
         groups: ``[N]`` strings, the ``--by`` column per face, or ``None``.
         flip_tta: the batch options recorded mirror test-time augmentation.
+        n_doubled_rows: rows dropped because an earlier row had the same path and face
+            index (the same image written twice, e.g. by two runs on one folder).
     """
 
     n_images: int
@@ -44,6 +46,7 @@ class Results:
     model_sha256: str | None
     groups: np.ndarray | None = None
     flip_tta: bool = False
+    n_doubled_rows: int = 0
 
 
 def read_results(path: str | Path, by: str | None = None) -> Results:
@@ -57,6 +60,7 @@ def read_results(path: str | Path, by: str | None = None) -> Results:
 
     path = Path(path)
     table, metadata = _read_table(path, by)
+    table, n_doubled = drop_doubled_rows(table)
     errors = table.column("error").is_valid().to_numpy(zero_copy_only=False)
     is_face = table.column("gender").is_valid().to_numpy(zero_copy_only=False) & ~errors
     paths = np.asarray(table.column("path").to_pylist(), object)
@@ -89,7 +93,28 @@ def read_results(path: str | Path, by: str | None = None) -> Results:
         low_quality=faces.column("low_quality").fill_null(False).to_numpy(
             zero_copy_only=False).astype(bool),
         model_sha256=models[0] if models else None,
-        groups=groups, flip_tta=_batch_options(metadata).get("flip_tta") is True)
+        groups=groups, flip_tta=_batch_options(metadata).get("flip_tta") is True,
+        n_doubled_rows=n_doubled)
+
+
+ROW_KEY = ("path", "path_bytes", "face_index")
+"""What identifies a row of batch output: an image (by its exact path) and a face of it."""
+
+
+def drop_doubled_rows(table):
+    """``table`` without the rows whose :data:`ROW_KEY` an earlier row already has, and how
+    many were dropped. Tables without ``face_index`` are returned as they are."""
+    import pyarrow as pa
+
+    keys = [c for c in ROW_KEY if c in table.column_names]
+    if "face_index" not in keys or len(table) == 0:
+        return table, 0
+    indexed = table.select(keys).append_column("_row", pa.array(np.arange(len(table))))
+    first = indexed.group_by(keys, use_threads=False).aggregate([("_row", "min")])
+    if len(first) == len(table):
+        return table, 0
+    keep = np.sort(first["_row_min"].to_numpy())
+    return table.take(pa.array(keep)), len(table) - len(keep)
 
 
 def _read_table(path: Path, by: str | None):
@@ -107,7 +132,7 @@ def _read_table(path: Path, by: str | None):
         schema = pq.read_schema(path) if path.is_file() else pq.ParquetDataset(path).schema
     except (pa.ArrowException, OSError) as exc:
         raise ResultsError(f"{path}: not a readable Parquet file ({exc})") from None
-    wanted = list(REQUIRED_COLUMNS) + (["age_probs"] if "age_probs" in schema.names else [])
+    wanted = list(REQUIRED_COLUMNS) + [c for c in ("age_probs", *ROW_KEY) if c in schema.names]
     if by is not None:
         wanted.append(by)
     missing = [c for c in wanted if c not in schema.names]

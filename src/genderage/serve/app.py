@@ -28,7 +28,7 @@ from .. import __version__
 from ..imageio import MAX_PIXELS, ImageDecodeError, decode_reduced
 from ..models import file_sha256
 from .errors import ApiError, install_error_handlers
-from .upload import FILE_FIELD, read_upload
+from .upload import BODY_TIMEOUT_S, FILE_FIELD, read_upload
 from .web import web_router
 
 if TYPE_CHECKING:
@@ -57,13 +57,14 @@ class ServeState:
     max_body_bytes: int
     max_pixels: int
     health: dict
+    body_timeout_s: float = BODY_TIMEOUT_S
     pending: int = 0
 
 
 def create_app(analyzer: GenderAge | None = None, *, model: str | Path | None = None, detector: str | None = None,
                threads: int = 2, max_pending: int | None = None,
                max_body_bytes: int = MAX_BODY_BYTES, max_pixels: int = MAX_PIXELS,
-               flip_tta: bool = False) -> FastAPI:
+               flip_tta: bool = False, body_timeout_s: float = BODY_TIMEOUT_S) -> FastAPI:
     """Build the API app.
 
     Args:
@@ -76,6 +77,7 @@ def create_app(analyzer: GenderAge | None = None, *, model: str | Path | None = 
         max_body_bytes: largest request body; larger ones get 413 without being read.
         max_pixels: largest decoded image (width x height); larger ones get 413.
         flip_tta: with no ``analyzer``, build one in the accuracy mode (mirror averaging).
+        body_timeout_s: seconds a request may take to send its body (408 beyond).
 
     Raises:
         FileNotFoundError, DetectorError: the model or detector cannot be loaded.
@@ -93,7 +95,7 @@ def create_app(analyzer: GenderAge | None = None, *, model: str | Path | None = 
         analyzer=analyzer, limiter=anyio.CapacityLimiter(threads), predict_lock=lock,
         max_pending=max_pending if max_pending is not None else 8 * threads,
         max_body_bytes=max_body_bytes, max_pixels=max_pixels,
-        health=_health(analyzer, detector_name, threads))
+        health=_health(analyzer, detector_name, threads), body_timeout_s=body_timeout_s)
 
     # FastAPIOffline: FastAPI whose /docs page (Swagger UI) loads its script and style from
     # the fastapi-offline package instead of a CDN, so it works offline. No /redoc: ReDoc
@@ -115,7 +117,7 @@ def create_app(analyzer: GenderAge | None = None, *, model: str | Path | None = 
               response_model=None, openapi_extra=_PREDICT_OPENAPI)
     async def predict(request: Request) -> JSONResponse:
         with _slot(state):
-            upload = await read_upload(request, state.max_body_bytes)
+            upload = await read_upload(request, state.max_body_bytes, state.body_timeout_s)
             started = time.perf_counter()
             result = await anyio.to_thread.run_sync(
                 _analyze_sync, state, upload.data, upload.filename, limiter=state.limiter)

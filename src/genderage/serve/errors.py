@@ -19,6 +19,7 @@ DECODE_ERROR_STATUS = {
     "unreadable": (400, "corrupt_image"),
     "not_image": (415, "not_an_image"),
     "too_large": (413, "too_many_pixels"),
+    "too_complex": (422, "too_complex"),
 }
 """``ImageDecodeError.kind`` -> (HTTP status, error code)."""
 

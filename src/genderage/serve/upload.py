@@ -37,6 +37,8 @@ MAX_PARTS = 16
 """Parts of a multipart body looked at before giving up on finding ``file`` (422)."""
 MAX_HEADER_BYTES = 8192
 """Header bytes allowed per multipart part (400 beyond)."""
+BODY_TIMEOUT_S = 60.0
+"""Seconds a request may take to send its body (408 beyond): 10 MiB at 175 KB/s."""
 
 
 @dataclass(frozen=True)
@@ -47,14 +49,16 @@ class Upload:
     filename: str | None
 
 
-async def read_upload(request: Request, max_bytes: int) -> Upload:
+async def read_upload(request: Request, max_bytes: int,
+                      timeout_s: float = BODY_TIMEOUT_S) -> Upload:
     """The image carried by ``request``.
 
     The body is read on the event loop (it arrives there); a multipart body is then parsed
     in a worker thread, so that a body of many tiny parts cannot stall other requests.
 
     Raises:
-        ApiError: 413 body over ``max_bytes``; 415 unsupported content type;
+        ApiError: 413 body over ``max_bytes``; 408 body not complete within
+            ``timeout_s``; 415 unsupported content type;
             422 multipart without a ``file`` field; 400 malformed multipart or length.
     """
     content_type = request.headers.get("content-type", "")
@@ -67,7 +71,7 @@ async def read_upload(request: Request, max_bytes: int) -> Upload:
                        f"Content-Type {_clip(media_type)!r} is not accepted; send "
                        f"multipart/form-data with a '{FILE_FIELD}' field, or the raw image as "
                        "image/* or application/octet-stream")
-    body = await read_body(request, max_bytes)
+    body = await read_body(request, max_bytes, timeout_s)
     if not is_multipart:
         return Upload(body, None)
     boundary = params.get(b"boundary")
@@ -76,8 +80,11 @@ async def read_upload(request: Request, max_bytes: int) -> Upload:
     return await anyio.to_thread.run_sync(find_file_part, body, boundary)
 
 
-async def read_body(request: Request, max_bytes: int) -> bytes:
-    """The whole request body, refusing (413) as soon as it would exceed ``max_bytes``."""
+async def read_body(request: Request, max_bytes: int,
+                    timeout_s: float = BODY_TIMEOUT_S) -> bytes:
+    """The whole request body, refusing (413) as soon as it would exceed ``max_bytes`` and
+    (408) when it is not complete ``timeout_s`` after reading began (a slow-body client
+    would otherwise hold its slot for ever)."""
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -89,11 +96,16 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
             raise _too_large(max_bytes)
     chunks, total = [], 0
     try:
-        async for chunk in request.stream():
-            total += len(chunk)
-            if total > max_bytes:
-                raise _too_large(max_bytes)
-            chunks.append(chunk)
+        with anyio.fail_after(timeout_s):
+            async for chunk in request.stream():
+                total += len(chunk)
+                if total > max_bytes:
+                    raise _too_large(max_bytes)
+                chunks.append(chunk)
+    except TimeoutError:
+        log.info("upload timed out after %g s (%d bytes received)", timeout_s, total)
+        raise ApiError(408, "body_timeout", f"the request body did not arrive within "
+                       f"{timeout_s:g} s", headers={"Connection": "close"}) from None
     except ClientDisconnect:
         # Nobody is left to read an answer; one log line instead of a traceback.
         log.info("client disconnected during the upload (%d bytes received)", total)

@@ -25,7 +25,22 @@ from .tracker import Tracker
 log = logging.getLogger(__name__)
 
 MAX_GAP_S = 1.0
-"""Seconds a track survives without a detection (occlusion, missed detections)."""
+"""Seconds a track survives without a detection (occlusion, missed detections), and never
+less than :data:`MIN_DETECTIONS_MISSED` + 1 detection intervals (see :func:`max_gap_frames`)."""
+
+MIN_DETECTIONS_MISSED = 1
+"""Detections in a row a track may miss, however low the frame rate."""
+
+
+def max_gap_frames(fps: float, every: int, frame_step: int = 1,
+                   max_gap_s: float = MAX_GAP_S) -> int:
+    """Source frames a track may go undetected: ``max_gap_s`` of video, but at least
+    ``MIN_DETECTIONS_MISSED + 1`` detection intervals (``every * frame_step`` source frames
+    each). At 25 fps, every 5th frame, that is 25 frames (1 s); at 4 fps it would be 4
+    frames, less than one interval of 5, so every detection would start a new track: it is
+    10 (2.5 s)."""
+    interval = every * frame_step
+    return max(1, round(max_gap_s * fps), (MIN_DETECTIONS_MISSED + 1) * interval)
 
 
 @dataclass
@@ -76,16 +91,19 @@ class VideoAnalysis:
         analyzer: the detector and attribute model to use.
         fps: frames per second of the source (frame indices count source frames).
         every: run the detector on every ``every``-th frame given to :meth:`step`.
-        max_gap_s: seconds a track may go undetected before it ends.
+        max_gap_s: seconds a track may go undetected before it ends (at least two
+            detection intervals: :func:`max_gap_frames`).
+        frame_step: source frames per frame given to :meth:`step` (``--max-fps`` keeps
+            every ``frame_step``-th frame).
     """
 
     def __init__(self, analyzer: GenderAge, fps: float, every: int = DEFAULT_EVERY,
-                 max_gap_s: float = MAX_GAP_S):
+                 max_gap_s: float = MAX_GAP_S, frame_step: int = 1):
         if every < 1:
             raise ValueError(f"every must be >= 1, got {every}")
         self.analyzer = analyzer
         self.every = every
-        self.tracker = Tracker(max_gap=max(1, round(max_gap_s * fps)))
+        self.tracker = Tracker(max_gap=max_gap_frames(fps, every, frame_step, max_gap_s))
         self._states: dict[int, _TrackState] = {}
         self._shown: list[int] = []
         self._steps = 0

@@ -1,0 +1,136 @@
+"""Every output of every command is a new file: never written over, never through a link,
+never an input (#28 item 2). The real CLI on a tiny faceless video and tiny results."""
+
+import os
+
+import numpy as np
+import pytest
+
+from genderage.cli import main
+from genderage.outputs import OutputExistsError, StagedOutput, check_outputs, create_new
+from video_synth import write_video
+
+
+@pytest.fixture(scope="module")
+def tiny_video(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (48, 64, 3), dtype=np.uint8) for _ in range(4)]
+    return write_video(tmp_path_factory.mktemp("v") / "in.mp4", frames, 10.0)
+
+
+def video(tiny_video, model_path, *extra) -> int:
+    return main(["video", str(tiny_video), "--model", str(model_path), "--no-progress", *extra])
+
+
+@pytest.mark.parametrize("option", ["--out", "--frames", "--annotate"])
+def test_video_never_writes_over_its_input(option, tiny_video, model_path, capsys):
+    before = tiny_video.read_bytes()
+    assert video(tiny_video, model_path, option, str(tiny_video)) == 2
+    assert "is an input" in capsys.readouterr().err
+    assert tiny_video.read_bytes() == before
+
+
+@pytest.mark.parametrize("option", ["--out", "--frames", "--annotate"])
+def test_video_refuses_existing_files_and_links(option, tiny_video, model_path, tmp_path,
+                                                capsys):
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me")
+    link = tmp_path / "link.out"
+    link.symlink_to(precious)
+    dangling = tmp_path / "dangling.out"
+    dangling.symlink_to(tmp_path / "nowhere.txt")
+    for target in (precious, link, dangling):
+        assert video(tiny_video, model_path, option, str(target)) == 2
+        err = capsys.readouterr().err
+        assert "already exists" in err and "Traceback" not in err
+    assert precious.read_text() == "keep me"
+    assert not (tmp_path / "nowhere.txt").exists()
+
+
+def test_video_outputs_are_new_files_and_no_temporary_is_left(tiny_video, model_path,
+                                                              tmp_path):
+    out, frames, annotated = tmp_path / "t.jsonl", tmp_path / "f.jsonl", tmp_path / "a.mp4"
+    assert video(tiny_video, model_path, "--out", str(out), "--frames", str(frames),
+                 "--annotate", str(annotated)) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4", "f.jsonl", "t.jsonl"]
+    assert len(frames.read_text().splitlines()) == 4 and annotated.stat().st_size > 0
+    assert video(tiny_video, model_path, "--out", str(tmp_path / "x.jsonl"),
+                 "--frames", str(tmp_path / "x.jsonl")) == 2  # one file named twice
+
+
+@pytest.mark.parametrize("argv", [["video", "x.mp4", "--out", ""],
+                                  ["video", "x.mp4", "--annotate", ""],
+                                  ["report", "r.parquet", "--out", ""],
+                                  ["batch", "x.jpg", "--out", ""],
+                                  ["predict", "x.jpg", "--annotate", " "]])
+def test_an_empty_output_name_is_a_usage_error(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2 and "empty string" in capsys.readouterr().err
+
+
+def write_results(path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [{"path": f"{i}.jpg", "face_index": 0, "gender": "female" if i % 2 else "male",
+             "gender_probability": 0.9, "age": 20.0 + i, "age_low": 15.0 + i,
+             "age_high": 25.0 + i, "low_quality": False, "quality_reasons": [], "error": None,
+             "model_sha256": "ab" * 32, "genderage_version": "0.2.0"} for i in range(6)]
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    return path
+
+
+def test_report_never_writes_over_a_file_or_through_a_link(tmp_path, capsys):
+    pytest.importorskip("pyarrow")
+    results = write_results(tmp_path / "r.parquet")
+    out = tmp_path / "rep"
+    out.mkdir()
+    precious = tmp_path / "precious.md"
+    precious.write_text("keep me")
+    (out / "report.md").symlink_to(precious)
+    argv = ["report", str(results), "--out", str(out), "--bootstrap", "50"]
+    assert main(argv) == 2
+    assert "report.md: already exists" in capsys.readouterr().err
+    assert precious.read_text() == "keep me" and sorted(os.listdir(out)) == ["report.md"]
+    (out / "report.md").unlink()
+    assert main(argv) == 0
+    assert sorted(os.listdir(out)) == ["report.html", "report.json", "report.md"]
+    assert main(argv) == 2  # a second run never writes over the first one's report
+    before = results.read_bytes()
+    assert main(["report", str(results), "--out", str(results)]) == 2
+    assert results.read_bytes() == before
+
+
+def test_report_never_writes_through_a_link_to_its_input(tmp_path, capsys):
+    pytest.importorskip("pyarrow")
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    write_results(parts / "part-0.parquet")
+    (parts / "report.json").symlink_to(parts / "part-0.parquet")
+    before = (parts / "part-0.parquet").read_bytes()
+    assert main(["report", str(parts), "--out", str(parts), "--bootstrap", "50"]) == 2
+    assert (parts / "part-0.parquet").read_bytes() == before
+
+
+def test_create_new_and_staged_output(tmp_path):
+    target = tmp_path / "t.txt"
+    with create_new(target) as f:
+        f.write("one")
+    for name in ("t.txt",):
+        with pytest.raises(OutputExistsError):
+            create_new(tmp_path / name)
+    (tmp_path / "l").symlink_to(tmp_path / "missing")
+    with pytest.raises(OutputExistsError):
+        create_new(tmp_path / "l")
+    assert not (tmp_path / "missing").exists()
+    staged = StagedOutput(tmp_path / "v.mp4")
+    staged.tmp.write_bytes(b"video")
+    assert staged.commit().read_bytes() == b"video" and not staged.tmp.exists()
+    again = StagedOutput(tmp_path / "v.mp4")
+    with pytest.raises(OutputExistsError):
+        again.commit()
+    again.discard()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["l", "t.txt", "v.mp4"]
+    with pytest.raises(OutputExistsError, match="is an input"):
+        check_outputs([tmp_path / "t.txt"], inputs=[str(tmp_path / "t.txt")])

@@ -1,0 +1,90 @@
+"""``genderage serve`` under idle, slow and too many connections (#28 item 7), as a real
+uvicorn process on 127.0.0.1, with short timeouts and bounded loops."""
+
+from __future__ import annotations
+
+import resource
+import socket
+import time
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+
+from test_serve_process import Server  # noqa: E402
+
+FAST = ["--header-timeout", "1", "--body-timeout", "1"]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, model_path):
+    srv = Server(tmp_path_factory.mktemp("serve"), model_path, FAST)
+    yield srv
+    srv.stop()
+
+
+def closed_within(sock: socket.socket, seconds: float) -> tuple[bool, bytes]:
+    """Read until the server closes ``sock``; (closed in time, what it sent)."""
+    sock.settimeout(seconds)
+    received = b""
+    try:
+        while chunk := sock.recv(65536):
+            received += chunk
+    except (TimeoutError, socket.timeout):
+        return False, received
+    except ConnectionResetError:
+        pass
+    return True, received
+
+
+def test_incomplete_headers_are_closed_after_the_header_timeout(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # never finished
+        start = time.monotonic()
+        closed, _ = closed_within(s, 6)
+        assert closed and time.monotonic() - start < 4
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+        closed, _ = closed_within(s, 6)  # a connection that sends nothing at all
+        assert closed
+    assert server.request("GET", "/healthz")[0] == 200
+
+
+def test_a_slow_body_gets_408(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+        s.sendall(b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+                  b"Content-Length: 1000\r\n\r\n" + b"\x89PNG" * 4)
+        closed, answer = closed_within(s, 8)
+    assert answer.startswith(b"HTTP/1.1 408") and b'"body_timeout"' in answer, answer[:200]
+
+
+def test_300_idle_connections_under_256_descriptors(tmp_path, model_path):
+    """The audit's attack: 300 half-open connections with the server's descriptor limit at
+    256. Beyond its cap (192) connections are closed at once, idle ones after the header
+    timeout; the service answers again within seconds and its log stays small."""
+    def low_limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+    srv = Server(tmp_path, model_path, FAST, preexec_fn=low_limit)
+    sockets = []
+    try:
+        for _ in range(300):
+            try:
+                sockets.append(socket.create_connection(("127.0.0.1", srv.port), timeout=5))
+            except OSError:
+                break
+        deadline, healthy = time.monotonic() + 15, False
+        while not healthy and time.monotonic() < deadline:
+            try:
+                healthy = srv.request("GET", "/healthz")[0] == 200
+            except OSError:
+                time.sleep(0.2)
+        assert healthy
+        assert srv.proc.poll() is None
+        err = srv.err.read_text()
+        assert len(err) < 20_000, err[-2000:]
+        assert "connection refused: " in err and "Traceback" not in err
+    finally:
+        for s in sockets:
+            s.close()
+        srv.stop()
