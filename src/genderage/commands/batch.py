@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from . import positive_int, progress_wanted
+from . import add_face_options, face_options, positive_int, progress_wanted
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,7 @@ def add_parser(sub):
                    help="delete the part files already in --out and start afresh")
     p.add_argument("--no-progress", action="store_true",
                    help="no progress bar (shown when stderr is a terminal)")
+    add_face_options(p)
     p.set_defaults(run=run)
 
 
@@ -54,6 +55,7 @@ def run(args) -> int:
 
     if args.ray_address and args.engine != "ray":
         raise CliError("--ray-address needs --engine ray")
+    knobs = face_options(args)
     # A missing optional module ends in the CLI's message naming the extra to install.
     from ..batch import BatchJob, BatchOptions
     from ..batch.inputs import InputError
@@ -65,7 +67,7 @@ def run(args) -> int:
 
         if not args.verbose:
             logging.getLogger("ray.data").setLevel(logging.WARNING)  # our bar replaces its log
-    options = BatchOptions(args.model, args.detector, args.flip_tta, args.age_probs)
+    options = BatchOptions(args.model, args.detector, args.flip_tta, args.age_probs, **knobs)
     try:
         options.check()
         job = BatchJob(args.inputs, args.out, options, overwrite=args.overwrite)

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import positive_int
+from . import add_face_options, face_options, positive_int
 
 PROGRESS_INTERVAL_S = 1.0
 
@@ -56,6 +56,7 @@ def add_parser(sub):
     p.add_argument("--detector", metavar="SPEC",
                    help="detector backend name or .onnx path (default: the built-in one)")
     p.add_argument("--model", metavar="PATH", help="attribute model .onnx (default: shipped)")
+    add_face_options(p)
     p.set_defaults(run=run)
 
 
@@ -65,8 +66,9 @@ def run(args) -> int:
     from ..pipeline import GenderAge
     from ..video.io import VideoOpenError, VideoSource
 
+    knobs = face_options(args)
     try:
-        analyzer = GenderAge(args.model, args.detector)
+        analyzer = GenderAge(args.model, args.detector, **knobs)
         analyzer.detector  # noqa: B018 - create it now: a bad --detector is a usage error
     except DetectorError as exc:
         raise CliError(str(exc)) from None

@@ -23,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .base import Detection, DetectorError, check_image, make_detections
+from .base import Detection, DetectorError, check_image, drop_small, make_detections
 from .onnx_build import GraphBuilder
 from .ops import letterbox, nms, shrink
 from .session import open_session
@@ -242,6 +242,8 @@ class MtcnnDetector:
             for all three; 0 = onnxruntime's default). P-Net runs once per pyramid level on
             small maps and is fastest on one thread; R-Net and O-Net take all crops in one
             batch and gain from a second one (docs/experiments/2026-11-29-latency.md).
+        min_face_px: drop faces whose box's shorter side is below this many pixels of the
+            image given to :meth:`detect` (``None``: keep all).
     """
 
     name = "mtcnn"
@@ -251,7 +253,9 @@ class MtcnnDetector:
                  min_face: float = 48.0, small_face_retry: float | None = 24.0,
                  border: float = 0.1, retry_border: float | None = 0.25,
                  refine_nms: float = 0.4, fast_resize: bool = True,
-                 threads: int | tuple[int, int, int] = (1, 2, 2)):
+                 threads: int | tuple[int, int, int] = (1, 2, 2),
+                 min_face_px: float | None = None):
+        self.min_face_px = min_face_px
         self.score_threshold = score_threshold
         self.stage_thresholds = stage_thresholds
         self.input_size = input_size
@@ -274,7 +278,7 @@ class MtcnnDetector:
         """All faces in a uint8 ``[H, W, 3]`` RGB image, largest box first."""
         check_image(image_rgb)
         for border, min_face in self._passes():
-            found = self._detect(image_rgb, border, min_face)
+            found = drop_small(self._detect(image_rgb, border, min_face), self.min_face_px)
             if found:
                 return found
         return []
