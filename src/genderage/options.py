@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 from .detect.base import MIN_FACE_FLOOR
 
 
@@ -61,9 +63,11 @@ class FaceOptions:
             raise OptionError("min_gender_probability", f"must be in [0.5, 1), got {p:g}")
 
     def label(self, gender: str, probability: float) -> str | None:
-        """``gender``, or ``None`` when its ``probability`` is below ``min_gender_probability``."""
+        """``gender``, or ``None`` when its ``probability`` is below ``min_gender_probability``
+        (compared in float32, the probabilities' precision: ``P = 0.7`` answers a face whose
+        probability is float32 0.7)."""
         p = self.min_gender_probability
-        return None if p is not None and probability < p else gender
+        return None if p is not None and np.float32(probability) < np.float32(p) else gender
 
     def to_dict(self) -> dict:
         """JSON-ready: every knob, ``None`` where it is off."""
