@@ -330,3 +330,75 @@ def test_video_tracks_record_the_settings_and_unknown(tmp_path, capsys, model_pa
     assert tracks[0]["settings"] == {"detector": "mtcnn", "score_threshold": 0.8,
                                      "min_face": None, "max_faces": 3,
                                      "min_gender_probability": 0.999}
+
+
+# --- the service ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def service(model_path):
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from genderage.serve import create_app
+
+    def client(**options):
+        return TestClient(create_app(GenderAge(model_path, **options)))
+    return client
+
+
+def post(client, path: Path, query: str = ""):
+    return client.post(f"/v1/predict{query}", files={"file": (path.name, path.read_bytes())})
+
+
+def test_service_query_parameters(service, photos):
+    client = service()
+    health = client.get("/healthz").json()
+    assert health["detector"] == "mtcnn" and health["min_gender_probability"] is None
+    assert health["detector_settings"] == {"detector": "mtcnn", "score_threshold": 0.7,
+                                           "min_face": None, "max_faces": None}
+    plain = post(client, photos["pair"]).json()["faces"]
+    assert len(plain) == 2
+    one = post(client, photos["pair"], "?max_faces=1").json()["faces"]
+    assert one == plain[:1]
+    unknown = post(client, photos["pair"], "?min_gender_probability=0.999").json()["faces"]
+    assert [f["gender"] for f in unknown] == [None, None]
+    assert [f["gender_probability"] for f in unknown] == [f["gender_probability"] for f in plain]
+    big = post(client, photos["pair"], f"?min_face={box_side(plain[1]['bbox']) + 4:.0f}")
+    assert big.json()["faces"] == plain[:1]
+    assert post(client, photos["plain"], "?det_threshold=0.95").status_code == 200
+
+
+@pytest.mark.parametrize("query, status, words", [
+    ("?min_face=4", 422, "min_face must be at least 8"),
+    ("?det_threshold=1", 422, "det_threshold must be between 0 and 1"),
+    ("?max_faces=0", 422, "max_faces must be a whole number >= 1"),
+    ("?min_gender_probability=1.2", 422, "min_gender_probability must be in [0.5, 1)"),
+    ("?min_gender_probability=0.3", 422, "min_gender_probability must be in [0.5, 1)"),
+    ("?det_threshold=0.5", 422, "below this server's detector threshold (0.7)"),
+    ("?min_face=600", 422, "plain.jpg: min_face 600 px is larger than the image (512x512 px)"),
+])
+def test_service_bad_parameters_are_clear_422s(service, photos, query, status, words):
+    r = post(service(), photos["plain"], query)
+    assert r.status_code == status and r.json()["error"] == "invalid_option"
+    assert words in r.json()["detail"]
+
+
+def test_service_non_numbers_are_422(service, photos):
+    r = post(service(), photos["plain"], "?max_faces=many")
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "max_faces"]
+
+
+def test_a_request_cannot_loosen_the_server_settings(service, photos):
+    client = service(min_face=40, det_threshold=0.8, max_faces=2, min_gender_probability=0.6)
+    health = client.get("/healthz").json()
+    assert health["detector_settings"] == {"detector": "mtcnn", "score_threshold": 0.8,
+                                           "min_face": 40, "max_faces": 2}
+    assert health["min_gender_probability"] == 0.6
+    for query, words in [("?min_face=20", "min_face=20 is below this server's setting (40)"),
+                         ("?det_threshold=0.75", "det_threshold=0.75 is below this server's"),
+                         ("?max_faces=3", "max_faces=3 is above this server's limit (2)")]:
+        r = post(client, photos["plain"], query)
+        assert r.status_code == 422 and words in r.json()["detail"], query
+    # A request may lower min_gender_probability below the server's default, or raise it.
+    assert post(client, photos["plain"], "?min_gender_probability=0.5").status_code == 200
+    assert post(client, photos["plain"], "?min_face=60&max_faces=1").status_code == 200
