@@ -7,8 +7,13 @@ full pipeline, largest face), as ``tools/error_model.py`` does; the ``risk_cover
 section of ``--bundle`` is (re)written (:func:`genderage.evaluation.risk_coverage.
 measure_risk_coverage`): per dev set and age band, the gender accuracy when answering
 100/95/90/80/70% of the faces (most confident first) and the threshold P that does it, and
-the recommended P. Every other key of the bundle is kept. For a new model, run it on the
-fp32 bundle (the model card's) and on the int8 bundle, then ``tools/make_model_card.py``:
+the recommended P. Every other key of the bundle is kept. After a release, one command
+measures both shipped files (fp32, whose bundle the model card renders, and int8, which
+``GenderAge()`` runs by default) and re-renders MODEL_CARD.md:
+
+    PYTHONPATH=src python tools/risk_coverage.py --shipped
+
+or one model and its bundle:
 
     PYTHONPATH=src python tools/risk_coverage.py --model src/genderage/models/genderage.onnx \\
         --manifest splits/utkface_aaf_seed0.csv --bundle src/genderage/models/genderage.metrics.json
@@ -24,41 +29,68 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
+MODELS = ROOT / "src" / "genderage" / "models"
+SHIPPED = [(MODELS / "genderage.onnx", MODELS / "genderage.metrics.json"),
+           (MODELS / "genderage.int8.onnx", MODELS / "genderage.int8.metrics.json")]
+DEFAULT_MANIFEST = ROOT / "splits" / "utkface_aaf_seed0.csv"
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", type=Path, required=True, help="the ONNX model")
-    ap.add_argument("--manifest", type=Path, required=True, help="multi-source manifest")
-    ap.add_argument("--bundle", type=Path, required=True,
-                    help="the model's metrics bundle (JSON) to write the section into")
+    which = ap.add_mutually_exclusive_group(required=True)
+    which.add_argument("--shipped", action="store_true",
+                       help="both shipped models into their bundles, then MODEL_CARD.md")
+    which.add_argument("--model", type=Path, help="the ONNX model")
+    ap.add_argument("--bundle", type=Path,
+                    help="with --model: its metrics bundle (JSON) to write the section into")
+    ap.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST,
+                    help="multi-source manifest (default: splits/utkface_aaf_seed0.csv)")
     ap.add_argument("--utkface", type=Path, default=SHARED / "UTKFace")
     ap.add_argument("--aaf", type=Path, default=SHARED / "AAF")
     args = ap.parse_args(argv)
+    if args.model is not None and args.bundle is None:
+        ap.error("--model needs --bundle")
+    command = "PYTHONPATH=src python tools/risk_coverage.py " + shlex.join(
+        argv if argv is not None else sys.argv[1:])
+    pairs = [p for p in SHIPPED if p[0].is_file()] if args.shipped \
+        else [(args.model, args.bundle)]
+    for model, bundle in pairs:
+        code = measure_into(model, bundle, args, command)
+        if code:
+            return code
+    if args.shipped:
+        from genderage.training.modelcard import render
 
+        card = ROOT / "MODEL_CARD.md"
+        card.write_text(render(json.loads(SHIPPED[0][1].read_text())))
+        print(f"wrote {card}")
+    return 0
+
+
+def measure_into(model: Path, bundle_path: Path, args, command: str) -> int:
+    """Measure ``model`` and write the section into ``bundle_path``; an exit status."""
     from genderage.evaluation.risk_coverage import measure_risk_coverage
     from genderage.models import file_sha256
 
     try:
-        bundle = json.loads(args.bundle.read_text())
+        bundle = json.loads(bundle_path.read_text())
     except (OSError, ValueError) as exc:
-        print(f"{args.bundle}: cannot read the metrics bundle ({exc})", file=sys.stderr)
+        print(f"{bundle_path}: cannot read the metrics bundle ({exc})", file=sys.stderr)
         return 2
     recorded = bundle.get("model", {}).get("sha256")
-    if recorded != file_sha256(args.model):
-        print(f"{args.bundle}: records model sha256 {recorded}, not that of {args.model}",
+    if recorded != file_sha256(model):
+        print(f"{bundle_path}: records model sha256 {recorded}, not that of {model}",
               file=sys.stderr)
         return 2
     try:
-        section = measure_risk_coverage(args.model, args.manifest,
+        section = measure_risk_coverage(model, args.manifest,
                                         {"utkface": args.utkface, "aaf": args.aaf})
     except (OSError, ValueError) as exc:
         print(f"cannot measure risk-coverage: {exc}", file=sys.stderr)
         return 2
-    section["command"] = "PYTHONPATH=src python tools/risk_coverage.py " + shlex.join(
-        argv if argv is not None else sys.argv[1:])
+    section["command"] = command
     bundle["risk_coverage"] = section
-    args.bundle.write_text(json.dumps(bundle, indent=2) + "\n")
+    bundle_path.write_text(json.dumps(bundle, indent=2) + "\n")
     rec = section["recommended"]
     print(f"recommended --min-gender-probability {rec['min_gender_probability']:.4f} "
           f"({rec['rule']})")
@@ -67,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: {dev['n']} faces; gender accuracy {full['accuracy']:.4f} answering all, "
               f"{eighty['accuracy']:.4f} answering {eighty['coverage']:.1%} "
               f"(P >= {eighty['threshold']:.4f})")
-    print(f"wrote risk_coverage into {args.bundle}")
+    print(f"wrote risk_coverage into {bundle_path}")
     return 0
 
 
