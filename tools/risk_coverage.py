@@ -89,6 +89,8 @@ def measure_into(model: Path, bundle_path: Path, args, command: str) -> int:
         print(f"cannot measure risk-coverage: {exc}", file=sys.stderr)
         return 2
     section["command"] = command
+    if Path(section["manifest"]).resolve().is_relative_to(ROOT):  # as the repo names it
+        section["manifest"] = str(Path(section["manifest"]).resolve().relative_to(ROOT))
     bundle["risk_coverage"] = section
     bundle_path.write_text(json.dumps(bundle, indent=2) + "\n")
     rec = section["recommended"]
