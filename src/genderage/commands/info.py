@@ -20,8 +20,7 @@ def run(args) -> int:
     onnxruntime = load_onnxruntime()
 
     from ..cli import CliError
-    from ..detect import DetectorError
-    from ..detect import create_detector
+    from ..detect import DetectorError, create_detector
     from ..options import FaceOptions
     from ..pipeline import detector_settings, resolve_model_path
 
