@@ -4,6 +4,10 @@
 
 const MAX_BYTES = 10 * 1024 * 1024;  // the server's body limit (multipart envelope included)
 const COLORS = { female: "#d9467a", male: "#2b6cd9" };
+// The page's query string goes to /v1/predict as it is (?min_gender_probability=0.566,
+// ?max_faces=5, ...); live mode applies the same "unknown" rule to its running answers.
+const MIN_GENDER_P = Number(new URLSearchParams(window.location.search)
+  .get("min_gender_probability")) || null;
 
 const $ = (id) => document.getElementById(id);
 const fileInput = $("file");
@@ -343,7 +347,9 @@ class SnapshotTracker {
       track.seen = this.snapshot;
       const smoothed = track.smoother.add(face);
       return { bbox: face.bbox, track_id: track.id, snapshots: smoothed.snapshots,
-               gender: smoothed.gender, gender_probability: smoothed.gender_probability,
+               gender: MIN_GENDER_P !== null && smoothed.gender_probability < MIN_GENDER_P
+                 ? null : smoothed.gender,
+               gender_probability: smoothed.gender_probability,
                age: smoothed.age, age_interval: smoothed.age_interval,
                quality: { ...face.quality, low_quality: smoothed.low_quality } };
     });
