@@ -313,6 +313,26 @@ def test_batch_records_the_options_and_the_report_ignores_unknown(photos, tmp_pa
     assert reports[0]["n_faces"] == 3 and reports[0] == reports[1]
 
 
+def test_batch_min_face_above_an_image_names_it_and_goes_on(photos, tmp_path, capsys,
+                                                            model_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    pytest.importorskip("fsspec")
+    uri = "file://" + str(photos["tiny"])
+    listing = tmp_path / "paths.txt"
+    listing.write_text(f"{uri}\n{photos['tiny']}\n{photos['plain']}\n")
+    out = tmp_path / "out"
+    assert main(["batch", str(listing), "--out", str(out), "--model", str(model_path),
+                 "--no-progress", "--workers", "1", "--min-face", "60"]) == 1
+    rows = {r["path"]: r for r in pq.read_table(out).to_pylist()}
+    for name in (uri, str(photos["tiny"])):
+        assert rows[name]["error_kind"] == "min_face_too_large"
+        assert rows[name]["error"] == (f"{name}: min_face 60 px is larger than the image "
+                                       f"(40x40 px)")
+    assert rows[str(photos["plain"])]["error"] is None
+    assert rows[str(photos["plain"])]["face_index"] == 0
+    assert "min_face_too_large: 2" in capsys.readouterr().err
+
+
 # --- video ----------------------------------------------------------------------------------
 
 def test_video_tracks_record_the_settings_and_unknown(tmp_path, capsys, model_path):

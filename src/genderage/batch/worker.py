@@ -16,7 +16,7 @@ import pyarrow as pa
 from .. import __version__
 from ..imageio import MAX_FILE_BYTES, ImageDecodeError, decode_reduced
 from ..models import file_sha256
-from ..pipeline import GenderAge, LocatedImage, resolve_model_path
+from ..pipeline import MIN_FACE_ERROR_KIND, GenderAge, LocatedImage, resolve_model_path
 from .schema import results_table
 
 
@@ -117,7 +117,10 @@ class ChunkAnalyzer:
                                      min_side=self.analyzer.decode_min_side(aligned=False))
         except ImageDecodeError as exc:
             return LocatedImage(path, (), str(exc), exc.kind)
-        return replace(self.analyzer.locate_image(decoded), path=path)
+        located = self.analyzer.locate_image(decoded)
+        if located.error_kind == MIN_FACE_ERROR_KIND:  # an array has no name to give
+            located = replace(located, error=f"{path}: {located.error}")
+        return replace(located, path=path)
 
 
 def read_uri(uri: str, max_bytes: int = MAX_FILE_BYTES) -> bytes:
