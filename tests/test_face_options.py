@@ -57,6 +57,16 @@ def test_a_face_below_the_threshold_is_unknown_with_its_probability(p_female, th
     assert repr(face).startswith(f"Face({gender or 'unknown'} ")
 
 
+def test_unknown_faces_are_labelled_unknown_in_annotations():
+    from genderage.annotate import COLOURS, draw_faces, face_label
+
+    c, batch = one_face(0.6)
+    face = make_face(c, batch, 0, FaceOptions(min_gender_probability=0.7))
+    assert face_label(face) == "unknown 0.60 | 30 (25-36)"
+    drawn = draw_faces(np.zeros((200, 200, 3), np.uint8), [face])
+    assert (drawn.reshape(-1, 3) == COLOURS["unknown"]).all(axis=1).sum() > 100
+
+
 @pytest.mark.parametrize("kwargs, option", [
     ({"min_face": 7.9}, "min_face"), ({"min_face": float("nan")}, "min_face"),
     ({"det_threshold": 0.0}, "det_threshold"), ({"det_threshold": 1.0}, "det_threshold"),
@@ -422,3 +432,16 @@ def test_a_request_cannot_loosen_the_server_settings(service, photos):
     # A request may lower min_gender_probability below the server's default, or raise it.
     assert post(client, photos["plain"], "?min_gender_probability=0.5").status_code == 200
     assert post(client, photos["plain"], "?min_face=60&max_faces=1").status_code == 200
+
+
+def test_an_unknown_track_is_labelled_and_drawn():
+    from genderage.annotate import COLOURS
+    from genderage.video.draw import draw_frame, track_label
+    from genderage.video.records import FrameResult, TrackedFace
+    from genderage.video.smoothing import Estimate
+
+    face = TrackedFace(3, (20.0, 20.0, 120.0, 120.0), None,
+                       Estimate(None, 0.61, 9.6, (5.0, 14.0), 4, False))
+    assert track_label(face) == "#3 unknown 0.61 | 10 (5-14)"
+    drawn = draw_frame(np.zeros((200, 200, 3), np.uint8), FrameResult(0, 0.0, False, [face]))
+    assert (drawn.reshape(-1, 3) == COLOURS["unknown"]).all(axis=1).sum() > 100
