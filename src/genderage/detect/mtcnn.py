@@ -278,9 +278,9 @@ class MtcnnDetector:
         """All faces in a uint8 ``[H, W, 3]`` RGB image, largest box first."""
         check_image(image_rgb)
         for border, min_face in self._passes():
-            found = drop_small(self._detect(image_rgb, border, min_face), self.min_face_px)
+            found = self._detect(image_rgb, border, min_face)
             if found:
-                return found
+                return drop_small(found, self.min_face_px)
         return []
 
     def _passes(self) -> list[tuple[float, float]]:
