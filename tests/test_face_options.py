@@ -285,6 +285,20 @@ def test_info_names_the_detector_and_its_settings(capsys):
     assert "'score_threshold': 0.9" in capsys.readouterr().out
 
 
+def test_info_answers_without_a_usable_default_detector(monkeypatch, capsys):
+    import genderage.detect.mtcnn as mtcnn
+
+    def missing():
+        raise DetectorError("the default face detector needs the 'mtcnn' package")
+
+    monkeypatch.setattr(mtcnn, "weights_dir", missing)
+    assert main(["info", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["detector"] == {
+        "detector": "mtcnn", "error": "the default face detector needs the 'mtcnn' package"}
+    assert main(["info", "--detector", "mtcnn"]) == 2   # asked for by name: a usage error
+    assert "needs the 'mtcnn' package" in capsys.readouterr().err
+
+
 # --- batch, and the report on its "unknown" rows --------------------------------------------
 
 def test_batch_records_the_options_and_the_report_ignores_unknown(photos, tmp_path, capsys,

@@ -21,6 +21,7 @@ def run(args) -> int:
 
     from ..cli import CliError
     from ..detect import DetectorError, create_detector
+    from ..detect.base import DEFAULT_DETECTOR
     from ..options import FaceOptions
     from ..pipeline import detector_settings, resolve_model_path
 
@@ -30,17 +31,20 @@ def run(args) -> int:
     except FileNotFoundError:
         path = None
     try:
-        detector = create_detector(args.detector, score_threshold=knobs["det_threshold"],
-                                   min_face=knobs["min_face"])
+        detector = detector_settings(
+            create_detector(args.detector, score_threshold=knobs["det_threshold"],
+                            min_face=knobs["min_face"]), FaceOptions(**knobs))
     except DetectorError as exc:
-        raise CliError(str(exc)) from None
+        if args.detector is not None:
+            raise CliError(str(exc)) from None
+        detector = {"detector": DEFAULT_DETECTOR, "error": str(exc)}  # info still answers
     info = {
         "version": __version__,
         "model_path": str(path) if path else None,
         "python": platform.python_version(),
         "onnxruntime": onnxruntime.__version__,
         "providers": onnxruntime.get_available_providers(),
-        "detector": detector_settings(detector, FaceOptions(**knobs)),
+        "detector": detector,
         "min_gender_probability": knobs["min_gender_probability"],
     }
     if args.json:
