@@ -83,7 +83,7 @@ def read_output(out) -> "pyarrow.Table":  # noqa: F821
     return ds.dataset(str(out), format="parquet").to_table()
 
 
-FLOATS = ("det_score", "gender_probability", "age", "age_low", "age_high")
+FLOATS = ("det_score", "gender_probability", "female_probability", "age", "age_low", "age_high")
 LISTS = ("bbox", "landmarks", "age_probs")
 
 
@@ -126,6 +126,7 @@ def assert_matches_predict_json(table, predictions: list[dict]) -> None:
             assert row["quality_reasons"] == face["quality"]["reasons"]
             close(row["det_score"], face["det_score"], 4)
             close(row["gender_probability"], face["gender_probability"], 4)
+            close(row["female_probability"], face["female_probability"], 4)
             close(row["age"], face["age"], 2)
             close(row["age_low"], face["age_interval"][0], 2)
             close(row["age_high"], face["age_interval"][1], 2)
@@ -145,9 +146,11 @@ def assert_matches_library(table, results) -> None:
             assert got[0]["error"] == result.error and got[0]["face_index"] is None
             continue
         for row, face in zip(got, result.faces, strict=True):
-            expected = [face.det_score, face.gender_probability, face.age, *face.age_interval,
+            expected = [face.det_score, face.gender_probability, face.female_probability,
+                        face.age, *face.age_interval,
                         *face.bbox, *(c for point in face.landmarks for c in point)]
-            actual = [row["det_score"], row["gender_probability"], row["age"], row["age_low"],
+            actual = [row["det_score"], row["gender_probability"], row["female_probability"],
+                      row["age"], row["age_low"],
                       row["age_high"], *row["bbox"], *row["landmarks"]]
             assert all(math.isclose(a, e, rel_tol=0, abs_tol=1e-4)
                        for a, e in zip(actual, expected)), result.path

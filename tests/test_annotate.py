@@ -15,7 +15,8 @@ def face(x1, y1, x2, y2, gender="female") -> Face:
     cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
     return Face((x1, y1, x2, y2), ((cx - 10, cy), (cx + 10, cy), (cx, cy + 5),
                                    (cx - 8, cy + 15), (cx + 8, cy + 15)),
-                0.99, gender, 0.93, 31.0, (25.0, 38.0), q)
+                0.99, gender, 0.93, 31.0, (25.0, 38.0), q,
+                0.93 if gender == "female" else 0.07)
 
 
 def inside(r, width, height) -> bool:

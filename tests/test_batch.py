@@ -31,8 +31,9 @@ from genderage.cli import main  # noqa: E402
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 COLUMNS = ["path", "face_index", "bbox", "landmarks", "det_score", "gender",
-           "gender_probability", "age", "age_low", "age_high", "low_quality", "quality_reasons",
-           "error", "error_kind", "model_sha256", "genderage_version", "path_bytes"]
+           "gender_probability", "female_probability", "age", "age_low", "age_high",
+           "low_quality", "quality_reasons", "error", "error_kind", "model_sha256",
+           "genderage_version", "path_bytes"]
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +97,9 @@ def test_schema_error_rows_and_provenance(folder, reference, model_path):
     options = json.loads(pq.read_schema(next(out.glob("part-*.parquet"))).metadata[
         b"genderage.batch.options"])
     assert options == {"model": hashlib.sha256(Path(model_path).read_bytes()).hexdigest(),
-                       "detector": "default", "flip_tta": False, "age_probs": False}
+                       "detector": "default", "flip_tta": False, "age_probs": False,
+                       "min_face": None, "det_threshold": None, "max_faces": None,
+                       "min_gender_probability": None}
 
 
 def test_duckdb_reads_what_pyarrow_reads(reference):

@@ -192,7 +192,7 @@ def test_result_dict_is_plain_json(model_path, scene):
     assert list(d) == ["path", "faces", "error"]
     face = d["faces"][0]
     assert list(face) == ["bbox", "landmarks", "det_score", "gender", "gender_probability",
-                          "age", "age_interval", "quality"]
+                          "female_probability", "age", "age_interval", "quality"]
     assert json.loads(json.dumps(d)) == d
     assert all(type(v) is float for v in face["bbox"] + face["age_interval"])
     assert len(face["landmarks"]) == 5 and all(len(p) == 2 for p in face["landmarks"])

@@ -14,7 +14,7 @@ from PIL import Image
 from genderage.cli import main
 
 FACE_KEYS = {"bbox": list, "landmarks": list, "det_score": float, "gender": str,
-             "gender_probability": float, "age": float, "age_interval": list, "quality": dict}
+             "gender_probability": float, "female_probability": float, "age": float, "age_interval": list, "quality": dict}
 QUALITY_KEYS = {"det_score": float, "inter_ocular_px": float, "face_size_px": float,
                 "blur": float, "yaw": float, "pitch": float, "roll": float,
                 "low_quality": bool, "reasons": list, "brightness": float}

@@ -30,7 +30,8 @@ from genderage.serve import MAX_BODY_BYTES, create_app  # noqa: E402
 AAF_FACE = "data/AAF/images/03061A28.jpg"
 """An adult portrait from AAF (one face)."""
 
-FACE_KEYS = {"bbox", "landmarks", "det_score", "gender", "gender_probability", "age",
+FACE_KEYS = {"bbox", "landmarks", "det_score", "gender", "gender_probability",
+             "female_probability", "age",
              "age_interval", "quality"}
 
 

@@ -237,3 +237,25 @@ def test_api_docs_work_offline(browser, server):
         assert page.goto(server + "/redoc").status == 404  # ReDoc would fetch a remote logo
     finally:
         page.close()
+
+
+def test_the_page_passes_its_query_on_and_shows_unknown(browser, server, shared_dir):
+    photo = shared_dir / AAF_FACE
+    if not photo.is_file():
+        pytest.skip(f"{photo} is absent")
+    page = browser.new_page()
+    try:
+        page.goto(server + "/?min_gender_probability=0.999")
+        page.set_input_files("#file", str(photo))
+        item = page.locator("#faces li.face").first
+        item.wait_for(timeout=TIMEOUT_MS)
+        assert item.get_attribute("data-gender") == "unknown"
+        assert re.search(r"\bunknown\b", item.inner_text())
+        assert re.search(r"model confidence \d{2,3}%", item.inner_text())
+        page.goto(server + "/?min_gender_probability=2")
+        page.set_input_files("#file", str(photo))
+        page.wait_for_function("() => /min_gender_probability must be in/.test("
+                               "document.getElementById('status').innerText)",
+                               timeout=TIMEOUT_MS)
+    finally:
+        page.close()

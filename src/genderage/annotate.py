@@ -14,16 +14,18 @@ import numpy as np
 from .outputs import OutputExistsError, write_new
 from .results import Face
 
-COLOURS = {"female": (230, 80, 160), "male": (40, 140, 240)}
-"""Box colour per predicted gender, RGB."""
+COLOURS = {"female": (230, 80, 160), "male": (40, 140, 240), "unknown": (220, 170, 30)}
+"""Box colour per predicted gender (``"unknown"``: below ``min_gender_probability``), RGB."""
 LOW_QUALITY_COLOUR = (150, 150, 150)
 
 
 def face_label(face: Face) -> str:
-    """Short text for one face, e.g. ``"F 0.93 | 31 (25-38)"`` (``"?"`` appended if flagged)."""
+    """Short text for one face, e.g. ``"F 0.93 | 31 (25-38)"`` (``"?"`` appended if flagged;
+    ``"unknown 0.61 | ..."`` when the gender is left unknown)."""
     lo, hi = face.age_interval
     flag = " ?" if face.quality.low_quality else ""
-    return (f"{face.gender[0].upper()} {face.gender_probability:.2f} | "
+    gender = face.gender[0].upper() if face.gender else face.gender_shown
+    return (f"{gender} {face.gender_probability:.2f} | "
             f"{face.age:.0f} ({lo:.0f}-{hi:.0f}){flag}")
 
 
@@ -83,7 +85,7 @@ def draw_faces(image_rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
     Returns:
         uint8 ``[H, W, 3]`` RGB, a new array.
     """
-    colours = [LOW_QUALITY_COLOUR if face.quality.low_quality else COLOURS[face.gender]
+    colours = [LOW_QUALITY_COLOUR if face.quality.low_quality else COLOURS[face.gender_shown]
                for face in faces]
     return draw_labelled_boxes(image_rgb, [f.bbox for f in faces],
                                [face_label(face) for face in faces], colours,

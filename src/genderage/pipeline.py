@@ -18,7 +18,8 @@ import numpy as np
 
 from .align import align_face, template_landmarks
 from .attribute import AttributeBatch, AttributeModel
-from .contract import gender_label
+from .contract import gender_index, gender_label
+from .detect.base import drop_small
 from .imageio import (
     REDUCED_MIN_SIDE,
     ImageDecodeError,
@@ -27,12 +28,13 @@ from .imageio import (
     source_name,
 )
 from .models import DEFAULT_MODEL, default_model_path, int8_matches_fp32
+from .options import FaceOptions
 from .preprocess import resize_face
 from .quality import DEFAULT_THRESHOLDS, Quality, QualityThresholds, assess
 from .results import Face, ImageResult
 
 if TYPE_CHECKING:
-    from .detect import Detector
+    from .detect import Detection, Detector
 
 log = logging.getLogger(__name__)
 
@@ -89,14 +91,20 @@ class LocatedImage:
     Attributes:
         path: the input's file path, or ``None`` for bytes / arrays.
         candidates: the faces to analyse, largest first.
-        error: ``None``, or the message of the :class:`ImageDecodeError` that stopped it.
-        error_kind: the error's ``kind`` (see :data:`~genderage.imageio.DECODE_ERROR_KINDS`).
+        error: ``None``, or the message of the :class:`ImageDecodeError` that stopped it,
+            or of a ``min_face`` larger than the image.
+        error_kind: the error's ``kind`` (see :data:`~genderage.imageio.DECODE_ERROR_KINDS`),
+            or :data:`MIN_FACE_ERROR_KIND`.
     """
 
     path: str | None
     candidates: tuple[Candidate, ...] = ()
     error: str | None = None
     error_kind: str | None = None
+
+
+MIN_FACE_ERROR_KIND = "min_face_too_large"
+"""``LocatedImage.error_kind`` of an image smaller than the ``min_face`` asked for."""
 
 
 class GenderAge:
@@ -116,16 +124,34 @@ class GenderAge:
             cost, a little more accurate; see :class:`AttributeModel`).
         precision: which shipped model, ``"int8"`` or ``"fp32"``; ``None``: int8 when this
             build ships one made from its fp32 model, else fp32 (docs/pipeline.md, latency).
+        min_face: smallest face to return, the shorter side of its box in pixels of the
+            source image (>= 8). Given to the detector created from a spec (which may then
+            search no smaller) and applied to every detector's boxes. A photo decoded
+            reduced by a factor k (longer side 4096 px or more) gives its detector the
+            reduced image: that detector then drops faces below ``k * min_face``.
+        det_threshold: detector score in (0, 1) a face must reach (the detector's own
+            default when ``None``); given to a detector created from a spec and applied to
+            every detector's boxes.
+        max_faces: keep the ``max_faces`` largest faces of each image, chosen after
+            detection and before alignment and the attribute model, so that a photo with
+            hundreds of faces costs at most ``max_faces`` model inputs. ``skip_low_quality``
+            then drops flagged faces among them.
+        min_gender_probability: in [0.5, 1): a face whose likelier gender has a lower
+            probability gets ``gender=None`` ("unknown"); its probabilities stay reported.
 
     Raises:
         FileNotFoundError: no model given and none shipped, or the model file is missing.
+        OptionError: one of the four options above out of range (a ``ValueError``).
     """
 
     def __init__(self, model: str | os.PathLike | AttributeModel | None = None,
                  detector: str | os.PathLike | Detector | None = None, *,
                  skip_low_quality: bool = False, providers: list[str] | None = None,
                  quality_thresholds: QualityThresholds = DEFAULT_THRESHOLDS,
-                 flip_tta: bool = False, precision: str | None = None):
+                 flip_tta: bool = False, precision: str | None = None,
+                 min_face: float | None = None, det_threshold: float | None = None,
+                 max_faces: int | None = None, min_gender_probability: float | None = None):
+        self.options = FaceOptions(min_face, det_threshold, max_faces, min_gender_probability)
         if isinstance(model, AttributeModel):
             if flip_tta and not model.flip_tta:
                 raise ValueError("flip_tta=True with an AttributeModel built without it: "
@@ -152,8 +178,29 @@ class GenderAge:
         if self._detector is None:
             from .detect import create_detector
 
-            self._detector = create_detector(self._detector_spec)
+            self._detector = create_detector(self._detector_spec,
+                                             score_threshold=self.options.det_threshold,
+                                             min_face=self.options.min_face)
         return self._detector
+
+    def with_options(self, **changes) -> GenderAge:
+        """A copy sharing this analyzer's model and detector, with some of the
+        :class:`~genderage.options.FaceOptions` changed (e.g. per request in the service).
+
+        Raises:
+            OptionError: a value out of range.
+        """
+        from copy import copy
+        from dataclasses import replace
+
+        changed = copy(self)
+        changed.options = replace(self.options, **changes)
+        return changed
+
+    def detector_settings(self) -> dict:
+        """:func:`detector_settings` of this analyzer's detector and options (creates the
+        detector)."""
+        return detector_settings(self.detector, self.options)
 
     def predict(self, image: ImageSource, aligned: bool = False) -> ImageResult:
         """Detect, align and analyse every face in one image.
@@ -199,6 +246,13 @@ class GenderAge:
         except ImageDecodeError as exc:
             log.info("%s", exc)
             return LocatedImage(name, (), str(exc), exc.kind)
+        min_face = self.options.min_face
+        h, w = (side * decoded.factor for side in decoded.rgb.shape[:2])
+        if not aligned and min_face is not None and min_face > max(h, w):
+            message = (f"{name + ': ' if name else ''}min_face {min_face:g} px is larger "
+                       f"than the image ({w}x{h} px)")
+            log.info("%s", message)
+            return LocatedImage(name, (), message, MIN_FACE_ERROR_KIND)
         candidates = (self._whole_image(decoded.rgb, decoded.factor) if aligned
                       else self.locate(decoded.rgb, decoded.factor))
         if self.skip_low_quality:
@@ -223,7 +277,8 @@ class GenderAge:
             if item.error is not None:
                 results.append(ImageResult(item.path, [], item.error))
                 continue
-            faces = [make_face(c, batch, k + j) for j, c in enumerate(item.candidates)]
+            faces = [make_face(c, batch, k + j, self.options)
+                     for j, c in enumerate(item.candidates)]
             k += len(faces)
             results.append(ImageResult(item.path, faces, None))
         return results, batch
@@ -240,14 +295,28 @@ class GenderAge:
         """Detect, align and assess every face of an RGB uint8 image (no attribute model).
 
         ``rgb`` may be an image decoded at ``1 / factor`` of its source's size: boxes and
-        landmarks are then scaled back to the source's pixels."""
+        landmarks are then scaled back to the source's pixels. The faces below
+        ``det_threshold`` or ``min_face`` are dropped, then all but the ``max_faces``
+        largest."""
         candidates = []
-        for det in self.detector.detect(rgb):
+        for det in self.select(self.detector.detect(rgb), factor):
             crop = align_face(rgb, det.landmarks, self.model.preprocessing)
             bbox, landmarks = det.bbox * factor, det.landmarks * factor
             quality = assess(bbox, landmarks, det.score, crop, self.quality_thresholds)
             candidates.append(Candidate(bbox, landmarks, det.score, crop, quality))
         return candidates
+
+    def select(self, detections: list[Detection], factor: int = 1) -> list[Detection]:
+        """The detections that :attr:`options` keep, largest box first: score at least
+        ``det_threshold``, box's shorter side at least ``min_face`` source pixels (``factor``
+        source pixels per detector pixel), at most ``max_faces`` of them."""
+        o = self.options
+        if o.det_threshold is not None:
+            detections = [d for d in detections if d.score >= o.det_threshold]
+        if o.min_face is not None:
+            detections = drop_small(detections, o.min_face / factor)
+        detections = sorted(detections, key=lambda d: -d.area)  # stable: ties keep order
+        return detections if o.max_faces is None else detections[:o.max_faces]
 
     def _whole_image(self, rgb: np.ndarray, factor: int = 1) -> list[Candidate]:
         h, w = rgb.shape[:2]
@@ -258,17 +327,36 @@ class GenderAge:
         return [Candidate(bbox, landmarks, 1.0, crop, quality)]
 
 
-def make_face(c: Candidate, batch: AttributeBatch, k: int) -> Face:
-    """The :class:`Face` record of candidate ``c``, whose predictions are row ``k`` of ``batch``."""
+def detector_settings(detector: Detector, options: FaceOptions) -> dict:
+    """What decides which faces are found, for ``genderage info``, ``/healthz`` and the batch
+    and video outputs: ``{"detector": name, "score_threshold": float | None, "min_face": px |
+    None, "max_faces": int | None}``.
+
+    ``score_threshold`` is the one applied: ``options.det_threshold`` when given, else the
+    detector's own (``None`` when a custom detector has no such attribute).
+    """
+    threshold = options.det_threshold
+    if threshold is None:
+        threshold = getattr(detector, "score_threshold", None)
+    return {"detector": detector.name, "score_threshold": threshold,
+            "min_face": options.min_face, "max_faces": options.max_faces}
+
+
+def make_face(c: Candidate, batch: AttributeBatch, k: int,
+              options: FaceOptions = FaceOptions()) -> Face:
+    """The :class:`Face` record of candidate ``c``, whose predictions are row ``k`` of
+    ``batch``; its gender is ``None`` below ``options.min_gender_probability``."""
     index = int(np.argmax(batch.gender_probs[k]))
+    probability = float(batch.gender_probs[k, index])
     lo, hi = (float(v) for v in batch.age_interval[k])
     return Face(
         bbox=tuple(float(v) for v in c.bbox),
         landmarks=tuple((float(x), float(y)) for x, y in c.landmarks),
         det_score=float(c.score),
-        gender=gender_label(index),
-        gender_probability=float(batch.gender_probs[k, index]),
+        gender=options.label(gender_label(index), probability),
+        gender_probability=probability,
         age=float(batch.age[k]),
         age_interval=(lo, hi),
         quality=c.quality,
+        female_probability=float(batch.gender_probs[k, gender_index("female")]),
     )

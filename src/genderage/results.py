@@ -5,9 +5,14 @@ line) and of the HTTP API::
 
     {"path": str | null,
      "faces": [{"bbox": [x1, y1, x2, y2], "landmarks": [[x, y] x 5], "det_score": float,
-                "gender": "female" | "male", "gender_probability": float, "age": float,
-                "age_interval": [lo, hi], "quality": {...Quality.to_dict()}}],
+                "gender": "female" | "male" | null, "gender_probability": float,
+                "female_probability": float, "age": float, "age_interval": [lo, hi],
+                "quality": {...Quality.to_dict()}}],
      "error": str | null}
+
+``gender`` is null ("unknown") when ``gender_probability`` is below the
+``min_gender_probability`` asked for (:class:`~genderage.options.FaceOptions`); the
+probabilities are reported all the same.
 """
 
 from __future__ import annotations
@@ -30,21 +35,31 @@ class Face:
         landmarks: five ``(x, y)`` source-image pixels (left eye, right eye, nose,
             left mouth corner, right mouth corner; left = image left).
         det_score: detector confidence (1.0 for ``aligned`` input, which is not detected).
-        gender: ``"female"`` or ``"male"``.
-        gender_probability: calibrated probability of ``gender`` (>= 0.5).
+        gender: ``"female"`` or ``"male"``, the likelier label; ``None`` ("unknown") when
+            its probability is below the ``min_gender_probability`` asked for.
+        gender_probability: calibrated probability of the likelier label (>= 0.5), reported
+            whether or not ``gender`` is ``None``.
         age: estimated age, years.
         age_interval: ``(lo, hi)`` years, at the model's nominal coverage.
         quality: the face's :class:`~genderage.quality.Quality`.
+        female_probability: calibrated P(female) (P(male) is one minus it): the model's
+            answer without any threshold, as the population report uses it.
     """
 
     bbox: tuple[float, float, float, float]
     landmarks: tuple[tuple[float, float], ...]
     det_score: float
-    gender: str
+    gender: str | None
     gender_probability: float
     age: float
     age_interval: tuple[float, float]
     quality: Quality
+    female_probability: float
+
+    @property
+    def gender_shown(self) -> str:
+        """``gender`` as printed in tables and annotations: ``"unknown"`` for ``None``."""
+        return self.gender or "unknown"
 
     def __repr__(self) -> str:
         # The dataclass repr prints every float32 digit of 20 coordinates (~700 characters).
@@ -52,7 +67,7 @@ class Face:
         lo, hi = self.age_interval
         flag = ("low quality: " + ",".join(self.quality.reasons) if self.quality.low_quality
                 else "ok")
-        return (f"Face({self.gender} {self.gender_probability:.2f}, age {self.age:.1f} "
+        return (f"Face({self.gender_shown} {self.gender_probability:.2f}, age {self.age:.1f} "
                 f"[{lo:.0f}-{hi:.0f}], bbox ({x1:.0f}, {y1:.0f}, {x2:.0f}, {y2:.0f}), "
                 f"det {self.det_score:.2f}, {flag})")
 
@@ -63,6 +78,7 @@ class Face:
             "det_score": round(float(self.det_score), 4),
             "gender": self.gender,
             "gender_probability": round(float(self.gender_probability), 4),
+            "female_probability": round(float(self.female_probability), 4),
             "age": round(float(self.age), 2),
             "age_interval": [round(float(v), 2) for v in self.age_interval],
             "quality": self.quality.to_dict(),

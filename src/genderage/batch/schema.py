@@ -2,7 +2,10 @@
 
 An image with ``n`` faces gives rows ``face_index = 0 .. n-1``; an image with no face, or one
 that could not be read, gives ONE row whose face columns are null (``error`` says why for the
-latter). Floats are stored at full precision (``predict --json`` rounds them for display).
+latter). ``gender`` is also null on a face row whose probability is below the run's
+``--min-gender-probability`` ("unknown"); ``gender_probability`` and ``female_probability``
+are always there. Floats are stored at full precision (``predict --json`` rounds them for
+display).
 docs/batch.md documents every column.
 """
 
@@ -26,6 +29,7 @@ _COLUMNS = [
     pa.field("det_score", pa.float32()),
     pa.field("gender", pa.string()),
     pa.field("gender_probability", pa.float32()),
+    pa.field("female_probability", pa.float32()),
     pa.field("age", pa.float32()),
     pa.field("age_low", pa.float32()),
     pa.field("age_high", pa.float32()),
@@ -72,7 +76,8 @@ def results_table(results: list[ImageResult], error_kinds: list[str | None],
             row = {**base, "face_index": i, "bbox": list(face.bbox),
                    "landmarks": [v for point in face.landmarks for v in point],
                    "det_score": face.det_score, "gender": face.gender,
-                   "gender_probability": face.gender_probability, "age": face.age,
+                   "gender_probability": face.gender_probability,
+                   "female_probability": face.female_probability, "age": face.age,
                    "age_low": face.age_interval[0], "age_high": face.age_interval[1],
                    "low_quality": face.quality.low_quality,
                    "quality_reasons": list(face.quality.reasons)}

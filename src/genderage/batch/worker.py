@@ -16,7 +16,7 @@ import pyarrow as pa
 from .. import __version__
 from ..imageio import MAX_FILE_BYTES, ImageDecodeError, decode_reduced
 from ..models import file_sha256
-from ..pipeline import GenderAge, LocatedImage, resolve_model_path
+from ..pipeline import MIN_FACE_ERROR_KIND, GenderAge, LocatedImage, resolve_model_path
 from .schema import results_table
 
 
@@ -30,12 +30,24 @@ class BatchOptions:
             for the default backend.
         flip_tta: average each face with its mirror image.
         age_probs: add the model's age distribution column.
+        min_face, det_threshold, max_faces, min_gender_probability: the
+            :class:`~genderage.options.FaceOptions` of the run (``None``: off).
     """
 
     model: str | None = None
     detector: str | None = None
     flip_tta: bool = False
     age_probs: bool = False
+    min_face: float | None = None
+    det_threshold: float | None = None
+    max_faces: int | None = None
+    min_gender_probability: float | None = None
+
+    def face_options(self) -> dict:
+        """The :class:`~genderage.pipeline.GenderAge` keywords of the face options."""
+        return {"min_face": self.min_face, "det_threshold": self.det_threshold,
+                "max_faces": self.max_faces,
+                "min_gender_probability": self.min_gender_probability}
 
     def check(self) -> None:
         """Fail now, not in every worker, on options that cannot work.
@@ -43,18 +55,23 @@ class BatchOptions:
         Raises:
             FileNotFoundError: the model file is missing.
             DetectorError: the detector spec names no usable backend.
-            ValueError: ``age_probs`` with a model that has no such output.
+            ValueError: ``age_probs`` with a model that has no such output; a face option
+                out of range (:class:`~genderage.options.OptionError`).
         """
         from ..attribute import AttributeModel
+        from ..options import FaceOptions
 
+        FaceOptions(**self.face_options())
         model = AttributeModel(resolve_model_path(self.model), flip_tta=self.flip_tta)
         if self.age_probs and not model.has_age_probs:
             raise ValueError(f"{model.path}: --age-probs needs a model with an 'age_probs' "
                              f"output; this one has {model.output_names}")
-        if self.detector is not None:
+        if self.detector is not None or self.min_face is not None \
+                or self.det_threshold is not None:
             from ..detect import create_detector
 
-            create_detector(self.detector)
+            create_detector(self.detector, score_threshold=self.det_threshold,
+                            min_face=self.min_face)
 
     def fingerprint(self) -> str:
         """JSON of the options with the model by content (its SHA-256), not by path."""
@@ -82,7 +99,7 @@ class ChunkAnalyzer:
         self.options = options
         model = AttributeModel(resolve_model_path(options.model), intra_op_threads=threads,
                                flip_tta=options.flip_tta)
-        self.analyzer = GenderAge(model, options.detector)
+        self.analyzer = GenderAge(model, options.detector, **options.face_options())
         self.model_sha256 = model_sha256(options.model)
 
     def __call__(self, paths: list[str]) -> pa.Table:
@@ -100,7 +117,10 @@ class ChunkAnalyzer:
                                      min_side=self.analyzer.decode_min_side(aligned=False))
         except ImageDecodeError as exc:
             return LocatedImage(path, (), str(exc), exc.kind)
-        return replace(self.analyzer.locate_image(decoded), path=path)
+        located = self.analyzer.locate_image(decoded)
+        if located.error_kind == MIN_FACE_ERROR_KIND:  # an array has no name to give
+            located = replace(located, error=f"{path}: {located.error}")
+        return replace(located, path=path)
 
 
 def read_uri(uri: str, max_bytes: int = MAX_FILE_BYTES) -> bytes:

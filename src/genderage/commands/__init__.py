@@ -44,3 +44,51 @@ def progress_wanted(args, results_on_stdout: bool) -> bool:
     if getattr(args, "no_progress", False) or not sys.stderr.isatty():
         return False
     return not (results_on_stdout and sys.stdout.isatty())
+
+
+FACE_FLAGS = {"min_face": ("--min-face", float), "det_threshold": ("--det-threshold", float),
+              "max_faces": ("--max-faces", int),
+              "min_gender_probability": ("--min-gender-probability", float)}
+""":class:`~genderage.options.FaceOptions` keyword -> its flag and number type."""
+
+
+def add_face_options(p) -> None:
+    """The detector knobs and ``--min-gender-probability``, as one group of options.
+
+    Values are read as text and checked by :func:`face_options`, so that every bad value is
+    a one-line usage error naming its flag."""
+    g = p.add_argument_group("faces", "which faces are returned, and when gender is left "
+                                      "unknown (docs/pipeline.md, 'Options')")
+    g.add_argument("--min-face", metavar="PX",
+                   help="smallest face to find: the shorter side of its box in pixels of the "
+                        "original image, at least 8 (default: the detector's own search)")
+    g.add_argument("--det-threshold", metavar="T",
+                   help="detector score a face must reach, between 0 and 1 (default: the "
+                        "detector's own, 0.7 for the built-in one)")
+    g.add_argument("--max-faces", metavar="N",
+                   help="keep the N largest faces of each image, before the model runs "
+                        "(default: all)")
+    g.add_argument("--min-gender-probability", metavar="P",
+                   help="below this probability (0.5 to under 1) a face's gender is unknown "
+                        "(null in JSON and Parquet); its probability is still reported "
+                        "(default: off; MODEL_CARD.md recommends a value)")
+
+
+def face_options(args) -> dict:
+    """The ``GenderAge`` keywords of :func:`add_face_options`'s flags, checked.
+
+    Raises:
+        CliError: a value that is not a number or out of range, naming the flag.
+    """
+    from ..cli import CliError
+    from ..options import FaceOptions, OptionError, parse_option
+
+    values = {}
+    try:
+        for name, (_, kind) in FACE_FLAGS.items():
+            text = getattr(args, name)
+            values[name] = None if text is None else parse_option(name, text, kind)
+        FaceOptions(**values)
+    except OptionError as exc:
+        raise CliError(f"{FACE_FLAGS[exc.option][0]} {exc.message}") from None
+    return values

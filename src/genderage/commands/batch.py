@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 
-from . import nonempty, positive_int, progress_wanted
+from . import add_face_options, face_options, nonempty, positive_int, progress_wanted
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ def add_parser(sub):
                    help="delete the part files already in --out and start afresh")
     p.add_argument("--no-progress", action="store_true",
                    help="no progress bar (shown when stderr is a terminal)")
+    add_face_options(p)
     p.set_defaults(run=run)
 
 
@@ -57,6 +58,7 @@ def run(args) -> int:
 
     if args.ray_address and args.engine != "ray":
         raise CliError("--ray-address needs --engine ray")
+    knobs = face_options(args)
     # A missing optional module ends in the CLI's message naming the extra to install.
     from ..batch import BatchJob, BatchOptions
     from ..batch.inputs import InputError
@@ -68,7 +70,7 @@ def run(args) -> int:
 
         if not args.verbose:
             logging.getLogger("ray.data").setLevel(logging.WARNING)  # our bar replaces its log
-    options = BatchOptions(args.model, args.detector, args.flip_tta, args.age_probs)
+    options = BatchOptions(args.model, args.detector, args.flip_tta, args.age_probs, **knobs)
     try:
         options.check()
         job = BatchJob(args.inputs, args.out, options, overwrite=args.overwrite)

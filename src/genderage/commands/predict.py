@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..outputs import output_path
-from . import positive_int, progress_wanted
+from . import add_face_options, face_options, positive_int, progress_wanted
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,7 @@ def add_parser(sub):
     p.add_argument("--no-progress", action="store_true",
                    help="no progress bar (shown on stderr when it is a terminal and the "
                         "results go elsewhere)")
+    add_face_options(p)
     p.set_defaults(run=run)
 
 
@@ -54,6 +55,11 @@ def run(args) -> int:
     from ..inputs import collect_inputs
     from ..pipeline import GenderAge
 
+    knobs = face_options(args)
+    if args.aligned and any(knobs[k] is not None for k in ("min_face", "det_threshold",
+                                                          "max_faces")):
+        raise CliError("--min-face, --det-threshold and --max-faces choose detected faces; "
+                       "--aligned runs no detector")
     inputs = collect_inputs(args.paths)
     for entry in inputs.skipped:
         log.info("skipped %s: %s", display(entry.path), entry.reason)
@@ -64,7 +70,7 @@ def run(args) -> int:
         raise CliError(f"no image files found in {', '.join(map(display, args.paths))}")
     try:
         analyzer = GenderAge(args.model, args.detector, skip_low_quality=args.skip_low_quality,
-                             flip_tta=args.flip_tta, precision=args.precision)
+                             flip_tta=args.flip_tta, precision=args.precision, **knobs)
     except ValueError as exc:
         raise CliError(str(exc)) from None
     if not args.aligned:
@@ -114,7 +120,7 @@ def _report(result, as_json: bool) -> None:
     for i, face in enumerate(result.faces):
         lo, hi = face.age_interval
         flag = ",".join(face.quality.reasons) if face.quality.low_quality else "ok"
-        print(_row(name, str(i), face.gender, f"{face.gender_probability:.2f}",
+        print(_row(name, str(i), face.gender_shown, f"{face.gender_probability:.2f}",
                    f"{face.age:.1f}", f"{lo:.0f}-{hi:.0f}", flag), flush=True)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import positive_float, positive_int
+from . import add_face_options, face_options, positive_float, positive_int
 
 
 def add_parser(sub):
@@ -19,6 +19,7 @@ def add_parser(sub):
     p.add_argument("--flip-tta", action="store_true",
                    help="accuracy mode: average each face with its mirror image (twice the "
                         "model's cost)")
+    add_face_options(p)
     p.add_argument("--workers-threads", type=positive_int, default=2, metavar="N",
                    help="images analysed at the same time (default: 2)")
     p.add_argument("--no-access-log", action="store_true",
@@ -52,10 +53,11 @@ def run(args) -> int:
                        f"({exc})") from None
     from ..detect import DetectorError
 
+    knobs = face_options(args)
     try:
         app = create_app(model=args.model, detector=args.detector,
                          threads=args.workers_threads, flip_tta=args.flip_tta,
-                         body_timeout_s=args.body_timeout)
+                         body_timeout_s=args.body_timeout, **knobs)
     except DetectorError as exc:
         raise CliError(str(exc)) from None
     uvicorn.run(app, host=args.host, port=args.port, access_log=not args.no_access_log,

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from ..outputs import output_path
-from . import positive_float, positive_int
+from . import add_face_options, face_options, positive_float, positive_int
 
 PROGRESS_INTERVAL_S = 1.0
 
@@ -46,6 +46,7 @@ def add_parser(sub):
     p.add_argument("--detector", metavar="SPEC",
                    help="detector backend name or .onnx path (default: the built-in one)")
     p.add_argument("--model", metavar="PATH", help="attribute model .onnx (default: shipped)")
+    add_face_options(p)
     p.set_defaults(run=run)
 
 
@@ -56,13 +57,14 @@ def run(args) -> int:
     from ..pipeline import GenderAge
     from ..video.io import VideoOpenError, VideoSource
 
+    knobs = face_options(args)
     try:
         check_outputs([args.out, args.frames, args.annotate],
                       inputs=[] if args.input is None else [args.input])
     except OutputExistsError as exc:
         raise CliError(str(exc)) from None
     try:
-        analyzer = GenderAge(args.model, args.detector)
+        analyzer = GenderAge(args.model, args.detector, **knobs)
         analyzer.detector  # noqa: B018 - create it now: a bad --detector is a usage error
     except DetectorError as exc:
         raise CliError(str(exc)) from None

@@ -98,6 +98,19 @@ def make_detections(boxes: np.ndarray, landmarks: np.ndarray,
                       score=float(np.clip(scores[i], 0.0, 1.0))) for i in order]
 
 
+def drop_small(detections: list[Detection], min_face_px: float | None) -> list[Detection]:
+    """``detections`` without the faces whose box's shorter side is below ``min_face_px``
+    pixels (all of them when it is ``None``); order kept."""
+    if min_face_px is None:
+        return detections
+    return [d for d in detections if box_side(d.bbox) >= min_face_px]
+
+
+def box_side(bbox) -> float:
+    """The shorter side of an ``x1, y1, x2, y2`` box, pixels (0 for a degenerate box)."""
+    return max(0.0, min(float(bbox[2] - bbox[0]), float(bbox[3] - bbox[1])))
+
+
 def check_image(image_rgb: np.ndarray) -> np.ndarray:
     """Validate a detector input: uint8 ``[H, W, 3]`` with H, W >= 1; returns it unchanged."""
     if not isinstance(image_rgb, np.ndarray) or image_rgb.dtype != np.uint8 \
@@ -108,40 +121,58 @@ def check_image(image_rgb: np.ndarray) -> np.ndarray:
     return image_rgb
 
 
-def _create_mtcnn(path: Path | None, score_threshold: float | None) -> Detector:
+def _create_mtcnn(path: Path | None, settings: dict) -> Detector:
     from .mtcnn import MtcnnDetector
-    return MtcnnDetector(**_threshold_kw(score_threshold))
+    return MtcnnDetector(**settings)
 
 
-def _create_mtcnn_v1(path: Path | None, score_threshold: float | None) -> Detector:
+def _create_mtcnn_v1(path: Path | None, settings: dict) -> Detector:
     from .mtcnn import V1_SETTINGS, MtcnnDetector
-    return MtcnnDetector(**{**V1_SETTINGS, **_threshold_kw(score_threshold)})
+    return MtcnnDetector(**{**V1_SETTINGS, **settings})
 
 
-def _create_yunet(path: Path | None, score_threshold: float | None) -> Detector:
+def _create_yunet(path: Path | None, settings: dict) -> Detector:
     from .yunet import YuNetDetector
-    return YuNetDetector(path or _model_path("yunet"), **_threshold_kw(score_threshold))
+    return YuNetDetector(path or _model_path("yunet"), **settings)
 
 
-def _create_scrfd(path: Path | None, score_threshold: float | None) -> Detector:
+def _create_scrfd(path: Path | None, settings: dict) -> Detector:
     from .scrfd import ScrfdDetector
-    return ScrfdDetector(path or _model_path("scrfd"), **_threshold_kw(score_threshold))
+    return ScrfdDetector(path or _model_path("scrfd"), **settings)
 
 
-_REGISTRY: dict[str, Callable[[Path | None, float | None], Detector]] = {
+_REGISTRY: dict[str, Callable[[Path | None, dict], Detector]] = {
     "mtcnn": _create_mtcnn,
     "mtcnn-v1": _create_mtcnn_v1,  # genderage 0.1's cascade settings (reproduces its manifests)
     "yunet": _create_yunet,
     "scrfd": _create_scrfd,
 }
+"""Backend name -> factory taking the model path (``None``: look it up) and the keyword
+settings of :func:`_settings_kw`."""
+
+MIN_FACE_FLOOR = 8.0
+"""The smallest ``min_face`` a detector accepts, pixels: no backend finds a face smaller."""
 
 
-def _threshold_kw(score_threshold: float | None) -> dict:
-    if score_threshold is None:
-        return {}
-    if not 0.0 <= float(score_threshold) <= 1.0:
-        raise DetectorError(f"score_threshold must be in [0, 1], got {score_threshold}")
-    return {"score_threshold": float(score_threshold)}
+def _settings_kw(score_threshold: float | None, min_face: float | None) -> dict:
+    """The constructor keywords every backend takes: ``score_threshold`` and ``min_face_px``
+    (left out when ``None``, so each backend keeps its own default).
+
+    Raises:
+        DetectorError: ``score_threshold`` outside [0, 1] or ``min_face`` below
+            :data:`MIN_FACE_FLOOR`.
+    """
+    kw = {}
+    if score_threshold is not None:
+        if not 0.0 <= float(score_threshold) <= 1.0:
+            raise DetectorError(f"score_threshold must be in [0, 1], got {score_threshold}")
+        kw["score_threshold"] = float(score_threshold)
+    if min_face is not None:
+        if not float(min_face) >= MIN_FACE_FLOOR:
+            raise DetectorError(f"min_face must be at least {MIN_FACE_FLOOR:g} pixels, "
+                                f"got {min_face}")
+        kw["min_face_px"] = float(min_face)
+    return kw
 
 
 def _model_path(name: str) -> Path:
@@ -161,13 +192,19 @@ def _model_path(name: str) -> Path:
         f"holding {file_name}")
 
 
+_SETTINGS_OF_OLD_KEYS = (("min_face_px", None), ("pyramid_factor", 0.709))
+"""Settings added in 0.3 at the values that reproduce 0.2's search: left out of the
+fingerprint, so that cache keys made before them (``mtcnn-v1``'s) stay valid."""
+
+
 def detector_fingerprint(spec: str | None) -> str:
     """What decides a detector's output: its backend, model file and settings, as a string
     for cache keys (two specs naming the same detector with the same settings agree)."""
     det = create_detector(spec)
     settings = {k: v for k, v in sorted(vars(det).items())
                 if not k.startswith("_")
-                and isinstance(v, (int, float, str, tuple, list, Path, type(None)))}
+                and isinstance(v, (int, float, str, tuple, list, Path, type(None)))
+                and not any(k == key and v == value for key, value in _SETTINGS_OF_OLD_KEYS)}
     return f"{type(det).__name__}|{settings}"
 
 
@@ -176,7 +213,8 @@ def available_detectors() -> list[str]:
     return [DEFAULT_DETECTOR] + sorted(n for n in _REGISTRY if n != DEFAULT_DETECTOR)
 
 
-def create_detector(spec: str | None = None, *, score_threshold: float | None = None) -> Detector:
+def create_detector(spec: str | None = None, *, score_threshold: float | None = None,
+                    min_face: float | None = None) -> Detector:
     """Create a face detector.
 
     Args:
@@ -185,15 +223,20 @@ def create_detector(spec: str | None = None, *, score_threshold: float | None = 
             (YuNet or SCRFD) is recognised from its output names and shapes.
         score_threshold: minimum detector confidence in [0, 1]; the backend's own default
             when ``None``.
+        min_face: smallest face to return, the shorter side of its box in pixels of the
+            image given to ``detect`` (at least :data:`MIN_FACE_FLOOR`); ``None``: the
+            backend's own search, no size limit. Stored as the detector's ``min_face_px``.
 
     Raises:
-        DetectorError: unknown name, missing file, or a model that is neither YuNet nor SCRFD.
+        DetectorError: unknown name, missing file, a model that is neither YuNet nor SCRFD,
+            or a setting out of range.
     """
+    settings = _settings_kw(score_threshold, min_face)
     if spec is None or spec == "default":
         spec = DEFAULT_DETECTOR
     factory = _REGISTRY.get(spec)
     if factory is not None:
-        return factory(None, score_threshold)
+        return factory(None, settings)
     path = Path(spec)
     if path.suffix.lower() != ".onnx" and not path.exists():
         raise DetectorError(
@@ -205,4 +248,4 @@ def create_detector(spec: str | None = None, *, score_threshold: float | None = 
 
     kind = identify_onnx_detector(path)
     logger.debug("%s recognised as a %s model", path, kind)
-    return _REGISTRY[kind](path, score_threshold)
+    return _REGISTRY[kind](path, settings)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Detection, DetectorError, check_image, make_detections
+from .base import Detection, DetectorError, check_image, drop_small, make_detections
 from .ops import anchor_centers, distance2bbox, distance2kps, letterbox, nms
 from .session import open_session
 
@@ -98,18 +98,21 @@ class ScrfdDetector:
         border: frame added around the image, as a fraction of its longer side, so that faces
             filling a tight crop are found (see :func:`ops.letterbox`).
         threads: onnxruntime intra-op threads (0 = onnxruntime's default).
+        min_face_px: drop faces whose box's shorter side is below this many pixels of the
+            image given to :meth:`detect` (``None``: keep all).
     """
 
     name = "scrfd"
 
     def __init__(self, model_path: str | Path, *, score_threshold: float = 0.5,
                  nms_threshold: float = 0.4, input_size: int = 320, border: float = 0.1,
-                 threads: int = 0):
+                 threads: int = 0, min_face_px: float | None = None):
         self.model_path = Path(model_path)
         self.score_threshold = score_threshold
         self.nms_threshold = nms_threshold
         self.input_size = input_size
         self.border = border
+        self.min_face_px = min_face_px
         self._session = open_session(self.model_path, threads)
         self._input_name = self._session.get_inputs()[0].name
         outputs = self._session.get_outputs()
@@ -129,5 +132,6 @@ class ScrfdDetector:
                                           [outs[i] for i in self._groups["kps"]],
                                           h, w, self.score_threshold)
         keep = nms(boxes, scores, self.nms_threshold)
-        return make_detections(box.to_image(boxes[keep]), box.to_image(kps[keep].reshape(-1, 10)),
-                               scores[keep])
+        return drop_small(make_detections(box.to_image(boxes[keep]),
+                                          box.to_image(kps[keep].reshape(-1, 10)), scores[keep]),
+                          self.min_face_px)

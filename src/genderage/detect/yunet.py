@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .base import Detection, DetectorError, check_image, make_detections
+from .base import Detection, DetectorError, check_image, drop_small, make_detections
 from .ops import letterbox
 
 
@@ -25,19 +25,22 @@ class YuNetDetector:
         input_size: longer side of the canvas the image (plus border) is scaled to.
         border: frame added around the image, as a fraction of its longer side.
         top_k: at most this many candidates enter NMS.
+        min_face_px: drop faces whose box's shorter side is below this many pixels of the
+            image given to :meth:`detect` (``None``: keep all).
     """
 
     name = "yunet"
 
     def __init__(self, model_path: str | Path, *, score_threshold: float = 0.6,
                  nms_threshold: float = 0.3, input_size: int = 320, border: float = 0.1,
-                 top_k: int = 5000):
+                 top_k: int = 5000, min_face_px: float | None = None):
         self.model_path = Path(model_path)
         if not self.model_path.is_file():
             raise DetectorError(f"detector model file not found: {self.model_path}")
         self.score_threshold = score_threshold
         self.input_size = input_size
         self.border = border
+        self.min_face_px = min_face_px
         try:
             self._net = cv2.FaceDetectorYN.create(str(self.model_path), "", (input_size, input_size),
                                                   score_threshold, nms_threshold, top_k)
@@ -56,4 +59,5 @@ class YuNetDetector:
         # Row: x, y, w, h, then (x, y) of the image-left eye, image-right eye, nose tip,
         # image-left and image-right mouth corners, then the score.
         boxes = np.concatenate([faces[:, :2], faces[:, :2] + faces[:, 2:4]], axis=1)
-        return make_detections(box.to_image(boxes), box.to_image(faces[:, 4:14]), faces[:, 14])
+        return drop_small(make_detections(box.to_image(boxes), box.to_image(faces[:, 4:14]),
+                                          faces[:, 14]), self.min_face_px)

@@ -62,15 +62,30 @@ def read_results(path: str | Path, by: str | None = None) -> Results:
     table, metadata = _read_table(path, by)
     table, n_doubled = drop_doubled_rows(table)
     errors = table.column("error").is_valid().to_numpy(zero_copy_only=False)
-    is_face = table.column("gender").is_valid().to_numpy(zero_copy_only=False) & ~errors
+    # A face row has a gender, or (run with --min-gender-probability) only probabilities:
+    # the report classifies every face by its likelier gender, never by the thresholded
+    # label, because the error model's rates were measured that way.
+    has_p = "female_probability" in table.column_names
+    is_face = table.column("gender").is_valid().to_numpy(zero_copy_only=False)
+    if has_p:
+        is_face |= table.column("female_probability").is_valid().to_numpy(zero_copy_only=False)
+    is_face &= ~errors
     paths = np.asarray(table.column("path").to_pylist(), object)
     faces = table.filter(pa.array(is_face))
 
     genders = faces.column("gender").to_pylist()
-    unknown = sorted(set(genders) - {"female", "male"})
+    unknown = sorted(set(genders) - {"female", "male", None})
     if unknown:
         raise ResultsError(f"{path}: column gender holds {unknown[:3]}; expected "
-                           "'female' or 'male'")
+                           "'female', 'male' or null")
+    if has_p:
+        p_female = faces.column("female_probability").to_pylist()
+        if None in p_female:
+            raise ResultsError(f"{path}: {p_female.count(None)} face row(s) have no "
+                               f"female_probability")
+        female = np.array(p_female, np.float64) >= 0.5
+    else:
+        female = np.array([g == "female" for g in genders], bool)
     if faces.column("age").null_count:
         raise ResultsError(f"{path}: {faces.column('age').null_count} face row(s) have no age")
     models = sorted(set(faces.column("model_sha256").to_pylist()) - {None})
@@ -87,7 +102,7 @@ def read_results(path: str | Path, by: str | None = None) -> Results:
                            for v in faces.column(by).to_pylist()], dtype=object)
     return Results(
         n_images=len(set(paths)), n_errors=len(set(paths[errors])),
-        faces=FaceData(female=np.array([g == "female" for g in genders], bool),
+        faces=FaceData(female=female,
                        age=faces.column("age").to_numpy(zero_copy_only=False).astype(np.float64),
                        age_probs=age_probs),
         low_quality=faces.column("low_quality").fill_null(False).to_numpy(
@@ -132,7 +147,8 @@ def _read_table(path: Path, by: str | None):
         schema = pq.read_schema(path) if path.is_file() else pq.ParquetDataset(path).schema
     except (pa.ArrowException, OSError) as exc:
         raise ResultsError(f"{path}: not a readable Parquet file ({exc})") from None
-    wanted = list(REQUIRED_COLUMNS) + [c for c in ("age_probs", *ROW_KEY) if c in schema.names]
+    wanted = list(REQUIRED_COLUMNS) + [c for c in ("age_probs", "female_probability", *ROW_KEY)
+                                       if c in schema.names]
     if by is not None:
         wanted.append(by)
     missing = [c for c in wanted if c not in schema.names]

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi_offline import FastAPIOffline
 from fastapi.responses import JSONResponse
 
@@ -64,7 +64,8 @@ class ServeState:
 def create_app(analyzer: GenderAge | None = None, *, model: str | Path | None = None, detector: str | None = None,
                threads: int = 2, max_pending: int | None = None,
                max_body_bytes: int = MAX_BODY_BYTES, max_pixels: int = MAX_PIXELS,
-               flip_tta: bool = False, body_timeout_s: float = BODY_TIMEOUT_S) -> FastAPI:
+               flip_tta: bool = False, body_timeout_s: float = BODY_TIMEOUT_S,
+               **face_options) -> FastAPI:
     """Build the API app.
 
     Args:
@@ -78,16 +79,23 @@ def create_app(analyzer: GenderAge | None = None, *, model: str | Path | None = 
         max_pixels: largest decoded image (width x height); larger ones get 413.
         flip_tta: with no ``analyzer``, build one in the accuracy mode (mirror averaging).
         body_timeout_s: seconds a request may take to send its body (408 beyond).
+        face_options: with no ``analyzer``, the server's ``min_face``, ``det_threshold``,
+            ``max_faces`` and ``min_gender_probability``
+            (:class:`~genderage.options.FaceOptions`); a request's query parameters may
+            change them (:func:`request_analyzer`).
 
     Raises:
         FileNotFoundError, DetectorError: the model or detector cannot be loaded.
+        OptionError: a face option out of range.
     """
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
     if analyzer is None:
         from ..pipeline import GenderAge
 
-        analyzer = GenderAge(model, detector, flip_tta=flip_tta)
+        analyzer = GenderAge(model, detector, flip_tta=flip_tta, **face_options)
+    elif face_options:
+        raise ValueError("pass face options to GenderAge(...) when giving an analyzer")
     # Create the detector now, so that a bad spec fails at startup, not on the first request.
     detector_name = analyzer.detector.name
     lock = None if detector_name in THREAD_SAFE_DETECTORS else threading.Lock()
@@ -115,12 +123,28 @@ def create_app(analyzer: GenderAge | None = None, *, model: str | Path | None = 
 
     @app.post("/v1/predict", summary="Gender and age for every face in one image",
               response_model=None, openapi_extra=_PREDICT_OPENAPI)
-    async def predict(request: Request) -> JSONResponse:
+    async def predict(
+            request: Request,
+            min_face: float | None = Query(None, description=(
+                "smallest face, the shorter side of its box in pixels of the uploaded "
+                "image; at least 8 and at least the server's own setting (/healthz)")),
+            det_threshold: float | None = Query(None, description=(
+                "detector score a face must reach, in (0, 1); at least the server's")),
+            max_faces: int | None = Query(None, description=(
+                "keep the N largest faces (>= 1; at most the server's own setting)")),
+            min_gender_probability: float | None = Query(None, description=(
+                "in [0.5, 1): below it a face's gender is null ('unknown'); its "
+                "probability is still reported")),
+    ) -> JSONResponse:
+        analyzer = request_analyzer(state.analyzer, min_face=min_face,
+                                    det_threshold=det_threshold, max_faces=max_faces,
+                                    min_gender_probability=min_gender_probability)
         with _slot(state):
             upload = await read_upload(request, state.max_body_bytes, state.body_timeout_s)
             started = time.perf_counter()
             result = await anyio.to_thread.run_sync(
-                _analyze_sync, state, upload.data, upload.filename, limiter=state.limiter)
+                _analyze_sync, state, analyzer, upload.data, upload.filename,
+                limiter=state.limiter)
         elapsed_ms = (time.perf_counter() - started) * 1000
         log.info("predict: %d face(s) in %.1f ms", len(result["faces"]), elapsed_ms)
         return JSONResponse(result, headers={
@@ -143,14 +167,60 @@ def _slot(state: ServeState):
         state.pending -= 1
 
 
-def _analyze_sync(state: ServeState, data: bytes, filename: str | None) -> dict:
+def request_analyzer(analyzer: GenderAge, **asked) -> GenderAge:
+    """The server's analyzer with a request's face options (``None``: the server's own).
+
+    The detector runs as the server started it: a request may raise ``min_face`` and
+    ``det_threshold`` above the server's settings and lower ``max_faces`` below them, not
+    the other way round.
+
+    Raises:
+        ApiError: 422 ``invalid_option`` naming the parameter, when a value is out of range
+            or asks the detector for more than the server's settings give.
+    """
+    from ..options import OptionError
+
+    server = analyzer.options
+    floors = {"min_face": server.min_face, "det_threshold": server.det_threshold}
+    changes = {k: v for k, v in asked.items() if v is not None}
+    for name, floor in floors.items():
+        if name in changes and floor is not None and changes[name] < floor:
+            raise ApiError(422, "invalid_option",
+                           f"{name}={changes[name]:g} is below this server's setting "
+                           f"({floor:g}); the server must be started with a lower one")
+    if "max_faces" in changes and server.max_faces is not None \
+            and changes["max_faces"] > server.max_faces:
+        raise ApiError(422, "invalid_option",
+                       f"max_faces={changes['max_faces']} is above this server's limit "
+                       f"({server.max_faces})")
+    if "det_threshold" in changes and server.det_threshold is None:
+        own = getattr(analyzer.detector, "score_threshold", None)
+        if own is not None and changes["det_threshold"] < own:
+            raise ApiError(422, "invalid_option",
+                           f"det_threshold={changes['det_threshold']:g} is below this "
+                           f"server's detector threshold ({own:g})")
+    if not changes:
+        return analyzer
+    try:
+        return analyzer.with_options(**changes)
+    except OptionError as exc:
+        raise ApiError(422, "invalid_option", f"{exc.option} {exc.message}") from None
+
+
+def _analyze_sync(state: ServeState, analyzer: GenderAge, data: bytes,
+                  filename: str | None) -> dict:
     try:
         decoded = decode_reduced(data, filename or "upload", state.max_pixels,
-                                 state.analyzer.decode_min_side(aligned=False))
+                                 analyzer.decode_min_side(aligned=False))
     except ImageDecodeError as exc:
         raise ApiError.from_decode_error(exc) from None
+    from ..pipeline import MIN_FACE_ERROR_KIND
+
     with state.predict_lock or nullcontext():
-        result = state.analyzer.predict(decoded)
+        located = analyzer.locate_image(decoded)
+        if located.error_kind == MIN_FACE_ERROR_KIND:
+            raise ApiError(422, "invalid_option", f"{filename or 'upload'}: {located.error}")
+        result = analyzer.analyse([located])[0][0]
     if result.error is not None:
         # A decoded array cannot fail to load; an error here is a bug, reported as a 500.
         raise RuntimeError(f"analysis failed: {result.error}")
@@ -170,6 +240,8 @@ def _health(analyzer, detector_name: str, threads: int) -> dict:
                   "gender_temperature": analyzer.model.temperature,
                   "flip_tta": analyzer.model.flip_tta},
         "detector": detector_name,
+        "detector_settings": analyzer.detector_settings(),
+        "min_gender_probability": analyzer.options.min_gender_probability,
         "threads": threads,
     }
 
@@ -193,7 +265,9 @@ _PREDICT_OPENAPI = {
         "400": {"description": "Empty, corrupt or truncated image; malformed multipart."},
         "413": {"description": "Body over the size limit, or image with too many pixels."},
         "415": {"description": "Not an image, or an unsupported Content-Type."},
-        "422": {"description": "Multipart body without a `file` field."},
+        "422": {"description": "Multipart body without a `file` field; a query parameter "
+                               "out of range (`invalid_option`, naming it), or `min_face` "
+                               "larger than the image."},
         "503": {"description": "Too many requests waiting; retry."},
     },
 }

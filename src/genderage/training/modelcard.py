@@ -9,6 +9,7 @@ when the committed card and the bundle disagree. Needs no torch.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from string import Template
 
@@ -244,6 +245,8 @@ def card_fields(b: dict) -> dict[str, str]:
         "optional_sections": "".join("\n".join(lines) + "\n" for lines in (
             _v2_targets(b), _aaf_section(b), _flip_mode(b) if b.get("flip_tta_mode") else [],
             _ablations(b), _recipes(b["recipes"]) if b.get("recipes") else []) if lines),
+        "risk_coverage": "".join("\n".join(lines) + "\n"
+                                 for lines in [_risk_coverage(b.get("risk_coverage"))] if lines),
         "commands": "\n".join(b["commands"]),
     }
 
@@ -380,3 +383,44 @@ def _ablations(b: dict) -> list[str]:
                  f" | {_pct(r['gender_accuracy'], 2)} | {r['age_mae']:.2f} | "
                  f"{_pct(r['within_5'])} |")
     return L + [""]
+
+
+def _floor3(p: float) -> str:
+    """A threshold for display, rounded down so that using it answers at least as many faces."""
+    return f"{math.floor(p * 1000 + 1e-9) / 1000:.3f}"
+
+
+def _risk_coverage(r: dict | None) -> list[str]:
+    """The risk-coverage tables (``tools/risk_coverage.py``) and the recommended P."""
+    if not r:
+        return []
+    rec = r["recommended"]
+    p = rec["min_gender_probability"]
+    L = ["## Leaving gender unknown: accuracy by coverage and age band", "",
+         "`--min-gender-probability P` (`GenderAge(min_gender_probability=P)`, the service's "
+         "`min_gender_probability` query parameter) leaves a face's gender unknown (`null`) "
+         "when the probability of its likelier gender is below P; the probability is still "
+         "reported, and `genderage report` keeps using it. The tables give the gender accuracy "
+         "on the faces answered when each age band answers 100/95/90/80/70% of its faces, most "
+         "confident first, and the P that does it (`accuracy (P)`), on each dev set with the "
+         f"default detector (`{r['command']}`).", "",
+         f"**Recommended: `--min-gender-probability {_floor3(p)}`**: it {rec['rule']}. "
+         "At it:", ""]
+    for name, at in rec["at_recommended"].items():
+        kids, every = at.get("0-17"), at["all"]
+        L.append(f"- {name}: ages 0-17 answered {_pct(kids['coverage'])} with gender accuracy "
+                 f"{_pct(kids['accuracy'])} (of {kids['n']:,}); all faces answered "
+                 f"{_pct(every['coverage'])}, accuracy {_pct(every['accuracy'])} "
+                 f"(of {every['n']:,}).")
+    L.append("")
+    head = " | ".join(f"{c:.0%}" for c in r["coverages"])
+    for name, dev in r["dev_sets"].items():
+        L += [f"{dev['description']}, {dev['n']:,} faces (labelled age band):", "",
+              f"| age band | n | {head} |", "|---|---|" + "---|" * len(r["coverages"])]
+        bands = [(band, v["n"], v["rows"]) for band, v in dev["by_band"].items()]
+        for band, n, rows in bands + [("all", dev["n"], dev["all"])]:
+            cells = [f"{_pct(row['accuracy'])} ({_floor3(row['threshold'])})" for row in rows]
+            cells += ["-"] * (len(r["coverages"]) - len(cells))
+            L.append(f"| {band} | {n:,} | " + " | ".join(cells) + " |")
+        L.append("")
+    return L

@@ -10,10 +10,11 @@ their velocity and shown with their running estimate; neither the detector nor t
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..options import FaceOptions
 from ..pipeline import Candidate, GenderAge, make_face
 from ..preprocess import to_input
 from . import DEFAULT_EVERY
@@ -73,15 +74,19 @@ class _TrackState:
             self.best_bbox = tuple(float(v) for v in candidate.bbox)
         return self.smoothed
 
-    def result(self, track_id: int) -> TrackResult:
+    def result(self, track_id: int, options: FaceOptions, settings: dict) -> TrackResult:
         answer = self.smoother.average()
+        p_female = answer.gender_probability if answer.gender == "female" \
+            else 1.0 - answer.gender_probability
         return TrackResult(
             track_id=track_id, first_frame=self.first_frame, last_frame=self.last_frame,
             first_time_s=self.first_time_s, last_time_s=self.last_time_s,
-            n_frames=self.n_frames, n_frames_used=answer.n_used, gender=answer.gender,
+            n_frames=self.n_frames, n_frames_used=answer.n_used,
+            gender=options.label(answer.gender, answer.gender_probability),
             gender_probability=answer.gender_probability, age=answer.age,
             age_interval=answer.age_interval, best_frame=self.best_frame,
-            best_bbox=self.best_bbox, low_quality=answer.low_quality)
+            best_bbox=self.best_bbox, low_quality=answer.low_quality,
+            female_probability=p_female, settings=settings)
 
 
 class VideoAnalysis:
@@ -102,6 +107,8 @@ class VideoAnalysis:
         if every < 1:
             raise ValueError(f"every must be >= 1, got {every}")
         self.analyzer = analyzer
+        self.settings = {**analyzer.detector_settings(),
+                         "min_gender_probability": analyzer.options.min_gender_probability}
         self.every = every
         self.tracker = Tracker(max_gap=max_gap_frames(fps, every, frame_step, max_gap_s))
         self._states: dict[int, _TrackState] = {}
@@ -128,10 +135,10 @@ class VideoAnalysis:
         candidates = self.analyzer.locate(frame.rgb)
         ids, ended = self.tracker.update(frame.index, [c.bbox for c in candidates])
         for track in ended:
-            self.finished.append(self._states.pop(track.track_id).result(track.track_id))
+            self.finished.append(self._result(track.track_id))
         faces = []
         if candidates:
-            model = self.analyzer.model
+            model, options = self.analyzer.model, self.analyzer.options
             out = model.run(to_input(np.stack([c.crop for c in candidates])))
             main, age_probs = out[model.output_names[0]], out.get("age_probs")
             batch = model.decode(out)
@@ -143,13 +150,19 @@ class VideoAnalysis:
                     self._states[track_id] = state
                 smoothed = state.add_detection(
                     frame, c, main[k], None if age_probs is None else age_probs[k])
+                # The smoother's hysteresis keeps its own label; only what is shown changes.
+                state.smoothed = smoothed = replace(smoothed, gender=options.label(
+                    smoothed.gender, smoothed.gender_probability))
                 faces.append(TrackedFace(track_id, tuple(float(v) for v in c.bbox),
-                                         make_face(c, batch, k), smoothed))
+                                         make_face(c, batch, k, options), smoothed))
         self._shown = list(ids)
         return FrameResult(frame.index, frame.time_s, True, faces)
 
     def finish(self) -> list[TrackResult]:
         """End all tracks; returns every track of the video, by id."""
         for track in self.tracker.finish():
-            self.finished.append(self._states.pop(track.track_id).result(track.track_id))
+            self.finished.append(self._result(track.track_id))
         return sorted(self.finished, key=lambda t: t.track_id)
+
+    def _result(self, track_id: int) -> TrackResult:
+        return self._states.pop(track_id).result(track_id, self.analyzer.options, self.settings)

@@ -74,11 +74,15 @@ class TrackResult:
             between detections), from ``first_frame`` to ``last_frame``.
         n_frames_used: detections whose prediction went into the answer.
         gender, gender_probability: argmax and calibrated probability of the
-            quality-weighted average of the logits.
+            quality-weighted average of the logits; ``gender`` is ``None`` ("unknown")
+            when that probability is below the ``min_gender_probability`` asked for.
         age, age_interval: expectation of the quality-weighted average age distribution,
             and the model's calibrated interval around it.
         best_frame, best_bbox: the frame and box of the track's highest-weighted face.
         low_quality: every detection of this track was flagged low quality.
+        female_probability: calibrated P(female) of the same average (no threshold).
+        settings: the run's detector name and settings and ``min_gender_probability``
+            (:meth:`~genderage.pipeline.GenderAge.detector_settings`), in every record.
     """
 
     track_id: int
@@ -88,13 +92,15 @@ class TrackResult:
     last_time_s: float
     n_frames: int
     n_frames_used: int
-    gender: str
+    gender: str | None
     gender_probability: float
     age: float
     age_interval: tuple[float, float]
     best_frame: int
     best_bbox: tuple[float, float, float, float]
     low_quality: bool
+    female_probability: float
+    settings: dict
 
     def to_dict(self) -> dict:
         return {"track_id": self.track_id, "first_frame": self.first_frame,
@@ -105,4 +111,6 @@ class TrackResult:
                 "age": round(float(self.age), 2),
                 "age_interval": [round(float(v), 2) for v in self.age_interval],
                 "best_frame": self.best_frame, "best_bbox": _box(self.best_bbox),
-                "low_quality": self.low_quality}
+                "low_quality": self.low_quality,
+                "female_probability": round(float(self.female_probability), 4),
+                "settings": dict(self.settings)}

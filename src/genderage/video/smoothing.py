@@ -57,15 +57,16 @@ class Estimate:
     """A track's answer so far.
 
     Attributes:
-        gender: ``"female"`` or ``"male"``.
-        gender_probability: calibrated probability of ``gender``.
+        gender: ``"female"`` or ``"male"``; ``None`` ("unknown") in the video's outputs when
+            the probability is below the ``min_gender_probability`` asked for.
+        gender_probability: calibrated probability of that label.
         age: years.
         age_interval: ``(lo, hi)`` years at the model's nominal coverage.
         n_used: faces that went into the average.
         low_quality: every face of the track so far was flagged low quality.
     """
 
-    gender: str
+    gender: str | None
     gender_probability: float
     age: float
     age_interval: tuple[float, float]

@@ -4,6 +4,10 @@
 
 const MAX_BYTES = 10 * 1024 * 1024;  // the server's body limit (multipart envelope included)
 const COLORS = { female: "#d9467a", male: "#2b6cd9" };
+// The page's query string goes to /v1/predict as it is (?min_gender_probability=0.566,
+// ?max_faces=5, ...); live mode applies the same "unknown" rule to its running answers.
+const MIN_GENDER_P = Number(new URLSearchParams(window.location.search)
+  .get("min_gender_probability")) || null;
 
 const $ = (id) => document.getElementById(id);
 const fileInput = $("file");
@@ -43,7 +47,7 @@ async function analyze(blob, filename) {
   form.append("file", blob, filename);
   let body;
   try {
-    const response = await fetch("/v1/predict", { method: "POST", body: form });
+    const response = await fetch("/v1/predict" + window.location.search, { method: "POST", body: form });
     body = await response.json();
     if (!response.ok) {
       throw new Error(body.detail || body.error || `HTTP ${response.status}`);
@@ -68,7 +72,7 @@ function faceLabel(face, index) {
   const pct = Math.round(face.gender_probability * 100);
   const [lo, hi] = face.age_interval.map(Math.round);
   const id = face.track_id || index + 1;  // live camera mode: the face's track id
-  return { head: `#${id} ${face.gender} ${pct}%`, age: `${lo}–${hi}` };
+  return { head: `#${id} ${face.gender ?? "unknown"} ${pct}%`, age: `${lo}–${hi}` };
 }
 
 // Where each face's label goes: inside the photo and, when there is room, over no other
@@ -148,12 +152,12 @@ function render(img, faces) {
     const label = faceLabel(face, i);
     const li = document.createElement("li");
     li.className = "face";
-    li.dataset.gender = face.gender;
+    li.dataset.gender = face.gender ?? "unknown";
     li.dataset.ageLow = face.age_interval[0];
     li.dataset.ageHigh = face.age_interval[1];
     const gender = document.createElement("span");
     gender.className = "gender";
-    gender.textContent = `${face.gender}`;
+    gender.textContent = `${face.gender ?? "unknown"}`;
     const prob = document.createTextNode(
       ` (model confidence ${Math.round(face.gender_probability * 100)}%), age `);
     const age = document.createElement("span");
@@ -271,7 +275,8 @@ class TrackSmoother {
 
   add(face) {
     const w = qualityWeight(face.quality);
-    const p = face.gender === "female" ? face.gender_probability : 1 - face.gender_probability;
+    const p = face.female_probability ??
+      (face.gender === "female" ? face.gender_probability : 1 - face.gender_probability);
     const pf = Math.min(Math.max(p, 1e-4), 1 - 1e-4);  // the API rounds to 4 decimals
     const base = Math.log1p(face.age);
     const sample = { logOdds: Math.log(pf / (1 - pf)), age: face.age,
@@ -342,7 +347,9 @@ class SnapshotTracker {
       track.seen = this.snapshot;
       const smoothed = track.smoother.add(face);
       return { bbox: face.bbox, track_id: track.id, snapshots: smoothed.snapshots,
-               gender: smoothed.gender, gender_probability: smoothed.gender_probability,
+               gender: MIN_GENDER_P !== null && smoothed.gender_probability < MIN_GENDER_P
+                 ? null : smoothed.gender,
+               gender_probability: smoothed.gender_probability,
                age: smoothed.age, age_interval: smoothed.age_interval,
                quality: { ...face.quality, low_quality: smoothed.low_quality } };
     });
@@ -366,7 +373,7 @@ async function liveStep(session) {
       const blob = await snapshotBlob();
       const form = new FormData();
       form.append("file", blob, "snapshot.jpg");
-      const response = await fetch("/v1/predict", { method: "POST", body: form });
+      const response = await fetch("/v1/predict" + window.location.search, { method: "POST", body: form });
       const body = await response.json();
       if (!response.ok) throw new Error(body.detail || body.error || `HTTP ${response.status}`);
       if (live !== session) return;
