@@ -20,8 +20,8 @@ from genderage.video import DEFAULT_EVERY
 from genderage.video.smoothing import quality_weight
 from video_synth import animate, astronaut_portrait, write_video
 
-TRACK_KEYS = ["track_id", "first_frame", "last_frame", "first_time_s", "last_time_s",
-              "n_frames", "n_frames_used", "gender", "gender_probability", "age",
+TRACK_KEYS = ["track_id", "shot", "first_frame", "last_frame", "first_time_s", "last_time_s",
+              "on_screen_s", "n_frames", "n_frames_used", "gender", "gender_probability", "age",
               "age_interval", "best_frame", "best_bbox", "low_quality"]
 FPS = 25.0
 N_FRAMES = 75
@@ -116,6 +116,9 @@ def test_astronaut_video_one_track_per_face_and_no_smoothed_flip(astronaut_video
     # The occluded face keeps its id across the board: still one track, fewer frames.
     left, right = sorted(tracks, key=lambda t: t["best_bbox"][0])
     assert left["n_frames"] < right["n_frames"] == last_detection + 1
+    # On screen from the first frame to the last: the frames after the last detection count.
+    assert right["on_screen_s"] == pytest.approx(N_FRAMES / FPS, abs=1e-3)
+    assert left["on_screen_s"] < right["on_screen_s"]
     hidden = [f for f in frames if 31 <= f["frame"] <= 38]
     assert all(face["track_id"] != left["track_id"] for f in hidden for face in f["faces"])
 

@@ -79,6 +79,14 @@ class TrackResult:
             and the model's calibrated interval around it.
         best_frame, best_bbox: the frame and box of the track's highest-weighted face.
         low_quality: every detection of this track was flagged low quality.
+        shot: index of the camera shot the track lies in (from 0; a track never spans a
+            cut, see :mod:`genderage.video.shots`).
+        on_screen_s: seconds of video in which the face was shown: every processed frame
+            from its first detection to the last frame before the next detection that did
+            not find it (or the cut, or the end), each counting the source frames it stands
+            for. On average this neither gains nor loses the frames between detections.
+        age_probs: the track's age distribution (quality-weighted mean of its faces'),
+            ``[121]``, when asked for; ``None`` otherwise.
     """
 
     track_id: int
@@ -95,14 +103,21 @@ class TrackResult:
     best_frame: int
     best_bbox: tuple[float, float, float, float]
     low_quality: bool
+    shot: int = 0
+    on_screen_s: float = 0.0
+    age_probs: tuple[float, ...] | None = None
 
     def to_dict(self) -> dict:
-        return {"track_id": self.track_id, "first_frame": self.first_frame,
+        out = {"track_id": self.track_id, "shot": self.shot, "first_frame": self.first_frame,
                 "last_frame": self.last_frame, "first_time_s": round(self.first_time_s, 3),
-                "last_time_s": round(self.last_time_s, 3), "n_frames": self.n_frames,
+                "last_time_s": round(self.last_time_s, 3),
+                "on_screen_s": round(self.on_screen_s, 3), "n_frames": self.n_frames,
                 "n_frames_used": self.n_frames_used, "gender": self.gender,
                 "gender_probability": round(float(self.gender_probability), 4),
                 "age": round(float(self.age), 2),
                 "age_interval": [round(float(v), 2) for v in self.age_interval],
                 "best_frame": self.best_frame, "best_bbox": _box(self.best_bbox),
                 "low_quality": self.low_quality}
+        if self.age_probs is not None:
+            out["age_probs"] = [round(float(v), 6) for v in self.age_probs]
+        return out
