@@ -21,12 +21,12 @@ _analyzer: ChunkAnalyzer | None = None
 """This worker process's analyzer (set by :func:`_start_worker`; each process has its own)."""
 
 
-def _start_worker(options: BatchOptions) -> None:
+def _start_worker(options, analyzer: type) -> None:
     global _analyzer
     # Ctrl-C reaches the whole process group: the parent stops the pool, workers stay quiet.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # One onnxruntime thread per process: the parallelism comes from the processes.
-    _analyzer = ChunkAnalyzer(options, threads=1)
+    _analyzer = analyzer(options, threads=1)
 
 
 def _analyse(paths: list[str]) -> pa.Table:
@@ -35,7 +35,7 @@ def _analyse(paths: list[str]) -> pa.Table:
 
 
 def run_local(paths: list[str], options: BatchOptions, workers: int,
-              batch_size: int) -> Iterator[pa.Table]:
+              batch_size: int, analyzer: type = ChunkAnalyzer) -> Iterator[pa.Table]:
     """Yield one table per chunk of ``batch_size`` paths, in completion order.
 
     Args:
@@ -43,12 +43,14 @@ def run_local(paths: list[str], options: BatchOptions, workers: int,
         options: what to compute.
         workers: worker processes.
         batch_size: images per model call.
+        analyzer: the unit of work, ``analyzer(options, threads=1)(chunk) -> Table``
+            (:class:`ChunkAnalyzer` for photos, ``VideoChunkAnalyzer`` for videos).
     """
     chunks = (paths[i:i + batch_size] for i in range(0, len(paths), batch_size))
     # spawn, not fork: the parent may hold onnxruntime thread pools, which fork does not copy.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                             initargs=(options,)) as pool:
+                             initargs=(options, analyzer)) as pool:
         pending = {pool.submit(_analyse, chunk) for chunk in islice(chunks, 2 * workers)}
         try:
             while pending:

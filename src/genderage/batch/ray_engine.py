@@ -15,7 +15,6 @@ from collections.abc import Iterator
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .schema import image_count
 from .worker import BatchOptions, ChunkAnalyzer
 
 MAX_BLOCKS = 2000
@@ -27,10 +26,10 @@ _NODE = "_node"
 class RayChunkActor:
     """``map_batches`` callable: one analyzer per actor; tags rows with the actor's node."""
 
-    def __init__(self, options: BatchOptions):
+    def __init__(self, options: BatchOptions, analyzer: type = ChunkAnalyzer):
         import ray
 
-        self.analyzer = ChunkAnalyzer(options, threads=1)
+        self.analyzer = analyzer(options, threads=1)
         self.node = ray.get_runtime_context().get_node_id()
 
     def __call__(self, batch: pa.Table) -> pa.Table:
@@ -39,7 +38,8 @@ class RayChunkActor:
 
 
 def run_ray(paths: list[str], options: BatchOptions, batch_size: int, actors: int | None = None,
-            address: str | None = None, nodes: Counter | None = None) -> Iterator[pa.Table]:
+            address: str | None = None, nodes: Counter | None = None,
+            analyzer: type = ChunkAnalyzer) -> Iterator[pa.Table]:
     """Yield the rows of ``paths`` as tables of whole images, in completion order.
 
     Args:
@@ -50,6 +50,7 @@ def run_ray(paths: list[str], options: BatchOptions, batch_size: int, actors: in
         address: an existing cluster (``ray.init(address=...)``); ``None`` connects to the
             cluster this process already joined, or starts Ray on this machine.
         nodes: if given, counts images per Ray node id (which nodes did the work).
+        analyzer: the unit of work (see :func:`genderage.batch.local.run_local`).
     """
     import ray
 
@@ -63,7 +64,7 @@ def run_ray(paths: list[str], options: BatchOptions, batch_size: int, actors: in
             actors = max(1, int(ray.cluster_resources().get("CPU", 1)))
         blocks = min(MAX_BLOCKS, math.ceil(len(paths) / batch_size))
         dataset = ray.data.from_items([{"path": p} for p in paths], override_num_blocks=blocks)
-        dataset = dataset.map_batches(RayChunkActor, fn_constructor_args=(options,),
+        dataset = dataset.map_batches(RayChunkActor, fn_constructor_args=(options, analyzer),
                                       batch_size=batch_size, batch_format="pyarrow",
                                       compute=ray.data.ActorPoolStrategy(size=actors),
                                       num_cpus=1)
@@ -71,7 +72,7 @@ def run_ray(paths: list[str], options: BatchOptions, batch_size: int, actors: in
             if nodes is not None:
                 for node in set(table[_NODE].to_pylist()):
                     part = table.filter(pc.equal(table[_NODE], node))
-                    nodes[node] += image_count(part)
+                    nodes[node] += pc.count_distinct(part["path"]).as_py()
             yield table.drop_columns([_NODE])
     finally:
         if started:

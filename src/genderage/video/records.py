@@ -121,3 +121,11 @@ class TrackResult:
         if self.age_probs is not None:
             out["age_probs"] = [round(float(v), 6) for v in self.age_probs]
         return out
+
+
+def jsonl_record(track: TrackResult, model_sha256: str) -> dict:
+    """One line of ``genderage video VIDEO --out TRACKS.jsonl``: ``track.to_dict()`` and the
+    provenance the Parquet table also carries (docs/video.md)."""
+    from .. import __version__
+
+    return {**track.to_dict(), "model_sha256": model_sha256, "genderage_version": __version__}
