@@ -22,7 +22,8 @@ from video_synth import animate, astronaut_portrait, write_video
 
 TRACK_KEYS = ["track_id", "shot", "first_frame", "last_frame", "first_time_s", "last_time_s",
               "on_screen_s", "n_frames", "n_frames_used", "gender", "gender_probability", "age",
-              "age_interval", "best_frame", "best_bbox", "low_quality"]
+              "age_interval", "best_frame", "best_bbox", "low_quality", "model_sha256",
+              "genderage_version"]
 FPS = 25.0
 N_FRAMES = 75
 AAF_FACES = ["03061A28.jpg", "00086A03.jpg", "00656A11.jpg", "07576A05.jpg"]

@@ -116,6 +116,8 @@ def test_one_video_jsonl_and_its_parquet_rows_agree(tmp_path, model_path):
         assert line["best_bbox"] == pytest.approx(row["best_bbox"], abs=1e-2)
         assert len(row["age_probs"]) == 121 and sum(row["age_probs"]) == pytest.approx(1, 1e-3)
         assert line["age_probs"] == pytest.approx(row["age_probs"], abs=1e-5)
+    # The same folder with other options is refused, not mixed.
+    assert main(["video", video, "--out", str(parquet), *common, "--every", "1"]) == 2
 
 
 def test_a_killed_run_resumes_without_losing_or_doubling_a_track(tmp_path, model_path):
@@ -193,3 +195,17 @@ def test_known_screen_time_by_gender_through_video_and_report(shared_dir, tmp_pa
     assert share["naive"] == pytest.approx(by_gender["female"] / sum(by_gender.values()))
     assert share["naive"] == pytest.approx(240 / 360, abs=0.01)
     assert share["ci95"][0] <= share["estimate"] <= share["ci95"][1]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["a.mp4", "b.mp4"], "need --out DIR.parquet"),
+    (["a.mp4", "b.mp4", "--out", "t.parquet", "--frames", "f.jsonl"],
+     "--frames and --annotate are for one video"),
+    (["a.mp4", "--out", "t.jsonl", "--engine", "ray"], "are for many videos"),
+    (["a.mp4", "b.mp4", "--out", "t.parquet", "--ray-address", "x:1"], "needs --engine ray"),
+])
+def test_usage_errors_of_the_table_mode_exit_2(argv, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["video", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
