@@ -90,7 +90,14 @@ def test_a_folder_of_videos_gives_one_row_per_track_and_names_every_bad_file(
         assert row["error"] is None and len(row["model_sha256"]) == 64
     truncated = table.filter(pa.compute.equal(table["error_kind"], "truncated")).to_pylist()
     assert len(truncated) == 1 and truncated[0]["track_id"] == 1  # kept, and flagged
-    assert "2 videos" not in err and "5 videos (5 analysed now, 0 already in" in err
+    assert "5 videos (5 analysed now, 0 already in" in err
+    # The report on this table names the failed videos and counts the truncated one's tracks.
+    assert main(["report", str(out), "--out", str(tmp_path / "report"), "--bootstrap", "50"]) == 0
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["videos_failed"] == {str(folder / "empty.mp4"): "empty",
+                                       str(folder / "truncated.avi"): "truncated",
+                                       str(folder / "codec.avi"): "unreadable"}
+    assert report["screen_time"]["n_videos"] == 5 and report["screen_time"]["n_tracks"] == 3
 
 
 def test_one_video_jsonl_and_its_parquet_rows_agree(tmp_path, model_path):

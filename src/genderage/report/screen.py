@@ -49,7 +49,6 @@ class Tracks:
         female: bool ``[N]``, predicted female.
         age: float ``[N]``, point age.
         age_probs: float ``[N, K]`` age distributions, or ``None``.
-        low_quality: bool ``[N]``.
     """
 
     video: np.ndarray
@@ -59,20 +58,9 @@ class Tracks:
     female: np.ndarray
     age: np.ndarray
     age_probs: np.ndarray | None = None
-    low_quality: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.seconds)
-
-    def subset(self, tracks: np.ndarray, videos: np.ndarray) -> Tracks:
-        """The tracks where ``tracks`` (bool ``[N]``) holds, and the videos where ``videos``
-        (bool ``[V]``) does; tracks of dropped videos are dropped too."""
-        keep = tracks & videos[self.video]
-        new_index = np.cumsum(videos) - 1
-        probs = None if self.age_probs is None else self.age_probs[keep]
-        low = None if self.low_quality is None else self.low_quality[keep]
-        return Tracks(new_index[self.video[keep]], self.videos[videos], self.video_s[videos],
-                      self.seconds[keep], self.female[keep], self.age[keep], probs, low)
 
 
 def predictive_rate_sd(rate_sd: float, n_sets: int) -> float:

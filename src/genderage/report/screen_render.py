@@ -67,6 +67,9 @@ def markdown(r: dict) -> str:
     """``report.md``."""
     st = r["screen_time"]
     out = ["# genderage screen-time report", "", f"Input: `{r['input']}`. {_counts(st)}", ""]
+    if r["videos_failed"]:
+        out += [f"{len(r['videos_failed'])} video(s) failed or were cut short: " + ", ".join(
+            f"`{p}` ({k})" for p, k in r["videos_failed"].items()), ""]
     out += [f"**Warning:** {w}" for w in r["warnings"]] + ([""] if r["warnings"] else [])
     out += ["| quantity | estimate | 95% interval | naive |", "|---|---|---|---|"]
     out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in _rows(st)]

@@ -166,7 +166,7 @@ def tracks_from_table(table, exclude_low_quality: bool = False) -> Tracks:
             age_probs = np.asarray(rows, float)
     pick = lambda name: np.asarray(table[name].to_pylist(), object)[keep]  # noqa: E731
     return Tracks(video[keep], videos, duration, pick("on_screen_s").astype(float),
-                  pick("gender") == "female", pick("age").astype(float), age_probs, low[keep])
+                  pick("gender") == "female", pick("age").astype(float), age_probs)
 
 
 def bucket_of(value, bucket: str) -> str:
@@ -223,6 +223,7 @@ def build_screen_report(path: str | Path, *, exclude_low_quality: bool = False,
         "input": str(path), "kind": "screen_time", "genderage_version": __version__,
         "model_sha256": models[0] if models else None,
         "exclude_low_quality": exclude_low_quality,
+        "videos_failed": _failed(table),
         "screen_time": screen_time(tracks, **kwargs),
         "method": {
             "female_share": ("seconds-weighted adjusted classify-and-count per band of "
@@ -246,6 +247,14 @@ def build_screen_report(path: str | Path, *, exclude_low_quality: bool = False,
         report[key] = {"column": column, **({"bucket": bucket} if label else {}),
                        "groups": _groups(table, values, exclude_low_quality, kwargs)}
     return report
+
+
+def _failed(table) -> dict[str, str]:
+    """``{path: error_kind}`` of the videos that failed or were cut short."""
+    if "error_kind" not in table.column_names:
+        return {}
+    return {p: k for p, k in zip(table["path"].to_pylist(), table["error_kind"].to_pylist())
+            if k is not None}
 
 
 def _groups(table, values: list[str], exclude_low_quality: bool, kwargs: dict) -> dict:
