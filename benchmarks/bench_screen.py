@@ -2,9 +2,10 @@
 
 Makes ``--videos`` synthetic 640x480 25 fps programmes (two faces per shot, a cut every
 4 s; the astronaut photo of examples/) and runs the tracks table on each engine and
-``--every``, printing hours of video per wall-clock hour and per core-pair (Ray's start-up is timed apart)::
+``--every``, printing hours of video per wall-clock hour and per core-pair (Ray's start-up
+is timed apart)::
 
-    PYTHONPATH=src:tests python benchmarks/bench_screen.py --videos 4 --seconds 15
+    PYTHONPATH=src:tests python benchmarks/bench_screen.py --videos 4 --seconds 16
 """
 
 from __future__ import annotations

@@ -10,7 +10,6 @@ FILE.csv --on COLUMN`` adds the CSV's columns to each video whose ``path`` equal
 from __future__ import annotations
 
 import json
-import logging
 from datetime import date
 from pathlib import Path
 
@@ -20,8 +19,6 @@ from .. import __version__
 from .rates import lookup_rates
 from .screen import Tracks, predictive_rate_sd, screen_time
 from .table import ResultsError
-
-log = logging.getLogger(__name__)
 
 TRACK_MARKERS = ("track_id", "on_screen_s")
 """Columns that make a Parquet file a tracks table rather than photo results."""

@@ -14,7 +14,6 @@ The unit of work is one video: :class:`VideoChunkAnalyzer` is what the batch eng
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import asdict, dataclass
 
 import pyarrow as pa
@@ -24,8 +23,6 @@ from ..models import file_sha256
 from ..pipeline import GenderAge, resolve_model_path
 from . import DEFAULT_EVERY
 from .records import TrackResult
-
-log = logging.getLogger(__name__)
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg",
                               ".mpeg", ".ts", ".mts", ".flv", ".wmv", ".3gp", ".ogv"})
