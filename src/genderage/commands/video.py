@@ -43,7 +43,9 @@ def add_parser(sub):
                     "folders or path lists, or --out DIR.parquet: a Parquet dataset with "
                     "one row per track, resumable as `genderage batch` is (docs/video.md). "
                     "Exit status: 0 every video was read (with or without faces), 1 a video "
-                    "or the camera could not be read (or was cut short), 2 usage error.")
+                    "or the camera could not be read, a video was cut short, or a folder "
+                    "held files that are not videos (each named on standard error), 2 usage "
+                    "error.")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("inputs", nargs="*", default=[], metavar="INPUT",
                         help="video files OpenCV reads (mp4, avi, mkv, webm...), folders "
