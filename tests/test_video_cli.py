@@ -185,11 +185,14 @@ def test_annotated_video_has_every_frame_and_the_boxes(astronaut_video, tmp_path
 
 
 def test_max_fps_keeps_every_nth_frame(astronaut_video, tmp_path, model_path):
-    rc, _, frames = run_video(astronaut_video, tmp_path, "--model", str(model_path),
-                              "--max-fps", "5", "--every", "1")
+    rc, tracks, frames = run_video(astronaut_video, tmp_path, "--model", str(model_path),
+                                   "--max-fps", "5", "--every", "1")
     assert rc == 0
     assert [f["frame"] for f in frames] == list(range(0, N_FRAMES, 5))
     assert all(f["detected"] for f in frames)
+    # The face that is never hidden: 15 processed frames, each standing for 5 source frames.
+    right = max(tracks, key=lambda t: t["best_bbox"][0])
+    assert right["on_screen_s"] == pytest.approx(N_FRAMES / FPS, abs=1e-3)
 
 
 def test_tracks_go_to_stdout_without_out(astronaut_video, model_path, capsys):

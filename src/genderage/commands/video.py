@@ -157,7 +157,8 @@ def _process(source, analyzer, args) -> int:
     from ..video.records import jsonl_record
 
     model_sha256 = file_sha256(analyzer.model.path)
-    analysis = VideoAnalysis(analyzer, source.fps, args.every, age_probs=args.age_probs)
+    analysis = VideoAnalysis(analyzer, source.fps, args.every, age_probs=args.age_probs,
+                             frame_step=source.step)
     progress = None if args.no_progress else _Progress(source, args.every)
     tracks_out = sys.stdout if args.out is None else _open_text(args.out)
     frames_out = _open_text(args.frames) if args.frames else None

@@ -93,14 +93,15 @@ class VideoAnalysis:
         every: run the detector on every ``every``-th frame given to :meth:`step`.
         max_gap_s: seconds a track may go undetected before it ends.
         age_probs: keep each track's age distribution (``TrackResult.age_probs``).
+        frame_step: the frames given are every ``frame_step``-th of the source
+            (``VideoSource.step`` under ``--max-fps``): each stands for that many.
     """
 
     def __init__(self, analyzer: GenderAge, fps: float, every: int = DEFAULT_EVERY,
-                 max_gap_s: float = MAX_GAP_S, age_probs: bool = False):
+                 max_gap_s: float = MAX_GAP_S, age_probs: bool = False, frame_step: int = 1):
         if every < 1:
             raise ValueError(f"every must be >= 1, got {every}")
         self.analyzer = analyzer
-        self.fps = fps
         self.every = every
         self.age_probs = age_probs
         self.tracker = Tracker(max_gap=max(1, round(max_gap_s * fps)))
@@ -108,17 +109,11 @@ class VideoAnalysis:
         self._states: dict[int, _TrackState] = {}
         self._shown: list[int] = []
         self._steps = 0
-        self._last_index: int | None = None
-        self._frame_s = 1.0 / fps
+        self._frame_s = frame_step / fps
         self.finished: list[TrackResult] = []
 
     def step(self, frame: Frame) -> FrameResult:
         """Process one frame; returns its faces. Tracks that ended are added to ``finished``."""
-        if self._last_index is not None:
-            # A processed frame stands for the source frames since the previous one
-            # (--max-fps keeps every Nth).
-            self._frame_s = max(1, frame.index - self._last_index) / self.fps
-        self._last_index = frame.index
         if self.shots.update(frame.rgb).cut:
             self._end_all()
             self._steps = 0

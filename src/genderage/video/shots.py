@@ -42,8 +42,10 @@ CUT_SCORE = 0.45
 MIN_LAYOUT = 0.12
 """... provided ``layout`` is at least this: colour alone is too easily moved by light."""
 STILL_HALF = 0.98
-"""... and provided neither half of the picture stayed as it was (correlation below this):
-something that covers one side (a board, a passer-by) is not a cut."""
+"""... and provided neither half of the picture stayed as it was: something that covers one
+side (a board, a passer-by) is not a cut. A half stayed when its correlation is at least
+this, or differs from 1 by at most twice the mean ``layout`` of the frames before (frames far
+apart, as under ``--max-fps``, differ more inside a shot)."""
 COLOUR_CUT = 0.6
 """Colour score that makes a cut by itself (two shots of the same layout, other colours)."""
 SPIKE_SCORE, SPIKE_RATIO, SPIKE_FRAMES = 0.2, 3.0, 8
@@ -126,7 +128,7 @@ class ShotDetector:
 
     def __init__(self):
         self._previous: tuple[np.ndarray, np.ndarray] | None = None
-        self._recent: deque[float] = deque(maxlen=SPIKE_FRAMES)
+        self._recent: deque[tuple[float, float]] = deque(maxlen=SPIKE_FRAMES)
         self.shot = 0
 
     def update(self, rgb: np.ndarray) -> ShotChange:
@@ -139,9 +141,12 @@ class ShotDetector:
         whole, half = aligned_correlation(previous[1], current[1])
         layout = 1.0 - whole
         score = colour + layout
-        baseline = float(np.mean(self._recent)) if len(self._recent) == SPIKE_FRAMES else None
-        self._recent.append(score)
-        cut = colour >= COLOUR_CUT or (layout >= MIN_LAYOUT and half < STILL_HALF and (
+        recent = np.array(self._recent).reshape(-1, 2)
+        baseline = float(recent[:, 0].mean()) if len(recent) == SPIKE_FRAMES else None
+        still_half = 1.0 - half <= max(1.0 - STILL_HALF,
+                                       2 * float(recent[:, 1].mean()) if len(recent) else 0.0)
+        self._recent.append((score, layout))
+        cut = colour >= COLOUR_CUT or (layout >= MIN_LAYOUT and not still_half and (
             score >= CUT_SCORE
             or (baseline is not None and score >= SPIKE_SCORE
                 and score >= SPIKE_RATIO * baseline)))

@@ -182,7 +182,7 @@ def analyse_video(analyzer: GenderAge, path: str, options: VideoOptions) -> Vide
         return VideoOutcome(path, [], error=str(exc), error_kind="unreadable")
     with source:
         analysis = VideoAnalysis(analyzer, source.fps, options.every,
-                                 age_probs=options.age_probs)
+                                 age_probs=options.age_probs, frame_step=source.step)
         last = -1
         try:
             for frame in source.frames():
