@@ -20,10 +20,10 @@ from genderage.video import DEFAULT_EVERY
 from genderage.video.smoothing import quality_weight
 from video_synth import animate, astronaut_portrait, write_video
 
-TRACK_KEYS = ["track_id", "first_frame", "last_frame", "first_time_s", "last_time_s",
-              "n_frames", "n_frames_used", "gender", "gender_probability", "age",
+TRACK_KEYS = ["track_id", "shot", "first_frame", "last_frame", "first_time_s", "last_time_s",
+              "on_screen_s", "n_frames", "n_frames_used", "gender", "gender_probability", "age",
               "age_interval", "best_frame", "best_bbox", "low_quality", "female_probability",
-              "settings"]
+              "settings", "model_sha256", "genderage_version"]
 FPS = 25.0
 N_FRAMES = 75
 AAF_FACES = ["03061A28.jpg", "00086A03.jpg", "00656A11.jpg", "07576A05.jpg"]
@@ -117,6 +117,9 @@ def test_astronaut_video_one_track_per_face_and_no_smoothed_flip(astronaut_video
     # The occluded face keeps its id across the board: still one track, fewer frames.
     left, right = sorted(tracks, key=lambda t: t["best_bbox"][0])
     assert left["n_frames"] < right["n_frames"] == last_detection + 1
+    # On screen from the first frame to the last: the frames after the last detection count.
+    assert right["on_screen_s"] == pytest.approx(N_FRAMES / FPS, abs=1e-3)
+    assert left["on_screen_s"] < right["on_screen_s"]
     hidden = [f for f in frames if 31 <= f["frame"] <= 38]
     assert all(face["track_id"] != left["track_id"] for f in hidden for face in f["faces"])
 
@@ -182,11 +185,14 @@ def test_annotated_video_has_every_frame_and_the_boxes(astronaut_video, tmp_path
 
 
 def test_max_fps_keeps_every_nth_frame(astronaut_video, tmp_path, model_path):
-    rc, _, frames = run_video(astronaut_video, tmp_path, "--model", str(model_path),
-                              "--max-fps", "5", "--every", "1")
+    rc, tracks, frames = run_video(astronaut_video, tmp_path, "--model", str(model_path),
+                                   "--max-fps", "5", "--every", "1")
     assert rc == 0
     assert [f["frame"] for f in frames] == list(range(0, N_FRAMES, 5))
     assert all(f["detected"] for f in frames)
+    # The face that is never hidden: 15 processed frames, each standing for 5 source frames.
+    right = max(tracks, key=lambda t: t["best_bbox"][0])
+    assert right["on_screen_s"] == pytest.approx(N_FRAMES / FPS, abs=1e-3)
 
 
 def test_tracks_go_to_stdout_without_out(astronaut_video, model_path, capsys):

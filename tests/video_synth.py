@@ -6,6 +6,7 @@ Nothing is written except the video file the test asks for (in its tmp_path).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -78,3 +79,52 @@ def astronaut_portrait() -> np.ndarray:
     path = Path(__file__).resolve().parents[1] / "examples" / "astronaut.jpg"
     rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
     return rgb[20:300, 110:330]
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One camera shot of a synthetic programme.
+
+    Attributes:
+        n_frames: its length in frames.
+        background: RGB colour behind the faces.
+        faces: ``(photo, cx, width)`` per face: the portrait, its centre as a fraction of the
+            frame width, and its on-screen width in pixels (before zoom).
+    """
+
+    n_frames: int
+    background: tuple[int, int, int]
+    faces: tuple[tuple[np.ndarray, float, float], ...]
+
+
+def programme(shots: list[Shot], size=(320, 240), seed: int = 0) -> tuple[list[np.ndarray],
+                                                                          list[int]]:
+    """Frames of ``shots`` played one after the other with hard cuts, each face drifting,
+    zooming, blurring and changing brightness as in :func:`animate`, on a background with a
+    soft gradient (a studio wall).
+
+    Returns:
+        ``(frames, cuts)``: uint8 ``[H, W, 3]`` RGB frames, and the index of the first frame
+        of every shot after the first.
+    """
+    rng = np.random.default_rng(seed)
+    w, h = size
+    frames, cuts = [], []
+    shade = np.linspace(0.8, 1.15, w, dtype=np.float32)[None, :, None]
+    for k, shot in enumerate(shots):
+        if k:
+            cuts.append(len(frames))
+        wall = np.clip(np.full((h, w, 3), shot.background, np.float32) * shade, 0, 255)
+        for t in range(shot.n_frames):
+            canvas = wall.astype(np.uint8)
+            for i, (photo, cx, width) in enumerate(shot.faces):
+                phase = (len(frames) + t) / 12.0 + 1.7 * i
+                zoom = 1.0 + 0.08 * np.sin(t / 17.0 + i)
+                place(canvas, photo, cx * w + 6 * np.sin(phase), h / 2 + 4 * np.cos(phase * 0.8),
+                      width * zoom)
+            sigma = rng.uniform(0.0, 1.2)
+            if sigma > 0.3:
+                canvas = cv2.GaussianBlur(canvas, (0, 0), sigma)
+            gain = rng.uniform(0.85, 1.15)
+            frames.append(np.clip(canvas.astype(np.float32) * gain, 0, 255).astype(np.uint8))
+    return frames, cuts

@@ -54,8 +54,12 @@ class Inputs:
         return f"skipped {len(self.skipped)} entr{'y' if len(self.skipped) == 1 else 'ies'}: {parts}"
 
 
-def collect_inputs(paths: list[str]) -> Inputs:
+def collect_inputs(paths: list[str], extensions: frozenset[str] | None = None,
+                   kind: str = "an image") -> Inputs:
     """Files as given, folders replaced by their image files (recursive, sorted by path).
+
+    ``extensions`` (lower case, with the dot) replaces the decoder's image extensions, and
+    ``kind`` names what the others are not (``"a video"`` for ``genderage video``).
 
     Folders are walked without following symbolic links to folders (no loops); links to
     files are followed. Entries left out: files whose extension the decoder does not read,
@@ -66,15 +70,13 @@ def collect_inputs(paths: list[str]) -> Inputs:
     found = Inputs()
     for raw in paths:
         if os.path.isdir(raw):
-            _walk(raw, found)
+            _walk(raw, found, extensions or image_extensions(), kind)
         else:
             found.files.append(raw)
     return found
 
 
-def _walk(top: str, found: Inputs) -> None:
-    extensions = image_extensions()
-
+def _walk(top: str, found: Inputs, extensions: frozenset[str], kind: str) -> None:
     def unlistable(exc: OSError) -> None:
         found.skipped.append(Skipped(exc.filename or top,
                                      f"folder not readable ({exc.strerror or exc})"))
@@ -91,7 +93,7 @@ def _walk(top: str, found: Inputs) -> None:
             path = os.path.join(folder, name)
             reason = _file_problem(path)
             if reason is None and os.path.splitext(name)[1].lower() not in extensions:
-                reason = "not an image file (extension)"
+                reason = f"not {kind} file (extension)"
             if reason is None:
                 files.append(path)
             else:

@@ -19,9 +19,11 @@ class InputError(ValueError):
     """An input list cannot be read or has no ``path`` column."""
 
 
-def gather_inputs(inputs: list[str]) -> Inputs:
+def gather_inputs(inputs: list[str], extensions: frozenset[str] | None = None,
+                  kind: str = "an image") -> Inputs:
     """The image paths named by ``inputs``, each once, in first-seen order, and the folder
-    entries left out (see :func:`genderage.inputs.collect_inputs`).
+    entries left out (see :func:`genderage.inputs.collect_inputs`; ``extensions`` and
+    ``kind`` as there, for other files than images).
 
     Raises:
         InputError: a path list cannot be read.
@@ -29,7 +31,7 @@ def gather_inputs(inputs: list[str]) -> Inputs:
     listed, named = [], []
     for raw in inputs:
         (listed if Path(raw).suffix.lower() in LIST_SUFFIXES else named).append(raw)
-    found = collect_inputs(named)
+    found = collect_inputs(named, extensions, kind)
     for raw in listed:
         found.files.extend(read_path_list(raw))
     found.files = list(dict.fromkeys(found.files))

@@ -23,13 +23,13 @@ _analyzer: ChunkAnalyzer | None = None
 """This worker process's analyzer (set by :func:`_start_worker`; each process has its own)."""
 
 
-def _start_worker(options: BatchOptions, parent_pid: int) -> None:
+def _start_worker(options, analyzer: type, parent_pid: int) -> None:
     global _analyzer
     die_with_parent(parent_pid)  # a driver killed with SIGKILL takes its workers along
     # Ctrl-C reaches the whole process group: the parent stops the pool, workers stay quiet.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # One onnxruntime thread per process: the parallelism comes from the processes.
-    _analyzer = ChunkAnalyzer(options, threads=1)
+    _analyzer = analyzer(options, threads=1)
 
 
 def _analyse(paths: list[str]) -> pa.Table:
@@ -38,7 +38,7 @@ def _analyse(paths: list[str]) -> pa.Table:
 
 
 def run_local(paths: list[str], options: BatchOptions, workers: int,
-              batch_size: int) -> Iterator[pa.Table]:
+              batch_size: int, analyzer: type = ChunkAnalyzer) -> Iterator[pa.Table]:
     """Yield one table per chunk of ``batch_size`` paths, in completion order.
 
     Args:
@@ -46,12 +46,14 @@ def run_local(paths: list[str], options: BatchOptions, workers: int,
         options: what to compute.
         workers: worker processes.
         batch_size: images per model call.
+        analyzer: the unit of work, ``analyzer(options, threads=1)(chunk) -> Table``
+            (:class:`ChunkAnalyzer` for photos, ``VideoChunkAnalyzer`` for videos).
     """
     chunks = (paths[i:i + batch_size] for i in range(0, len(paths), batch_size))
     # spawn, not fork: the parent may hold onnxruntime thread pools, which fork does not copy.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                             initargs=(options, os.getpid())) as pool:
+                             initargs=(options, analyzer, os.getpid())) as pool:
         pending = {pool.submit(_analyse, chunk) for chunk in islice(chunks, 2 * workers)}
         try:
             while pending:

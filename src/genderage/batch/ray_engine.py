@@ -16,7 +16,6 @@ from collections.abc import Iterator
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .schema import image_count
 from .worker import BatchOptions, ChunkAnalyzer
 
 MAX_BLOCKS = 2000
@@ -28,10 +27,10 @@ _NODE = "_node"
 class RayChunkActor:
     """``map_batches`` callable: one analyzer per actor; tags rows with the actor's node."""
 
-    def __init__(self, options: BatchOptions):
+    def __init__(self, options: BatchOptions, analyzer: type = ChunkAnalyzer):
         import ray
 
-        self.analyzer = ChunkAnalyzer(options, threads=1)
+        self.analyzer = analyzer(options, threads=1)
         self.node = ray.get_runtime_context().get_node_id()
 
     def __call__(self, batch: pa.Table) -> pa.Table:
@@ -40,7 +39,8 @@ class RayChunkActor:
 
 
 def run_ray(paths: list[str], options: BatchOptions, batch_size: int, actors: int | None = None,
-            address: str | None = None, nodes: Counter | None = None) -> Iterator[pa.Table]:
+            address: str | None = None, nodes: Counter | None = None,
+            analyzer: type = ChunkAnalyzer) -> Iterator[pa.Table]:
     """Yield the rows of ``paths`` as tables of whole images, in completion order.
 
     Args:
@@ -51,6 +51,7 @@ def run_ray(paths: list[str], options: BatchOptions, batch_size: int, actors: in
         address: an existing cluster (``ray.init(address=...)``); ``None`` connects to the
             cluster this process already joined, or starts Ray on this machine.
         nodes: if given, counts images per Ray node id (which nodes did the work).
+        analyzer: the unit of work (see :func:`genderage.batch.local.run_local`).
     """
     import ray
 
@@ -66,7 +67,7 @@ def run_ray(paths: list[str], options: BatchOptions, batch_size: int, actors: in
         # Paths travel as bytes: a file name that is not UTF-8 cannot be an Arrow string.
         dataset = ray.data.from_items([{"path": os.fsencode(p)} for p in paths],
                                       override_num_blocks=blocks)
-        dataset = dataset.map_batches(RayChunkActor, fn_constructor_args=(options,),
+        dataset = dataset.map_batches(RayChunkActor, fn_constructor_args=(options, analyzer),
                                       batch_size=batch_size, batch_format="pyarrow",
                                       compute=ray.data.ActorPoolStrategy(size=actors),
                                       num_cpus=1)
@@ -74,7 +75,7 @@ def run_ray(paths: list[str], options: BatchOptions, batch_size: int, actors: in
             if nodes is not None:
                 for node in set(table[_NODE].to_pylist()):
                     part = table.filter(pc.equal(table[_NODE], node))
-                    nodes[node] += image_count(part)
+                    nodes[node] += pc.count_distinct(part["path"]).as_py()
             yield table.drop_columns([_NODE])
     finally:
         if started:

@@ -17,7 +17,9 @@ def add_parser(sub):
                     "the faces in `genderage batch` results, each with a 95%% interval. Writes "
                     "report.md, report.html and report.json. Method: docs/report.md.")
     p.add_argument("results", type=Path, metavar="RESULTS.parquet",
-                   help="output of `genderage batch` (a Parquet file or folder)")
+                   help="output of `genderage batch` (a Parquet file or folder), or a tracks "
+                        "table of `genderage video` (Parquet, or one video's JSON lines): "
+                        "then the report measures screen time")
     p.add_argument("--out", type=output_path, default=Path("report"), metavar="DIR",
                    help="folder for report.md, report.html, report.json (default: ./report); "
                         "existing report files in it are never written over")
@@ -28,13 +30,29 @@ def add_parser(sub):
     p.add_argument("--bootstrap", type=positive_int, default=1000, metavar="N",
                    help="bootstrap replicates per interval (default: 1000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    screen = p.add_argument_group("tracks tables (screen time)")
+    screen.add_argument("--meta", type=Path, metavar="FILE.csv",
+                        help="join this CSV's columns to the videos (for --by / --trend)")
+    screen.add_argument("--on", default="path", metavar="COLUMN",
+                        help="the --meta column holding the video path (default: path)")
+    screen.add_argument("--trend", metavar="COLUMN",
+                        help="also report each time bucket of this date column (YYYY-MM-DD)")
+    screen.add_argument("--bucket", choices=("day", "week", "month", "quarter", "year"),
+                        default="month", help="time bucket for --trend (default: month)")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
+    from ..report.screen_report import is_tracks_table
+
+    if is_tracks_table(args.results):
+        return run_screen(args)
     from ..cli import CliError
     from ..outputs import OutputExistsError, check_outputs
     from ..report import REPORT_FILES, build_report, write_report
+
+    if args.meta or args.trend:
+        raise CliError("--meta and --trend are for tracks tables of `genderage video`")
 
     try:
         check_outputs([args.out / name for name in REPORT_FILES], inputs=[args.results])
@@ -55,3 +73,39 @@ def run(args) -> int:
           f"{age['estimate']:.1f} ({age_ci}, n={report['n_faces_used']})")
     print("wrote " + ", ".join(str(f) for f in files))
     return 0
+
+
+def run_screen(args) -> int:
+    """Screen time of a tracks table; exit status 1 when a warning was printed."""
+    import sys
+
+    from ..cli import CliError
+    from ..outputs import OutputExistsError, check_outputs
+    from ..report import REPORT_FILES
+    from ..report.screen_render import write_screen_report
+    from ..report.screen_report import build_screen_report
+
+    inputs = [args.results] + ([args.meta] if args.meta else [])
+    try:
+        check_outputs([args.out / name for name in REPORT_FILES], inputs=inputs)
+    except OutputExistsError as exc:
+        raise CliError(str(exc)) from None
+    report = build_screen_report(args.results, exclude_low_quality=args.exclude_low_quality,
+                                 by=args.by, meta=args.meta, on=args.on, trend=args.trend,
+                                 bucket=args.bucket, n_boot=args.bootstrap, seed=args.seed)
+    files = write_screen_report(report, args.out)
+    for warning in report["warnings"]:
+        print(f"genderage report: warning: {warning}", file=sys.stderr)
+    st = report["screen_time"]
+    fs = st["female_share"]
+    if fs["naive"] is None:
+        print(f"{st['n_videos']} videos: no faces on screen")
+    else:
+        kind = "naive" if fs["estimate"] is None else "corrected"
+        share, (lo, hi) = (fs["naive"], fs["naive_ci95"]) if fs["estimate"] is None else \
+            (fs["estimate"], fs["ci95"])
+        print(f"{st['n_videos']} videos, {st['on_screen_s'] / 3600:.2f} h of faces on screen: "
+              f"female share of screen time {100 * share:.1f}% ({kind}; 95% {100 * lo:.1f}-"
+              f"{100 * hi:.1f}%; naive {100 * fs['naive']:.1f}%)")
+    print("wrote " + ", ".join(str(f) for f in files))
+    return 1 if report["warnings"] else 0

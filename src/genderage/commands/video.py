@@ -1,4 +1,9 @@
-"""``genderage video INPUT``: track the faces of a video or camera, one answer per person."""
+"""``genderage video INPUT...``: track the faces of videos or a camera, one answer per person.
+
+One video file gives JSON lines (``--out TRACKS.jsonl`` or standard output); several
+videos, folders or path lists give a Parquet dataset (``--out DIR.parquet``) made by the
+batch engines, resumable (``genderage.video.job``).
+"""
 
 from __future__ import annotations
 
@@ -8,29 +13,39 @@ import time
 from pathlib import Path
 
 from ..outputs import output_path
-from . import add_face_options, face_options, positive_float, positive_int
+from . import add_face_options, face_options, positive_float, positive_int, progress_wanted
 
 PROGRESS_INTERVAL_S = 1.0
+ENGINES = ("local", "ray")
+LIST_SUFFIXES = (".txt", ".csv", ".parquet")
 
 
 def add_parser(sub):
     from ..video import DEFAULT_EVERY
 
     p = sub.add_parser(
-        "video", help="track faces in a video or camera; one gender/age answer per person",
-        description="Detect faces every N frames, follow them in between, and give each "
-                    "person (track) one answer from all of their frames, weighted by face "
-                    "quality. Writes one JSON object per track to --out (default: standard "
-                    "output). Outputs are always new files: an existing file or link "
-                    "is never written over. Exit status: 0 the video was read (with or without faces), "
-                    "1 the video or camera could not be read, 2 usage error.")
+        "video", help="track faces in videos or a camera; one gender/age answer per person",
+        description="Detect faces every N frames, follow them in between (a track ends at "
+                    "a shot cut), and give each person (track) one answer from all of their "
+                    "frames, weighted by face quality. One video: one JSON object per track "
+                    "to --out TRACKS.jsonl (default: standard output). Several videos, "
+                    "folders or path lists, or --out DIR.parquet: a Parquet dataset with "
+                    "one row per track, resumable as `genderage batch` is (docs/video.md). "
+                    "Exit status: 0 every video was read (with or without faces), 1 a video "
+                    "or the camera could not be read, a video was cut short, or a folder "
+                    "held files that are not videos (each named on standard error), 2 usage "
+                    "error. Outputs are always new files: an existing file or link is never "
+                    "written over.")
     source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("input", nargs="?", metavar="INPUT",
-                        help="a video file OpenCV reads (mp4, avi, mkv, webm)")
+    source.add_argument("inputs", nargs="*", default=[], metavar="INPUT",
+                        help="video files OpenCV reads (mp4, avi, mkv, webm...), folders "
+                             "(recursive), or .txt/.csv/.parquet lists of paths")
     source.add_argument("--camera", type=int, metavar="INDEX",
                         help="read a camera instead (e.g. 0); stop with Ctrl-C")
-    p.add_argument("--out", type=output_path, metavar="TRACKS.jsonl",
-                   help="write one JSON object per track here (default: standard output)")
+    p.add_argument("--out", type=output_path, metavar="TRACKS.jsonl|DIR.parquet",
+                   help="one video: write one JSON object per track here (default: standard "
+                        "output); a name ending in .parquet, or several videos: the Parquet "
+                        "dataset folder")
     p.add_argument("--frames", type=output_path, metavar="FRAMES.jsonl",
                    help="also write one JSON object per frame: each face's track id, raw and "
                         "smoothed estimate")
@@ -47,10 +62,46 @@ def add_parser(sub):
                    help="detector backend name or .onnx path (default: the built-in one)")
     p.add_argument("--model", metavar="PATH", help="attribute model .onnx (default: shipped)")
     add_face_options(p)
+    p.add_argument("--age-probs", action="store_true",
+                   help="store each track's age distribution (age_probs)")
+    table = p.add_argument_group("many videos (--out DIR.parquet)")
+    table.add_argument("--engine", choices=ENGINES, default="local",
+                       help="local worker processes (default) or Ray Data (genderage[ray])")
+    table.add_argument("--workers", type=positive_int, metavar="N",
+                       help="worker processes, or Ray actors (default: one per core / CPU)")
+    table.add_argument("--ray-address", metavar="ADDR",
+                       help="join this Ray cluster (default: start Ray on this machine)")
+    table.add_argument("--part-size", type=positive_int, default=1, metavar="N",
+                       help="videos per part file; a killed run redoes at most the videos "
+                            "not yet in a part (default: 1)")
+    table.add_argument("--overwrite", action="store_true",
+                       help="delete the part files already in --out and start afresh")
     p.set_defaults(run=run)
 
 
+def is_table_run(args) -> bool:
+    """Whether the inputs and ``--out`` ask for a Parquet dataset rather than JSON lines."""
+    if args.camera is not None:
+        return False
+    if args.out is not None and (args.out.suffix.lower() == ".parquet" or args.out.is_dir()):
+        return True
+    return len(args.inputs) != 1 or Path(args.inputs[0]).is_dir() \
+        or Path(args.inputs[0]).suffix.lower() in LIST_SUFFIXES
+
+
 def run(args) -> int:
+    from ..cli import CliError
+
+    if is_table_run(args):
+        return run_table(args)
+    if args.engine != "local" or args.ray_address or args.workers or args.overwrite:
+        raise CliError("--engine, --workers, --ray-address and --overwrite are for many "
+                       "videos into --out DIR.parquet")
+    args.input = args.inputs[0] if args.inputs else None
+    return run_one(args)
+
+
+def run_one(args) -> int:
     from ..cli import CliError
     from ..detect import DetectorError
     from ..outputs import OutputExistsError, check_outputs
@@ -97,10 +148,14 @@ def _quiet_opencv() -> None:
 
 def _process(source, analyzer, args) -> int:
     """Run the analysis, writing the outputs as it goes; returns the number of tracks."""
+    from ..models import file_sha256
     from ..video.analysis import VideoAnalysis
     from ..video.draw import draw_frame
+    from ..video.records import jsonl_record
 
-    analysis = VideoAnalysis(analyzer, source.fps, args.every, frame_step=source.step)
+    model_sha256 = file_sha256(analyzer.model.path)
+    analysis = VideoAnalysis(analyzer, source.fps, args.every, age_probs=args.age_probs,
+                             frame_step=source.step)
     progress = None if args.no_progress else _Progress(source, args.every)
     tracks_out = sys.stdout if args.out is None else _open_text(args.out)
     frames_out = _open_text(args.frames) if args.frames else None
@@ -125,7 +180,7 @@ def _process(source, analyzer, args) -> int:
                 raise
         tracks = analysis.finish()
         for track in tracks:
-            tracks_out.write(json.dumps(track.to_dict()) + "\n")
+            tracks_out.write(json.dumps(jsonl_record(track, model_sha256)) + "\n")
         finished = True
     finally:
         for out in (tracks_out, frames_out):
@@ -222,3 +277,64 @@ class _Progress:
         print(f"\rgenderage video: {n_frames} frames in {elapsed:.1f} s "
               f"({n_frames / max(elapsed, 1e-9):.1f} frames/s), {n_tracks} track(s)",
               file=sys.stderr, flush=True)
+
+
+def run_table(args) -> int:
+    """Many videos -> a Parquet dataset of tracks, on the batch engines."""
+    import logging
+
+    from ..cli import CliError
+
+    if args.out is None:
+        raise CliError("several videos, a folder or a path list need --out DIR.parquet")
+    if args.frames or args.annotate:
+        raise CliError("--frames and --annotate are for one video with --out TRACKS.jsonl")
+    if args.ray_address and args.engine != "ray":
+        raise CliError("--ray-address needs --engine ray")
+    from ..batch.inputs import InputError
+    from ..batch.store import OutputError
+    from ..detect import DetectorError
+    from ..video.job import VideoJob
+    from ..video.table import VideoOptions
+    from .batch import _engine_errors as engine_errors  # the same machinery fails the same way
+
+    if args.engine == "ray":
+        import ray.data  # imported now: it configures its loggers on import
+
+        if not args.verbose:
+            logging.getLogger("ray.data").setLevel(logging.WARNING)
+    options = VideoOptions(args.model, args.detector, args.every, args.max_fps, args.age_probs)
+    try:
+        options.check()
+        job = VideoJob(args.inputs, str(args.out), options, overwrite=args.overwrite)
+    except (InputError, OutputError, DetectorError) as exc:
+        raise CliError(str(exc)) from None
+    for entry in job.found.skipped:
+        print(f"genderage video: skipped {entry.path}: {entry.reason}", file=sys.stderr)
+    if not job.paths:
+        raise CliError(f"no video files found in {', '.join(args.inputs)}")
+    from tqdm import tqdm
+
+    with tqdm(total=len(job.paths), initial=len(job.paths) - len(job.todo), unit="video",
+              desc="genderage video", file=sys.stderr, dynamic_ncols=True,
+              disable=not progress_wanted(args, results_on_stdout=False)) as bar:
+        try:
+            summary = job.run(args.engine, args.workers, args.part_size, args.ray_address,
+                              progress=bar.update)
+        except engine_errors(args.engine) as exc:
+            raise CliError(f"the {args.engine} engine failed ({type(exc).__name__}: {exc}); "
+                           f"the part files written so far are kept: run the same command "
+                           f"again to resume") from None
+    for message in summary.failures.values():
+        print(f"genderage video: error: {message}", file=sys.stderr)
+    done_before = summary.videos - summary.new_videos
+    rate = summary.new_video_s / summary.wall_s if summary.wall_s > 0 else 0.0
+    lines = [f"genderage video: {summary.videos} videos ({summary.new_videos} analysed now, "
+             f"{done_before} already in {args.out}), {summary.video_s / 3600:.2f} h of video, "
+             f"{summary.tracks} tracks, {len(summary.failures)} failed or cut short",
+             f"  wall time {summary.wall_s:.1f} s, {rate:.2f} s of video per second"]
+    if summary.nodes:
+        lines.append("  videos per Ray node: " + ", ".join(
+            f"{node[:12]}: {n}" for node, n in sorted(summary.nodes.items())))
+    print("\n".join(lines), file=sys.stderr)
+    return 1 if summary.failures or job.found.skipped else 0

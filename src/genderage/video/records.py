@@ -83,6 +83,14 @@ class TrackResult:
         female_probability: calibrated P(female) of the same average (no threshold).
         settings: the run's detector name and settings and ``min_gender_probability``
             (:meth:`~genderage.pipeline.GenderAge.detector_settings`), in every record.
+        shot: index of the camera shot the track lies in (from 0; a track never spans a
+            cut, see :mod:`genderage.video.shots`).
+        on_screen_s: seconds of video in which the face was shown: every processed frame
+            from its first detection to the last frame before the next detection that did
+            not find it (or the cut, or the end), each counting the source frames it stands
+            for. On average this neither gains nor loses the frames between detections.
+        age_probs: the track's age distribution (quality-weighted mean of its faces'),
+            ``[121]``, when asked for; ``None`` otherwise.
     """
 
     track_id: int
@@ -101,11 +109,15 @@ class TrackResult:
     low_quality: bool
     female_probability: float
     settings: dict
+    shot: int = 0
+    on_screen_s: float = 0.0
+    age_probs: tuple[float, ...] | None = None
 
     def to_dict(self) -> dict:
-        return {"track_id": self.track_id, "first_frame": self.first_frame,
+        out = {"track_id": self.track_id, "shot": self.shot, "first_frame": self.first_frame,
                 "last_frame": self.last_frame, "first_time_s": round(self.first_time_s, 3),
-                "last_time_s": round(self.last_time_s, 3), "n_frames": self.n_frames,
+                "last_time_s": round(self.last_time_s, 3),
+                "on_screen_s": round(self.on_screen_s, 3), "n_frames": self.n_frames,
                 "n_frames_used": self.n_frames_used, "gender": self.gender,
                 "gender_probability": round(float(self.gender_probability), 4),
                 "age": round(float(self.age), 2),
@@ -114,3 +126,14 @@ class TrackResult:
                 "low_quality": self.low_quality,
                 "female_probability": round(float(self.female_probability), 4),
                 "settings": dict(self.settings)}
+        if self.age_probs is not None:
+            out["age_probs"] = [round(float(v), 6) for v in self.age_probs]
+        return out
+
+
+def jsonl_record(track: TrackResult, model_sha256: str) -> dict:
+    """One line of ``genderage video VIDEO --out TRACKS.jsonl``: ``track.to_dict()`` and the
+    provenance the Parquet table also carries (docs/video.md)."""
+    from .. import __version__
+
+    return {**track.to_dict(), "model_sha256": model_sha256, "genderage_version": __version__}

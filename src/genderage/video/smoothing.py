@@ -134,6 +134,12 @@ class TrackSmoother:
         return Estimate(self.label, p_label[self.label], current.age, current.age_interval,
                         current.n_used, current.low_quality)
 
+    def age_distribution(self) -> np.ndarray | None:
+        """The weighted mean of the faces' ``age_probs`` rows that :meth:`average` reads its
+        age from (float64 ``[121]``), or ``None`` when the model has no such output."""
+        acc = self._all if self._good.count == 0 else self._good
+        return None if acc.age_probs is None else acc.age_probs / acc.weight
+
     def average(self) -> Estimate:
         """The average of all faces so far (argmax label, no hysteresis).
 

@@ -1,0 +1,141 @@
+"""Many videos on the batch engines: inputs, the output dataset, resuming, running.
+
+The machinery is ``genderage batch``'s: the same input collection (files, folders, path
+lists), the same folder of complete part files (:class:`~genderage.batch.store.PartStore`:
+a part is renamed into place only when whole), the same engines (local worker processes
+or Ray Data actors). The unit of work is one video; by default every finished video is
+written as its own part, so a killed run redoes only the videos that were not finished.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ..batch.inputs import gather_inputs
+from ..batch.store import PartStore
+from ..batch.worker import default_workers
+from .table import VIDEO_EXTENSIONS, VideoChunkAnalyzer, VideoOptions
+
+
+@dataclass
+class VideoSummary:
+    """The outcome over ALL inputs of the job, including videos done by earlier runs.
+
+    Attributes:
+        videos: input videos now in the output.
+        new_videos: of those, analysed by this run.
+        tracks: track rows.
+        video_s: seconds of video decoded, over all videos in the output.
+        failures: ``{path: error message}`` of videos that failed or were cut short.
+        wall_s: this run's wall time, seconds.
+        new_video_s: seconds of video decoded by this run.
+        nodes: Ray engine only: videos analysed per Ray node id.
+    """
+
+    videos: int
+    new_videos: int
+    tracks: int
+    video_s: float
+    failures: dict[str, str]
+    wall_s: float
+    new_video_s: float = 0.0
+    nodes: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Tally:
+    paths: set[str] = field(default_factory=set)
+    tracks: int = 0
+    video_s: float = 0.0
+    failures: dict[str, str] = field(default_factory=dict)
+
+    def add(self, table: pa.Table) -> None:
+        self.paths.update(table["path"].to_pylist())
+        self.tracks += len(table) - table["track_id"].null_count
+        firsts = table.group_by("path").aggregate([("video_duration_s", "max")])
+        self.video_s += pc.sum(firsts["video_duration_s_max"]).as_py() or 0.0
+        failed = table.filter(pc.is_valid(table["error"]))
+        self.failures.update(zip(failed["path"].to_pylist(), failed["error"].to_pylist()))
+
+
+class VideoJob:
+    """Collects the videos, opens ``out`` for resuming, and runs an engine.
+
+    Args:
+        inputs: video files, folders (searched for :data:`VIDEO_EXTENSIONS`) and path
+            lists (``.txt``, or ``.csv`` / ``.parquet`` with a ``path`` column).
+        out: the output dataset folder.
+        options: what to compute.
+        overwrite: discard existing parts instead of resuming.
+
+    Raises:
+        InputError, OutputError: unreadable path list; unusable ``out`` (a file, or parts
+            made with other options: another model, detector, ``--every``...).
+    """
+
+    def __init__(self, inputs: list[str], out: str, options: VideoOptions,
+                 overwrite: bool = False):
+        self.options = options
+        self.found = gather_inputs(inputs, VIDEO_EXTENSIONS, "a video")
+        self.paths = self.found.files
+        self.store = PartStore(out, options.fingerprint(), overwrite)
+        self.done = self._done(set(self.paths))
+        self.todo = [p for p in self.paths if p not in self.done.paths]
+
+    def run(self, engine: str = "local", workers: int | None = None, part_size: int = 1,
+            ray_address: str | None = None,
+            progress: Callable[[int], None] | None = None) -> VideoSummary:
+        """Analyse the videos not done yet, one task per video, appending a part file
+        every ``part_size`` videos (a killed run loses at most those not yet in a part)."""
+        start = time.perf_counter()
+        nodes: Counter = Counter()
+        tally = _Tally(set(self.done.paths), self.done.tracks, self.done.video_s,
+                       dict(self.done.failures))
+        new = _Tally()
+        buffered: list[pa.Table] = []
+        for table in self._tables(engine, workers, ray_address, nodes):
+            new.add(table)
+            buffered.append(table)
+            if len({p for t in buffered for p in t["path"].to_pylist()}) >= part_size:
+                self.store.write(pa.concat_tables(buffered))
+                buffered = []
+            if progress is not None:
+                progress(pc.count_distinct(table["path"]).as_py())
+        if buffered:
+            self.store.write(pa.concat_tables(buffered))
+        tally.paths |= new.paths
+        tally.failures.update(new.failures)
+        return VideoSummary(len(tally.paths), len(new.paths), tally.tracks + new.tracks,
+                            tally.video_s + new.video_s, tally.failures,
+                            time.perf_counter() - start, new.video_s, dict(nodes))
+
+    def _tables(self, engine: str, workers: int | None, ray_address: str | None,
+                nodes: Counter):
+        if not self.todo:
+            return iter(())
+        if engine == "local":
+            from ..batch.local import run_local
+
+            return run_local(self.todo, self.options, workers or default_workers(), 1,
+                             VideoChunkAnalyzer)
+        if engine == "ray":
+            from ..batch.ray_engine import run_ray
+
+            return run_ray(self.todo, self.options, 1, workers, ray_address, nodes,
+                           VideoChunkAnalyzer)
+        raise ValueError(f"unknown engine {engine!r}: use 'local' or 'ray'")
+
+    def _done(self, wanted: set[str]) -> _Tally:
+        tally = _Tally()
+        columns = ["path", "track_id", "video_duration_s", "error"]
+        for part in self.store.parts():
+            table = pq.read_table(part, filesystem=self.store.fs, columns=columns)
+            tally.add(table.filter(pc.is_in(table["path"], pa.array(list(wanted), pa.string()))))
+        return tally
