@@ -88,7 +88,9 @@ def ppi_ratio(labelled: Labelled, a_hat_all: np.ndarray, b_hat_all: np.ndarray,
     """The PPI++ estimate of ``E[a] / E[b]`` and its 95% interval (see the module docstring).
 
     Args:
-        labelled: the labelled faces (at least two per stratum that holds any).
+        labelled: the labelled faces (at least two per stratum; a stratum without labels
+            counts as zero, which is right only where ``a``, ``b`` and the stand-ins are all
+            zero on its faces, e.g. outside the group being estimated).
         a_hat_all, b_hat_all: the model's stand-ins on every face of the collection ``[N]``
             (the labelled ones included).
         share: ``[G]``, each stratum's share of all faces (``P_g``; sums to 1).
@@ -97,7 +99,6 @@ def ppi_ratio(labelled: Labelled, a_hat_all: np.ndarray, b_hat_all: np.ndarray,
     x = labelled
     share = np.asarray(share, np.float64)
     n_g = np.bincount(x.stratum, minlength=len(share)).astype(np.float64)
-    assert np.all(n_g[share > 0] > 0), "every stratum with faces needs labels"
     c_g = np.divide(share ** 2, n_g, out=np.zeros_like(share), where=n_g > 0)
     n_all = len(a_hat_all)
 

@@ -35,6 +35,9 @@ class Results:
         model_sha256: the model that made the predictions, or ``None`` if unrecorded.
         groups: ``[N]`` strings, the ``--by`` column per face, or ``None``.
         flip_tta: the batch options recorded mirror test-time augmentation.
+        face_paths, face_indices: ``[N]`` each face's ``path`` and ``face_index`` (how a
+            labels file names it).
+        extra: the ``extra`` columns asked of :func:`read_results`, per face.
     """
 
     n_images: int
@@ -44,10 +47,15 @@ class Results:
     model_sha256: str | None
     groups: np.ndarray | None = None
     flip_tta: bool = False
+    face_paths: np.ndarray | None = None
+    face_indices: np.ndarray | None = None
+    extra: dict | None = None
 
 
-def read_results(path: str | Path, by: str | None = None) -> Results:
-    """Read a results file or folder of part files.
+def read_results(path: str | Path, by: str | None = None, extra: tuple[str, ...] = ()
+                 ) -> Results:
+    """Read a results file or folder of part files (``extra``: more columns to keep, as
+    Python lists per face).
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -56,7 +64,7 @@ def read_results(path: str | Path, by: str | None = None) -> Results:
     import pyarrow as pa
 
     path = Path(path)
-    table, metadata = _read_table(path, by)
+    table, metadata = _read_table(path, by, extra)
     errors = table.column("error").is_valid().to_numpy(zero_copy_only=False)
     is_face = table.column("gender").is_valid().to_numpy(zero_copy_only=False) & ~errors
     paths = np.asarray(table.column("path").to_pylist(), object)
@@ -89,10 +97,15 @@ def read_results(path: str | Path, by: str | None = None) -> Results:
         low_quality=faces.column("low_quality").fill_null(False).to_numpy(
             zero_copy_only=False).astype(bool),
         model_sha256=models[0] if models else None,
-        groups=groups, flip_tta=_batch_options(metadata).get("flip_tta") is True)
+        groups=groups, flip_tta=_batch_options(metadata).get("flip_tta") is True,
+        face_paths=np.asarray(faces.column("path").to_pylist(), object),
+        face_indices=(faces.column("face_index").fill_null(0).to_numpy(zero_copy_only=False)
+                      .astype(np.int64) if "face_index" in faces.column_names
+                      else np.zeros(len(faces), np.int64)),
+        extra={c: faces.column(c).to_pylist() for c in extra})
 
 
-def _read_table(path: Path, by: str | None):
+def _read_table(path: Path, by: str | None, extra: tuple[str, ...] = ()):
     """The columns a report needs, and the schema metadata."""
     try:
         import pyarrow as pa
@@ -107,7 +120,8 @@ def _read_table(path: Path, by: str | None):
         schema = pq.read_schema(path) if path.is_file() else pq.ParquetDataset(path).schema
     except (pa.ArrowException, OSError) as exc:
         raise ResultsError(f"{path}: not a readable Parquet file ({exc})") from None
-    wanted = list(REQUIRED_COLUMNS) + (["age_probs"] if "age_probs" in schema.names else [])
+    wanted = list(REQUIRED_COLUMNS) + [c for c in ("age_probs", "face_index")
+                                       if c in schema.names] + list(extra)
     if by is not None:
         wanted.append(by)
     missing = [c for c in wanted if c not in schema.names]
