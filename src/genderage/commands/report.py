@@ -26,19 +26,29 @@ def add_parser(sub):
     p.add_argument("--bootstrap", type=positive_int, default=1000, metavar="N",
                    help="bootstrap replicates per interval (default: 1000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--labels", type=Path, metavar="LABELS.csv",
+                   help="labels of a random sample of these faces (`genderage label`): every "
+                        "estimate becomes prediction-powered, beside the dev-set correction")
+    p.add_argument("--plan", action="store_true",
+                   help="print about how many labels give each interval width, and stop")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
     from ..report import build_report, write_report
 
+    if args.plan:
+        from ..report.labelled import plan_text
+
+        print(plan_text(args.results, args.exclude_low_quality))
+        return 0
     report = build_report(args.results, exclude_low_quality=args.exclude_low_quality,
-                          by=args.by, n_boot=args.bootstrap, seed=args.seed)
+                          by=args.by, n_boot=args.bootstrap, seed=args.seed, labels=args.labels)
     files = write_report(report, args.out)
     fs = report["female_share"]
     share = fs["naive"] if fs["estimate"] is None else fs["estimate"]
     lo, hi = fs["naive_ci95"] if fs["ci95"] is None else fs["ci95"]
-    kind = "naive" if fs["estimate"] is None else "corrected"
+    kind = fs.get("method", "naive" if fs["estimate"] is None else "corrected")
     age = report["mean_age"]
     print(f"{report['n_faces_used']} faces: female share {100 * share:.1f}% ({kind}; 95% "
           f"{100 * lo:.1f}-{100 * hi:.1f}%), mean age {age['estimate']:.1f} "

@@ -255,9 +255,11 @@ def plan(faces: FaceData, counts: ConfusionCounts | None,
     With the true share ``p`` estimated by the dev-set correction and the model answering as
     its rates say, one face's label ``y`` and prediction ``y_hat`` have ``var(y) = p(1-p)``,
     ``cov(y, y_hat) = p tpr - p q`` and ``var(y_hat) = q(1-q)`` (``q = p tpr + (1-p) fpr``).
-    PPI++ with the best ``lam = cov / var(y_hat)`` leaves ``var(y - lam y_hat)`` per label;
-    labels alone leave ``var(y)``. The "can't tell" and "not a face" labels are not
-    counted: label a few more than the number given.
+    With ``n`` labels of ``N`` faces, PPI++ has variance ``(var(y) - 2 lam cov + lam^2
+    var(y_hat)) / n + lam^2 var(y_hat) / N``, least at ``lam = cov / ((1 + n/N) var(y_hat))``;
+    labels alone have ``var(y) / n``. The number given is the least ``n`` whose interval is
+    that narrow (``None``: more labels than faces). The "can't tell" and "not a face" labels
+    are not counted: label a few more than the number given.
     """
     n_all = len(faces)
     naive = float(faces.female.mean())
@@ -266,16 +268,19 @@ def plan(faces: FaceData, counts: ConfusionCounts | None,
     p = float(adjusted_share(naive, counts.tpr, counts.fpr))
     q = p * counts.tpr + (1 - p) * counts.fpr
     var_y, var_hat, cov = p * (1 - p), q * (1 - q), p * counts.tpr - p * q
-    lam = float(np.clip(cov / var_hat, 0, 1)) if var_hat > 0 else 0.0
-    resid = var_y - 2 * lam * cov + lam ** 2 * var_hat
-    rows = []
-    for h in half_widths:
-        room = (h / Z95) ** 2 - lam ** 2 * var_hat / n_all
-        rows.append({"half_width": h,
-                     "labels_ppi": None if room <= 0 else int(np.ceil(resid / room)),
-                     "labels_only": int(np.ceil(var_y / (h / Z95) ** 2))})
+    n = np.arange(1, n_all + 1, dtype=np.float64)
+    lam = np.clip(cov / (var_hat * (1 + n / n_all)), 0, 1) if var_hat > 0 else np.zeros_like(n)
+    v_ppi = (var_y - 2 * lam * cov + lam ** 2 * var_hat) / n + lam ** 2 * var_hat / n_all
+    v_alone = var_y / n
+
+    def least(v, h):
+        ok = np.flatnonzero(v <= (h / Z95) ** 2)
+        return int(n[ok[0]]) if len(ok) else None
+
+    rows = [{"half_width": h, "labels_ppi": least(v_ppi, h), "labels_only": least(v_alone, h)}
+            for h in half_widths]
     return {"available": True, "n_faces": n_all, "share_assumed": p, "tpr": counts.tpr,
-            "fpr": counts.fpr, "lambda": lam, "rows": rows,
+            "fpr": counts.fpr, "rows": rows,
             "rates_source": counts.source}
 
 
@@ -348,3 +353,33 @@ def _merged(dev: dict, ppi: dict) -> dict:
             "female_share_by_age_band": {b: one(dev["female_share_by_age_band"][b],
                                                 ppi["female_share_by_age_band"][b])
                                          for b in AGE_BANDS}}
+
+
+def plan_text(results_path: str | Path, exclude_low_quality: bool = False) -> str:
+    """``genderage report --plan``: :func:`plan` for a results file, as a short table."""
+    from .rates import lookup_rates
+    from .table import read_results
+
+    results = read_results(results_path)
+    used = ~results.low_quality if exclude_low_quality else np.ones(len(results.faces), bool)
+    faces = results.faces.subset(used)
+    if len(faces) == 0:
+        raise ValueError(f"{results_path}: no faces to plan for")
+    rates = lookup_rates(results.model_sha256, None, results.flip_tta)
+    out = plan(faces, rates.counts)
+    if not out["available"]:
+        return f"no plan: {out['reason']} ({rates.note})"
+    lines = [f"{out['n_faces']} faces; if the model errs as on its dev sets "
+             f"(P(pred. female | female) {out['tpr']:.3f}, P(pred. female | male) "
+             f"{out['fpr']:.3f}) and the female share is about {out['share_assumed']:.0%}:",
+             "", "female share interval   labels (with the model)   labels alone",
+             ]
+    for row in out["rows"]:
+        ppi, alone = (f"{v:>6}" if v is not None else "  more than the faces"
+                      for v in (row["labels_ppi"], row["labels_only"]))
+        lines.append(f"  +-{100 * row['half_width']:.0f} points{'':13}{ppi:<26}{alone}")
+    lines += ["", "Where the model errs more on this collection than on the dev sets, more "
+              "labels are needed; `genderage report --labels` says what the labels gave. Add a "
+              "few for \"can't tell\" and \"not a face\" answers. Label with: genderage label "
+              f"{results_path} --out LABELS.csv --n N"]
+    return "\n".join(lines)

@@ -8,6 +8,7 @@ import io
 import json
 from pathlib import Path
 
+from .render_labels import html_section, markdown_section
 from .stats import AGE_BANDS
 
 
@@ -44,7 +45,8 @@ def _summary_rows(r: dict) -> list[tuple[str, str, str, str]]:
                      f"{lo:.1f}-{hi:.1f} (sampling only)", ""))
     for band in AGE_BANDS:
         b = r["age_bands"][band]
-        rows.append((f"share with estimated age {band}", pct(b["share"]), pct_ci(b["ci95"]), ""))
+        kind = "true age (labelled)" if b.get("method") == "ppi" else "estimated age"
+        rows.append((f"share with {kind} {band}", pct(b["share"]), pct_ci(b["ci95"]), ""))
     for band in AGE_BANDS:
         b = r["female_share_by_age_band"][band]
         rows.append((f"female share, estimated age {band}", pct(b["estimate"]), pct_ci(b["ci95"]),
@@ -104,6 +106,8 @@ def markdown(r: dict) -> str:
             out.append(f"| {name} | {g['n_faces_used']} | {pct(fs['estimate'])} | "
                        f"{pct_ci(fs['ci95'])} | {pct(fs['naive'])} | {age['estimate']:.1f} | "
                        f"{age['ci95'][0]:.1f}-{age['ci95'][1]:.1f} |")
+    if "labels" in r:
+        out += markdown_section(r)
     out += ["", "## Method", ""] + [f"- {line}" for line in _method_lines(r)]
     out += ["", "## What these numbers are", ""] + [f"- {c}" for c in r["caveats"]]
     return "\n".join(out) + "\n"
@@ -136,6 +140,7 @@ figure{{margin:1rem 0}}svg{{max-width:100%;height:auto}}</style></head><body>
 <h1>genderage report</h1>
 <p>Input: <code>{esc(r['input'])}</code>. {counts}</p>
 <table><tr><th>quantity</th><th>estimate</th><th>95% interval</th><th>naive</th></tr>{rows}</table>
+{html_section(r) if "labels" in r else ""}
 {groups}
 <h2>Plots</h2>
 {"".join(f"<figure>{svg}</figure>" for svg in plots(r))}
@@ -158,7 +163,8 @@ def plots(r: dict) -> list[str]:
     fs = r["female_share"]
     bars = [("naive", fs["naive"], fs["naive_ci95"])]
     if fs["estimate"] is not None:
-        bars.insert(0, ("corrected", fs["estimate"], fs["ci95"]))
+        bars.insert(0, (fs.get("method", "corrected").replace("_", " "), fs["estimate"],
+                        fs["ci95"]))
     for y, (name, value, ci) in enumerate(bars):
         ax.errorbar([100 * value], [y], xerr=[[100 * (value - ci[0])], [100 * (ci[1] - value)]],
                     fmt="o", capsize=4)
