@@ -14,6 +14,9 @@ Steps:
     # 3. repeated random samples of 300 labels: coverage of each method's 95% interval
     PYTHONPATH=src python research/ppi_aaf_children.py evaluate --out runs/ppi_aaf
 
+The same with ``subset --all --out runs/ppi_aaf_all`` for all of AAF's train half (an
+AAF-like collection: how much narrower PPI is than labels alone).
+
 Step 3 takes the AAF label of each sampled photo as the labeller's answer (honest labels), so
 it measures the estimators, not a person. Photos with several faces: the largest face
 (``face_index`` 0) carries the photo's label; the other faces are labelled "not a face" for
@@ -34,13 +37,15 @@ import numpy as np
 AAF = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "AAF"
 
 
-def subset(out: Path, aaf: Path = AAF) -> None:
-    """Write ``paths.txt`` (absolute image paths) and ``truth.csv`` (path, gender, age)."""
+def subset(out: Path, everyone: bool = False, aaf: Path = AAF) -> None:
+    """Write ``paths.txt`` (absolute image paths) and ``truth.csv`` (path, gender, age): the
+    child-heavy collection, or with ``everyone`` all of AAF's train half."""
     rows = list(csv.DictReader(open(aaf / "labels.csv", newline="")))
     kids = [r for r in rows if int(r["age"]) < 18]
     adults = [r for r in rows if int(r["age"]) >= 18]
     rng = np.random.default_rng(0)
-    picked = [adults[i] for i in sorted(rng.choice(len(adults), len(kids), replace=False))]
+    picked = adults if everyone else \
+        [adults[i] for i in sorted(rng.choice(len(adults), len(kids), replace=False))]
     chosen = sorted(kids + picked, key=lambda r: r["file"])
     out.mkdir(parents=True, exist_ok=True)
     paths = [str((aaf / r["file"]).resolve()) for r in chosen]
@@ -54,6 +59,83 @@ def subset(out: Path, aaf: Path = AAF) -> None:
     age = np.mean([int(r["age"]) for r in chosen])
     print(f"{len(chosen)} photos ({len(kids)} children, {len(picked)} adults of "
           f"{len(adults)}): true female share {100 * female:.2f}%, mean age {age:.2f}")
+
+
+def evaluate(out: Path, n_labels: int = 300, reps: int = 1000, seed: int = 0) -> None:
+    """Coverage and width of each method's 95% interval over ``reps`` random samples."""
+    from genderage.report import build_report
+    from genderage.report.labelled import Sample, labelled_estimates
+    from genderage.report.table import read_results
+
+    results = read_results(out / "results")
+    truth = {r["path"]: r for r in csv.DictReader(open(out / "truth.csv", newline=""))}
+    n = len(results.faces)
+    first = results.face_indices == 0
+    gender = np.array([truth[p]["gender"] if f else "not_a_face"
+                       for p, f in zip(results.face_paths, first)], object)
+    age = np.array([float(truth[p]["age"]) if f else np.nan
+                    for p, f in zip(results.face_paths, first)])
+    face = gender != "not_a_face"
+    truths = {"female share": float(np.mean(gender[face] == "female")),
+              "mean age": float(np.nanmean(age))}
+    print(f"{n} faces ({int(face.sum())} labelled photos, {int((~face).sum())} second faces "
+          f"labelled 'not a face'); truth over the labelled photos: female share "
+          f"{100 * truths['female share']:.2f}%, mean age {truths['mean age']:.2f}")
+    start = time.perf_counter()
+    dev = build_report(out / "results", n_boot=1000, seed=seed)
+    keys = {"female share": "female_share", "mean age": "mean_age"}
+    rng = np.random.default_rng(seed)
+    hits = {k: [] for k in truths}
+    alone_hits = {k: [] for k in truths}
+    width = {k: [] for k in truths}
+    alone_width = {k: [] for k in truths}
+    for _ in range(reps):
+        idx = rng.choice(n, n_labels, replace=False)
+        sample = Sample(pos=idx, gender=gender[idx], age=age[idx],
+                        stratum=np.zeros(n_labels, np.int64), share=np.array([1.0]),
+                        strata_all=np.zeros(n, np.int64), counts={}, warnings=[])
+        est = labelled_estimates(results.faces, sample)
+        for name, key in keys.items():
+            e = est[key]
+            lo, hi = e["ci95"]
+            a_lo, a_hi = e["labels_only"]["ci95"]
+            hits[name].append(lo <= truths[name] <= hi)
+            alone_hits[name].append(a_lo <= truths[name] <= a_hi)
+            width[name].append(hi - lo)
+            alone_width[name].append(a_hi - a_lo)
+    print(f"{reps} samples of {n_labels} labels in {time.perf_counter() - start:.1f} s\n")
+    print("| quantity | truth | dev-set correction (95%) | holds the truth | PPI: intervals "
+          "holding the truth | labels alone: holding | mean PPI width | mean labels-alone "
+          "width | PPI narrower by |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, key in keys.items():
+        d = dev[key]
+        scale, unit = (100, "%") if name == "female share" else (1, "")
+        inside = d["ci95"][0] <= truths[name] <= d["ci95"][1]
+        w, aw = np.mean(width[name]), np.mean(alone_width[name])
+        print(f"| {name} | {scale * truths[name]:.1f}{unit} | {scale * d['estimate']:.1f}{unit} "
+              f"({scale * d['ci95'][0]:.1f}-{scale * d['ci95'][1]:.1f}{unit}) | "
+              f"{'yes' if inside else 'no'} | {100 * np.mean(hits[name]):.1f}% | "
+              f"{100 * np.mean(alone_hits[name]):.1f}% | {scale * w:.2f}{unit} | "
+              f"{scale * aw:.2f}{unit} | {100 * (1 - w / aw):.0f}% |")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="step", required=True)
+    p = sub.add_parser("subset")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--all", action="store_true", help="all of AAF's train half instead")
+    p = sub.add_parser("evaluate")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--labels", type=int, default=300)
+    p.add_argument("--reps", type=int, default=1000)
+    args = parser.parse_args(argv)
+    if args.step == "subset":
+        subset(args.out, args.all)
+    else:
+        evaluate(args.out, args.labels, args.reps)
+    return 0
 
 
 if __name__ == "__main__":
