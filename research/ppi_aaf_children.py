@@ -61,14 +61,32 @@ def subset(out: Path, everyone: bool = False, aaf: Path = AAF) -> None:
           f"{len(adults)}): true female share {100 * female:.2f}%, mean age {age:.2f}")
 
 
-def evaluate(out: Path, n_labels: int = 300, reps: int = 1000, seed: int = 0) -> None:
-    """Coverage and width of each method's 95% interval over ``reps`` random samples."""
+def evaluate(out: Path, n_labels: int = 300, reps: int = 1000, seed: int = 0,
+             dev_fold: Path | None = None) -> None:
+    """Coverage and width of each method's 95% interval over ``reps`` random samples;
+    with ``dev_fold`` (the split manifest), only the photos of AAF's dev fold (``val``), which
+    the shipped model did not train on."""
     from genderage.report import build_report
     from genderage.report.labelled import Sample, labelled_estimates
     from genderage.report.table import read_results
 
     results = read_results(out / "results")
     truth = {r["path"]: r for r in csv.DictReader(open(out / "truth.csv", newline=""))}
+    dev_input = out / "results"
+    if dev_fold is not None:
+        import pyarrow.parquet as pq
+
+        held_out = {Path(r["file"]).name for r in csv.DictReader(open(dev_fold, newline=""))
+                    if r["source"] == "aaf" and r["split"] == "val"}
+        keep = np.array([Path(p).name in held_out for p in results.face_paths])
+        results = type(results)(**{**results.__dict__, "faces": results.faces.subset(keep),
+                                   "face_paths": results.face_paths[keep],
+                                   "face_indices": results.face_indices[keep],
+                                   "low_quality": results.low_quality[keep]})
+        table = pq.read_table(out / "results")
+        rows = np.array([Path(p).name in held_out for p in table.column("path").to_pylist()])
+        dev_input = out / "results_dev_fold.parquet"
+        pq.write_table(table.filter(rows), dev_input)
     n = len(results.faces)
     first = results.face_indices == 0
     gender = np.array([truth[p]["gender"] if f else "not_a_face"
@@ -82,7 +100,7 @@ def evaluate(out: Path, n_labels: int = 300, reps: int = 1000, seed: int = 0) ->
           f"labelled 'not a face'); truth over the labelled photos: female share "
           f"{100 * truths['female share']:.2f}%, mean age {truths['mean age']:.2f}")
     start = time.perf_counter()
-    dev = build_report(out / "results", n_boot=1000, seed=seed)
+    dev = build_report(dev_input, n_boot=1000, seed=seed)
     keys = {"female share": "female_share", "mean age": "mean_age"}
     rng = np.random.default_rng(seed)
     hits = {k: [] for k in truths}
@@ -130,11 +148,14 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--labels", type=int, default=300)
     p.add_argument("--reps", type=int, default=1000)
+    p.add_argument("--dev-fold", type=Path, metavar="MANIFEST",
+                   help="only AAF's dev fold of this split manifest (photos the model did not "
+                        "train on), e.g. splits/utkface_aaf_seed0.csv")
     args = parser.parse_args(argv)
     if args.step == "subset":
         subset(args.out, args.all)
     else:
-        evaluate(args.out, args.labels, args.reps)
+        evaluate(args.out, args.labels, args.reps, dev_fold=args.dev_fold)
     return 0
 
 
