@@ -21,7 +21,7 @@ from __future__ import annotations
 import csv
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 GENDERS = ("female", "male", "cant_tell", "not_a_face")
@@ -62,7 +62,8 @@ class Label:
 
 @dataclass(frozen=True)
 class Sampling:
-    """How the sample was drawn, as the file records it."""
+    """How the sample was drawn, as the file records it (``n``: the most labels any run
+    asked for)."""
 
     seed: int
     by: str | None
@@ -121,8 +122,8 @@ def read_labels(path: str | Path) -> LabelsFile:
             continue
         seen[key] = line
         labels.append(label)
-        if has_sampling:
-            samplings.setdefault(_sampling(row), []).append(line)
+        if has_sampling:  # the same sample, whatever --n each run asked for
+            samplings.setdefault(replace(_sampling(row), n=0), []).append(line)
     if problems:
         raise LabelsError(f"{path}: " + "; ".join(
             f"{what}: {rows_named(lines)}" for what, lines in problems.items()))
