@@ -163,8 +163,12 @@ def plots(r: dict) -> list[str]:
     fs = r["female_share"]
     bars = [("naive", fs["naive"], fs["naive_ci95"])]
     if fs["estimate"] is not None:
-        bars.insert(0, (fs.get("method", "corrected").replace("_", " "), fs["estimate"],
-                        fs["ci95"]))
+        name = {"ppi": "prediction-powered", "dev_set_correction": "corrected"}.get(
+            fs.get("method"), "corrected")
+        bars.insert(0, (name, fs["estimate"], fs["ci95"]))
+    dev = r.get("dev_set", {}).get("female_share", {})
+    if fs.get("method") == "ppi" and dev.get("estimate") is not None:
+        bars.insert(1, ("dev-set correction", dev["estimate"], dev["ci95"]))
     for y, (name, value, ci) in enumerate(bars):
         ax.errorbar([100 * value], [y], xerr=[[100 * (value - ci[0])], [100 * (ci[1] - value)]],
                     fmt="o", capsize=4)
@@ -183,7 +187,8 @@ def plots(r: dict) -> list[str]:
               yerr=[[100 * (s["share"] - s["ci95"][0]) for s in shares],
                     [100 * (s["ci95"][1] - s["share"]) for s in shares]], capsize=4)
     right.set_ylabel("% of faces (95% interval)")
-    right.set_title("bands of estimated age")
+    right.set_title("bands of true age (prediction-powered)" if shares[0].get("method") == "ppi"
+                    else "bands of estimated age")
     figures.append(_svg(fig))
 
     by_band = r["female_share_by_age_band"]

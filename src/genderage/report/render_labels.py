@@ -48,6 +48,27 @@ def comparison_rows(r: dict) -> list[tuple[str, ...]]:
     return rows
 
 
+GROUP_HEADER = ("group", "faces", "female share: prediction-powered (95%)", "labels",
+                "dev-set correction", "mean age: prediction-powered (95%)", "dev-set correction")
+
+
+def group_rows(r: dict) -> list[tuple[str, ...]]:
+    """One row per ``--by`` group: its prediction-powered female share and mean age (or why
+    not) beside its dev-set ones."""
+    rows = []
+    for name, g in r["by"]["groups"].items():
+        cells = [name, str(g["n_faces_used"])]
+        for key, share in (("female_share", True), ("mean_age", False)):
+            p, d = g[key]["ppi"], g["dev_set"][key]
+            cells.append(f"{_value(p['estimate'], share)} ({_ci(p['ci95'], share)})"
+                         if p["available"] else f"not available: {p['reason']}")
+            if key == "female_share":
+                cells.append(f"{p['n_labels']:.0f}")
+            cells.append(f"{_value(d['estimate'], share)} ({_ci(d['ci95'], share)})")
+        rows.append(tuple(cells))
+    return rows
+
+
 def model_lines(r: dict) -> list[str]:
     """The sample's counts, the model's accuracy on it, the checks and the advice."""
     lab = r["labels"]
@@ -57,7 +78,7 @@ def model_lines(r: dict) -> list[str]:
     how = ("not recorded: the intervals assume a uniformly random sample" if s is None else
            f"seed {s['seed']}, {'stratified by ' + s['by'] if s['by'] else 'uniformly random'}"
            f", {s['n']} asked for, results fingerprint {s['results_fingerprint']}")
-    lines = [f"Labels: `{lab['file']}`, {c['rows']} rows ({how}): {c['female']} female, "
+    lines = [f"Labels: {lab['file']}, {c['rows']} rows ({how}): {c['female']} female, "
              f"{c['male']} male, {c['cant_tell']} can't tell, {c['not_a_face']} not a face; "
              f"{c['age_given']} with an age. \"Can't tell\" faces are left out of the gender "
              "estimates and \"not a face\" rows out of all of them (the estimates are of the "
@@ -91,7 +112,12 @@ def markdown_section(r: dict) -> list[str]:
     out += model_lines(r)[:1] + [""]
     out += ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     out += ["| " + " | ".join(row) + " |" for row in comparison_rows(r)]
-    out += ["", AGE_NOTE, ""] + [f"- {line}" for line in model_lines(r)[1:]]
+    out += ["", AGE_NOTE]
+    if "by" in r:
+        out += ["", f"By `{r['by']['column']}`:", "", "| " + " | ".join(GROUP_HEADER) + " |",
+                "|" + "---|" * len(GROUP_HEADER)]
+        out += ["| " + " | ".join(row) + " |" for row in group_rows(r)]
+    out += [""] + [f"- {line}" for line in model_lines(r)[1:]]
     return out
 
 
@@ -101,6 +127,13 @@ def html_section(r: dict) -> str:
     body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>"
                    for row in comparison_rows(r))
     lines = model_lines(r)
+    groups = ""
+    if "by" in r:
+        cells = "".join(f"<th>{esc(h)}</th>" for h in GROUP_HEADER)
+        rows = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>"
+                       for row in group_rows(r))
+        groups = (f"<p>By <code>{esc(r['by']['column'])}</code>:</p>"
+                  f"<table><tr>{cells}</tr>{rows}</table>")
     return (f"<h2>Checked against labels (prediction-powered inference)</h2>"
             f"<p>{esc(lines[0])}</p><table><tr>{head}</tr>{body}</table><p>{esc(AGE_NOTE)}</p>"
-            + "<ul>" + "".join(f"<li>{esc(x)}</li>" for x in lines[1:]) + "</ul>")
+            f"{groups}<ul>" + "".join(f"<li>{esc(x)}</li>" for x in lines[1:]) + "</ul>")

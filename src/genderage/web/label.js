@@ -44,7 +44,9 @@ async function show(started) {
   const rank = state.done;
   let url;
   try { url = await faceUrl(rank); } catch (e) {
-    blobs.delete(rank); statusLine.textContent = String(e.message || e); return;
+    blobs.delete(rank); img.removeAttribute("src"); img.dataset.rank = String(rank);
+    statusLine.textContent = `${e.message || e}: this face cannot be shown; press C ` +
+      "(can't tell) to go on."; return;
   }
   img.src = url;
   await img.decode().catch(() => {});
