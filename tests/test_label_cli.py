@@ -43,6 +43,10 @@ def results(tmp_path):
     return out
 
 
+def client_for(session: LabelSession) -> TestClient:
+    return TestClient(create_label_app(session), base_url="http://127.0.0.1")
+
+
 def label_all(client, answers):
     for rank, (gender, age) in enumerate(answers):
         r = client.post("/api/label", json={"rank": rank, "gender": gender, "age": age})
@@ -52,7 +56,7 @@ def label_all(client, answers):
 def test_answers_append_rows_and_resume_with_a_larger_n(tmp_path, results):
     labels = tmp_path / "labels.csv"
     session = LabelSession(results, labels, n=4, seed=1)
-    client = TestClient(create_label_app(session))
+    client = client_for(session)
     label_all(client, [("female", 30), ("male", None), ("cant_tell", 12), ("not_a_face", 40)])
     state = client.get("/api/state").json()
     assert state == {"done": 4, "n": 4, "faces": 66, "finished": True, "prefetch": 3,
@@ -66,7 +70,7 @@ def test_answers_append_rows_and_resume_with_a_larger_n(tmp_path, results):
     # Same seed, larger n: resumes at face 4; the file then mixes runs' n.
     session = LabelSession(results, labels, n=40, seed=1)
     assert session.done == 4
-    client = TestClient(create_label_app(session))
+    client = client_for(session)
     assert client.get("/api/face/8").status_code == 404
     for rank in range(4, 40):
         r = client.post("/api/label", json={"rank": rank, "gender": "female" if rank % 3
@@ -82,7 +86,7 @@ def test_answers_append_rows_and_resume_with_a_larger_n(tmp_path, results):
 
 
 def test_bad_answers_are_refused(tmp_path, results):
-    client = TestClient(create_label_app(LabelSession(results, tmp_path / "l.csv", n=5)))
+    client = client_for(LabelSession(results, tmp_path / "l.csv", n=5))
     assert client.post("/api/label", json={"rank": 0, "gender": "woman"}).status_code == 422
     assert client.post("/api/label", json={"rank": 0, "gender": "male",
                                            "age": 130}).status_code == 422
@@ -91,10 +95,24 @@ def test_bad_answers_are_refused(tmp_path, results):
     assert client.get("/api/face/99").status_code == 404
 
 
+def test_only_this_machine_s_page_may_answer(tmp_path, results):
+    session = LabelSession(results, tmp_path / "l.csv", n=5)
+    client = client_for(session)
+    answer = {"rank": 0, "gender": "male"}
+    # Another site's script (its Origin), or a rebound DNS name (its Host): refused.
+    assert client.post("/api/label", json=answer,
+                       headers={"Origin": "http://evil.example"}).status_code == 403
+    other = TestClient(create_label_app(session), base_url="http://evil.example")
+    assert other.get("/api/state").status_code == 400
+    assert session.done == 0
+    assert client.post("/api/label", json=answer,
+                       headers={"Origin": "http://127.0.0.1"}).status_code == 200
+
+
 def test_stratified_sample_records_each_face_s_stratum(tmp_path, results):
     labels = tmp_path / "labels.csv"
     session = LabelSession(results, labels, n=20, seed=0, by="site")
-    client = TestClient(create_label_app(session))
+    client = client_for(session)
     label_all(client, [("female", 30)] * 20)
     rows = list(csv.DictReader(open(labels)))
     assert {r["sample_by"] for r in rows} == {"site"}

@@ -14,7 +14,8 @@ import threading
 from importlib import resources
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -132,6 +133,17 @@ def create_label_app(session: LabelSession) -> FastAPI:
     assets = {name: web.joinpath(name).read_bytes() for name in ASSETS}
     app = FastAPI(title="genderage label", docs_url=None, redoc_url=None, openapi_url=None)
     no_store = {**PAGE_HEADERS, "Cache-Control": "no-store"}
+    # Only this machine's own pages may talk to it: requests must name the loopback host
+    # (no DNS rebinding), and answers must come from this page, not another site's script.
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=["127.0.0.1", "localhost"])
+
+    @app.middleware("http")
+    async def same_origin(request: Request, call_next):
+        origin = request.headers.get("origin")
+        if request.method != "GET" and origin is not None \
+                and origin != f"{request.url.scheme}://{request.headers.get('host')}":
+            return JSONResponse({"detail": "cross-origin request refused"}, 403)
+        return await call_next(request)
 
     def asset(name: str) -> Response:
         return Response(assets[name], media_type=ASSETS[name], headers=PAGE_HEADERS)

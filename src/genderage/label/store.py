@@ -2,15 +2,16 @@
 
 Columns (the first four are all another tool has to write):
 
-| column | meaning |
-|---|---|
-| ``path``, ``face_index`` | the face, as in the results (``genderage batch``) |
-| ``gender`` | ``female``, ``male``, ``cant_tell`` or ``not_a_face`` |
-| ``age`` | apparent age in years (0-120), or empty (skipped; always empty for ``not_a_face``) |
-| ``rank`` | the face's place in the sampling order (0-based) |
-| ``stratum`` | the face's value of the ``--by`` column (empty without ``--by``) |
-| ``sample_seed``, ``sample_by``, ``sample_n`` | how the sample was drawn: the seed, the stratifying column (empty: none), the number of labels asked for |
-| ``results_fingerprint`` | :func:`genderage.label.sample.results_fingerprint` of the results the sample was drawn from |
+- ``path``, ``face_index``: the face, as in the results (``genderage batch``);
+- ``gender``: ``female``, ``male``, ``cant_tell`` or ``not_a_face``;
+- ``age``: apparent age in years (0-120), or empty (skipped; always empty for
+  ``not_a_face``);
+- ``rank``: the face's place in the sampling order (0-based);
+- ``stratum``: the face's value of the ``--by`` column (empty without ``--by``);
+- ``sample_seed``, ``sample_by``, ``sample_n``: how the sample was drawn (the seed, the
+  stratifying column or empty, the number of labels the run asked for);
+- ``results_fingerprint``: :func:`genderage.label.sample.results_fingerprint` of the
+  results the sample was drawn from.
 
 The sampling columns repeat on every row so that the file stays a plain CSV any program
 reads, and that a row copied elsewhere still says where it came from.

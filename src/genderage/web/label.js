@@ -102,7 +102,9 @@ document.addEventListener("keydown", (ev) => {
   if (KEYS[key]) { ev.preventDefault(); answer(KEYS[key], performance.now()); }
   else if (key === "u") { ev.preventDefault(); undo(); }
   else if (key === "enter") { ev.preventDefault(); }
-  else if (/^[0-9]$/.test(key) && ev.target !== age) { ev.preventDefault(); age.value += key; age.focus(); }
+  else if (/^[0-9]$/.test(key) && ev.target !== age) {
+    ev.preventDefault(); age.value += key; age.focus();
+  }
 });
 for (const b of document.querySelectorAll("button[data-gender]")) {
   b.addEventListener("click", () => answer(b.dataset.gender, performance.now()));
