@@ -258,6 +258,23 @@ def test_stratified_labels_and_by_groups(tmp_path, population):
         assert "dev_set" in group
 
 
+def test_stratified_labels_without_by_weight_the_strata(tmp_path, population):
+    """Labels stratified on a column the report is not split by: the report reads the column
+    to weight the strata; the overall estimate is the stratified one."""
+    results, truth = population
+    labels = write_labels(results, truth, tmp_path / "labels.csv", 200, by="site")
+    r = report_json(tmp_path, results, "--labels", str(labels))
+    assert r["labels"]["sampling"]["strata"] == 2 and r["labels"]["warnings"] == []
+    share = r["female_share"]["ppi"]["labels_only"]["estimate"]
+    rows = list(csv.DictReader(open(labels)))
+    table = pq.read_table(results).to_pylist()
+    n_site = {s_: sum(row["site"] == s_ for row in table) for s_ in "ab"}
+    sites = {s_: n_site[s_] / len(table) for s_ in "ab"}
+    want = sum(sites[s_] * np.mean([x["gender"] == "female" for x in rows if x["stratum"] == s_])
+               for s_ in "ab")
+    assert share == pytest.approx(want, abs=1e-12)
+
+
 def test_fewer_than_30_labels_say_why_there_is_no_ppi(tmp_path, population):
     results, truth = population
     labels = write_labels(results, truth, tmp_path / "labels.csv", 20)
