@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -93,6 +94,14 @@ def test_bad_answers_are_refused(tmp_path, results):
     assert client.post("/api/label", json={"rank": 1, "gender": "male"}).status_code == 409
     assert client.post("/api/undo").json()["done"] == 0  # nothing to undo
     assert client.get("/api/face/99").status_code == 404
+
+
+def test_a_photo_gone_since_the_batch_is_a_clear_410(tmp_path, results):
+    session = LabelSession(results, tmp_path / "l.csv", n=5)
+    Path(session.paths[session.order[0]]).unlink()
+    r = client_for(session).get("/api/face/0")
+    assert r.status_code == 410
+    assert "cannot be read any more" in r.json()["detail"] and "No such file" in r.json()["detail"]
 
 
 def test_only_this_machine_s_page_may_answer(tmp_path, results):
