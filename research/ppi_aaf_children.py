@@ -11,13 +11,17 @@ Steps:
     PYTHONPATH=src python research/ppi_aaf_children.py subset --out runs/ppi_aaf
     # 2. the model's outputs on it (one run of `genderage batch`)
     genderage batch runs/ppi_aaf/paths.txt --out runs/ppi_aaf/results --age-probs --workers 1
-    # 3. repeated random samples of 300 labels: coverage of each method's 95% interval
+    # 3. one sample of 300 labels, as a labeller answering as AAF's labels say would give
+    #    it with `genderage label` (labels.csv), and the report on it
+    PYTHONPATH=src python research/ppi_aaf_children.py oracle-labels --out runs/ppi_aaf
+    genderage report runs/ppi_aaf/results --labels runs/ppi_aaf/labels.csv --out runs/ppi_aaf/report
+    # 4. repeated random samples of 300 labels: coverage of each method's 95% interval
     PYTHONPATH=src python research/ppi_aaf_children.py evaluate --out runs/ppi_aaf
 
 The same with ``subset --all --out runs/ppi_aaf_all`` for all of AAF's train half (an
 AAF-like collection: how much narrower PPI is than labels alone).
 
-Step 3 takes the AAF label of each sampled photo as the labeller's answer (honest labels), so
+Steps 3 and 4 take the AAF label of each sampled photo as the labeller's answer (honest labels), so
 it measures the estimators, not a person. Photos with several faces: the largest face
 (``face_index`` 0) carries the photo's label; the other faces are labelled "not a face" for
 gender and age (AAF labels one person per photo), which is what a labeller who cannot see
@@ -59,6 +63,28 @@ def subset(out: Path, everyone: bool = False, aaf: Path = AAF) -> None:
     age = np.mean([int(r["age"]) for r in chosen])
     print(f"{len(chosen)} photos ({len(kids)} children, {len(picked)} adults of "
           f"{len(adults)}): true female share {100 * female:.2f}%, mean age {age:.2f}")
+
+
+def oracle_labels(out: Path, n: int = 300, seed: int = 0) -> None:
+    """Write ``labels.csv`` as `genderage label --n n --seed seed` would if the labeller
+    answered as AAF's labels say (a second face in a photo: "not a face")."""
+    from genderage.label.sample import face_keys, results_fingerprint, sampling_order
+    from genderage.label.store import LabelsWriter, Sampling
+    from genderage.report.table import read_results
+
+    results = read_results(out / "results")
+    truth = {r["path"]: r for r in csv.DictReader(open(out / "truth.csv", newline=""))}
+    keys = face_keys(results.face_paths, results.face_indices)
+    path = out / "labels.csv"
+    path.unlink(missing_ok=True)
+    writer = LabelsWriter(path, Sampling(seed, None, n, results_fingerprint(keys)))
+    for rank, i in enumerate(sampling_order(keys, seed)[:n]):
+        p, k = str(results.face_paths[i]), int(results.face_indices[i])
+        if k == 0:
+            writer.append(p, k, truth[p]["gender"], float(truth[p]["age"]), rank, None)
+        else:
+            writer.append(p, k, "not_a_face", None, rank, None)
+    print(f"wrote {path} ({n} labels, seed {seed})")
 
 
 def evaluate(out: Path, n_labels: int = 300, reps: int = 1000, seed: int = 0,
@@ -144,6 +170,10 @@ def main(argv=None) -> int:
     p = sub.add_parser("subset")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--all", action="store_true", help="all of AAF's train half instead")
+    p = sub.add_parser("oracle-labels")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--n", type=int, default=300)
+    p.add_argument("--seed", type=int, default=0)
     p = sub.add_parser("evaluate")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--labels", type=int, default=300)
@@ -154,6 +184,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.step == "subset":
         subset(args.out, args.all)
+    elif args.step == "oracle-labels":
+        oracle_labels(args.out, args.n, args.seed)
     else:
         evaluate(args.out, args.labels, args.reps, dev_fold=args.dev_fold)
     return 0

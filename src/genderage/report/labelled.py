@@ -157,7 +157,9 @@ def labelled_estimates(faces: FaceData, sample: Sample, domain: np.ndarray | Non
     n = len(faces)
     d_all = np.ones(n) if domain is None else np.asarray(domain, np.float64)
     d = d_all[sample.pos]
-    pred_f_all = faces.female.astype(np.float64)
+    # The calibrated P(female) predicts a label better than the 0/1 answer (on AAF it leaves
+    # about a quarter less residual variance), so PPI uses it when the results have it.
+    pred_f_all = faces.female.astype(np.float64) if faces.p_female is None else faces.p_female
     age_hat_all = expected_age(faces.age, faces.age_probs)
     mass_all = band_mass(faces.age, faces.age_probs)
     pred_f, age_hat, mass = pred_f_all[sample.pos], age_hat_all[sample.pos], mass_all[sample.pos]

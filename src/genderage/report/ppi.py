@@ -5,7 +5,7 @@ where a person's labels give ``a`` and ``b`` on a random sample of faces and the
 outputs give stand-ins ``a_hat`` and ``b_hat`` on every face:
 
 - female share among faces a person could tell: ``a = told * female``, ``b = told``,
-  ``a_hat = predicted female``, ``b_hat = 1``;
+  ``a_hat`` = the model's P(female) (or its 0/1 answer), ``b_hat = 1``;
 - mean age: ``a = aged * age``, ``b = aged``, ``a_hat = estimated age``, ``b_hat = 1``;
 - a band of (true) age: ``a = aged * [age in band]``, ``b = aged``, ``a_hat`` = the face's
   estimated probability mass in the band;

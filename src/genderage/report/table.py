@@ -85,15 +85,21 @@ def read_results(path: str | Path, by: str | None = None, extra: tuple[str, ...]
     if "age_probs" in faces.column_names and len(faces) \
             and faces.column("age_probs").null_count == 0:
         age_probs = _matrix(path, faces.column("age_probs"))
+    female = np.array([g == "female" for g in genders], bool)
+    p_female = None
+    if "gender_probability" in faces.column_names and faces.column("gender_probability") \
+            .null_count == 0:
+        prob = faces.column("gender_probability").to_numpy(zero_copy_only=False)
+        p_female = np.where(female, prob, 1.0 - prob).astype(np.float64)
     groups = None
     if by is not None:
         groups = np.array(["(missing)" if v is None else str(v)
                            for v in faces.column(by).to_pylist()], dtype=object)
     return Results(
         n_images=len(set(paths)), n_errors=len(set(paths[errors])),
-        faces=FaceData(female=np.array([g == "female" for g in genders], bool),
+        faces=FaceData(female=female,
                        age=faces.column("age").to_numpy(zero_copy_only=False).astype(np.float64),
-                       age_probs=age_probs),
+                       age_probs=age_probs, p_female=p_female),
         low_quality=faces.column("low_quality").fill_null(False).to_numpy(
             zero_copy_only=False).astype(bool),
         model_sha256=models[0] if models else None,
@@ -120,7 +126,8 @@ def _read_table(path: Path, by: str | None, extra: tuple[str, ...] = ()):
         schema = pq.read_schema(path) if path.is_file() else pq.ParquetDataset(path).schema
     except (pa.ArrowException, OSError) as exc:
         raise ResultsError(f"{path}: not a readable Parquet file ({exc})") from None
-    wanted = list(REQUIRED_COLUMNS) + [c for c in ("age_probs", "face_index")
+    wanted = list(REQUIRED_COLUMNS) + [c for c in ("age_probs", "face_index",
+                                                   "gender_probability")
                                        if c in schema.names] + list(extra)
     if by is not None:
         wanted.append(by)
