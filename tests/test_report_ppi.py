@@ -285,6 +285,18 @@ def test_fewer_than_30_labels_say_why_there_is_no_ppi(tmp_path, population):
     assert "not available" in r["labels"]["trust"]
 
 
+def test_a_share_whose_labels_all_agree_has_no_normal_interval(tmp_path, population):
+    results, truth = population
+    labels = write_labels(results, truth, tmp_path / "labels.csv", 60,
+                          edit=lambda k, g, a: ("male", a))
+    r = report_json(tmp_path, results, "--labels", str(labels))
+    fs = r["female_share"]
+    assert fs["method"] == "dev_set_correction" and not fs["ppi"]["available"]
+    assert "all 60 usable labels give the same answer" in fs["ppi"]["reason"]
+    assert "within 5% of it" in fs["ppi"]["reason"]
+    assert r["mean_age"]["method"] == "ppi"
+
+
 def test_labels_without_sampling_record_are_accepted_with_a_warning(tmp_path, population,
                                                                     caplog):
     results, truth = population

@@ -131,8 +131,13 @@ def _entry(sample: Sample, a, b, a_hat, b_hat, a_hat_all, b_hat_all, strata_all,
         return {"available": False, "n_labels": n_used,
                 "reason": "a sampling stratum holding some of these faces has no labels"}
     x = Labelled(a, b, a_hat, b_hat, sample.stratum)
-    ppi = ppi_ratio(x, a_hat_all, b_hat_all, sample.share, lam)
     alone = ppi_ratio(x, a_hat_all, b_hat_all, sample.share, 0.0)
+    if share_like and alone.estimate in (0.0, 1.0):
+        return {"available": False, "n_labels": n_used,
+                "reason": f"all {n_used:.0f} usable labels give the same answer: a normal "
+                          "interval does not hold at 0% or 100% (by the rule of three, the "
+                          f"share is within {3 / n_used:.0%} of it)"}
+    ppi = ppi_ratio(x, a_hat_all, b_hat_all, sample.share, lam)
     clip = (lambda v: float(np.clip(v, 0.0, 1.0))) if share_like else float
     out = {"available": True, "estimate": clip(ppi.estimate),
            "ci95": [clip(ppi.ci95[0]), clip(ppi.ci95[1])], "se": ppi.se, "lambda": ppi.lam,
