@@ -372,3 +372,10 @@ def test_plan_prints_labels_per_width(population, capsys):
     wide = rows[-1]
     ppi_n, alone_n = int(wide[2]), int(wide[3])
     assert ppi_n < alone_n  # the model's predictions are worth labels
+    # A chosen width, and a nonsense one.
+    assert main(["report", str(results), "--plan", "--width", "2.5"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()
+            if line.strip().startswith("+-")]
+    assert [r[0] for r in rows] == ["+-2.5"] and int(rows[0][2]) < int(rows[0][3])
+    assert main(["report", str(results), "--plan", "--width", "0"]) == 2
+    assert "--width: expected 0 < POINTS < 50, got 0" in capsys.readouterr().err

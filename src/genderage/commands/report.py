@@ -31,6 +31,9 @@ def add_parser(sub):
                         "estimate becomes prediction-powered, beside the dev-set correction")
     p.add_argument("--plan", action="store_true",
                    help="print about how many labels give each interval width, and stop")
+    p.add_argument("--width", type=float, metavar="POINTS",
+                   help="with --plan: the female-share interval wanted, +-POINTS percentage "
+                        "points (default: a table of 1-5)")
     p.set_defaults(run=run)
 
 
@@ -40,7 +43,8 @@ def run(args) -> int:
     if args.plan:
         from ..report.labelled import plan_text
 
-        print(plan_text(args.results, args.exclude_low_quality))
+        widths = None if args.width is None else (args.width / 100,)
+        print(plan_text(args.results, args.exclude_low_quality, widths))
         return 0
     report = build_report(args.results, exclude_low_quality=args.exclude_low_quality,
                           by=args.by, n_boot=args.bootstrap, seed=args.seed, labels=args.labels)

@@ -362,8 +362,10 @@ def _merged(dev: dict, ppi: dict) -> dict:
                                          for b in AGE_BANDS}}
 
 
-def plan_text(results_path: str | Path, exclude_low_quality: bool = False) -> str:
-    """``genderage report --plan``: :func:`plan` for a results file, as a short table."""
+def plan_text(results_path: str | Path, exclude_low_quality: bool = False,
+              half_widths: tuple[float, ...] | None = None) -> str:
+    """``genderage report --plan``: :func:`plan` for a results file, as a short table
+    (``half_widths``: the intervals wanted, +-fractions; default +-1 to +-5 points)."""
     from .rates import lookup_rates
     from .table import read_results
 
@@ -373,7 +375,10 @@ def plan_text(results_path: str | Path, exclude_low_quality: bool = False) -> st
     if len(faces) == 0:
         raise ValueError(f"{results_path}: no faces to plan for")
     rates = lookup_rates(results.model_sha256, None, results.flip_tta)
-    out = plan(faces, rates.counts)
+    if half_widths is not None and not all(0 < h < 0.5 for h in half_widths):
+        raise ValueError(f"--width: expected 0 < POINTS < 50, got "
+                         f"{', '.join(f'{100 * h:g}' for h in half_widths)}")
+    out = plan(faces, rates.counts, *([half_widths] if half_widths else []))
     if not out["available"]:
         return f"no plan: {out['reason']} ({rates.note})"
     lines = [f"{out['n_faces']} faces; if the model errs as on its dev sets "
@@ -384,7 +389,7 @@ def plan_text(results_path: str | Path, exclude_low_quality: bool = False) -> st
     for row in out["rows"]:
         ppi, alone = (f"{v:>6}" if v is not None else "  more than the faces"
                       for v in (row["labels_ppi"], row["labels_only"]))
-        lines.append(f"  +-{100 * row['half_width']:.0f} points{'':13}{ppi:<26}{alone}")
+        lines.append(f"  +-{100 * row['half_width']:g} points{'':13}{ppi:<26}{alone}")
     lines += ["", "Where the model errs more on this collection than on the dev sets, more "
               "labels are needed; `genderage report --labels` says what the labels gave. Add a "
               "few for \"can't tell\" and \"not a face\" answers. Label with: genderage label "
