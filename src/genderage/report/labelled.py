@@ -75,8 +75,8 @@ def join_labels(labels: LabelsFile, keys: list[str], used: np.ndarray,
     warnings = _check_sampling(labels, keys, rows, design_strata)
     if design_strata is None:
         design_strata = np.zeros(len(keys), object)
-    names, inverse = np.unique(np.asarray(design_strata, object)[used].astype(str),
-                               return_inverse=True)
+    _, inverse = np.unique(np.asarray(design_strata, object)[used].astype(str),
+                           return_inverse=True)
     position = np.full(len(keys), -1, np.int64)
     position[np.flatnonzero(used)] = np.arange(int(used.sum()))
     inside = used[rows]
@@ -118,14 +118,15 @@ def _check_sampling(labels: LabelsFile, keys: list[str], rows: np.ndarray,
     return out
 
 
-def _entry(sample: Sample, a, b, a_hat, b_hat, a_hat_all, b_hat_all, strata_all,
-           share_like: bool, lam: float | None = None) -> dict:
+def _entry(sample: Sample, a, b, a_hat, b_hat, a_hat_all, b_hat_all, share_like: bool,
+           lam: float | None = None) -> dict:
     """One estimate: PPI++ and labels-only, or why it is not available."""
     n_used = float(np.sum(b))
     if n_used < MIN_LABELS:
         return {"available": False, "n_labels": n_used,
                 "reason": f"{n_used:.0f} usable labels; at least {MIN_LABELS} are needed"}
-    has_mass = np.bincount(strata_all, weights=b_hat_all, minlength=len(sample.share)) > 0
+    has_mass = np.bincount(sample.strata_all, weights=b_hat_all,
+                           minlength=len(sample.share)) > 0
     labelled = np.bincount(sample.stratum, minlength=len(sample.share)) > 0
     if np.any(has_mass & ~labelled):
         return {"available": False, "n_labels": n_used,
@@ -176,8 +177,7 @@ def labelled_estimates(faces: FaceData, sample: Sample, domain: np.ndarray | Non
                         len(AGE_BANDS) - 1)
 
     def entry(a, b, a_hat, b_hat, a_hat_all, b_hat_all, share_like=True):
-        return _entry(sample, a, b, a_hat, b_hat, a_hat_all, b_hat_all, sample.strata_all,
-                      share_like)
+        return _entry(sample, a, b, a_hat, b_hat, a_hat_all, b_hat_all, share_like)
 
     def share_of_female(w, w_all):
         return entry(w * told * female, w * told, w * pred_f, w, w_all * pred_f_all, w_all)
@@ -208,8 +208,7 @@ def model_on_collection(faces: FaceData, sample: Sample) -> dict:
     ones, ones_all, zero = np.ones(len(sample.pos)), np.ones(n), np.zeros(len(sample.pos))
 
     def alone(a, b, share_like=True):
-        e = _entry(sample, a, b, zero, ones, np.zeros(n), ones_all, sample.strata_all,
-                   share_like, lam=0.0)
+        e = _entry(sample, a, b, zero, ones, np.zeros(n), ones_all, share_like, lam=0.0)
         if e["available"]:
             e.pop("labels_only")
             for k in ("lambda", "narrower_than_labels_only", "labels_worth"):
@@ -220,14 +219,6 @@ def model_on_collection(faces: FaceData, sample: Sample) -> dict:
             "age_mae": alone(aged * np.abs(err), aged, share_like=False),
             "age_bias": alone(aged * mean_err, aged, share_like=False),
             "not_a_face_share": alone((sample.gender == "not_a_face").astype(float), ones)}
-
-
-def read_and_join(labels_path: str | Path, results, used: np.ndarray,
-                  design_strata: np.ndarray | None) -> tuple[LabelsFile, Sample]:
-    """:func:`read_labels` + :func:`join_labels` on a :class:`~.table.Results`."""
-    labels = read_labels(labels_path)
-    keys = face_keys(results.face_paths, results.face_indices)
-    return labels, join_labels(labels, keys, used, design_strata)
 
 
 def trust_sentence(ppi_share: dict, dev_share: dict, ppi_age: dict, dev_age: dict) -> str:
