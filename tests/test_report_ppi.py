@@ -311,6 +311,7 @@ def test_labels_without_sampling_record_are_accepted_with_a_warning(tmp_path, po
         r = report_json(tmp_path, results, "--labels", str(bare))
     assert r["female_share"]["method"] == "ppi"
     assert any("uniformly random sample" in w for w in r["labels"]["warnings"])
+    assert "Read the warnings first" in r["labels"]["trust"]
     assert "uniformly random sample" in caplog.text
 
 

@@ -87,9 +87,6 @@ def join_labels(labels: LabelsFile, keys: list[str], used: np.ndarray,
               **{g: int((gender == g).sum()) for g in ("female", "male", "cant_tell",
                                                          "not_a_face")},
               "age_given": int(sum(lab.age is not None for lab in kept))}
-    if counts["outside_faces_used"]:
-        warnings.append(f"{counts['outside_faces_used']} labelled face(s) are not among the "
-                        "faces used (e.g. low quality, excluded) and are left out")
     return Sample(pos=pos, gender=gender,
                   age=np.array([np.nan if lab.age is None else lab.age for lab in kept]),
                   stratum=inverse[pos], share=np.bincount(inverse) / len(inverse),
@@ -221,8 +218,9 @@ def model_on_collection(faces: FaceData, sample: Sample) -> dict:
             "not_a_face_share": alone((sample.gender == "not_a_face").astype(float), ones)}
 
 
-def trust_sentence(ppi_share: dict, dev_share: dict, ppi_age: dict, dev_age: dict) -> str:
-    """Which estimate to trust, in plain words."""
+def trust_sentence(ppi_share: dict, dev_share: dict, ppi_age: dict, dev_age: dict,
+                   warned: bool = False) -> str:
+    """Which estimate to trust, in plain words (``warned``: the sample drew warnings)."""
     if not ppi_share["available"]:
         return ("The prediction-powered estimates are not available ("
                 f"{ppi_share['reason']}): the report gives the dev-set correction, which holds "
@@ -231,6 +229,9 @@ def trust_sentence(ppi_share: dict, dev_share: dict, ppi_age: dict, dev_age: dic
     out = [f"Trust the prediction-powered estimates: they rest on {ppi_share['n_labels']:.0f} "
            "labels of this collection and hold whatever the model's errors here, as long as "
            "the labelled faces are a uniformly random sample and the labels are right."]
+    if warned:
+        out.append("Read the warnings first: they say why this sample may not be uniformly "
+                   "random, and then no interval here can be trusted.")
     for name, ppi, dev, fmt in (("female share", ppi_share, dev_share, "{:.1%}"),
                                 ("mean age", ppi_age, dev_age, "{:.1f}")):
         value = dev.get("estimate")
@@ -329,7 +330,8 @@ def add_labels(report: dict, results, used: np.ndarray, labels_path: str | Path,
         "warnings": sample.warnings,
         "model_on_collection": model_on_collection(faces, sample),
         "trust": trust_sentence(report["female_share"]["ppi"], dev["female_share"],
-                                report["mean_age"]["ppi"], dev["mean_age"]),
+                                report["mean_age"]["ppi"], dev["mean_age"],
+                                warned=bool(sample.warnings)),
     }
     return report
 

@@ -80,7 +80,10 @@ def model_lines(r: dict) -> list[str]:
            f", {s['n']} asked for, results fingerprint {s['results_fingerprint']}")
     lines = [f"Labels: {lab['file']}, {c['rows']} rows ({how}): {c['female']} female, "
              f"{c['male']} male, {c['cant_tell']} can't tell, {c['not_a_face']} not a face; "
-             f"{c['age_given']} with an age. \"Can't tell\" faces are left out of the gender "
+             f"{c['age_given']} with an age"
+             + (f"; {c['outside_faces_used']} of the faces labelled are not among the faces "
+                "used (e.g. low quality, excluded) and are left out" if c["outside_faces_used"]
+                else "") + ". \"Can't tell\" faces are left out of the gender "
              "estimates and \"not a face\" rows out of all of them (the estimates are of the "
              "faces whose gender, or age, a person could tell)."]
 
