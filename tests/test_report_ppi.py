@@ -147,6 +147,47 @@ def test_intervals_hold_the_truth_in_populations_unlike_the_dev_sets(stratified)
     assert coverage[1] >= 0.93, coverage
 
 
+def test_band_estimates_hold_the_truth_in_populations_unlike_the_dev_sets():
+    """Through :func:`labelled_estimates`: shares of true-age bands and female shares per band
+    of estimated age (groups known for every face), with calibrated-looking P(female)."""
+    from genderage.report.estimate import FaceData
+    from genderage.report.labelled import Sample, labelled_estimates
+    from genderage.report.stats import AGE_BANDS, BAND_EDGES
+
+    rng = np.random.default_rng(5)
+    hits, tried = 0, 0
+    for _ in range(150):
+        n_all = int(rng.integers(1500, 5000))
+        age = rng.uniform(1, 90, n_all) ** rng.uniform(0.8, 1.0)
+        female = rng.random(n_all) < rng.uniform(0.2, 0.8)
+        est_age = np.clip(age + rng.normal(rng.normal(0, 4), rng.uniform(3, 9), n_all), 0, 110)
+        child = est_age < 18
+        strength = np.where(child, rng.uniform(0.3, 1.5), rng.uniform(1.5, 3.5))
+        logit = np.where(female, 1, -1) * strength + rng.normal(0, 1.5, n_all)
+        p_female = 1 / (1 + np.exp(-logit))
+        faces = FaceData(p_female > 0.5, est_age, p_female=p_female)
+        gender = np.where(female, "female", "male").astype(object)
+        gender[rng.random(n_all) < np.where(child, 0.15, 0.03)] = "cant_tell"
+        idx = rng.choice(n_all, 300, replace=False)
+        sample = Sample(pos=idx, gender=gender[idx], age=age[idx], stratum=np.zeros(300, int),
+                        share=np.array([1.0]), strata_all=np.zeros(n_all, int), counts={},
+                        warnings=[])
+        out = labelled_estimates(faces, sample)
+        true_band = np.searchsorted(BAND_EDGES, age, side="right") - 1
+        est_band = np.searchsorted(BAND_EDGES, est_age, side="right") - 1
+        told = gender != "cant_tell"
+        for j, band in enumerate(AGE_BANDS):
+            for e, truth in ((out["age_bands"][band], np.mean(true_band == j)),
+                             (out["female_share_by_age_band"][band],
+                              np.mean(female[told & (est_band == j)])
+                              if np.any(told & (est_band == j)) else None)):
+                if e["available"] and truth is not None:
+                    tried += 1
+                    hits += e["ci95"][0] <= truth <= e["ci95"][1]
+    assert tried > 900
+    assert hits / tried >= 0.93, (hits, tried)
+
+
 def test_sampling_order_is_stable_uniform_and_stratified():
     keys = [f"img{i}.jpg\t0" for i in range(2000)]
     order = sampling_order(keys, 5)
