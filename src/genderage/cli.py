@@ -12,7 +12,7 @@ import sys
 from . import __version__
 
 COMMANDS = ("info", "data", "train", "evaluate", "export", "predict", "batch", "video", "serve",
-            "report")
+            "report", "label")
 
 
 class CliError(Exception):
@@ -36,6 +36,7 @@ EXTRA_MODULES = {
     "data": {"imagehash"},
     "serve": {"fastapi", "uvicorn", "multipart", "python_multipart", "fastapi_offline"},
     "report": {"pyarrow", "matplotlib"},
+    "label": {"fastapi", "uvicorn", "pyarrow"},
     "batch": {"pyarrow", "fsspec", "tqdm"},
     "ray": {"ray"},
 }

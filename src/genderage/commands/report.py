@@ -39,12 +39,26 @@ def add_parser(sub):
                         help="also report each time bucket of this date column (YYYY-MM-DD)")
     screen.add_argument("--bucket", choices=("day", "week", "month", "quarter", "year"),
                         default="month", help="time bucket for --trend (default: month)")
+    p.add_argument("--labels", type=Path, metavar="LABELS.csv",
+                   help="labels of a random sample of these faces (`genderage label`): every "
+                        "estimate becomes prediction-powered, beside the dev-set correction")
+    p.add_argument("--plan", action="store_true",
+                   help="print about how many labels give each interval width, and stop")
+    p.add_argument("--width", type=float, metavar="POINTS",
+                   help="with --plan: the female-share interval wanted, +-POINTS percentage "
+                        "points (default: a table of 1-5)")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
     from ..report.screen_report import is_tracks_table
 
+    if args.plan:
+        from ..report.labelled import plan_text
+
+        widths = None if args.width is None else (args.width / 100,)
+        print(plan_text(args.results, args.exclude_low_quality, widths))
+        return 0
     if is_tracks_table(args.results):
         return run_screen(args)
     from ..cli import CliError
@@ -59,12 +73,12 @@ def run(args) -> int:
     except OutputExistsError as exc:
         raise CliError(str(exc)) from None
     report = build_report(args.results, exclude_low_quality=args.exclude_low_quality,
-                          by=args.by, n_boot=args.bootstrap, seed=args.seed)
+                          by=args.by, n_boot=args.bootstrap, seed=args.seed, labels=args.labels)
     files = write_report(report, args.out)
     fs = report["female_share"]
     share = fs["naive"] if fs["estimate"] is None else fs["estimate"]
     lo, hi = fs["naive_ci95"] if fs["ci95"] is None else fs["ci95"]
-    kind = "naive" if fs["estimate"] is None else "corrected"
+    kind = fs.get("method", "naive" if fs["estimate"] is None else "corrected")
     age = report["mean_age"]
     age_ci = "no interval from one face" if age["ci95"] is None else \
         f"{age['ci95'][0]:.1f}-{age['ci95'][1]:.1f}"

@@ -42,7 +42,8 @@ WITHOUT_ERROR_MODEL = (
 
 
 def build_report(path: str | Path, *, exclude_low_quality: bool = False, by: str | None = None,
-                 n_boot: int = 1000, seed: int = 0, bundles: list[Path] | None = None) -> dict:
+                 n_boot: int = 1000, seed: int = 0, bundles: list[Path] | None = None,
+                 labels: str | Path | None = None) -> dict:
     """Read ``genderage batch`` results and estimate the population they describe.
 
     Args:
@@ -52,9 +53,12 @@ def build_report(path: str | Path, *, exclude_low_quality: bool = False, by: str
         n_boot: bootstrap replicates per interval.
         seed: random seed (the same input gives the same report).
         bundles: metrics bundles to search for the model's error rates (default: shipped).
+        labels: a labels file of a random sample of these faces (``genderage label``): the
+            estimates become prediction-powered ones (:func:`.labelled.add_labels`).
 
     Raises:
         FileNotFoundError, ResultsError: unusable input (see :func:`read_results`).
+        LabelsError: unusable labels file.
     """
     results = read_results(path, by)
     if results.n_doubled_rows:
@@ -95,6 +99,10 @@ def build_report(path: str | Path, *, exclude_low_quality: bool = False, by: str
             value: estimate(results.faces.subset(used & (results.groups == value)),
                             rates.counts, n_boot, seed, **corrections)
             for value in sorted(set(results.groups[used]))}}
+    if labels is not None:
+        from .labelled import add_labels
+
+        report = add_labels(report, results, used, labels, path, by)
     return report
 
 

@@ -24,18 +24,21 @@ class FaceData:
         female: bool ``[N]``, predicted label is female.
         age: float ``[N]``, point age in years.
         age_probs: float ``[N, K]`` distribution over integer ages, or ``None``.
+        p_female: float ``[N]``, the model's calibrated P(female), or ``None``.
     """
 
     female: np.ndarray
     age: np.ndarray
     age_probs: np.ndarray | None = None
+    p_female: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.female)
 
     def subset(self, mask: np.ndarray) -> FaceData:
         probs = None if self.age_probs is None else self.age_probs[mask]
-        return FaceData(self.female[mask], self.age[mask], probs)
+        p_female = None if self.p_female is None else self.p_female[mask]
+        return FaceData(self.female[mask], self.age[mask], probs, p_female)
 
 
 def _interval(values: np.ndarray) -> list[float]:

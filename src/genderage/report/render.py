@@ -8,6 +8,7 @@ import io
 import json
 from pathlib import Path
 
+from .render_labels import html_section, markdown_section
 from .stats import AGE_BANDS
 
 
@@ -64,8 +65,8 @@ def _summary_rows(r: dict) -> list[tuple[str, str, str, str, str]]:
                      f"{years_ci(age['uncorrected_ci95'])} (sampling only)", ""))
     for band in AGE_BANDS:
         b = r["age_bands"][band]
-        rows.append((f"share with estimated age {band}", n, pct(b["share"]), pct_ci(b["ci95"]),
-                     ""))
+        kind = "true age (labelled)" if b.get("method") == "ppi" else "estimated age"
+        rows.append((f"share with {kind} {band}", n, pct(b["share"]), pct_ci(b["ci95"]), ""))
     for band in AGE_BANDS:
         b = r["female_share_by_age_band"][band]
         rows.append((f"female share, estimated age {band}", faces_n(b["n_faces"]),
@@ -128,6 +129,8 @@ def markdown(r: dict) -> str:
             out.append(f"| {name} | {g['n_faces_used']} | {pct(fs['estimate'])} | "
                        f"{pct_ci(fs['ci95'])} | {pct(fs['naive'])} | {age['estimate']:.1f} | "
                        f"{years_ci(age['ci95'])} |")
+    if "labels" in r:
+        out += markdown_section(r)
     out += ["", "## Method", ""] + [f"- {line}" for line in _method_lines(r)]
     out += ["", "## What these numbers are", ""] + [f"- {c}" for c in r["caveats"]]
     return "\n".join(out) + "\n"
@@ -160,6 +163,7 @@ figure{{margin:1rem 0}}svg{{max-width:100%;height:auto}}</style></head><body>
 <h1>genderage report</h1>
 <p>Input: <code>{esc(r['input'])}</code>. {counts}</p>
 <table><tr><th>quantity</th><th>faces (n)</th><th>estimate</th><th>95% interval</th><th>naive</th></tr>{rows}</table>
+{html_section(r) if "labels" in r else ""}
 {groups}
 <h2>Plots</h2>
 {"".join(f"<figure>{svg}</figure>" for svg in plots(r))}
@@ -182,7 +186,12 @@ def plots(r: dict) -> list[str]:
     fs = r["female_share"]
     bars = [("naive", fs["naive"], fs["naive_ci95"])]
     if fs["estimate"] is not None:
-        bars.insert(0, ("corrected", fs["estimate"], fs["ci95"]))
+        name = {"ppi": "prediction-powered", "dev_set_correction": "corrected"}.get(
+            fs.get("method"), "corrected")
+        bars.insert(0, (name, fs["estimate"], fs["ci95"]))
+    dev = r.get("dev_set", {}).get("female_share", {})
+    if fs.get("method") == "ppi" and dev.get("estimate") is not None:
+        bars.insert(1, ("dev-set correction", dev["estimate"], dev["ci95"]))
     for y, (name, value, ci) in enumerate(bars):
         ax.errorbar([100 * value], [y], fmt="o", capsize=4,
                     xerr=[[max(0.0, 100 * (value - ci[0]))], [max(0.0, 100 * (ci[1] - value))]])
@@ -201,7 +210,8 @@ def plots(r: dict) -> list[str]:
               yerr=[[max(0.0, 100 * (s["share"] - s["ci95"][0])) for s in shares],
                     [max(0.0, 100 * (s["ci95"][1] - s["share"])) for s in shares]], capsize=4)
     right.set_ylabel("% of faces (95% interval)")
-    right.set_title("bands of estimated age")
+    right.set_title("bands of true age (prediction-powered)" if shares[0].get("method") == "ppi"
+                    else "bands of estimated age")
     figures.append(_svg(fig))
 
     by_band = r["female_share_by_age_band"]

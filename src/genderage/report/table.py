@@ -37,6 +37,9 @@ class Results:
         flip_tta: the batch options recorded mirror test-time augmentation.
         n_doubled_rows: rows dropped because an earlier row had the same path and face
             index (the same image written twice, e.g. by two runs on one folder).
+        face_paths, face_indices: ``[N]`` each face's ``path`` and ``face_index`` (how a
+            labels file names it).
+        extra: the ``extra`` columns asked of :func:`read_results`, per face.
     """
 
     n_images: int
@@ -47,10 +50,15 @@ class Results:
     groups: np.ndarray | None = None
     flip_tta: bool = False
     n_doubled_rows: int = 0
+    face_paths: np.ndarray | None = None
+    face_indices: np.ndarray | None = None
+    extra: dict | None = None
 
 
-def read_results(path: str | Path, by: str | None = None) -> Results:
-    """Read a results file or folder of part files.
+def read_results(path: str | Path, by: str | None = None, extra: tuple[str, ...] = ()
+                 ) -> Results:
+    """Read a results file or folder of part files (``extra``: more columns to keep, as
+    Python lists per face).
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -59,7 +67,7 @@ def read_results(path: str | Path, by: str | None = None) -> Results:
     import pyarrow as pa
 
     path = Path(path)
-    table, metadata = _read_table(path, by)
+    table, metadata = _read_table(path, by, extra)
     table, n_doubled = drop_doubled_rows(table)
     errors = table.column("error").is_valid().to_numpy(zero_copy_only=False)
     # A face row has a gender, or (run with --min-gender-probability) only probabilities:
@@ -78,12 +86,14 @@ def read_results(path: str | Path, by: str | None = None) -> Results:
     if unknown:
         raise ResultsError(f"{path}: column gender holds {unknown[:3]}; expected "
                            "'female', 'male' or null")
+    p_female = None
     if has_p:
-        p_female = faces.column("female_probability").to_pylist()
-        if None in p_female:
-            raise ResultsError(f"{path}: {p_female.count(None)} face row(s) have no "
+        p_list = faces.column("female_probability").to_pylist()
+        if None in p_list:
+            raise ResultsError(f"{path}: {p_list.count(None)} face row(s) have no "
                                f"female_probability")
-        female = np.array(p_female, np.float64) >= 0.5
+        p_female = np.array(p_list, np.float64)
+        female = p_female >= 0.5
     else:
         female = np.array([g == "female" for g in genders], bool)
     if faces.column("age").null_count:
@@ -96,6 +106,10 @@ def read_results(path: str | Path, by: str | None = None) -> Results:
     if "age_probs" in faces.column_names and len(faces) \
             and faces.column("age_probs").null_count == 0:
         age_probs = _matrix(path, faces.column("age_probs"))
+    if p_female is None and "gender_probability" in faces.column_names \
+            and faces.column("gender_probability").null_count == 0:
+        prob = faces.column("gender_probability").to_numpy(zero_copy_only=False)
+        p_female = np.where(female, prob, 1.0 - prob).astype(np.float64)
     groups = None
     if by is not None:
         groups = np.array(["(missing)" if v is None else str(v)
@@ -104,12 +118,17 @@ def read_results(path: str | Path, by: str | None = None) -> Results:
         n_images=len(set(paths)), n_errors=len(set(paths[errors])),
         faces=FaceData(female=female,
                        age=faces.column("age").to_numpy(zero_copy_only=False).astype(np.float64),
-                       age_probs=age_probs),
+                       age_probs=age_probs, p_female=p_female),
         low_quality=faces.column("low_quality").fill_null(False).to_numpy(
             zero_copy_only=False).astype(bool),
         model_sha256=models[0] if models else None,
         groups=groups, flip_tta=_batch_options(metadata).get("flip_tta") is True,
-        n_doubled_rows=n_doubled)
+        n_doubled_rows=n_doubled,
+        face_paths=np.asarray(faces.column("path").to_pylist(), object),
+        face_indices=(faces.column("face_index").fill_null(0).to_numpy(zero_copy_only=False)
+                      .astype(np.int64) if "face_index" in faces.column_names
+                      else np.zeros(len(faces), np.int64)),
+        extra={c: faces.column(c).to_pylist() for c in extra})
 
 
 ROW_KEY = ("path", "path_bytes", "face_index")
@@ -132,7 +151,7 @@ def drop_doubled_rows(table):
     return table.take(pa.array(keep)), len(table) - len(keep)
 
 
-def _read_table(path: Path, by: str | None):
+def _read_table(path: Path, by: str | None, extra: tuple[str, ...] = ()):
     """The columns a report needs, and the schema metadata."""
     try:
         import pyarrow as pa
@@ -147,8 +166,9 @@ def _read_table(path: Path, by: str | None):
         schema = pq.read_schema(path) if path.is_file() else pq.ParquetDataset(path).schema
     except (pa.ArrowException, OSError) as exc:
         raise ResultsError(f"{path}: not a readable Parquet file ({exc})") from None
-    wanted = list(REQUIRED_COLUMNS) + [c for c in ("age_probs", "female_probability", *ROW_KEY)
-                                       if c in schema.names]
+    wanted = list(REQUIRED_COLUMNS) + [c for c in ("age_probs", "female_probability",
+                                                   "gender_probability", *ROW_KEY)
+                                       if c in schema.names] + list(extra)
     if by is not None:
         wanted.append(by)
     missing = [c for c in wanted if c not in schema.names]

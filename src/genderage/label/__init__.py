@@ -1,0 +1,8 @@
+"""Labelling a random sample of one's own faces (``genderage label``), so that
+``genderage report --labels`` can check the model on that collection.
+
+- :mod:`.sample`: the seeded random order of the faces and the results' fingerprint;
+- :mod:`.store`: the labels file (``LABELS.csv``): its columns, reading, checking, appending;
+- :mod:`.crop`: a face cut from its original image, in memory;
+- :mod:`.app`: the local web page (needs the ``serve`` and ``report`` extras).
+"""

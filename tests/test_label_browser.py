@@ -1,0 +1,188 @@
+"""The labelling page (``genderage label``) in a real headless Chromium: label with the
+keyboard, undo, reload the page, stop and resume with a new server on the same file.
+
+Needs Debian's ``chromium`` (``/usr/bin/chromium``) and the ``playwright`` Python package
+(its own browser downloads are not used); skips cleanly without either. The photos are made
+here: each image a different flat colour, so the face shown can be checked by its pixels.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("fastapi")
+uvicorn = pytest.importorskip("uvicorn")
+sync_api = pytest.importorskip("playwright.sync_api")
+pa = pytest.importorskip("pyarrow")
+pq = pytest.importorskip("pyarrow.parquet")
+cv2 = pytest.importorskip("cv2")
+
+from genderage.label.app import LabelSession, create_label_app  # noqa: E402
+from genderage.label.store import COLUMNS  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+TIMEOUT_MS = 20_000
+
+
+def colour(i: int) -> tuple[int, int, int]:
+    return (20 + 23 * i % 200, 40 + 57 * i % 200, 60 + 91 * i % 190)
+
+
+@pytest.fixture
+def results(tmp_path):
+    """12 photos of flat colours (RGB ``colour(i)``), one face each; results in the batch
+    schema with the face box in the middle."""
+    rows = []
+    for i in range(12):
+        path = tmp_path / f"photo{i:02d}.jpg"
+        img = np.zeros((200, 240, 3), np.uint8)
+        img[:] = colour(i)
+        cv2.imwrite(str(path), img[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 100])
+        rows.append({"path": str(path), "face_index": 0, "bbox": [90.0, 70.0, 150.0, 130.0],
+                     "gender": "female" if i % 3 else "male", "age": 30.0 + i,
+                     "low_quality": False, "error": None, "model_sha256": "x" * 64})
+    out = tmp_path / "results.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), out)
+    return out
+
+
+class Server:
+    """uvicorn serving a :class:`LabelSession` on a free loopback port, in a thread."""
+
+    def __init__(self, session: LabelSession):
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.session = session
+        self.srv = uvicorn.Server(uvicorn.Config(create_label_app(session), host="127.0.0.1",
+                                                 port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.srv.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.srv.started:
+            assert self.thread.is_alive() and time.monotonic() < deadline, "no uvicorn"
+            time.sleep(0.05)
+        self.url = f"http://127.0.0.1:{self.port}/"
+
+    def stop(self):
+        self.srv.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    if not CHROMIUM.is_file() or shutil.which(str(CHROMIUM)) is None:
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    with sync_api.sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM),
+            headless=True, args=CHROMIUM_ARGS)
+        yield context
+        context.close()
+
+
+def shown(page, rank: int) -> tuple[int, int, int]:
+    """Wait until face ``rank`` is drawn; its centre pixel's RGB."""
+    page.wait_for_function(f"() => document.getElementById('face').dataset.rank === '{rank}'",
+                           timeout=TIMEOUT_MS)
+    return tuple(page.evaluate("""() => {
+        const img = document.getElementById('face');
+        const c = document.createElement('canvas');
+        c.width = img.naturalWidth; c.height = img.naturalHeight;
+        const ctx = c.getContext('2d'); ctx.drawImage(img, 0, 0);
+        return Array.from(ctx.getImageData(c.width >> 1, c.height >> 1, 1, 1).data.slice(0, 3));
+    }"""))
+
+
+def rows(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def photo_index(path: str) -> int:
+    return int(Path(path).stem[5:])
+
+
+def near(rgb, want, tol=6) -> bool:
+    return all(abs(a - b) <= tol for a, b in zip(rgb, want))
+
+
+def test_label_undo_reload_and_resume(browser, results, tmp_path):
+    labels = tmp_path / "labels.csv"
+    session = LabelSession(results, labels, n=5, seed=3)
+    order = [photo_index(session.paths[i]) for i in session.order]
+    server = Server(session)
+    page = browser.new_page()
+    responses = []
+    page.on("response", lambda r: responses.append(r))
+    try:
+        page.goto(server.url)
+        assert near(shown(page, 0), colour(order[0])), "the first face of the order"
+        assert page.locator("#progress").inner_text() == "0 of 5 labelled"
+        page.keyboard.type("34")
+        page.keyboard.press("f")
+        assert near(shown(page, 1), colour(order[1]))
+        page.keyboard.press("m")                      # no age: skipped
+        shown(page, 2)
+        page.keyboard.press("u")                      # takes the "m" back
+        assert near(shown(page, 1), colour(order[1]))
+        assert page.locator("#progress").inner_text() == "1 of 5 labelled"
+        got = rows(labels)
+        assert [r["gender"] for r in got] == ["female"] and got[0]["age"] == "34"
+        assert photo_index(got[0]["path"]) == order[0] and got[0]["rank"] == "0"
+        assert list(got[0]) == list(COLUMNS)
+        page.keyboard.type("7")
+        page.keyboard.press("c")
+        shown(page, 2)
+        page.reload()                                 # the page comes back where it was
+        responses.clear()                             # (bodies before it are gone)
+        assert near(shown(page, 2), colour(order[2]))
+        assert page.locator("#progress").inner_text() == "2 of 5 labelled"
+        page.click("button[data-gender='not_a_face']")
+        shown(page, 3)
+        # The model's answers never reach the page.
+        for r in responses:
+            if r.url.endswith("/api/state") or "/api/label" in r.url:
+                assert set(r.json()) == {"done", "n", "faces", "finished", "prefetch",
+                                         "stratified_by"}
+            if "/api/face/" in r.url:
+                assert r.headers["cache-control"] == "no-store"
+    finally:
+        page.close()
+        server.stop()
+    assert [r["gender"] for r in rows(labels)] == ["female", "cant_tell", "not_a_face"]
+    assert [r["age"] for r in rows(labels)] == ["34", "7", ""]
+
+    # A new run on the same file resumes at face 3; another seed is refused.
+    with pytest.raises(ValueError, match="seed 3"):
+        LabelSession(results, labels, n=5, seed=4)
+    server = Server(LabelSession(results, labels, n=5, seed=3))
+    page = browser.new_page()
+    try:
+        page.goto(server.url)
+        assert near(shown(page, 3), colour(order[3]))
+        page.keyboard.type("50")
+        page.keyboard.press("m")
+        shown(page, 4)
+        page.keyboard.press("f")
+        page.wait_for_selector("#done:not([hidden])", timeout=TIMEOUT_MS)
+        assert page.locator("#progress").inner_text() == "5 of 5 labelled"
+    finally:
+        page.close()
+        server.stop()
+    got = rows(labels)
+    assert [photo_index(r["path"]) for r in got] == order[:5]
+    assert [r["rank"] for r in got] == ["0", "1", "2", "3", "4"]
+    assert {r["sample_seed"] for r in got} == {"3"}
