@@ -323,6 +323,25 @@ def test_cosine_schedule_and_recrop_resume_exactly(tiny, tmp_path, capsys):
     assert "recrop_val_loss" not in history[0]
 
 
+def test_resume_with_another_config_names_the_differing_keys(tiny, tmp_path, capsys):
+    data, manifest = tiny
+    out = tmp_path / "run"
+    assert _train(data, manifest, out, "--epochs", "1", "--lr", "1e-3") == 0
+    before = (out / "run.json").read_text()
+    assert _train(data, manifest, out, "--epochs", "2", "--lr", "2e-3", "--seed", "5",
+                  "--resume") != 0
+    err = capsys.readouterr().err
+    assert "differing keys: lr: 0.001 -> 0.002; seed: 0 -> 5" in err
+    assert f"--config {out / 'run.json'}" in err
+    # refused before anything was written; the run record still says how to continue it
+    assert (out / "run.json").read_text() == before
+    assert load_checkpoint(out / "last.pt")["epoch"] == 1
+    # where things are and how fast it runs may change (threads, cache); the run continues
+    assert main(["train", "--config", str(out / "run.json"), "--epochs", "2", "--threads", "2",
+                 "--no-progress", "--resume"]) == 0
+    assert load_checkpoint(out / "last.pt")["epoch"] == 2
+
+
 def test_configs_validate_on_construction():
     from genderage.training.config import ModelConfig, TrainConfig
 

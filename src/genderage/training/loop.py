@@ -50,6 +50,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     mcfg = model_config(cfg.arch, age_distribution=cfg.age_distribution,
                         age_output=cfg.age_output)
     out_dir = Path(cfg.out_dir)
+    # a resumed run is checked against its checkpoint before minutes go into loading data
+    last_path = out_dir / "last.pt"
+    resumed = resumable_checkpoint(last_path, cfg) if resume else None
     out_dir.mkdir(parents=True, exist_ok=True)
     write_run_record(out_dir, cfg, argv, resume)
     callback = callback or TrainLogger(out_dir, progress)
@@ -79,9 +82,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     ema = EMA(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
     state = {"epoch": 0, "step": 0, "best_loss": math.inf, "best_epoch": 0, "bad_epochs": 0,
              "history": [], "train_seconds": 0.0}
-    last_path = out_dir / "last.pt"
-    if resume:
-        state = restore(last_path, cfg, model, optimizer, lr, ema)
+    if resumed is not None:
+        state = restore(resumed, model, optimizer, lr, ema)
+        log.info("resumed from %s at epoch %d", last_path, state["epoch"])
 
     summary_base = {"model_config": mcfg.to_dict(), "train_config": cfg.to_dict(),
                     "preprocessing": asdict(DEFAULT_PREPROCESSING),  # what load_faceset does
@@ -234,9 +237,27 @@ def initial_model(cfg: TrainConfig, mcfg: ModelConfig, resume: bool,
     return model
 
 
-def restore(path: Path, cfg: TrainConfig, model, optimizer, lr: LearningRate,
-            ema: EMA | None) -> dict:
-    """Load a run's last checkpoint into the live objects; returns its loop state."""
+RUNTIME_SETTINGS = frozenset({"out_dir", "data_dir", "sources", "cache_dir", "teacher_dir",
+                              "threads", "device", "max_steps", "checkpoint_every"})
+"""Settings a resumed run may change: where things are and how fast it runs, not what it
+computes (the data's identity is the manifest's SHA-256, checked apart)."""
+
+
+def config_changes(planned: dict, cfg: TrainConfig) -> list[str]:
+    """The settings of ``cfg`` that differ from the checkpoint's ``planned`` config, as
+    ``"name: planned -> now"``, leaving out :data:`RUNTIME_SETTINGS` (and ``epochs`` under the
+    plateau schedule, which a run may extend)."""
+    planned = TrainConfig.from_dict(planned, "checkpoint").to_dict()
+    now = cfg.to_dict()
+    allowed = RUNTIME_SETTINGS | ({"epochs"} if cfg.schedule == planned["schedule"] == "plateau"
+                                  else set())
+    return [f"{k}: {planned[k]!r} -> {now[k]!r}" for k in now
+            if k not in allowed and planned[k] != now[k]]
+
+
+def resumable_checkpoint(path: Path, cfg: TrainConfig) -> dict:
+    """The run's last checkpoint, after checking that ``cfg`` continues it: the same manifest
+    and the same recipe (ValueError naming what differs otherwise)."""
     ckpt = load_checkpoint(path)
     if ckpt["manifest_sha256"] != manifest_hash(cfg.manifest):
         raise ValueError(f"{cfg.manifest} differs from the manifest the run was started with")
@@ -246,12 +267,21 @@ def restore(path: Path, cfg: TrainConfig, model, optimizer, lr: LearningRate,
         raise ValueError(f"{path}: the cosine schedule was planned for "
                          f"{planned['epochs']} epochs ({planned.get('schedule')}); resume it "
                          f"with --schedule cosine --epochs {planned['epochs']}")
+    changes = config_changes(planned, cfg)
+    if changes:
+        raise ValueError(f"{path}: the run was started with another config; differing keys: "
+                         + "; ".join(changes) + f". Resume with the run's own recipe "
+                         f"(--config {path.parent / 'run.json'}) or train into a new --out")
+    return ckpt
+
+
+def restore(ckpt: dict, model, optimizer, lr: LearningRate, ema: EMA | None) -> dict:
+    """Load a checkpoint into the live objects; returns its loop state."""
     model.load_state_dict(ckpt["model_state"])
     optimizer.load_state_dict(ckpt["optimizer_state"])
     lr.load_state_dict(ckpt["scheduler_state"])
     if ema is not None:
         ema.model.load_state_dict(ckpt["ema_state"])
-    log.info("resumed from %s at epoch %d", path, ckpt["train_state"]["epoch"])
     return ckpt["train_state"]
 
 
