@@ -20,6 +20,7 @@ import torch
 
 from ..contract import AGE_BANDS, AGE_SCALE, DEFAULT_PREPROCESSING, age_band
 from ..data.split import DEFAULT_SOURCE, manifest_hash, read_manifest
+from ..evaluation.metrics import gender_by_band
 from .arch import GenderAgeNet, build_model, count_parameters, model_config
 from .augment import PRESETS, augment
 from .callbacks import TrainLogger
@@ -342,7 +343,7 @@ def evaluate_split(model, faces: FaceSet, cfg: TrainConfig, device, amp_dtype, c
     sums: dict[str, float] = {}
     correct, abs_err, n = 0, 0.0, 0
     abs_err_expect = 0.0
-    hits, errs = [], []  # per face, for the age-band breakdown
+    hits, errs, p_female = [], [], []  # per face, for the age-band breakdowns
     for start in range(0, len(faces), batch_size):
         batch = faces.take(slice(start, start + batch_size))
         x = to_float(batch.faces, device, channels_last)
@@ -360,6 +361,7 @@ def evaluate_split(model, faces: FaceSet, cfg: TrainConfig, device, amp_dtype, c
         if len(main) > 1:
             abs_err_expect += ((main[1] * model.ages).sum(1) - t.age).abs().sum().item()
         hits.append(hit.cpu().numpy())
+        p_female.append(torch.softmax(main[0][:, :2].float(), 1)[:, 0].cpu().numpy())
         errs.append((main[0][:, 2].float() * AGE_SCALE - t.age).abs().cpu().numpy())
         n += len(batch)
     metrics = {k: v / n for k, v in sums.items()}
@@ -369,6 +371,9 @@ def evaluate_split(model, faces: FaceSet, cfg: TrainConfig, device, amp_dtype, c
         metrics["age_mae_expectation"] = abs_err_expect / n
     metrics["age_mae"] = float(np.concatenate(errs).mean())  # the contract's age
     metrics.update(band_metrics(np.concatenate(hits), np.concatenate(errs), faces.age))
+    for band, m in gender_by_band(faces.age, faces.gender, np.concatenate(p_female)).items():
+        metrics[f"gband_{band}_gender_acc"] = m["accuracy"]
+        metrics[f"gband_{band}_ece"] = m["ece"]
     return metrics
 
 
