@@ -66,11 +66,6 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     # AAF dev fold) are scored as <source>_val_* with the monitored model
     train_set, val_set, extra_val = load_splits(cfg)
     val_recrops = val_set.recropped()
-    distill_info: dict = {}
-    if cfg.distill_alpha > 0:
-        from .distill import soft_targets
-        train_set.extra["soft_gender"], distill_info = soft_targets(
-            cfg, train_set, [val_set, *extra_val.values()])
 
     # --- model and optimizer
     model = initial_model(cfg, mcfg, resume,
@@ -92,7 +87,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
                     "manifest_sha256": manifest_hash(cfg.manifest),
                     "parameters": count_parameters(model), "device": str(device),
                     "precision": "bf16" if amp_dtype is not None else "fp32",
-                    "threads": torch.get_num_threads(), "distill": distill_info}
+                    "threads": torch.get_num_threads()}
 
     def checkpoint(path: Path) -> None:
         save_checkpoint({**summary_base, "epoch": state["epoch"],
@@ -238,8 +233,8 @@ def initial_model(cfg: TrainConfig, mcfg: ModelConfig, resume: bool,
     return model
 
 
-RUNTIME_SETTINGS = frozenset({"out_dir", "data_dir", "sources", "cache_dir", "teacher_dir",
-                              "threads", "device", "max_steps", "checkpoint_every"})
+RUNTIME_SETTINGS = frozenset({"out_dir", "data_dir", "sources", "cache_dir", "threads",
+                              "device", "max_steps", "checkpoint_every"})
 """Settings a resumed run may change: where things are and how fast it runs, not what it
 computes (the data's identity is the manifest's SHA-256, checked apart)."""
 
@@ -296,10 +291,8 @@ def batch_tensors(batch: FaceSet, cfg: TrainConfig, aug, g: torch.Generator, dev
     x = augment(to_float(faces, "cpu", False), aug, g).to(device)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    soft = batch.extra.get("soft_gender")
     return x, Targets(torch.from_numpy(batch.gender).to(device),
-                      torch.from_numpy(batch.age).to(device),
-                      None if soft is None else torch.from_numpy(soft).to(device))
+                      torch.from_numpy(batch.age).to(device))
 
 
 def prefixed(prefix: str, metrics: dict) -> dict:
