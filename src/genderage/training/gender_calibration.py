@@ -28,21 +28,34 @@ def logit(p: np.ndarray, eps: float = 1e-7) -> np.ndarray:
 
 
 def fit_platt(z: np.ndarray, female: np.ndarray, prior: float = 2.0,
-              iterations: int = 50) -> tuple[float, float]:
+              iterations: int = 100) -> tuple[float, float]:
     """``(scale, bias)`` minimising the NLL of ``sigmoid(scale * z + bias)`` against
-    ``female`` plus ``prior / 2 * ((scale - 1)^2 + bias^2)`` (Newton's method; the problem is
-    convex)."""
-    z = np.asarray(z, float)
+    ``female`` plus ``prior / 2 * ((scale - 1)^2 + bias^2)`` (Newton's method with step
+    halving; the problem is convex)."""
+    x = np.stack([np.asarray(z, float), np.ones(len(z))], axis=1)
     y = np.asarray(female, float)
-    w = np.array([1.0, 0.0])
-    x = np.stack([z, np.ones_like(z)], axis=1)
+    identity = np.array([1.0, 0.0])
+
+    def objective(w):
+        t = x @ w
+        return float(np.sum(np.logaddexp(0, t) - y * t)
+                     + prior / 2 * np.sum((w - identity) ** 2))
+
+    w, best = identity.copy(), objective(identity)
     for _ in range(iterations):
-        p = 1 / (1 + np.exp(-(x @ w)))
-        grad = x.T @ (p - y) + prior * (w - [1.0, 0.0])
-        hess = (x * (p * (1 - p))[:, None]).T @ x + prior * np.eye(2)
+        p = 0.5 * (1 + np.tanh(0.5 * (x @ w)))
+        grad = x.T @ (p - y) + prior * (w - identity)
+        hess = (x * (p * (1 - p))[:, None]).T @ x + (prior + 1e-9) * np.eye(2)
         step = np.linalg.solve(hess, grad)
-        w -= step
-        if np.abs(step).max() < 1e-10:
+        for _ in range(30):  # halve the step until the objective falls
+            trial = objective(w - step)
+            if trial <= best:
+                break
+            step = step / 2
+        else:
+            break
+        w, best = w - step, trial
+        if np.abs(step).max() < 1e-9:
             break
     return float(w[0]), float(w[1])
 
