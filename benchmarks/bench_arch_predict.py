@@ -6,6 +6,9 @@ interleaved round by round so a loaded host slows them alike. Prints the median
 milliseconds and the ratio to the reference (the shipped v1 model by default).
 
     PYTHONPATH=src python benchmarks/bench_arch_predict.py --archs card resnet_s --rounds 30
+
+``--models NAME=PATH ...`` adds existing ONNX files (e.g. an int8 copy, which a random
+export cannot give) to the same interleaved rounds; ``--archs`` may then be empty.
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ def export_random(arch: str, out: Path) -> Path:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--archs", nargs="+", default=["card", "resnet_s"])
+    ap.add_argument("--archs", nargs="*", default=["card", "resnet_s"])
+    ap.add_argument("--models", nargs="*", default=[], metavar="NAME=PATH",
+                    help="existing ONNX files to time too")
     ap.add_argument("--reference", default=None, help="ONNX model (default: the shipped one)")
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--runs", type=int, default=20, help="predictions per model per round")
@@ -49,6 +54,13 @@ def main(argv=None) -> int:
     models = {"reference": str(resolve_model_path(args.reference))}
     for arch in args.archs:
         models[arch] = str(export_random(arch, tmp / f"{arch}.onnx"))
+    for item in args.models:
+        name, sep, path = item.partition("=")
+        if not sep or not Path(path).is_file():
+            print(f"--models {item}: expected NAME=PATH of an existing ONNX file",
+                  file=sys.stderr)
+            return 2
+        models[name] = path
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = args.threads
     sessions = {k: ort.InferenceSession(p, opts, providers=["CPUExecutionProvider"])

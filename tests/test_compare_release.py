@@ -35,6 +35,21 @@ def test_paired_statistics_golden(rule):
                                                       "candidate": [1.0, 1.0]}
 
 
+def test_gender_accuracy_and_ece_per_band_when_probabilities_are_given(rule):
+    gender = [0, 1, 1, 0]                             # 0 = female
+    age = [2, 5, 30, 40]
+    a = [(0, 3.0, 0.9), (0, 6.0, 0.7), (1, 30.0, 0.2), (0, 40.0, 0.6)]
+    b = [(0, 3.0, 0.8), (1, 6.0, 0.4), (1, 30.0, 0.1), (0, 40.0, 0.9)]
+    d = rule.paired(gender, age, a, b)
+    assert d["gender_by_age_band"]["baseline"]["0-2"] == {"n": 1, "accuracy": 1.0, "ece": 0.1}
+    assert d["gender_by_age_band"]["baseline"]["3-9"] == {"n": 1, "accuracy": 0.0, "ece": 0.7}
+    assert d["gender_by_age_band"]["candidate"]["3-9"] == {"n": 1, "accuracy": 1.0, "ece": 0.4}
+    assert d["gender_by_age_band"]["candidate"]["30-44"] == \
+        {"n": 2, "accuracy": 1.0, "ece": 0.1}   # confidences 0.9 and 0.9, both right
+    assert "gender_by_age_band" not in rule.paired(gender, age, [x[:2] for x in a],
+                                                   [x[:2] for x in b])
+
+
 @pytest.mark.parametrize("d_acc, d_mae, wins", [
     (0.010, 0.00, True),    # gender better beyond noise, age equal
     (0.010, 0.05, False),   # gender better, age worse beyond noise

@@ -323,6 +323,25 @@ def test_cosine_schedule_and_recrop_resume_exactly(tiny, tmp_path, capsys):
     assert "recrop_val_loss" not in history[0]
 
 
+def test_resume_with_another_config_names_the_differing_keys(tiny, tmp_path, capsys):
+    data, manifest = tiny
+    out = tmp_path / "run"
+    assert _train(data, manifest, out, "--epochs", "1", "--lr", "1e-3") == 0
+    before = (out / "run.json").read_text()
+    assert _train(data, manifest, out, "--epochs", "2", "--lr", "2e-3", "--seed", "5",
+                  "--resume") != 0
+    err = capsys.readouterr().err
+    assert "differing keys: lr: 0.001 -> 0.002; seed: 0 -> 5" in err
+    assert f"--config {out / 'run.json'}" in err
+    # refused before anything was written; the run record still says how to continue it
+    assert (out / "run.json").read_text() == before
+    assert load_checkpoint(out / "last.pt")["epoch"] == 1
+    # where things are and how fast it runs may change (threads, cache); the run continues
+    assert main(["train", "--config", str(out / "run.json"), "--epochs", "2", "--threads", "2",
+                 "--no-progress", "--resume"]) == 0
+    assert load_checkpoint(out / "last.pt")["epoch"] == 2
+
+
 def test_configs_validate_on_construction():
     from genderage.training.config import ModelConfig, TrainConfig
 
@@ -396,19 +415,27 @@ def test_recipe_file_with_overrides_and_the_run_record(tiny, tmp_path, capsys):
 
 def test_shipped_recipe_is_the_metrics_bundle_command():
     from genderage.models import DEFAULT_MODEL
-    from genderage.training.config import TrainConfig
 
     bundle = DEFAULT_MODEL.with_name("genderage.metrics.json")
     if not bundle.is_file():
         pytest.skip("no shipped model")
     shipped = json.loads(bundle.read_text())["training"]["config"]
-    recipe = TrainConfig.from_json(ROOT / "configs" / "v2.json")
+    recipe = json.loads((ROOT / "configs" / "v2.json").read_text())
     # The v2 run recorded no re-crop detector, but its detection caches were made with
     # genderage 0.1's settings, from before caches were keyed by settings (docs/training.md);
     # the recipe names them.
-    assert recipe.recrop_detector == "mtcnn-v1" and shipped["recrop_detector"] is None
-    assert recipe.to_dict() == {**TrainConfig.from_dict(shipped).to_dict(),
-                                "recrop_detector": "mtcnn-v1"}
+    assert recipe["recrop_detector"] == "mtcnn-v1" and shipped["recrop_detector"] is None
+    assert recipe == {**shipped, "recrop_detector": "mtcnn-v1"}
+
+
+def test_a_distillation_recipe_is_refused_with_the_commit_that_runs_it():
+    from genderage.training.config import V2_RELEASE_COMMIT, TrainConfig
+
+    with pytest.raises(ValueError, match=f"v2.json: distill_alpha=0.5: gender distillation "
+                                         f"was removed.*at commit {V2_RELEASE_COMMIT}"):
+        TrainConfig.from_json(ROOT / "configs" / "v2.json")
+    # a recipe or checkpoint that had it off still loads (the old fields are ignored)
+    assert TrainConfig.from_dict({"distill_alpha": 0.0, "teacher_dir": "runs/teachers"}).lr > 0
 
 
 def test_faceset_keeps_every_per_face_array_aligned():

@@ -33,7 +33,8 @@ SHARED = ROOT.parent / "shared" / "data"
 
 
 def predict(model: str, paths: list[Path], aligned: bool, batch: int = 64):
-    """Per image: (gender index, age), or None when no face was found."""
+    """Per image: (gender index, age, P(female)) of its largest face, or None when no face
+    was found."""
     from genderage.contract import gender_index
     from genderage.pipeline import GenderAge
 
@@ -41,12 +42,20 @@ def predict(model: str, paths: list[Path], aligned: bool, batch: int = 64):
     out = []
     for i in range(0, len(paths), batch):
         for res in analyzer.predict_batch(paths[i:i + batch], aligned=aligned):
-            out.append((gender_index(res.faces[0].gender), res.faces[0].age) if res.faces else None)
+            if not res.faces:
+                out.append(None)
+                continue
+            face = res.faces[0]
+            p = face.gender_probability
+            out.append((gender_index(face.gender), face.age,
+                        p if face.gender == "female" else 1 - p))
     return out
 
 
 def paired(gender, age, a, b) -> dict:
-    """Accuracy and MAE of both models and their paired differences with standard errors."""
+    """Accuracy and MAE of both models and their paired differences with standard errors;
+    with P(female) as each prediction's third entry, also gender accuracy and ECE per band of
+    true age (``gender_by_age_band``, :data:`genderage.evaluation.metrics.GENDER_BANDS`)."""
     keep = [i for i in range(len(gender)) if a[i] is not None and b[i] is not None]
     g, y = np.asarray(gender)[keep], np.asarray(age, float)[keep]
     ca = np.array([a[i][0] for i in keep]) == g
@@ -66,7 +75,7 @@ def paired(gender, age, a, b) -> dict:
             by_band[band_name(k)] = {"n": int(m.sum()),
                                      "baseline": [round(float(ca[m].mean()), 4), round(float(ea[m].mean()), 3)],
                                      "candidate": [round(float(cb[m].mean()), 4), round(float(eb[m].mean()), 3)]}
-    return {"n": n,
+    out = {"n": n,
             "baseline": {"gender_accuracy": round(float(ca.mean()), 4), "age_mae": round(float(ea.mean()), 3)},
             "candidate": {"gender_accuracy": round(float(cb.mean()), 4), "age_mae": round(float(eb.mean()), 3)},
             "delta_accuracy": round(float(d_acc.mean()), 4),
@@ -74,6 +83,15 @@ def paired(gender, age, a, b) -> dict:
             "delta_mae": round(float(d_err.mean()), 3),
             "se_mae": round(float(d_err.std(ddof=1) / np.sqrt(n)), 3),
             "by_age_band_accuracy_mae": by_band}
+    if keep and len(a[keep[0]]) > 2:
+        from genderage.evaluation.metrics import gender_by_band
+
+        out["gender_by_age_band"] = {
+            name: {band: {"n": v["n"], "accuracy": round(v["accuracy"], 4),
+                          "ece": round(v["ece"], 4)}
+                   for band, v in gender_by_band(y, g, [m[i][2] for i in keep]).items()}
+            for name, m in (("baseline", a), ("candidate", b))}
+    return out
 
 
 def wins(d: dict) -> bool:
@@ -94,9 +112,12 @@ def main(argv=None) -> int:
 
     from genderage.data.split import read_manifest
 
+    from genderage.detect.base import detector_fingerprint
+
     report = {"command": "PYTHONPATH=src python tools/compare_release.py " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
-              "baseline": args.baseline, "candidate": args.candidate}
+              "baseline": str(args.baseline), "candidate": str(args.candidate),
+              "detector": detector_fingerprint(None)}  # the default, for both models
     for name, root, source, aligned in (("utkface_val", args.utkface, "utkface", True),
                                         ("aaf_dev", args.aaf, "aaf", False)):
         rows = read_manifest(args.manifest, "val", source)

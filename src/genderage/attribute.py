@@ -1,7 +1,7 @@
 """The gender/age attribute model: one ONNX Runtime session, batched prediction.
 
 The preprocessing contract (:class:`~genderage.contract.Preprocessing`) and the calibration
-(gender temperature, age interval) travel inside the ONNX file as ``metadata_props``; they
+(gender temperature, optionally per band of estimated age, and age interval) travel inside the ONNX file as ``metadata_props``; they
 are read back here, never guessed. Files written before the preprocessing was stored get
 its defaults, which are theirs.
 """
@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 META_CONTRACT = "genderage.contract"
 META_TEMPERATURE = "genderage.gender_temperature"
 META_AGE_INTERVAL = "genderage.age_interval"
+META_GENDER_BY_AGE = "genderage.gender_calibration_by_age"
 MAX_AGE = 120.0
 
 
@@ -90,6 +91,8 @@ class AttributeModel:
         self.temperature = float(meta.get(META_TEMPERATURE, 1.0))
         self.age_interval = json.loads(meta[META_AGE_INTERVAL]) if META_AGE_INTERVAL in meta \
             else None
+        self.gender_by_age = json.loads(meta[META_GENDER_BY_AGE]) \
+            if META_GENDER_BY_AGE in meta else None
         self.has_age_probs = "age_probs" in self.output_names
         if flip_tta and self.contract.get("flip_tta"):
             raise ValueError(f"{self.path}: mirror TTA is already inside this model's graph")
@@ -124,7 +127,7 @@ class AttributeModel:
     def decode(self, out: dict[str, np.ndarray]) -> AttributeBatch:
         """Turn raw outputs into calibrated probabilities, ages and intervals."""
         return decode_outputs(out[self.output_names[0]], out.get("age_probs"),
-                              self.temperature, self.age_interval)
+                              self.temperature, self.age_interval, self.gender_by_age)
 
     def _age_bins(self) -> int:
         width = self.session.get_outputs()[self.output_names.index("age_probs")].shape[1]
@@ -138,7 +141,8 @@ DEFAULT_COVERAGE = 0.8
 
 
 def decode_outputs(main: np.ndarray, age_probs: np.ndarray | None = None,
-                   temperature: float = 1.0, age_interval: dict | None = None) -> AttributeBatch:
+                   temperature: float = 1.0, age_interval: dict | None = None,
+                   gender_by_age: dict | None = None) -> AttributeBatch:
     """Raw model outputs -> calibrated gender probabilities, ages (years) and intervals.
 
     Args:
@@ -147,10 +151,16 @@ def decode_outputs(main: np.ndarray, age_probs: np.ndarray | None = None,
         temperature: divides the gender logits before the softmax.
         age_interval: calibrated interval spec (:func:`apply_interval`); without it the
             interval is the 10%-90% range of ``age_probs``, or +-25% + 2 years as a last resort.
+        gender_by_age: per-band recalibration of P(female) (:func:`recalibrate_by_age`).
     """
     main = main.astype(np.float64)
-    probs = softmax(main[:, :2] / temperature)
     age = np.clip(main[:, 2] * AGE_SCALE, 0.0, MAX_AGE)
+    if gender_by_age is None:
+        probs = softmax(main[:, :2] / temperature)
+    else:
+        p_female = recalibrate_by_age((main[:, 0] - main[:, 1]) / temperature, age,
+                                      gender_by_age)
+        probs = np.stack([p_female, 1 - p_female], axis=1)
     coverage = DEFAULT_COVERAGE
     if age_interval is not None:
         lo, hi = apply_interval(age, age_interval)
@@ -164,6 +174,21 @@ def decode_outputs(main: np.ndarray, age_probs: np.ndarray | None = None,
     return AttributeBatch(probs.astype(np.float32), age.astype(np.float32),
                           interval.astype(np.float32), coverage,
                           None if age_probs is None else age_probs.astype(np.float32))
+
+
+def age_band_index(age: np.ndarray, lows) -> np.ndarray:
+    """Band of each (continuous) age: the last band whose low end ``lows[b]`` is <= age."""
+    return np.clip(np.searchsorted(np.asarray(lows, float), np.asarray(age, float),
+                                   side="right") - 1, 0, len(lows) - 1)
+
+
+def recalibrate_by_age(z: np.ndarray, age: np.ndarray, spec: dict) -> np.ndarray:
+    """P(female) = ``sigmoid(scale[b] * z + bias[b])``, ``b`` the band of estimated ``age``
+    (``spec["lows"]``), ``z`` the log-odds of P(female) after the temperature
+    (:mod:`genderage.training.gender_calibration` fits the spec)."""
+    b = age_band_index(age, spec["lows"])
+    t = np.asarray(spec["scale"], float)[b] * z + np.asarray(spec["bias"], float)[b]
+    return 0.5 * (1 + np.tanh(0.5 * t))  # the logistic function, without overflow
 
 
 def apply_interval(age: np.ndarray, spec: dict) -> tuple[np.ndarray, np.ndarray]:

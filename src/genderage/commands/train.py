@@ -53,15 +53,6 @@ FLAGS = (
     ("--robust", "robust", {"type": float, "metavar": "P"},
      "probability that a training face gets one real-photo degradation (under/over-exposure, "
      "blur, JPEG quality, partial occlusion)"),
-    ("--distill", "distill_alpha", {"type": float, "metavar": "ALPHA"},
-     "weight of the teacher ensemble's soft gender targets against the labels (0: off; "
-     "docs/training.md, 'Teachers')"),
-    ("--distill-cydral-weight", "distill_cydral_weight", {"type": float, "metavar": "W"},
-     "Cydral's share of the teacher ensemble (default: chosen on the dev folds)"),
-    ("--teacher-dir", "teacher_dir", {},
-     "folder holding Cydral's gender-v1.onnx and age-v1.onnx"),
-    ("--teacher-v1", "teacher_v1", {"metavar": "ONNX"},
-     "the v1 attribute model used as a teacher (default: the shipped one)"),
 )
 
 

@@ -80,9 +80,9 @@ def dev_set_errors(true_age: np.ndarray, true_female: np.ndarray, pred_female: n
 
 
 def largest_faces(analyzer, paths: list[Path], aligned: bool, batch: int = 64):
-    """For each image with a face: its index, predicted female, age and ``age_probs`` row
-    (``None`` when the model has none) of its largest face."""
-    keep, female, age, probs = [], [], [], []
+    """For each image with a face: its index, predicted female, P(female), age and
+    ``age_probs`` row (``None`` when the model has none) of its largest face."""
+    keep, female, p_female, age, probs = [], [], [], [], []
     for start in range(0, len(paths), batch):
         located = [analyzer.locate_image(p, aligned) for p in paths[start:start + batch]]
         results, out = analyzer.analyse(located)
@@ -91,11 +91,13 @@ def largest_faces(analyzer, paths: list[Path], aligned: bool, batch: int = 64):
             if result.faces:  # largest first: row `row` of the batch output is faces[0]
                 keep.append(start + i)
                 female.append(result.faces[0].gender == "female")
+                p_female.append(float(out.gender_probs[row, 0]))
                 age.append(result.faces[0].age)
                 probs.append(None if out.age_probs is None else out.age_probs[row])
             row += len(result.faces)
     age_probs = None if not probs or probs[0] is None else np.stack(probs)
-    return np.array(keep, int), np.array(female, bool), np.array(age, float), age_probs
+    return (np.array(keep, int), np.array(female, bool), np.array(p_female, float),
+            np.array(age, float), age_probs)
 
 
 def measure_error_model(model: Path, manifest: Path, roots: dict[str, Path]) -> dict:
@@ -117,7 +119,7 @@ def measure_error_model(model: Path, manifest: Path, roots: dict[str, Path]) -> 
         rows = read_manifest(manifest, "val", source)
         if not rows:
             raise ValueError(f"{manifest}: no {source} rows in split val")
-        keep, female, age, age_probs = largest_faces(
+        keep, female, _, age, age_probs = largest_faces(
             analyzer, [roots[source] / r.file for r in rows], aligned)
         if len(keep) < 2:
             raise ValueError(f"{name}: a face in {len(keep)} of {len(rows)} images under "

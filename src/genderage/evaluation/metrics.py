@@ -41,6 +41,41 @@ def age_metrics(true: np.ndarray, pred: np.ndarray) -> dict:
             "within_10": float((ae <= 10).mean()), "bias": float(err.mean())}
 
 
+GENDER_BANDS = ((0, 2), (3, 9), (10, 17), (18, 29), (30, 44), (45, 59), (60, 200))
+"""Inclusive true-age ranges that gender accuracy and calibration are reported by: finer than
+:data:`~genderage.contract.AGE_BANDS` where gender is hardest (children in three bands)."""
+
+
+def gender_band_name(band: tuple[int, int]) -> str:
+    lo, hi = band
+    return f"{lo}+" if hi >= 200 else f"{lo}-{hi}"
+
+
+def gender_by_band(age_true: np.ndarray, gender_true: np.ndarray, p_female: np.ndarray,
+                   bands=GENDER_BANDS) -> dict:
+    """Per band of true age (bands without faces left out): ``n``, gender ``accuracy`` and
+    the ``ece`` of the gender probability (:func:`calibration`, 15 bins).
+
+    Args:
+        age_true: ``[N]`` years.
+        gender_true: int ``[N]`` model gender indices (0 = female).
+        p_female: ``[N]`` calibrated P(female).
+    """
+    age_true = np.asarray(age_true, float)
+    gender_true = np.asarray(gender_true, int)
+    p_female = np.asarray(p_female, float)
+    probs = np.stack([p_female, 1 - p_female], axis=1)
+    out = {}
+    for lo, hi in bands:
+        m = (age_true >= lo) & (age_true < hi + 1)
+        if m.any():
+            out[gender_band_name((lo, hi))] = {
+                "n": int(m.sum()),
+                "accuracy": float((probs[m].argmax(1) == gender_true[m]).mean()),
+                "ece": calibration(gender_true[m], probs[m])["ece"]}
+    return out
+
+
 def calibration(true: np.ndarray, probs: np.ndarray, bins: int = 15) -> dict:
     """Expected calibration error of the predicted label's probability, with the bin table."""
     pred = probs.argmax(1)
@@ -89,6 +124,7 @@ def full_report(age_true, gender_true, race, age_pred, gender_probs, age_interva
         "by_race": {RACES[r]: subgroup(race == r) for r in range(len(RACES)) if (race == r).any()},
         "by_gender": {GENDER_LABELS[g]: subgroup(gender_true == g) for g in (0, 1)},
         "calibration": calibration(gender_true, gender_probs),
+        "gender_by_age_band": gender_by_band(age_true, gender_true, gender_probs[:, 0]),
     }
     if age_interval is not None:
         report["age_interval"] = {"nominal": nominal_coverage,

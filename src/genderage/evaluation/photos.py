@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..contract import AGE_BANDS, GENDER_LABELS, age_band, band_name, gender_index
+from .metrics import gender_by_band
 
 
 def load_labels(labels_csv: str | Path, limit: int | None = None,
@@ -48,7 +49,7 @@ def score(rows, results) -> dict:
         rows: label rows (``age``, ``gender`` as ``female``/``male``), as :func:`load_labels`.
         results: one :class:`~genderage.results.ImageResult` per row.
     """
-    ages, genders, pred_age, pred_gender, bands, low_q = [], [], [], [], [], []
+    ages, genders, pred_age, pred_gender, bands, low_q, p_female = [], [], [], [], [], [], []
     detected = errors = multi = 0
     for row, res in zip(rows, results):
         if res.error:
@@ -64,6 +65,8 @@ def score(rows, results) -> dict:
         genders.append(gender_index(row["gender"]))
         pred_age.append(face.age)
         pred_gender.append(gender_index(face.gender))
+        p_female.append(face.gender_probability if face.gender == "female"
+                        else 1 - face.gender_probability)
         bands.append(age_band(int(round(age))))
         low_q.append(face.quality.low_quality)
     ages, pred_age = np.array(ages), np.array(pred_age)
@@ -88,6 +91,7 @@ def score(rows, results) -> dict:
         "within_5": round(float((abs_err <= 5).mean()), 4),
         "age_by_group": {band_name(b): group(bands == b) for b in range(len(AGE_BANDS))},
         "by_gender": {label: group(genders == i) for i, label in enumerate(GENDER_LABELS)},
+        "gender_by_age_band": gender_by_band(ages, genders, np.array(p_female)),
         "by_quality": {"ok": group(~low_q), "low_quality": group(low_q)},
     }
 

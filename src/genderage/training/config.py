@@ -26,6 +26,9 @@ Schedule = Literal["plateau", "cosine"]
 Augment = Literal["none", "standard", "strong"]
 Precision = Literal["auto", "bf16", "fp32"]
 
+V2_RELEASE_COMMIT = "c860d97"
+"""The commit that shipped model v2, the last one with distillation (``configs/v2.json``)."""
+
 AGE_BINS = 121
 """Integer ages 0..120: the classes of the optional age-distribution head."""
 
@@ -99,10 +102,6 @@ class TrainConfig:
     balance_age: float = 0.0         # draw faces with weight count(age band)^-p (0 = shuffle)
     sources: dict = field(default_factory=dict)  # other sources: name -> folder (data_dir: UTKFace)
     robust: float = 0.0              # probability of one real-photo degradation per face
-    distill_alpha: float = 0.0       # weight of the teacher ensemble's soft gender targets
-    distill_cydral_weight: float | None = None  # Cydral's share; None = chosen on dev folds
-    teacher_dir: str = "runs/teachers"
-    teacher_v1: str | None = None    # the v1 attribute model (default: the shipped one)
 
     def __post_init__(self):
         check_literals(self)
@@ -114,7 +113,7 @@ class TrainConfig:
                      "checkpoint_every"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
-        for name in ("recrop", "ema_decay", "robust", "distill_alpha"):
+        for name in ("recrop", "ema_decay", "robust"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if self.ldl_sigma <= 0:
@@ -125,6 +124,11 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict, source: str = "train config") -> TrainConfig:
+        if values.get("distill_alpha"):
+            raise ValueError(f"{source}: distill_alpha={values['distill_alpha']}: gender "
+                             f"distillation was removed in genderage 0.3 (it lost to training "
+                             f"without it, docs/training.md); model v2's recipe runs at commit "
+                             f"{V2_RELEASE_COMMIT}")
         return cls(**known_fields(cls, values, source))
 
     @classmethod

@@ -25,7 +25,7 @@ class FaceSet:
         race: int64 ``[N]`` UTKFace race indices.
         recrops: uint8 ``[N, 112, 112, 3]`` pipeline re-crops of the faces, or None.
         recrop_found: bool ``[N]``: the pipeline found the face (else its re-crop is zeros).
-        extra: further per-face arrays by name (e.g. a data source, a teacher's outputs).
+        extra: further per-face arrays by name (e.g. a data source).
     """
 
     faces: np.ndarray

@@ -20,6 +20,7 @@ import torch
 
 from ..contract import AGE_BANDS, AGE_SCALE, DEFAULT_PREPROCESSING, age_band
 from ..data.split import DEFAULT_SOURCE, manifest_hash, read_manifest
+from ..evaluation.metrics import gender_by_band
 from .arch import GenderAgeNet, build_model, count_parameters, model_config
 from .augment import PRESETS, augment
 from .callbacks import TrainLogger
@@ -50,6 +51,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     mcfg = model_config(cfg.arch, age_distribution=cfg.age_distribution,
                         age_output=cfg.age_output)
     out_dir = Path(cfg.out_dir)
+    # a resumed run is checked against its checkpoint before minutes go into loading data
+    last_path = out_dir / "last.pt"
+    resumed = resumable_checkpoint(last_path, cfg) if resume else None
     out_dir.mkdir(parents=True, exist_ok=True)
     write_run_record(out_dir, cfg, argv, resume)
     callback = callback or TrainLogger(out_dir, progress)
@@ -62,11 +66,6 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     # AAF dev fold) are scored as <source>_val_* with the monitored model
     train_set, val_set, extra_val = load_splits(cfg)
     val_recrops = val_set.recropped()
-    distill_info: dict = {}
-    if cfg.distill_alpha > 0:
-        from .distill import soft_targets
-        train_set.extra["soft_gender"], distill_info = soft_targets(
-            cfg, train_set, [val_set, *extra_val.values()])
 
     # --- model and optimizer
     model = initial_model(cfg, mcfg, resume,
@@ -79,16 +78,16 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     ema = EMA(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
     state = {"epoch": 0, "step": 0, "best_loss": math.inf, "best_epoch": 0, "bad_epochs": 0,
              "history": [], "train_seconds": 0.0}
-    last_path = out_dir / "last.pt"
-    if resume:
-        state = restore(last_path, cfg, model, optimizer, lr, ema)
+    if resumed is not None:
+        state = restore(resumed, model, optimizer, lr, ema)
+        log.info("resumed from %s at epoch %d", last_path, state["epoch"])
 
     summary_base = {"model_config": mcfg.to_dict(), "train_config": cfg.to_dict(),
                     "preprocessing": asdict(DEFAULT_PREPROCESSING),  # what load_faceset does
                     "manifest_sha256": manifest_hash(cfg.manifest),
                     "parameters": count_parameters(model), "device": str(device),
                     "precision": "bf16" if amp_dtype is not None else "fp32",
-                    "threads": torch.get_num_threads(), "distill": distill_info}
+                    "threads": torch.get_num_threads()}
 
     def checkpoint(path: Path) -> None:
         save_checkpoint({**summary_base, "epoch": state["epoch"],
@@ -234,9 +233,27 @@ def initial_model(cfg: TrainConfig, mcfg: ModelConfig, resume: bool,
     return model
 
 
-def restore(path: Path, cfg: TrainConfig, model, optimizer, lr: LearningRate,
-            ema: EMA | None) -> dict:
-    """Load a run's last checkpoint into the live objects; returns its loop state."""
+RUNTIME_SETTINGS = frozenset({"out_dir", "data_dir", "sources", "cache_dir", "threads",
+                              "device", "max_steps", "checkpoint_every"})
+"""Settings a resumed run may change: where things are and how fast it runs, not what it
+computes (the data's identity is the manifest's SHA-256, checked apart)."""
+
+
+def config_changes(planned: dict, cfg: TrainConfig) -> list[str]:
+    """The settings of ``cfg`` that differ from the checkpoint's ``planned`` config, as
+    ``"name: planned -> now"``, leaving out :data:`RUNTIME_SETTINGS` (and ``epochs`` under the
+    plateau schedule, which a run may extend)."""
+    planned = TrainConfig.from_dict(planned, "checkpoint").to_dict()
+    now = cfg.to_dict()
+    allowed = RUNTIME_SETTINGS | ({"epochs"} if cfg.schedule == planned["schedule"] == "plateau"
+                                  else set())
+    return [f"{k}: {planned[k]!r} -> {now[k]!r}" for k in now
+            if k not in allowed and planned[k] != now[k]]
+
+
+def resumable_checkpoint(path: Path, cfg: TrainConfig) -> dict:
+    """The run's last checkpoint, after checking that ``cfg`` continues it: the same manifest
+    and the same recipe (ValueError naming what differs otherwise)."""
     ckpt = load_checkpoint(path)
     if ckpt["manifest_sha256"] != manifest_hash(cfg.manifest):
         raise ValueError(f"{cfg.manifest} differs from the manifest the run was started with")
@@ -246,12 +263,21 @@ def restore(path: Path, cfg: TrainConfig, model, optimizer, lr: LearningRate,
         raise ValueError(f"{path}: the cosine schedule was planned for "
                          f"{planned['epochs']} epochs ({planned.get('schedule')}); resume it "
                          f"with --schedule cosine --epochs {planned['epochs']}")
+    changes = config_changes(planned, cfg)
+    if changes:
+        raise ValueError(f"{path}: the run was started with another config; differing keys: "
+                         + "; ".join(changes) + f". Resume with the run's own recipe "
+                         f"(--config {path.parent / 'run.json'}) or train into a new --out")
+    return ckpt
+
+
+def restore(ckpt: dict, model, optimizer, lr: LearningRate, ema: EMA | None) -> dict:
+    """Load a checkpoint into the live objects; returns its loop state."""
     model.load_state_dict(ckpt["model_state"])
     optimizer.load_state_dict(ckpt["optimizer_state"])
     lr.load_state_dict(ckpt["scheduler_state"])
     if ema is not None:
         ema.model.load_state_dict(ckpt["ema_state"])
-    log.info("resumed from %s at epoch %d", path, ckpt["train_state"]["epoch"])
     return ckpt["train_state"]
 
 
@@ -265,10 +291,8 @@ def batch_tensors(batch: FaceSet, cfg: TrainConfig, aug, g: torch.Generator, dev
     x = augment(to_float(faces, "cpu", False), aug, g).to(device)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    soft = batch.extra.get("soft_gender")
     return x, Targets(torch.from_numpy(batch.gender).to(device),
-                      torch.from_numpy(batch.age).to(device),
-                      None if soft is None else torch.from_numpy(soft).to(device))
+                      torch.from_numpy(batch.age).to(device))
 
 
 def prefixed(prefix: str, metrics: dict) -> dict:
@@ -312,7 +336,7 @@ def evaluate_split(model, faces: FaceSet, cfg: TrainConfig, device, amp_dtype, c
     sums: dict[str, float] = {}
     correct, abs_err, n = 0, 0.0, 0
     abs_err_expect = 0.0
-    hits, errs = [], []  # per face, for the age-band breakdown
+    hits, errs, p_female = [], [], []  # per face, for the age-band breakdowns
     for start in range(0, len(faces), batch_size):
         batch = faces.take(slice(start, start + batch_size))
         x = to_float(batch.faces, device, channels_last)
@@ -330,6 +354,7 @@ def evaluate_split(model, faces: FaceSet, cfg: TrainConfig, device, amp_dtype, c
         if len(main) > 1:
             abs_err_expect += ((main[1] * model.ages).sum(1) - t.age).abs().sum().item()
         hits.append(hit.cpu().numpy())
+        p_female.append(torch.softmax(main[0][:, :2].float(), 1)[:, 0].cpu().numpy())
         errs.append((main[0][:, 2].float() * AGE_SCALE - t.age).abs().cpu().numpy())
         n += len(batch)
     metrics = {k: v / n for k, v in sums.items()}
@@ -339,6 +364,9 @@ def evaluate_split(model, faces: FaceSet, cfg: TrainConfig, device, amp_dtype, c
         metrics["age_mae_expectation"] = abs_err_expect / n
     metrics["age_mae"] = float(np.concatenate(errs).mean())  # the contract's age
     metrics.update(band_metrics(np.concatenate(hits), np.concatenate(errs), faces.age))
+    for band, m in gender_by_band(faces.age, faces.gender, np.concatenate(p_female)).items():
+        metrics[f"gband_{band}_gender_acc"] = m["accuracy"]
+        metrics[f"gband_{band}_ece"] = m["ece"]
     return metrics
 
 

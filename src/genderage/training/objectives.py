@@ -2,8 +2,7 @@
 
 ``CE(gender) + age_weight * MSE(age / 100)``, plus ``ldl_weight * KL`` between the predicted
 age distribution and a Gaussian around the true age when the model has that head. A new
-term (e.g. soft gender targets from a teacher) is a field of :class:`Targets` and one more
-weighted entry in :func:`compute_loss`.
+term is a field of :class:`Targets` and one more weighted entry in :func:`compute_loss`.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ import torch.nn.functional as F
 
 from ..contract import AGE_SCALE
 from .config import AGE_BINS, TrainConfig
-from .distill import gender_loss
 
 
 @dataclass
@@ -29,7 +27,6 @@ class Targets:
 
     gender: torch.Tensor
     age: torch.Tensor
-    soft_gender: torch.Tensor | None = None  # teacher ensemble probabilities [N, 2]
 
 
 def age_targets(ages: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -43,8 +40,8 @@ def compute_loss(out: dict[str, torch.Tensor], t: Targets, cfg: TrainConfig
                  ) -> tuple[torch.Tensor, dict[str, float]]:
     """Total loss and its unweighted parts (``gender_loss``, ``age_loss``, ``ldl_loss``,
     and ``loss``, the total) for the model's raw head outputs ``out``."""
-    terms = {"gender_loss": gender_loss(out["gender_logits"].float(), t.gender, t.soft_gender,
-                                        cfg.distill_alpha, cfg.label_smoothing),
+    terms = {"gender_loss": F.cross_entropy(out["gender_logits"].float(), t.gender,
+                                            label_smoothing=cfg.label_smoothing),
              "age_loss": F.mse_loss(out["age_reg"].float(), t.age / AGE_SCALE)}
     total = terms["gender_loss"] + cfg.age_weight * terms["age_loss"]
     if "age_logits" in out:
