@@ -147,3 +147,22 @@ def test_one_video_jsonl_is_a_tracks_table(tmp_path, capsys):
     st = json.loads((tmp_path / "r" / "report.json").read_text())["screen_time"]
     assert st["n_videos"] == 1 and st["resampled"] == "tracks (one video)"
     assert st["female_share"]["naive"] == pytest.approx(0.4)
+
+
+@pytest.mark.parametrize("bucket, expected", [("day", "2026-12-06"), ("week", "2026-W49"),
+                                              ("month", "2026-12"), ("quarter", "2026-Q4"),
+                                              ("year", "2026")])
+def test_time_buckets(bucket, expected):
+    from genderage.report.screen_report import bucket_of
+
+    assert bucket_of("2026-12-06T20:15:00", bucket) == expected
+    assert bucket_of(None, bucket) == "(missing)"
+
+
+def test_a_trend_column_that_is_not_a_date_is_refused(tmp_path, capsys):
+    table = write_table(tmp_path / "t.parquet", {"a.mp4": [(30, "female", 30)]})
+    meta = tmp_path / "meta.csv"
+    meta.write_text("path,aired\na.mp4,yesterday\n")
+    assert main(["report", str(table), "--out", str(tmp_path / "r"), "--meta", str(meta),
+                 "--trend", "aired"]) == 2
+    assert "--trend: 'yesterday' is not a date (YYYY-MM-DD)" in capsys.readouterr().err

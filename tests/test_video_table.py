@@ -27,6 +27,7 @@ from genderage.cli import main  # noqa: E402
 from video_synth import Shot, astronaut_portrait, programme, write_video  # noqa: E402
 
 FPS = 25.0
+SRC = Path(__file__).resolve().parents[1] / "src"
 
 
 def read_table(out) -> pa.Table:
@@ -138,7 +139,8 @@ def test_a_killed_run_resumes_without_losing_or_doubling_a_track(tmp_path, model
     out = tmp_path / "killed.parquet"
     argv = [sys.executable, "-m", "genderage", "video", str(folder), "--out", str(out),
             "--model", str(model_path), "--no-progress", "--workers", "1"]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(SRC), *filter(None, [os.environ.get("PYTHONPATH")])])}
     proc = subprocess.Popen(argv, env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120

@@ -22,8 +22,9 @@ unchanged (the same wall, a speaker on the other side) is missed; a whip pan tha
 correlation loses, or a flash that more than doubles the brightness, can be taken for a
 cut (the track is then split in two and keeps its seconds). Fades and dissolves are not
 detected: a track continues through them.
-No scene-detection library is used: PySceneDetect
-would pull in click, platformdirs and tqdm for a test OpenCV already does in a few lines.
+
+No scene-detection library is used: PySceneDetect would pull in click, platformdirs and tqdm
+for a test that OpenCV does in a few lines here.
 """
 
 from __future__ import annotations
