@@ -182,7 +182,10 @@ def test_a_detector_fingerprint_without_min_face_is_unchanged():
     """Detection caches made before min_face existed keep their keys."""
     from genderage.detect.base import detector_fingerprint
 
-    assert "min_face_px" not in detector_fingerprint(None)
+    assert detector_fingerprint("mtcnn-v1") == (  # the key of genderage 0.2's caches
+        "MtcnnDetector|{'border': 0.1, 'fast_resize': False, 'input_size': 320, 'min_face': 24.0, "
+        "'refine_nms': 0.7, 'retry_border': 0.25, 'score_threshold': 0.7, 'small_face_retry': "
+        "None, 'stage_thresholds': (0.6, 0.7)}")
 
 
 # --- the CLI --------------------------------------------------------------------------------
@@ -235,9 +238,12 @@ def test_predict_max_faces_and_min_face_on_two_faces(photos, capsys, model_path)
     assert rc == 0 and len(sides) == 2 and sides[0] > sides[1] + 8
     _, (one,), _ = predict_json(capsys, "--model", model_path, "--max-faces", "1", photos["pair"])
     assert one["faces"] == both["faces"][:1]
+    # Between the two faces' sizes: the search starts there, and the smaller face's box
+    # (whatever P-Net's tolerance finds of it) is dropped.
     _, (big,), _ = predict_json(capsys, "--model", model_path, "--min-face",
-                                str(round(sides[1] + 4)), photos["pair"])
-    assert [f["bbox"] for f in big["faces"]] == [both["faces"][0]["bbox"]]
+                                str(round((sides[0] + sides[1]) / 2)), photos["pair"])
+    assert len(big["faces"]) == 1
+    assert big["faces"][0]["bbox"] == pytest.approx(both["faces"][0]["bbox"], abs=6)
     _, (low,), _ = predict_json(capsys, "--model", model_path, "--det-threshold", "0.95",
                                 photos["pair"])
     assert all(f["det_score"] >= 0.95 for f in low["faces"])
@@ -279,7 +285,7 @@ def test_info_names_the_detector_and_its_settings(capsys):
     assert main(["info", "--json", "--min-face", "24", "--max-faces", "5",
                  "--min-gender-probability", "0.8"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["detector"] == {"detector": "mtcnn", "score_threshold": 0.7, "min_face": 24.0,
+    assert info["detector"] == {"detector": "mtcnn", "score_threshold": 0.85, "min_face": 24.0,
                                 "max_faces": 5}
     assert info["min_gender_probability"] == 0.8
     assert main(["info", "--det-threshold", "0.9"]) == 0
@@ -314,7 +320,7 @@ def test_batch_records_the_options_and_the_report_ignores_unknown(photos, tmp_pa
                  "--no-progress", "--workers", "1"]) == 0
     assert main(["batch", *inputs, "--out", str(strict), "--model", str(model_path),
                  "--no-progress", "--workers", "1", "--min-gender-probability", "0.999",
-                 "--min-face", "20"]) == 0
+                 "--min-face", "64"]) == 0  # the default search: the same faces
     a, b = pq.read_table(plain).to_pylist(), pq.read_table(strict).to_pylist()
     assert len(a) == len(b) == 3
     assert all(r["gender"] in ("female", "male") for r in a)
@@ -326,7 +332,7 @@ def test_batch_records_the_options_and_the_report_ignores_unknown(photos, tmp_pa
     options = json.loads(meta[b"genderage.batch.options"])
     assert {k: options[k] for k in ("min_face", "det_threshold", "max_faces",
                                     "min_gender_probability")} == {
-        "min_face": 20.0, "det_threshold": None, "max_faces": None,
+        "min_face": 64.0, "det_threshold": None, "max_faces": None,
         "min_gender_probability": 0.999}
     reports = []
     for results in (plain, strict):
@@ -373,7 +379,7 @@ def test_video_tracks_record_the_settings_and_unknown(tmp_path, capsys, model_pa
     assert tracks and all(t["gender"] is None for t in tracks)
     assert all(0.5 <= t["gender_probability"] < 0.999 for t in tracks)
     assert tracks[0]["settings"] == {"detector": "mtcnn", "score_threshold": 0.8,
-                                     "min_face": None, "max_faces": 3,
+                                     "min_face": 64.0, "max_faces": 3,
                                      "min_gender_probability": 0.999}
 
 
@@ -399,8 +405,8 @@ def test_service_query_parameters(service, photos):
     client = service()
     health = client.get("/healthz").json()
     assert health["detector"] == "mtcnn" and health["min_gender_probability"] is None
-    assert health["detector_settings"] == {"detector": "mtcnn", "score_threshold": 0.7,
-                                           "min_face": None, "max_faces": None}
+    assert health["detector_settings"] == {"detector": "mtcnn", "score_threshold": 0.85,
+                                           "min_face": 64.0, "max_faces": None}
     plain = post(client, photos["pair"]).json()["faces"]
     assert len(plain) == 2
     one = post(client, photos["pair"], "?max_faces=1").json()["faces"]
@@ -419,7 +425,7 @@ def test_service_query_parameters(service, photos):
     ("?max_faces=0", 422, "max_faces must be a whole number >= 1"),
     ("?min_gender_probability=1.2", 422, "min_gender_probability must be in [0.5, 1)"),
     ("?min_gender_probability=0.3", 422, "min_gender_probability must be in [0.5, 1)"),
-    ("?det_threshold=0.5", 422, "below this server's detector threshold (0.7)"),
+    ("?det_threshold=0.5", 422, "below this server's detector threshold (0.85)"),
     ("?min_face=600", 422, "plain.jpg: min_face 600 px is larger than the image (512x512 px)"),
 ])
 def test_service_bad_parameters_are_clear_422s(service, photos, query, status, words):

@@ -333,13 +333,18 @@ def detector_settings(detector: Detector, options: FaceOptions) -> dict:
     None, "max_faces": int | None}``.
 
     ``score_threshold`` is the one applied: ``options.det_threshold`` when given, else the
-    detector's own (``None`` when a custom detector has no such attribute).
+    detector's own (``None`` when a custom detector has no such attribute); ``min_face``
+    likewise: ``options.min_face``, else the detector's own smallest face (``min_face_px``:
+    64 for the default MTCNN).
     """
     threshold = options.det_threshold
     if threshold is None:
         threshold = getattr(detector, "score_threshold", None)
+    min_face = options.min_face
+    if min_face is None:
+        min_face = getattr(detector, "min_face_px", None)
     return {"detector": detector.name, "score_threshold": threshold,
-            "min_face": options.min_face, "max_faces": options.max_faces}
+            "min_face": min_face, "max_faces": options.max_faces}
 
 
 def make_face(c: Candidate, batch: AttributeBatch, k: int,

@@ -121,14 +121,21 @@ def check_image(image_rgb: np.ndarray) -> np.ndarray:
     return image_rgb
 
 
+def _mtcnn_settings(settings: dict) -> dict:
+    """A user's ``min_face`` is where MTCNN's search starts and the smallest box it returns."""
+    if settings.get("min_face_px") is not None:
+        return {**settings, "min_box_px": settings["min_face_px"]}
+    return settings
+
+
 def _create_mtcnn(path: Path | None, settings: dict) -> Detector:
     from .mtcnn import MtcnnDetector
-    return MtcnnDetector(**settings)
+    return MtcnnDetector(**_mtcnn_settings(settings))
 
 
 def _create_mtcnn_v1(path: Path | None, settings: dict) -> Detector:
     from .mtcnn import V1_SETTINGS, MtcnnDetector
-    return MtcnnDetector(**{**V1_SETTINGS, **settings})
+    return MtcnnDetector(**{**V1_SETTINGS, **_mtcnn_settings(settings)})
 
 
 def _create_yunet(path: Path | None, settings: dict) -> Detector:
@@ -192,7 +199,7 @@ def _model_path(name: str) -> Path:
         f"holding {file_name}")
 
 
-_SETTINGS_OF_OLD_KEYS = (("min_face_px", None), ("pyramid_factor", 0.709))
+_SETTINGS_OF_OLD_KEYS = (("min_face_px", None), ("pyramid_factor", 0.709), ("min_box_px", None))
 """Settings added in 0.3 at the values that reproduce 0.2's search: left out of the
 fingerprint, so that cache keys made before them (``mtcnn-v1``'s) stay valid."""
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .base import Detection, DetectorError, check_image, make_detections
+from .base import Detection, DetectorError, check_image, drop_small, make_detections
 from .onnx_build import GraphBuilder
 from .ops import letterbox, nms, shrink
 from .session import open_session
@@ -263,6 +263,10 @@ class MtcnnDetector:
             faces in large photos). The default, 64, finds faces from about 20 px between
             the eyes.
         pyramid_factor: scale ratio between P-Net's pyramid levels.
+        min_box_px: drop the faces whose box's shorter side is below this many pixels
+            (``None``: keep all). ``create_detector(min_face=X)`` (``--min-face X``) sets
+            both: the search starts at ``X`` and what P-Net's tolerance finds below it is
+            dropped.
         small_face_retry: when neither pass below finds a face, search once more down to this
             face size in canvas pixels; ``None`` (the default): no such pass. 0.2's default
             (48 + a retry at 24) missed the small faces of photos with a large one.
@@ -291,8 +295,10 @@ class MtcnnDetector:
                  border: float = 0.1, retry_border: float | None = 0.25,
                  refine_nms: float = 0.4, fast_resize: bool = True,
                  threads: int | tuple[int, int, int] = (1, 2, 2),
-                 min_face_px: float | None = DEFAULT_MIN_FACE_PX, pyramid_factor: float = 0.709):
+                 min_face_px: float | None = DEFAULT_MIN_FACE_PX, pyramid_factor: float = 0.709,
+                 min_box_px: float | None = None):
         self.min_face_px = min_face_px
+        self.min_box_px = min_box_px
         self.pyramid_factor = pyramid_factor
         self.score_threshold = score_threshold
         self.stage_thresholds = stage_thresholds
@@ -321,7 +327,7 @@ class MtcnnDetector:
         for border, min_face in self._passes():
             found = self._detect(image_rgb, border, min_face)
             if found:
-                return found
+                return drop_small(found, self.min_box_px)
         return []
 
     def _passes(self) -> list[tuple[float, float]]:
