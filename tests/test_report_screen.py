@@ -77,7 +77,9 @@ def write_table(path, rows_per_video, sha="a" * 64):
     outcomes = []
     for name, specs in rows_per_video.items():
         results = [TrackResult(i + 1, 0, 10, 0.0, s, 10, 2, g, 0.9, age, (age - 5, age + 5),
-                               0, (0, 0, 1, 1), False, 0, s)
+                               0, (0, 0, 1, 1), False,
+                               female_probability=0.9 if g == "female" else 0.1,
+                               settings={}, shot=0, on_screen_s=s)
                    for i, (s, g, age) in enumerate(specs)]
         outcomes.append(VideoOutcome(name, results, 100.0, 25.0))
     path.mkdir(parents=True, exist_ok=True)
@@ -166,3 +168,27 @@ def test_a_trend_column_that_is_not_a_date_is_refused(tmp_path, capsys):
     assert main(["report", str(table), "--out", str(tmp_path / "r"), "--meta", str(meta),
                  "--trend", "aired"]) == 2
     assert "--trend: 'yesterday' is not a date (YYYY-MM-DD)" in capsys.readouterr().err
+
+
+def test_unknown_tracks_count_by_their_probability(tmp_path):
+    """Tracks written with --min-gender-probability (gender null) give the same screen time
+    as without: the report classifies by female_probability, never by the label."""
+    from genderage.report.screen_report import build_screen_report
+    from genderage.video.records import TrackResult
+    from genderage.video.table import VideoOutcome
+
+    def table(folder, label):
+        tracks = [TrackResult(i + 1, 0, 10, 0.0, s, 10, 2, label(p), max(p, 1 - p), 30.0,
+                              (25.0, 35.0), 0, (0, 0, 1, 1), False, female_probability=p,
+                              settings={}, shot=0, on_screen_s=s)
+                  for i, (s, p) in enumerate([(30, 0.9), (10, 0.2), (20, 0.55)])]
+        folder.mkdir()
+        pq.write_table(outcomes_table([VideoOutcome("a.mp4", tracks, 100.0, 25.0)], False,
+                                      "a" * 64), folder / "part-0.parquet")
+        return folder
+
+    plain = table(tmp_path / "plain", lambda p: "female" if p >= 0.5 else "male")
+    unknown = table(tmp_path / "unknown", lambda p: None)
+    a, b = (build_screen_report(t, n_boot=50, seed=0)["screen_time"] for t in (plain, unknown))
+    assert a["female_share"]["naive"] == b["female_share"]["naive"] == pytest.approx(50 / 60)
+    assert a["seconds"] == b["seconds"]

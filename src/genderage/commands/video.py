@@ -303,7 +303,8 @@ def run_table(args) -> int:
 
         if not args.verbose:
             logging.getLogger("ray.data").setLevel(logging.WARNING)
-    options = VideoOptions(args.model, args.detector, args.every, args.max_fps, args.age_probs)
+    options = VideoOptions(args.model, args.detector, args.every, args.max_fps, args.age_probs,
+                           **face_options(args))
     try:
         options.check()
         job = VideoJob(args.inputs, str(args.out), options, overwrite=args.overwrite)

@@ -153,6 +153,13 @@ def tracks_from_table(table, exclude_low_quality: bool = False) -> Tracks:
                                         else [False] * len(table))])
     keep = is_track & ~low if exclude_low_quality else is_track
     genders = table["gender"].to_pylist()
+    # With --min-gender-probability a track's gender may be null ("unknown"): the report
+    # classifies every track by its likelier gender (female_probability), never by the
+    # thresholded label, as the error model's rates were measured.
+    p_female = table["female_probability"].to_pylist() \
+        if "female_probability" in table.column_names else None
+    if p_female is not None and all(p is not None for p, k in zip(p_female, keep) if k):
+        genders = ["female" if p is not None and p >= 0.5 else "male" for p in p_female]
     unknown = sorted({g for g, k in zip(genders, keep) if k} - {"female", "male"})
     if unknown:
         raise ResultsError(f"column gender holds {unknown[:3]}; expected 'female' or 'male'")
@@ -162,8 +169,9 @@ def tracks_from_table(table, exclude_low_quality: bool = False) -> Tracks:
         if rows and all(r is not None for r in rows):
             age_probs = np.asarray(rows, float)
     pick = lambda name: np.asarray(table[name].to_pylist(), object)[keep]  # noqa: E731
+    female = np.asarray(genders, object)[keep] == "female"
     return Tracks(video[keep], videos, duration, pick("on_screen_s").astype(float),
-                  pick("gender") == "female", pick("age").astype(float), age_probs)
+                  female, pick("age").astype(float), age_probs)
 
 
 def bucket_of(value, bucket: str) -> str:

@@ -45,6 +45,7 @@ TRACK_COLUMNS = [
     pa.field("n_frames_used", pa.int32()),
     pa.field("gender", pa.string()),
     pa.field("gender_probability", pa.float32()),
+    pa.field("female_probability", pa.float32()),
     pa.field("age", pa.float32()),
     pa.field("age_low", pa.float32()),
     pa.field("age_high", pa.float32()),
@@ -94,7 +95,8 @@ def track_row(track: TrackResult) -> dict:
             "on_screen_s": track.on_screen_s, "first_frame": track.first_frame,
             "last_frame": track.last_frame, "n_frames": track.n_frames,
             "n_frames_used": track.n_frames_used, "gender": track.gender,
-            "gender_probability": track.gender_probability, "age": track.age,
+            "gender_probability": track.gender_probability,
+            "female_probability": track.female_probability, "age": track.age,
             "age_low": track.age_interval[0], "age_high": track.age_interval[1],
             "best_frame": track.best_frame, "best_bbox": list(track.best_bbox),
             "low_quality": track.low_quality}
@@ -130,6 +132,8 @@ class VideoOptions:
         every: run the detector on every Nth frame.
         max_fps: keep at most this many frames per second (``None``: all).
         age_probs: add each track's age distribution.
+        min_face, det_threshold, max_faces, min_gender_probability: the face options
+            (:class:`~genderage.options.FaceOptions`; ``None``: off / the detector's own).
     """
 
     model: str | None = None
@@ -137,6 +141,16 @@ class VideoOptions:
     every: int = DEFAULT_EVERY
     max_fps: float | None = None
     age_probs: bool = False
+    min_face: float | None = None
+    det_threshold: float | None = None
+    max_faces: int | None = None
+    min_gender_probability: float | None = None
+
+    def face_options(self) -> dict:
+        """The keywords :class:`~genderage.pipeline.GenderAge` takes for the face options."""
+        return {"min_face": self.min_face, "det_threshold": self.det_threshold,
+                "max_faces": self.max_faces,
+                "min_gender_probability": self.min_gender_probability}
 
     def check(self) -> None:
         """Fail now, not in every worker, on options that cannot work.
@@ -215,7 +229,7 @@ class VideoChunkAnalyzer:
 
         self.options = options
         model = AttributeModel(resolve_model_path(options.model), intra_op_threads=threads)
-        self.analyzer = GenderAge(model, options.detector)
+        self.analyzer = GenderAge(model, options.detector, **options.face_options())
         self.model_sha256 = file_sha256(model.path)
 
     def __call__(self, paths: list[str]) -> pa.Table:
