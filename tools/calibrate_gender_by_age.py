@@ -16,8 +16,9 @@ is lower, and the overall gender accuracy is not lower by more than one paired S
 (``genderage.gender_calibration_by_age``), whatever the rule says (the rule's verdict is
 printed and recorded; the caller decides).
 
-    PYTHONPATH=src python tools/calibrate_gender_by_age.py --model src/genderage/models/genderage.onnx \\
-        --manifest splits/utkface_aaf_seed0.csv --out runs/v2_gender_by_age.json
+    PYTHONPATH=src python tools/calibrate_gender_by_age.py \\
+        --model src/genderage/models/genderage.onnx --manifest splits/utkface_aaf_seed0.csv \\
+        --out runs/v2_gender_by_age.json
 """
 
 from __future__ import annotations
