@@ -17,8 +17,8 @@ from genderage.evaluation.photos import score
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "astronaut.jpg"
 
 
-def _face(gender: str, age: float, low_quality: bool = False):
-    return SimpleNamespace(gender=gender, age=age,
+def _face(gender: str, age: float, low_quality: bool = False, probability: float = 0.9):
+    return SimpleNamespace(gender=gender, age=age, gender_probability=probability,
                            quality=SimpleNamespace(low_quality=low_quality))
 
 
@@ -31,7 +31,7 @@ def test_score_golden():
             {"age": "40", "gender": "male"}, {"age": "80", "gender": "male"},
             {"age": "33", "gender": "male"}, {"age": "20", "gender": "female"}]
     results = [
-        _result(_face("male", 8.0)),                               # wrong gender, err 3
+        _result(_face("male", 8.0, probability=0.7)),              # wrong gender, err 3
         _result(_face("female", 24.0), _face("male", 50.0)),       # largest face scored, err 1
         _result(_face("male", 46.0, low_quality=True)),            # err 6
         _result(_face("female", 70.0)),                            # wrong gender, err 10
@@ -49,6 +49,10 @@ def test_score_golden():
     assert report["by_gender"] == {"female": {"n": 2, "age_mae": 2.0, "gender_accuracy": 0.5},
                                    "male": {"n": 2, "age_mae": 8.0, "gender_accuracy": 0.5}}
     assert report["age_by_group"]["0-17"] == {"n": 1, "age_mae": 3.0, "gender_accuracy": 0.0}
+    # per finer band of true age: the 5-year-old girl called male with P 0.7 (ECE 0.7)
+    assert report["gender_by_age_band"]["3-9"] == {"n": 1, "accuracy": 0.0,
+                                                   "ece": pytest.approx(0.7)}
+    assert report["gender_by_age_band"]["18-29"]["accuracy"] == 1.0
     assert report["age_by_group"]["70+"] == {"n": 1, "age_mae": 10.0, "gender_accuracy": 0.0}
     assert report["age_by_group"]["50-69"]["n"] == 0
     assert report["by_quality"]["low_quality"] == {"n": 1, "age_mae": 6.0, "gender_accuracy": 1.0}

@@ -8,6 +8,7 @@ import pytest
 
 from genderage.attribute import age_band_index, decode_outputs, recalibrate_by_age, softmax
 from genderage.evaluation.metrics import gender_by_band
+from genderage.preprocess import to_input
 from genderage.training.gender_calibration import (BAND_LOWS, cross_fitted, fit_by_age,
                                                    fit_platt, logit)
 
@@ -100,16 +101,18 @@ def test_attribute_model_reads_the_spec_from_metadata(tmp_path):
     from tiny_model import build_tiny_model
 
     from genderage.attribute import META_GENDER_BY_AGE, AttributeModel
+    from genderage.training.export import set_metadata
 
     path = build_tiny_model(tmp_path / "tiny.onnx")
     faces = np.random.default_rng(0).integers(0, 256, (4, 112, 112, 3), dtype=np.uint8)
     plain = AttributeModel(path)
     assert plain.gender_by_age is None
-    raw = plain.run(__import__("genderage.preprocess", fromlist=["to_input"]).to_input(faces))
+    raw = plain.run(to_input(faces))
     spec = {"lows": list(BAND_LOWS), "scale": [0.5] * 7, "bias": [0.3] * 7}
-    model = onnx.load(str(path))
-    model.metadata_props.add(key=META_GENDER_BY_AGE, value=json.dumps(spec))
-    onnx.save(model, str(path))
+    before = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    set_metadata(path, {META_GENDER_BY_AGE: json.dumps(spec)})
+    after = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    assert after == {**before, META_GENDER_BY_AGE: json.dumps(spec)}
     calibrated = AttributeModel(path)
     assert calibrated.gender_by_age == spec
     z = raw["output"][:, 0].astype(float) - raw["output"][:, 1]

@@ -131,3 +131,24 @@ def test_card_of_a_multi_source_distilled_release():
            ">= 96.0% |" in card
     whole_aaf = {k: v for k, v in b["aaf"].items() if k != "subset"}  # as for v1
     assert "## Targets of this release" not in render({**b, "aaf": whole_aaf})
+
+
+def test_card_gender_by_age_band_is_cross_fitted_when_the_file_is_calibrated_by_age():
+    b = _bundle()
+    band = {"0-2": {"n": 258, "accuracy": 0.6744, "ece": 0.0879},
+            "3-9": {"n": 255, "accuracy": 0.8157, "ece": 0.0716}}
+    b["utkface_val"]["gender_by_age_band"] = band
+    b["aaf"] = {**(b.get("aaf") or {}), "gender_by_age_band": {"3-9": {"n": 83, "accuracy": 0.7952,
+                                                                      "ece": 0.119}}}
+    card = render(b)
+    assert "| 0-2 | 258 | 67.4% | 0.088 | 0 | - | - |" in card
+    assert "| 3-9 | 255 | 81.6% | 0.072 | 83 | 79.5% | 0.119 |" in card
+    crossed = {"0-2": {"n": 258, "accuracy": 0.6628, "ece": 0.1008}}
+    b["calibration"] = {**b["calibration"], "gender_by_age": {
+        "command": "PYTHONPATH=src python tools/calibrate_gender_by_age.py ...", "spec": {},
+        "dev_sets": {"utkface_val": {"cross_fitted_by_age": {"by_age_band": crossed}},
+                     "aaf_dev": {"cross_fitted_by_age": {"by_age_band": crossed}}}}}
+    card = render(b)
+    assert "every figure cross-fitted over 5 folds" in card
+    assert "| 0-2 | 258 | 66.3% | 0.101 | 258 | 66.3% | 0.101 |" in card
+    assert "| 3-9 |" not in card   # the in-sample evaluations are not shown

@@ -16,8 +16,9 @@ is lower, and the overall gender accuracy is not lower by more than one paired S
 (``genderage.gender_calibration_by_age``), whatever the rule says (the rule's verdict is
 printed and recorded; the caller decides).
 
-    PYTHONPATH=src python tools/calibrate_gender_by_age.py --model src/genderage/models/genderage.onnx \\
-        --manifest splits/utkface_aaf_seed0.csv --out runs/v2_gender_by_age.json
+    PYTHONPATH=src python tools/calibrate_gender_by_age.py \\
+        --model src/genderage/models/genderage.onnx --manifest splits/utkface_aaf_seed0.csv \\
+        --out runs/v2_gender_by_age.json
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="embed the calibration fitted on all dev faces into --model")
     args = ap.parse_args(argv)
 
+    from genderage.models import file_sha256
     from genderage.training.gender_calibration import cross_fitted, fit_by_age, logit
 
     try:
@@ -100,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     z = logit(cat["p_female"])
     p_cross = cross_fitted(z, cat["female"], cat["est_age"], groups)
     report = {"command": "PYTHONPATH=src python tools/calibrate_gender_by_age.py " + shlex.join(
-        argv if argv is not None else sys.argv[1:]), "model": str(args.model), "dev_sets": {}}
+        argv if argv is not None else sys.argv[1:]), "model": str(args.model),
+              "model_sha256": file_sha256(args.model), "dev_sets": {}}
     keep = True
     for i, name in enumerate(names):
         d = sets[name]
@@ -136,17 +139,10 @@ def main(argv: list[str] | None = None) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=2) + "\n")
     if args.write:
-        import onnx
-
         from genderage.attribute import META_GENDER_BY_AGE
+        from genderage.training.export import set_metadata
 
-        model = onnx.load(str(args.model))
-        meta = {p.key: p.value for p in model.metadata_props}
-        meta[META_GENDER_BY_AGE] = json.dumps(spec)
-        del model.metadata_props[:]
-        for key, value in meta.items():
-            model.metadata_props.add(key=key, value=value)
-        onnx.save(model, str(args.model))
+        set_metadata(args.model, {META_GENDER_BY_AGE: json.dumps(spec)})
         print(f"wrote {META_GENDER_BY_AGE} into {args.model}")
     return 0
 

@@ -92,6 +92,24 @@ def init_summary(init: str | None, previous: dict | None) -> dict | None:
     return out
 
 
+def embed_gender_by_age(onnx_path: Path, report_path: Path) -> dict:
+    """Write the calibration spec of a ``tools/calibrate_gender_by_age.py`` report into the
+    freshly exported file; returns what the bundle records (spec, cross-fitted figures)."""
+    from genderage.attribute import META_GENDER_BY_AGE
+    from genderage.models import file_sha256
+    from genderage.training.export import set_metadata
+
+    report = json.loads(report_path.read_text())
+    if report.get("model_sha256") != file_sha256(onnx_path):
+        raise SystemExit(f"{report_path}: fitted on a file with sha256 "
+                         f"{report.get('model_sha256')}, not this export of {onnx_path}")
+    if not report.get("keep_calibration"):
+        raise SystemExit(f"{report_path}: its rule did not keep the calibration")
+    set_metadata(onnx_path, {META_GENDER_BY_AGE: json.dumps(report["spec"])})
+    return {"spec": report["spec"], "command": report["command"],
+            "dev_sets": report["dev_sets"]}
+
+
 def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -156,6 +174,11 @@ def main() -> None:
                    help="multi-source manifest whose val rows (UTKFace val, AAF dev fold) the "
                         "bundle's error model is measured on")
     p.add_argument("--aaf", type=Path, default=ROOT.parent / "shared" / "data" / "AAF")
+    p.add_argument("--gender-by-age", type=Path, metavar="REPORT",
+                   help="embed the age-conditioned gender calibration of this report of "
+                        "tools/calibrate_gender_by_age.py, run on this release's first-pass "
+                        "export (refused unless the file is the one it was fitted on and its "
+                        "rule kept it)")
     args = p.parse_args()
 
     ckpt = args.run / args.checkpoint
@@ -164,6 +187,8 @@ def main() -> None:
                                args.age_output)
     exp = export_onnx(ckpt, onnx_path, args.opset, args.weights, args.flip_tta,
                       args.age_output, cal)
+    if args.gender_by_age:
+        cal["gender_by_age"] = embed_gender_by_age(onnx_path, args.gender_by_age)
 
     # ECE before temperature scaling, for the card.
     val_rows = read_manifest(args.manifest, "val")

@@ -1,9 +1,9 @@
 """The gender/age attribute model: one ONNX Runtime session, batched prediction.
 
 The preprocessing contract (:class:`~genderage.contract.Preprocessing`) and the calibration
-(gender temperature, optionally per band of estimated age, and age interval) travel inside the ONNX file as ``metadata_props``; they
-are read back here, never guessed. Files written before the preprocessing was stored get
-its defaults, which are theirs.
+(gender temperature, optionally per band of estimated age, and age interval) travel inside
+the ONNX file as ``metadata_props``; they are read back here, never guessed. Files written
+before the preprocessing was stored get its defaults, which are theirs.
 """
 
 from __future__ import annotations

@@ -126,7 +126,7 @@ class TrainConfig:
     def from_dict(cls, values: dict, source: str = "train config") -> TrainConfig:
         if values.get("distill_alpha"):
             raise ValueError(f"{source}: distill_alpha={values['distill_alpha']}: gender "
-                             f"distillation was removed in genderage 0.3 (it lost to training "
+                             f"distillation was removed after genderage 0.2 (it lost to training "
                              f"without it, docs/training.md); model v2's recipe runs at commit "
                              f"{V2_RELEASE_COMMIT}")
         return cls(**known_fields(cls, values, source))

@@ -105,6 +105,19 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = 17, weight
     return report
 
 
+def set_metadata(path: str | Path, entries: dict[str, str]) -> None:
+    """Add or replace ``metadata_props`` entries of an ONNX file in place (the others kept)."""
+    import onnx
+
+    model = onnx.load(str(path))
+    meta = {p.key: p.value for p in model.metadata_props}
+    meta.update(entries)
+    del model.metadata_props[:]
+    for k, v in meta.items():
+        model.metadata_props.add(key=k, value=v)
+    onnx.save(model, str(path))
+
+
 def _add_metadata(path: Path, meta: dict) -> None:
     import onnx
 
