@@ -299,6 +299,14 @@ def test_malformed_multipart_is_400(client):
                           "multipart/form-data; boundary=abc"), 400, "malformed_multipart")
 
 
+def test_overlong_multipart_boundary_is_400_not_500(client):
+    boundary = b"b" * 300  # RFC 2046 allows 70; python-multipart refuses over 256
+    body = multipart_body([("file", b"\x89PNG")], boundary=boundary)
+    response = post_raw(client, body, "multipart/form-data; boundary=" + boundary.decode())
+    assert_error(response, 400, "malformed_multipart")
+    assert "boundary" in response.json()["detail"]
+
+
 def test_bad_content_length_is_400(client):
     response = client.post("/v1/predict", content=b"x",
                            headers={"Content-Type": "image/png", "Content-Length": "ten"})
