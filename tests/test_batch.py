@@ -394,3 +394,33 @@ def test_sigterm_stops_the_run_cleanly(folder, model_path, tmp_path):
     assert b"terminated" in err and b"Traceback" not in err
     assert not (out / ".genderage-batch.lock").exists()
     assert workers and not any(_alive(p) for p in workers)
+
+
+def test_a_file_uri_naming_a_fifo_is_refused_at_once(tmp_path):
+    """A plain path to a FIFO was refused at once, a file:// URI to it blocked for ever."""
+    import threading
+
+    from genderage.batch.worker import read_uri
+    from genderage.imageio import ImageDecodeError
+
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    outcome = []
+
+    def read():
+        try:
+            read_uri(f"file://{fifo}")
+        except ImageDecodeError as exc:
+            outcome.append(exc)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(10)
+    if reader.is_alive():  # unblock it before failing
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail("read_uri blocked on a FIFO")
+    assert outcome and outcome[0].kind == "unreadable"
+    assert str(outcome[0]) == f"file://{fifo}: not a regular file (a FIFO)"
+    photo = tmp_path / "a.png"
+    photo.write_bytes(b"\x89PNG not really")
+    assert read_uri(photo.as_uri()) == photo.read_bytes()
