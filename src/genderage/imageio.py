@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, JpegImagePlugin
 
-from .jpeg_scans import count_scans
+from .jpeg_scans import walk_scans
 
 MAX_PIXELS = 40_000_000
 """Images with more pixels than this (read from the header, before decoding) are refused:
@@ -194,10 +194,15 @@ def allowed_jpeg_scans(pixels: int) -> int:
 
 
 def _check_jpeg_scans(img: Image.Image, data: bytes, name: str) -> None:
+    """Refuse scan bombs (``too_complex``) and damaged scan data (``corrupt``) from the
+    marker structure, before decoding (:func:`~genderage.jpeg_scans.walk_scans`)."""
     if not isinstance(img, JpegImagePlugin.JpegImageFile):  # + MPO
         return
     allowed = allowed_jpeg_scans(img.width * img.height)
-    scans = count_scans(data, stop_after=allowed)
+    scans, bad_marker = walk_scans(data, stop_after=allowed)
+    if bad_marker is not None:
+        raise ImageDecodeError(f"{name}: corrupt JPEG data (marker 0xFF{bad_marker:02X} "
+                               f"inside the image data)", "corrupt")
     if scans > allowed:
         raise ImageDecodeError(
             f"{name}: JPEG too complex to decode (more than {allowed} scans for "
