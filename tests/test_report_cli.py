@@ -181,6 +181,22 @@ def test_bad_input_is_a_clear_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "missing column(s) camera" in err
 
+    nan_age = write_results(tmp_path / "nan.parquet",
+                            faces=[FACES[0], (*FACES[1][:2], float("nan"), *FACES[1][3:])])
+    code, _ = run_report(tmp_path, nan_age)
+    err = capsys.readouterr().err
+    assert code == 2 and "1 face row(s) have an age that is not a finite number" in err
+
+    table = pq.read_table(write_results(tmp_path / "types.parquet"))
+    for column, value, words in (("low_quality", "no", "column low_quality is string"),
+                                 ("age", "thirty", "column age is string")):
+        i = table.column_names.index(column)
+        bad = table.set_column(i, column, pa.array([value] * len(table)))
+        pq.write_table(bad, tmp_path / f"{column}.parquet")
+        code, _ = run_report(tmp_path, tmp_path / f"{column}.parquet")
+        err = capsys.readouterr().err
+        assert code == 2 and words in err and "Traceback" not in err, err
+
     only_bad = write_results(tmp_path / "lq.parquet", faces=[FACES[3]])
     code, _ = run_report(tmp_path, only_bad, "--exclude-low-quality")
     err = capsys.readouterr().err

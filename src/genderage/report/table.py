@@ -73,6 +73,10 @@ def read_results(path: str | Path, by: str | None = None) -> Results:
                            "'female' or 'male'")
     if faces.column("age").null_count:
         raise ResultsError(f"{path}: {faces.column('age').null_count} face row(s) have no age")
+    ages = faces.column("age").to_numpy(zero_copy_only=False).astype(np.float64)
+    if not np.isfinite(ages).all():
+        raise ResultsError(f"{path}: {int((~np.isfinite(ages)).sum())} face row(s) have an age "
+                           f"that is not a finite number (NaN or infinite)")
     models = sorted(set(faces.column("model_sha256").to_pylist()) - {None})
     if len(models) > 1:
         raise ResultsError(f"{path}: results of {len(models)} different models "
@@ -88,7 +92,7 @@ def read_results(path: str | Path, by: str | None = None) -> Results:
     return Results(
         n_images=len(set(paths)), n_errors=len(set(paths[errors])),
         faces=FaceData(female=np.array([g == "female" for g in genders], bool),
-                       age=faces.column("age").to_numpy(zero_copy_only=False).astype(np.float64),
+                       age=ages,
                        age_probs=age_probs),
         low_quality=faces.column("low_quality").fill_null(False).to_numpy(
             zero_copy_only=False).astype(bool),
@@ -139,10 +143,32 @@ def _read_table(path: Path, by: str | None):
     if missing:
         raise ResultsError(f"{path}: missing column(s) {', '.join(missing)}; expected the "
                            f"output of `genderage batch` (has: {', '.join(schema.names)})")
+    _check_types(path, schema)
     try:
         return pq.read_table(path, columns=list(dict.fromkeys(wanted))), schema.metadata
     except (pa.ArrowException, OSError) as exc:
         raise ResultsError(f"{path}: cannot read ({exc})") from None
+
+
+COLUMN_TYPES = {
+    "gender": ("a string", lambda t, pa: pa.types.is_string(t) or pa.types.is_large_string(t)),
+    "age": ("a number", lambda t, pa: pa.types.is_integer(t) or pa.types.is_floating(t)),
+    "low_quality": ("a boolean", lambda t, pa: pa.types.is_boolean(t) or pa.types.is_null(t)),
+    "error": ("a string", lambda t, pa: pa.types.is_string(t) or pa.types.is_large_string(t)
+              or pa.types.is_null(t)),
+    "age_probs": ("a list of numbers", lambda t, pa: pa.types.is_list(t)
+                  and (pa.types.is_floating(t.value_type) or pa.types.is_integer(t.value_type))),
+}
+"""Columns the report computes with, and the Arrow types it accepts for them."""
+
+
+def _check_types(path: Path, schema) -> None:
+    import pyarrow as pa
+
+    for name, (what, accepts) in COLUMN_TYPES.items():
+        if name in schema.names and not accepts(schema.field(name).type, pa):
+            raise ResultsError(f"{path}: column {name} is {schema.field(name).type}; expected "
+                               f"{what}, as `genderage batch` writes it")
 
 
 def _batch_options(metadata: dict | None) -> dict:
