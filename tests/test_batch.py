@@ -424,3 +424,22 @@ def test_a_file_uri_naming_a_fifo_is_refused_at_once(tmp_path):
     photo = tmp_path / "a.png"
     photo.write_bytes(b"\x89PNG not really")
     assert read_uri(photo.as_uri()) == photo.read_bytes()
+
+
+def test_path_lists_keep_spaces_and_refuse_non_string_columns(folder, tmp_path, capsys):
+    from genderage.batch.inputs import read_path_list
+
+    spaced = tmp_path / " spaced name .png"
+    spaced.write_bytes((folder / "pair.png").read_bytes())
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{spaced}\r\n\n   \n{folder / 'pair.png'}\n")
+    assert read_path_list(str(listing)) == [str(spaced), str(folder / "pair.png")]
+
+    pq.write_table(pa.table({"path": [1, 2]}), tmp_path / "ints.parquet")
+    assert main(["batch", str(tmp_path / "ints.parquet"), "--out", str(tmp_path / "out"),
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "column 'path' holds int64, not file names (strings)" in err and "Traceback" not in err
+    raw = os.fsencode(tmp_path) + b"/caf\xe9.png"
+    pq.write_table(pa.table({"path": pa.array([raw], pa.binary())}), tmp_path / "raw.parquet")
+    assert read_path_list(str(tmp_path / "raw.parquet")) == [os.fsdecode(raw)]
