@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -11,6 +12,18 @@ from ..outputs import output_path
 from . import positive_float, positive_int
 
 PROGRESS_INTERVAL_S = 1.0
+
+
+def camera_index(text: str) -> int:
+    """argparse type: a camera index, an integer >= 0 (OpenCV crashes the process on some
+    negative ones)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a camera index (0, 1, ...), got {text!r}")
+    return value
 
 
 def add_parser(sub):
@@ -27,7 +40,7 @@ def add_parser(sub):
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("input", nargs="?", metavar="INPUT",
                         help="a video file OpenCV reads (mp4, avi, mkv, webm)")
-    source.add_argument("--camera", type=int, metavar="INDEX",
+    source.add_argument("--camera", type=camera_index, metavar="INDEX",
                         help="read a camera instead (e.g. 0); stop with Ctrl-C")
     p.add_argument("--out", type=output_path, metavar="TRACKS.jsonl",
                    help="write one JSON object per track here (default: standard output)")
