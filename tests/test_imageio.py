@@ -114,6 +114,8 @@ def valid_jpeg() -> bytes:
     (b"", "empty", "empty file"),
     (b"this is a text file, not a picture\n" * 4, "not_image", "not an image"),
     (valid_jpeg()[:300], "corrupt", "truncated"),
+    (b"\xff\xd8", "corrupt", "truncated JPEG"),
+    (b"\x89PNG", "corrupt", "truncated PNG"),
     (valid_jpeg()[:200] + bytes(range(256)) * 4, "corrupt", "corrupt"),
     (png_claiming(30000, 30000), "too_large", "too large"),
     (png_claiming(8000, 8000), "too_large", "too large"),

@@ -275,6 +275,7 @@ def jpeg_bytes() -> bytes:
 
 @pytest.mark.parametrize("data,code", [
     (b"", "empty_image"),
+    (b"\xff\xd8", "corrupt_image"),
     (jpeg_bytes()[:400], "corrupt_image"),
     (jpeg_bytes()[: len(jpeg_bytes()) // 2], "corrupt_image"),
     (jpeg_bytes()[:300] + bytes(range(256)) * 4, "corrupt_image"),

@@ -250,8 +250,11 @@ def _reduce(img: Image.Image, factor: int) -> Image.Image:
 
 
 def _signature_format(data: bytes) -> str | None:
+    """The format ``data`` starts like: its whole signature, or (cut shorter than the
+    signature, at least 2 bytes) the signature's start, as a 2-byte ``FF D8`` JPEG."""
     for signature, fmt in IMAGE_SIGNATURES.items():
-        if data.startswith(signature):
+        if data.startswith(signature) or (2 <= len(data) < len(signature)
+                                          and signature.startswith(data)):
             return fmt
     return None
 
