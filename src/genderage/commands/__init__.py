@@ -44,3 +44,9 @@ def progress_wanted(args, results_on_stdout: bool) -> bool:
     if getattr(args, "no_progress", False) or not sys.stderr.isatty():
         return False
     return not (results_on_stdout and sys.stdout.isatty())
+
+
+def add_precision_argument(parser) -> None:
+    """``--precision``, the same on every command that loads the shipped model."""
+    parser.add_argument("--precision", choices=("int8", "fp32"),
+                        help="which shipped model (default: int8 when shipped, else fp32)")

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from ..outputs import output_path
-from . import positive_float, positive_int
+from . import add_precision_argument, positive_float, positive_int
 
 PROGRESS_INTERVAL_S = 1.0
 
@@ -59,6 +59,7 @@ def add_parser(sub):
     p.add_argument("--detector", metavar="SPEC",
                    help="detector backend name or .onnx path (default: the built-in one)")
     p.add_argument("--model", metavar="PATH", help="attribute model .onnx (default: shipped)")
+    add_precision_argument(p)
     p.set_defaults(run=run)
 
 
@@ -75,7 +76,7 @@ def run(args) -> int:
     except OutputExistsError as exc:
         raise CliError(str(exc)) from None
     try:
-        analyzer = GenderAge(args.model, args.detector)
+        analyzer = GenderAge(args.model, args.detector, precision=args.precision)
         analyzer.detector  # noqa: B018 - create it now: a bad --detector is a usage error
     except DetectorError as exc:
         raise CliError(str(exc)) from None
