@@ -116,6 +116,9 @@ class GenderAge:
             cost, a little more accurate; see :class:`AttributeModel`).
         precision: which shipped model, ``"int8"`` or ``"fp32"``; ``None``: int8 when this
             build ships one made from its fp32 model, else fp32 (docs/pipeline.md, latency).
+        strict: raise :class:`~genderage.imageio.ImageDecodeError` for an input that cannot
+            be read (a missing file, ``None``, a corrupt image) instead of returning a
+            result whose ``error`` says why (the default, which suits batches).
 
     Raises:
         FileNotFoundError: no model given and none shipped, or the model file is missing.
@@ -125,7 +128,7 @@ class GenderAge:
                  detector: str | os.PathLike | Detector | None = None, *,
                  skip_low_quality: bool = False, providers: list[str] | None = None,
                  quality_thresholds: QualityThresholds = DEFAULT_THRESHOLDS,
-                 flip_tta: bool = False, precision: str | None = None):
+                 flip_tta: bool = False, precision: str | None = None, strict: bool = False):
         if isinstance(model, AttributeModel):
             if flip_tta and not model.flip_tta:
                 raise ValueError("flip_tta=True with an AttributeModel built without it: "
@@ -141,6 +144,7 @@ class GenderAge:
             self._detector_spec, self._detector = None, detector
         self.skip_low_quality = skip_low_quality
         self.quality_thresholds = quality_thresholds
+        self.strict = strict
 
     @property
     def detector(self) -> Detector:
@@ -155,7 +159,8 @@ class GenderAge:
             self._detector = create_detector(self._detector_spec)
         return self._detector
 
-    def predict(self, image: ImageSource, aligned: bool = False) -> ImageResult:
+    def predict(self, image: ImageSource, aligned: bool = False, color: str = "rgb"
+                ) -> ImageResult:
         """Detect, align and analyse every face in one image.
 
         A very large file or bytes input is decoded reduced (never below
@@ -164,25 +169,40 @@ class GenderAge:
         pixels than its chip uses; boxes and landmarks are given in the source's pixels.
 
         Args:
-            image: a file path, encoded image bytes, an RGB uint8 ``[H, W, 3]`` array, or a
+            image: a file path, encoded image bytes, a PIL image, a uint8 ``[H, W, 3]``
+                array in RGB order (see ``color``), or a
                 :class:`~genderage.imageio.DecodedImage` (an array decoded reduced, with its
                 factor, as the service passes it).
             aligned: the image is already a face crop in UTKFace chip geometry (e.g. a
                 UTKFace chip): skip detection and use the whole image as one face.
+            color: channel order of an array input: ``"rgb"`` (default) or ``"bgr"`` (what
+                ``cv2.imread`` returns; an array passed in the wrong order still gives
+                faces, with shifted estimates). Other inputs ignore it.
 
         Returns:
-            An :class:`ImageResult`; undecodable input gives ``error`` (never an exception),
-            an image without faces gives ``faces == []``.
-        """
-        return self.predict_batch([image], aligned=aligned)[0]
+            An :class:`ImageResult`; undecodable input gives ``error`` (no exception unless
+            ``strict``), an image without faces gives ``faces == []``.
 
-    def predict_batch(self, images: list[ImageSource], aligned: bool = False
-                      ) -> list[ImageResult]:
+        Raises:
+            ImageDecodeError: with ``strict=True``, an input that cannot be read.
+            ValueError: an unknown ``color``.
+        """
+        return self.predict_batch([image], aligned=aligned, color=color)[0]
+
+    def predict_batch(self, images: list[ImageSource], aligned: bool = False,
+                      color: str = "rgb") -> list[ImageResult]:
         """:meth:`predict` for several images, with ONE attribute-model call for all faces.
 
         Returns:
             One :class:`ImageResult` per input, in input order.
         """
+        if color not in COLORS:
+            raise ValueError(f"color must be one of {COLORS}, got {color!r}")
+        if isinstance(images, (str, bytes, os.PathLike, np.ndarray)):
+            raise TypeError(f"predict_batch takes a list of images, got one "
+                            f"{type(images).__name__}: use predict()")
+        if color == "bgr":
+            images = [_bgr_to_rgb(image) for image in images]
         results, _ = self.analyse([self.locate_image(image, aligned) for image in images])
         return results
 
@@ -197,6 +217,8 @@ class GenderAge:
         try:
             decoded = load_image_reduced(image, min_side=self.decode_min_side(aligned))
         except ImageDecodeError as exc:
+            if self.strict:
+                raise
             log.info("%s", exc)
             return LocatedImage(name, (), str(exc), exc.kind)
         candidates = (self._whole_image(decoded.rgb, decoded.factor) if aligned
@@ -256,6 +278,17 @@ class GenderAge:
         crop = resize_face(rgb, self.model.preprocessing)
         quality = assess(bbox, landmarks, 1.0, crop, self.quality_thresholds)
         return [Candidate(bbox, landmarks, 1.0, crop, quality)]
+
+
+COLORS = ("rgb", "bgr")
+"""Channel orders ``GenderAge.predict`` takes for array input."""
+
+
+def _bgr_to_rgb(image):
+    """An array input with its channels reversed (other inputs as they are)."""
+    if isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3:
+        return np.ascontiguousarray(image[..., ::-1])
+    return image
 
 
 def make_face(c: Candidate, batch: AttributeBatch, k: int) -> Face:
