@@ -397,3 +397,52 @@ def test_sigterm_stops_the_run_cleanly(folder, model_path, tmp_path):
     assert b"terminated" in err and b"Traceback" not in err
     assert not (out / ".genderage-batch.lock").exists()
     assert workers and not any(_alive(p) for p in workers)
+
+
+def test_a_file_uri_naming_a_fifo_is_refused_at_once(tmp_path):
+    """A plain path to a FIFO was refused at once, a file:// URI to it blocked for ever."""
+    import threading
+
+    from genderage.batch.worker import read_uri
+    from genderage.imageio import ImageDecodeError
+
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    outcome = []
+
+    def read():
+        try:
+            read_uri(f"file://{fifo}")
+        except ImageDecodeError as exc:
+            outcome.append(exc)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(10)
+    if reader.is_alive():  # unblock it before failing
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail("read_uri blocked on a FIFO")
+    assert outcome and outcome[0].kind == "unreadable"
+    assert str(outcome[0]) == f"file://{fifo}: not a regular file (a FIFO)"
+    photo = tmp_path / "a.png"
+    photo.write_bytes(b"\x89PNG not really")
+    assert read_uri(photo.as_uri()) == photo.read_bytes()
+
+
+def test_path_lists_keep_spaces_and_refuse_non_string_columns(folder, tmp_path, capsys):
+    from genderage.batch.inputs import read_path_list
+
+    spaced = tmp_path / " spaced name .png"
+    spaced.write_bytes((folder / "pair.png").read_bytes())
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{spaced}\r\n\n   \n{folder / 'pair.png'}\n")
+    assert read_path_list(str(listing)) == [str(spaced), str(folder / "pair.png")]
+
+    pq.write_table(pa.table({"path": [1, 2]}), tmp_path / "ints.parquet")
+    assert main(["batch", str(tmp_path / "ints.parquet"), "--out", str(tmp_path / "out"),
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "column 'path' holds int64, not file names (strings)" in err and "Traceback" not in err
+    raw = os.fsencode(tmp_path) + b"/caf\xe9.png"
+    pq.write_table(pa.table({"path": pa.array([raw], pa.binary())}), tmp_path / "raw.parquet")
+    assert read_path_list(str(tmp_path / "raw.parquet")) == [os.fsdecode(raw)]

@@ -283,3 +283,56 @@ def test_data_check_counts_files_on_a_terminal(synthetic_utkface):
     assert f"reading: {files} files" in err
     rc, out, err = run_with_terminal_stderr(["data", "check", "--no-progress", str(root)])
     assert rc == 0 and "reading" not in err
+
+
+# --- small CLI edges (#28 item 22) ------------------------------------------------------------
+
+@pytest.mark.parametrize("command", ["predict", "batch", "video", "serve"])
+def test_precision_is_offered_by_every_command_that_loads_the_model(command, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    assert "--precision {int8,fp32}" in capsys.readouterr().out
+
+
+def test_precision_picks_the_shipped_file_in_batch(tmp_path, capsys):
+    pytest.importorskip("pyarrow")
+    from genderage.models import default_model_path
+
+    if default_model_path("fp32") is None or default_model_path("int8") is None:
+        pytest.skip("needs both shipped models")
+    photo = write(tmp_path / "a.png")
+    assert main(["batch", str(photo), "--out", str(tmp_path / "out"), "--precision", "fp32",
+                 "--workers", "1", "--no-progress"]) == 0
+    import hashlib
+
+    import pyarrow.parquet as pq
+
+    sha = pq.read_table(tmp_path / "out")["model_sha256"][0].as_py()
+    assert sha == hashlib.sha256(default_model_path("fp32").read_bytes()).hexdigest()
+    assert main(["batch", str(photo), "--out", str(tmp_path / "o2"), "--precision", "fp32",
+                 "--model", str(default_model_path("fp32")), "--no-progress"]) == 2
+
+
+def test_report_help_says_95_percent_once(capsys):
+    with pytest.raises(SystemExit):
+        main(["report", "--help"])
+    out = capsys.readouterr().out
+    assert "95% interval" in out and "%%" not in out
+
+
+def test_a_detector_without_its_file_gets_command_line_advice(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("GENDERAGE_DETECTOR_DIR", raising=False)
+    assert main(["predict", str(write(tmp_path / "a.png")), "--detector", "yunet"]) == 2
+    err = capsys.readouterr().err
+    assert "give that file's path instead of the name 'yunet'" in err
+    assert "create_detector(" not in err
+
+
+def test_batch_docs_list_every_quality_reason():
+    source = (Path(__file__).resolve().parents[1] / "src/genderage/quality.py").read_text()
+    import re
+
+    reasons = set(re.findall(r'\("([a-z_]+)", [a-z_]+ [<>]', source))
+    docs = (Path(__file__).resolve().parents[1] / "docs/batch.md").read_text()
+    row = next(line for line in docs.splitlines() if line.startswith("| `quality_reasons`"))
+    assert reasons and {r for r in reasons if f"`{r}`" not in row} == set()

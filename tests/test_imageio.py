@@ -114,6 +114,8 @@ def valid_jpeg() -> bytes:
     (b"", "empty", "empty file"),
     (b"this is a text file, not a picture\n" * 4, "not_image", "not an image"),
     (valid_jpeg()[:300], "corrupt", "truncated"),
+    (b"\xff\xd8", "corrupt", "truncated JPEG"),
+    (b"\x89PNG", "corrupt", "truncated PNG"),
     (valid_jpeg()[:200] + bytes(range(256)) * 4, "corrupt", "corrupt"),
     (png_claiming(30000, 30000), "too_large", "too large"),
     (png_claiming(8000, 8000), "too_large", "too large"),
@@ -351,3 +353,35 @@ def test_a_normal_6000x6000_progressive_jpeg_still_decodes():
     data = progressive_jpeg(6000, 6000)
     assert decode_image(data, "big.jpg").shape == (6000, 6000, 3)
     assert decode_reduced(data, "big.jpg").factor == 2
+
+
+def damaged_jpegs(n: int = 40):
+    """``n`` copies of a real photo, each with 64 random bytes written into its scan data."""
+    data = (Path(__file__).resolve().parents[1] / "examples" / "astronaut.jpg").read_bytes()
+    sos = data.find(b"\xff\xda")
+    rng = np.random.default_rng(0)
+    for _ in range(n):
+        damaged = bytearray(data)
+        start = sos + 20 + int(rng.integers(0, (len(data) - sos - 40) // 2))
+        damaged[start:start + 64] = rng.integers(0, 256, 64, dtype=np.uint8).tobytes()
+        yield bytes(damaged)
+
+
+def test_damaged_jpeg_data_is_corrupt_wherever_pillow_says_so():
+    """OpenCV decoded damaged scan data into a smeared picture (faces and all) where Pillow
+    reports a broken data stream: every such file must be "corrupt" (#28 item 11)."""
+    pillow_broken = ours_broken = 0
+    for data in damaged_jpegs():
+        try:
+            with Image.open(io.BytesIO(data)) as img:
+                img.load()
+        except OSError:
+            pillow_broken += 1
+            with pytest.raises(ImageDecodeError) as info:
+                decode_image(data, "damaged.jpg")
+            assert info.value.kind == "corrupt" and "corrupt JPEG data" in str(info.value)
+        try:
+            decode_image(data, "damaged.jpg")
+        except ImageDecodeError:
+            ours_broken += 1
+    assert pillow_broken >= 5 and ours_broken >= pillow_broken

@@ -385,3 +385,49 @@ def test_face_repr_is_short_and_readable(model_path, scene):
     flagged = replace(face, quality=replace(face.quality, low_quality=True,
                                             reasons=("small_face", "blurry")))
     assert repr(flagged).endswith("det 0.99, low quality: small_face,blurry)")
+
+
+# --- strict mode, PIL images, BGR arrays (#28 item 17) ----------------------------------------
+
+ASTRONAUT = __import__("pathlib").Path(__file__).resolve().parents[1] / "examples" / "astronaut.jpg"
+
+
+@pytest.fixture(scope="module")
+def astronaut_analyzer(model_path):
+    return GenderAge(model_path)
+
+
+def test_strict_mode_raises_where_the_default_reports(model_path, tmp_path):
+    from genderage.imageio import ImageDecodeError
+
+    strict = GenderAge(model_path, strict=True)
+    for bad, kind in ((tmp_path / "missing.jpg", "unreadable"), (None, "not_image"),
+                      ([str(ASTRONAUT)], "not_image"), (b"\xff\xd8\xff junk", "corrupt")):
+        with pytest.raises(ImageDecodeError) as info:
+            strict.predict(bad)
+        assert info.value.kind == kind
+        lenient = GenderAge(model_path).predict(bad)
+        assert lenient.faces == [] and lenient.error is not None
+    with pytest.raises(TypeError, match="use predict"):
+        strict.predict_batch(str(ASTRONAUT))
+    assert len(strict.predict(ASTRONAUT).faces) == 1
+
+
+def test_pil_images_and_bgr_arrays_give_the_file_answer(astronaut_analyzer):
+    want = astronaut_analyzer.predict(ASTRONAUT).faces
+    assert len(want) == 1
+    with Image.open(ASTRONAUT) as pil:
+        from_pil = astronaut_analyzer.predict(pil).faces
+        grey = astronaut_analyzer.predict(pil.convert("L")).faces
+    bgr = cv2.imread(str(ASTRONAUT))
+    from_bgr = astronaut_analyzer.predict(bgr, color="bgr").faces
+    for got in (from_pil, from_bgr):
+        assert len(got) == 1
+        assert got[0].age == pytest.approx(want[0].age, abs=0.05)
+        assert got[0].gender_probability == pytest.approx(want[0].gender_probability, abs=0.01)
+    assert len(grey) == 1
+    swapped = astronaut_analyzer.predict(bgr).faces  # BGR read as RGB: answers move
+    assert abs(swapped[0].age - want[0].age) > 0.05 or \
+        abs(swapped[0].gender_probability - want[0].gender_probability) > 0.01
+    with pytest.raises(ValueError, match="color"):
+        astronaut_analyzer.predict(bgr, color="BGRA")

@@ -252,3 +252,15 @@ def test_report_prints_n_beside_every_figure(tmp_path):
         assert row.split(" | ")[1] in ("1", "0"), row
     assert "| female share | 1 | - | - | 100.0% (20.7-100.0%) |" in rows[0]
     assert "| mean age (years) | 1 | 25.0 | - |" in rows[1]
+
+
+def test_group_rows_equal_one_mask_per_group():
+    from genderage.report.build import group_rows
+
+    rng = np.random.default_rng(1)
+    groups = np.array([f"g{v}" for v in rng.integers(0, 40, 1000)], dtype=object)
+    used = rng.random(1000) < 0.8
+    got = group_rows(groups, used)
+    assert [v for v, _ in got] == sorted(set(groups[used]))
+    for value, rows in got:
+        np.testing.assert_array_equal(rows, np.flatnonzero(used & (groups == value)))

@@ -276,6 +276,7 @@ def jpeg_bytes() -> bytes:
 
 @pytest.mark.parametrize("data,code", [
     (b"", "empty_image"),
+    (b"\xff\xd8", "corrupt_image"),
     (jpeg_bytes()[:400], "corrupt_image"),
     (jpeg_bytes()[: len(jpeg_bytes()) // 2], "corrupt_image"),
     (jpeg_bytes()[:300] + bytes(range(256)) * 4, "corrupt_image"),
@@ -298,6 +299,14 @@ def test_malformed_multipart_is_400(client):
                  "malformed_multipart")
     assert_error(post_raw(client, b"garbage without boundaries",
                           "multipart/form-data; boundary=abc"), 400, "malformed_multipart")
+
+
+def test_overlong_multipart_boundary_is_400_not_500(client):
+    boundary = b"b" * 300  # RFC 2046 allows 70; python-multipart refuses over 256
+    body = multipart_body([("file", b"\x89PNG")], boundary=boundary)
+    response = post_raw(client, body, "multipart/form-data; boundary=" + boundary.decode())
+    assert_error(response, 400, "malformed_multipart")
+    assert "boundary" in response.json()["detail"]
 
 
 def test_bad_content_length_is_400(client):

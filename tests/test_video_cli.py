@@ -249,7 +249,8 @@ def test_a_video_without_faces_says_so(tmp_path, model_path, capsys):
 
 
 @pytest.mark.parametrize("argv", [["--every", "0", "x.mp4"], ["x.mp4", "--camera", "0"],
-                                  ["x.mp4", "--max-fps", "-1"], []])
+                                  ["x.mp4", "--max-fps", "-1"], [],
+                                  ["--camera", "-1"], ["--camera", "first"]])
 def test_usage_errors_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["video", *argv])

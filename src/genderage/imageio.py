@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, JpegImagePlugin
 
-from .jpeg_scans import count_scans
+from .jpeg_scans import walk_scans
 
 MAX_PIXELS = 40_000_000
 """Images with more pixels than this (read from the header, before decoding) are refused:
@@ -194,10 +194,15 @@ def allowed_jpeg_scans(pixels: int) -> int:
 
 
 def _check_jpeg_scans(img: Image.Image, data: bytes, name: str) -> None:
+    """Refuse scan bombs (``too_complex``) and damaged scan data (``corrupt``) from the
+    marker structure, before decoding (:func:`~genderage.jpeg_scans.walk_scans`)."""
     if not isinstance(img, JpegImagePlugin.JpegImageFile):  # + MPO
         return
     allowed = allowed_jpeg_scans(img.width * img.height)
-    scans = count_scans(data, stop_after=allowed)
+    scans, bad_marker = walk_scans(data, stop_after=allowed)
+    if bad_marker is not None:
+        raise ImageDecodeError(f"{name}: corrupt JPEG data (marker 0xFF{bad_marker:02X} "
+                               f"inside the image data)", "corrupt")
     if scans > allowed:
         raise ImageDecodeError(
             f"{name}: JPEG too complex to decode (more than {allowed} scans for "
@@ -245,8 +250,11 @@ def _reduce(img: Image.Image, factor: int) -> Image.Image:
 
 
 def _signature_format(data: bytes) -> str | None:
+    """The format ``data`` starts like: its whole signature, or (cut shorter than the
+    signature, at least 2 bytes) the signature's start, as a 2-byte ``FF D8`` JPEG."""
     for signature, fmt in IMAGE_SIGNATURES.items():
-        if data.startswith(signature):
+        if data.startswith(signature) or (2 <= len(data) < len(signature)
+                                          and signature.startswith(data)):
             return fmt
     return None
 
@@ -323,7 +331,7 @@ def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndar
     return decode_image(read_file_bytes(path), os.fspath(path), max_pixels)
 
 
-ImageSource = str | os.PathLike | bytes | np.ndarray | DecodedImage
+ImageSource = str | os.PathLike | bytes | np.ndarray | DecodedImage | Image.Image
 """What :func:`load_image` (and ``GenderAge.predict``) accepts."""
 
 
@@ -338,8 +346,10 @@ def load_image(source: ImageSource, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Any supported input -> RGB uint8 ``[H, W, 3]``, full resolution.
 
     Args:
-        source: a file path (``str`` / ``os.PathLike``), encoded image ``bytes``, or an RGB
-            uint8 ``[H, W, 3]`` array (returned as is, C-contiguous).
+        source: a file path (``str`` / ``os.PathLike``), encoded image ``bytes``, a PIL
+            image (any mode; converted to RGB, EXIF orientation applied), or an RGB uint8
+            ``[H, W, 3]`` array (returned as is, C-contiguous; for OpenCV's BGR arrays see
+            ``GenderAge.predict(..., color="bgr")``).
 
     Raises:
         ImageDecodeError: unreadable or undecodable input, or an array of the wrong
@@ -364,8 +374,24 @@ def _load(source: ImageSource, max_pixels: int, min_side: int | None) -> Decoded
         return _decode(bytes(source), "<bytes>", max_pixels, min_side)
     if isinstance(source, np.ndarray):
         return DecodedImage(_checked_array(source))
-    raise ImageDecodeError(f"<{type(source).__name__}>: expected a path, bytes or an RGB "
-                           f"uint8 array", "not_image")
+    if isinstance(source, Image.Image):
+        return DecodedImage(_from_pil(source, max_pixels))
+    raise ImageDecodeError(f"<{type(source).__name__}>: expected a path, bytes, a PIL image or "
+                           f"an RGB uint8 array", "not_image")
+
+
+def _from_pil(img: Image.Image, max_pixels: int) -> np.ndarray:
+    """A PIL image (any mode) as RGB uint8, its EXIF orientation applied, as for files."""
+    if img.width * img.height > max_pixels:
+        raise ImageDecodeError(f"<PIL image>: image too large ({img.width}x{img.height} "
+                               f"pixels, limit {max_pixels:,})", "too_large")
+    try:
+        img.load()
+        upright = ImageOps.exif_transpose(img) or img
+        return _to_rgb(upright)
+    except (OSError, ValueError) as exc:
+        raise ImageDecodeError(f"<PIL image>: cannot read its pixels ({exc})",
+                               "corrupt") from None
 
 
 def _checked_array(source: np.ndarray) -> np.ndarray:

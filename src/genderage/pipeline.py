@@ -138,6 +138,9 @@ class GenderAge:
             then drops flagged faces among them.
         min_gender_probability: in [0.5, 1): a face whose likelier gender has a lower
             probability gets ``gender=None`` ("unknown"); its probabilities stay reported.
+        strict: raise :class:`~genderage.imageio.ImageDecodeError` for an input that cannot
+            be read (a missing file, ``None``, a corrupt image) instead of returning a
+            result whose ``error`` says why (the default, which suits batches).
 
     Raises:
         FileNotFoundError: no model given and none shipped, or the model file is missing.
@@ -150,7 +153,8 @@ class GenderAge:
                  quality_thresholds: QualityThresholds = DEFAULT_THRESHOLDS,
                  flip_tta: bool = False, precision: str | None = None,
                  min_face: float | None = None, det_threshold: float | None = None,
-                 max_faces: int | None = None, min_gender_probability: float | None = None):
+                 max_faces: int | None = None, min_gender_probability: float | None = None,
+                 strict: bool = False):
         self.options = FaceOptions(min_face, det_threshold, max_faces, min_gender_probability)
         if isinstance(model, AttributeModel):
             if flip_tta and not model.flip_tta:
@@ -167,6 +171,7 @@ class GenderAge:
             self._detector_spec, self._detector = None, detector
         self.skip_low_quality = skip_low_quality
         self.quality_thresholds = quality_thresholds
+        self.strict = strict
 
     @property
     def detector(self) -> Detector:
@@ -202,7 +207,8 @@ class GenderAge:
         detector)."""
         return detector_settings(self.detector, self.options)
 
-    def predict(self, image: ImageSource, aligned: bool = False) -> ImageResult:
+    def predict(self, image: ImageSource, aligned: bool = False, color: str = "rgb"
+                ) -> ImageResult:
         """Detect, align and analyse every face in one image.
 
         A very large file or bytes input is decoded reduced (never below
@@ -211,25 +217,40 @@ class GenderAge:
         pixels than its chip uses; boxes and landmarks are given in the source's pixels.
 
         Args:
-            image: a file path, encoded image bytes, an RGB uint8 ``[H, W, 3]`` array, or a
+            image: a file path, encoded image bytes, a PIL image, a uint8 ``[H, W, 3]``
+                array in RGB order (see ``color``), or a
                 :class:`~genderage.imageio.DecodedImage` (an array decoded reduced, with its
                 factor, as the service passes it).
             aligned: the image is already a face crop in UTKFace chip geometry (e.g. a
                 UTKFace chip): skip detection and use the whole image as one face.
+            color: channel order of an array input: ``"rgb"`` (default) or ``"bgr"`` (what
+                ``cv2.imread`` returns; an array passed in the wrong order still gives
+                faces, with shifted estimates). Other inputs ignore it.
 
         Returns:
-            An :class:`ImageResult`; undecodable input gives ``error`` (never an exception),
-            an image without faces gives ``faces == []``.
-        """
-        return self.predict_batch([image], aligned=aligned)[0]
+            An :class:`ImageResult`; undecodable input gives ``error`` (no exception unless
+            ``strict``), an image without faces gives ``faces == []``.
 
-    def predict_batch(self, images: list[ImageSource], aligned: bool = False
-                      ) -> list[ImageResult]:
+        Raises:
+            ImageDecodeError: with ``strict=True``, an input that cannot be read.
+            ValueError: an unknown ``color``.
+        """
+        return self.predict_batch([image], aligned=aligned, color=color)[0]
+
+    def predict_batch(self, images: list[ImageSource], aligned: bool = False,
+                      color: str = "rgb") -> list[ImageResult]:
         """:meth:`predict` for several images, with ONE attribute-model call for all faces.
 
         Returns:
             One :class:`ImageResult` per input, in input order.
         """
+        if color not in COLORS:
+            raise ValueError(f"color must be one of {COLORS}, got {color!r}")
+        if isinstance(images, (str, bytes, os.PathLike, np.ndarray)):
+            raise TypeError(f"predict_batch takes a list of images, got one "
+                            f"{type(images).__name__}: use predict()")
+        if color == "bgr":
+            images = [_bgr_to_rgb(image) for image in images]
         results, _ = self.analyse([self.locate_image(image, aligned) for image in images])
         return results
 
@@ -244,6 +265,8 @@ class GenderAge:
         try:
             decoded = load_image_reduced(image, min_side=self.decode_min_side(aligned))
         except ImageDecodeError as exc:
+            if self.strict:
+                raise
             log.info("%s", exc)
             return LocatedImage(name, (), str(exc), exc.kind)
         min_face = self.options.min_face
@@ -325,6 +348,17 @@ class GenderAge:
         crop = resize_face(rgb, self.model.preprocessing)
         quality = assess(bbox, landmarks, 1.0, crop, self.quality_thresholds)
         return [Candidate(bbox, landmarks, 1.0, crop, quality)]
+
+
+COLORS = ("rgb", "bgr")
+"""Channel orders ``GenderAge.predict`` takes for array input."""
+
+
+def _bgr_to_rgb(image):
+    """An array input with its channels reversed (other inputs as they are)."""
+    if isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3:
+        return np.ascontiguousarray(image[..., ::-1])
+    return image
 
 
 def detector_settings(detector: Detector, options: FaceOptions) -> dict:

@@ -8,6 +8,7 @@ URIs (``s3://...``, ``file://...``); relative paths are relative to the current 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..inputs import Inputs, collect_inputs
@@ -39,18 +40,20 @@ def gather_inputs(inputs: list[str], extensions: frozenset[str] | None = None,
 
 
 def read_path_list(path: str) -> list[str]:
-    """Paths from a ``.txt`` (one per line, blank lines skipped), ``.csv`` or ``.parquet``
-    (a ``path`` column).
+    """Paths from a ``.txt`` (one per line, exactly as written: only the line ending is
+    removed, so names may start or end with spaces; blank lines skipped), ``.csv`` or
+    ``.parquet`` (a ``path`` column of strings; a binary column holds the names' exact
+    bytes, e.g. ``path_bytes`` of batch output).
 
     Raises:
-        InputError: missing file, unreadable table, or no ``path`` column.
+        InputError: missing file, unreadable table, or no ``path`` column of names.
     """
     suffix = Path(path).suffix.lower()
     try:
         if suffix == ".txt":
             # surrogateescape: a listed name that is not UTF-8 is kept, byte for byte.
             text = Path(path).read_text(encoding="utf-8", errors="surrogateescape")
-            return [line.strip() for line in text.splitlines() if line.strip()]
+            return [line for line in text.splitlines() if line.strip()]
         table = _read_table(path, suffix)
     except OSError as exc:
         raise InputError(f"{path}: cannot read path list ({exc.strerror or exc})") from None
@@ -58,6 +61,13 @@ def read_path_list(path: str) -> list[str]:
         raise InputError(f"{path}: cannot read path list ({exc})") from None
     if "path" not in table.column_names:
         raise InputError(f"{path}: no 'path' column (columns: {', '.join(table.column_names)})")
+    import pyarrow as pa
+
+    kind = table.schema.field("path").type
+    if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+        return [os.fsdecode(p) for p in table["path"].to_pylist() if p]
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        raise InputError(f"{path}: column 'path' holds {kind}, not file names (strings)")
     return [p for p in table["path"].to_pylist() if p]
 
 

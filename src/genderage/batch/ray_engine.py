@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import math
 import os
+import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
 
@@ -17,6 +19,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .worker import BatchOptions, ChunkAnalyzer
+
+LOCAL_IP = "127.0.0.1"
+"""The address a Ray that ``batch`` starts itself listens on: this machine only (Ray's
+default is every interface)."""
 
 MAX_BLOCKS = 2000
 """Upper bound on the input's Ray blocks (the driver's bookkeeping grows with them)."""
@@ -49,15 +55,32 @@ def run_ray(paths: list[str], options: BatchOptions, batch_size: int, actors: in
         batch_size: images per model call.
         actors: actors in the pool; ``None`` for one per CPU of the cluster.
         address: an existing cluster (``ray.init(address=...)``); ``None`` connects to the
-            cluster this process already joined, or starts Ray on this machine.
+            cluster this process already joined, or starts Ray on this machine, listening
+            on 127.0.0.1 only, with its session files in a temporary folder that is removed
+            when the run ends (Ray is shut down on every way out of this generator).
         nodes: if given, counts images per Ray node id (which nodes did the work).
         analyzer: the unit of work (see :func:`genderage.batch.local.run_local`).
     """
     import ray
 
     started = not ray.is_initialized()
+    temp_dir, saved_env = None, {}
     if started:
-        ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING)
+        kwargs = {}
+        if address is None:  # Ray starts here: this machine only, its files in our temp dir
+            temp_dir = tempfile.mkdtemp(prefix="genderage-ray-")
+            kwargs = {"_node_ip_address": LOCAL_IP, "_temp_dir": temp_dir}
+            # Ray writes its authentication token to ~/.ray/auth_token: while it starts, its
+            # home is the temporary folder, so the token is this run's and is removed with it.
+            saved_env = _set_env({"HOME": temp_dir})
+        try:
+            ray.init(address=address, include_dashboard=False,
+                     logging_level=logging.WARNING, **kwargs)
+        except BaseException:
+            _remove(temp_dir)
+            raise
+        finally:
+            _restore_env(saved_env)
     try:
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False  # the command draws its own bar
@@ -80,3 +103,23 @@ def run_ray(paths: list[str], options: BatchOptions, batch_size: int, actors: in
     finally:
         if started:
             ray.shutdown()
+            _remove(temp_dir)
+
+
+def _set_env(values: dict[str, str]) -> dict[str, str | None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    return saved
+
+
+def _restore_env(saved: dict[str, str | None]) -> None:
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def _remove(temp_dir: str | None) -> None:
+    if temp_dir is not None:
+        shutil.rmtree(temp_dir, ignore_errors=True)

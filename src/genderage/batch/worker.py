@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, replace
 import pyarrow as pa
 
 from .. import __version__
-from ..imageio import MAX_FILE_BYTES, ImageDecodeError, decode_reduced
+from ..imageio import MAX_FILE_BYTES, ImageDecodeError, decode_reduced, read_file_bytes
 from ..models import file_sha256
 from ..pipeline import MIN_FACE_ERROR_KIND, GenderAge, LocatedImage, resolve_model_path
 from .schema import results_table
@@ -131,7 +131,18 @@ def read_uri(uri: str, max_bytes: int = MAX_FILE_BYTES) -> bytes:
         ImageDecodeError: ``"unreadable"`` or ``"too_large"``, naming the URI.
     """
     import fsspec
+    from fsspec.implementations.local import LocalFileSystem
 
+    try:
+        fs, local_path = fsspec.core.url_to_fs(uri)
+    except (ValueError, ImportError) as exc:
+        raise ImageDecodeError(f"{uri}: cannot read file ({exc})", "unreadable") from None
+    if isinstance(fs, LocalFileSystem):
+        # Exactly the rules of plain paths: a FIFO or device is refused without blocking.
+        try:
+            return read_file_bytes(local_path, max_bytes)
+        except ImageDecodeError as exc:
+            raise ImageDecodeError(f"{uri}: {str(exc).partition(': ')[2]}", exc.kind) from None
     try:
         with fsspec.open(uri, "rb") as f:
             data = f.read(max_bytes + 1)

@@ -92,3 +92,9 @@ def face_options(args) -> dict:
     except OptionError as exc:
         raise CliError(f"{FACE_FLAGS[exc.option][0]} {exc.message}") from None
     return values
+
+
+def add_precision_argument(parser) -> None:
+    """``--precision``, the same on every command that loads the shipped model."""
+    parser.add_argument("--precision", choices=("int8", "fp32"),
+                        help="which shipped model (default: int8 when shipped, else fp32)")

@@ -8,7 +8,8 @@ import signal
 import sys
 import threading
 
-from . import add_face_options, face_options, nonempty, positive_int, progress_wanted
+from . import (add_face_options, add_precision_argument, face_options, nonempty,
+               positive_int, progress_wanted)
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ def add_parser(sub):
     p.add_argument("--detector", metavar="SPEC",
                    help="detector backend name or .onnx path (default: the built-in one)")
     p.add_argument("--model", metavar="PATH", help="attribute model .onnx (default: shipped)")
+    add_precision_argument(p)
     p.add_argument("--age-probs", action="store_true",
                    help="add the model's age distribution (age_probs column)")
     p.add_argument("--overwrite", action="store_true",
@@ -70,7 +72,12 @@ def run(args) -> int:
 
         if not args.verbose:
             logging.getLogger("ray.data").setLevel(logging.WARNING)  # our bar replaces its log
-    options = BatchOptions(args.model, args.detector, args.flip_tta, args.age_probs, **knobs)
+    model = args.model
+    if args.precision is not None:  # the shipped file of that precision, by path
+        from ..pipeline import resolve_model_path
+
+        model = str(resolve_model_path(args.model, args.precision))
+    options = BatchOptions(model, args.detector, args.flip_tta, args.age_probs, **knobs)
     try:
         options.check()
         job = BatchJob(args.inputs, args.out, options, overwrite=args.overwrite)

@@ -9,7 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..outputs import output_path
-from . import add_face_options, face_options, positive_int, progress_wanted
+from . import (add_face_options, add_precision_argument, face_options, positive_int,
+               progress_wanted)
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,7 @@ def add_parser(sub):
     p.add_argument("--detector", metavar="SPEC",
                    help="detector backend name or .onnx path (default: the built-in one)")
     p.add_argument("--model", metavar="PATH", help="attribute model .onnx (default: shipped)")
-    p.add_argument("--precision", choices=("int8", "fp32"),
-                   help="which shipped model (default: int8 when shipped, else fp32)")
+    add_precision_argument(p)
     p.add_argument("--skip-low-quality", action="store_true",
                    help="leave out faces flagged low quality (small, blurred, turned away)")
     p.add_argument("--batch-size", type=positive_int, default=16, metavar="N",

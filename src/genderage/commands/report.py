@@ -14,7 +14,7 @@ def add_parser(sub):
                        "95%% intervals",
         description="Estimate the female share (corrected for the model's measured errors), "
                     "the age distribution, the mean age and the female share per age band of "
-                    "the faces in `genderage batch` results, each with a 95%% interval. Writes "
+                    "the faces in `genderage batch` results, each with a 95% interval. Writes "
                     "report.md, report.html and report.json. Method: docs/report.md.")
     p.add_argument("results", type=Path, metavar="RESULTS.parquet",
                    help="output of `genderage batch` (a Parquet file or folder), or a tracks "

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from . import add_face_options, face_options, positive_float, positive_int
+from . import (add_face_options, add_precision_argument, face_options, positive_float,
+               positive_int)
 
 
 def add_parser(sub):
@@ -14,6 +15,7 @@ def add_parser(sub):
                    help="address to listen on (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     p.add_argument("--model", metavar="PATH", help="attribute model .onnx (default: shipped)")
+    add_precision_argument(p)
     p.add_argument("--detector", metavar="SPEC",
                    help="detector backend name or .onnx path (default: the built-in one)")
     p.add_argument("--flip-tta", action="store_true",
@@ -55,7 +57,12 @@ def run(args) -> int:
 
     knobs = face_options(args)
     try:
-        app = create_app(model=args.model, detector=args.detector,
+        model = args.model
+        if args.precision is not None:
+            from ..pipeline import resolve_model_path
+
+            model = resolve_model_path(args.model, args.precision)
+        app = create_app(model=model, detector=args.detector,
                          threads=args.workers_threads, flip_tta=args.flip_tta,
                          body_timeout_s=args.body_timeout, **knobs)
     except DetectorError as exc:

@@ -7,17 +7,31 @@ batch engines, resumable (``genderage.video.job``).
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
 from ..outputs import output_path
-from . import add_face_options, face_options, positive_float, positive_int, progress_wanted
+from . import (add_face_options, add_precision_argument, face_options, positive_float,
+               positive_int, progress_wanted)
 
 PROGRESS_INTERVAL_S = 1.0
 ENGINES = ("local", "ray")
 LIST_SUFFIXES = (".txt", ".csv", ".parquet")
+
+
+def camera_index(text: str) -> int:
+    """argparse type: a camera index, an integer >= 0 (OpenCV crashes the process on some
+    negative ones)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a camera index (0, 1, ...), got {text!r}")
+    return value
 
 
 def add_parser(sub):
@@ -40,7 +54,7 @@ def add_parser(sub):
     source.add_argument("inputs", nargs="*", default=[], metavar="INPUT",
                         help="video files OpenCV reads (mp4, avi, mkv, webm...), folders "
                              "(recursive), or .txt/.csv/.parquet lists of paths")
-    source.add_argument("--camera", type=int, metavar="INDEX",
+    source.add_argument("--camera", type=camera_index, metavar="INDEX",
                         help="read a camera instead (e.g. 0); stop with Ctrl-C")
     p.add_argument("--out", type=output_path, metavar="TRACKS.jsonl|DIR.parquet",
                    help="one video: write one JSON object per track here (default: standard "
@@ -76,6 +90,7 @@ def add_parser(sub):
                             "not yet in a part (default: 1)")
     table.add_argument("--overwrite", action="store_true",
                        help="delete the part files already in --out and start afresh")
+    add_precision_argument(p)
     p.set_defaults(run=run)
 
 
@@ -115,7 +130,7 @@ def run_one(args) -> int:
     except OutputExistsError as exc:
         raise CliError(str(exc)) from None
     try:
-        analyzer = GenderAge(args.model, args.detector, **knobs)
+        analyzer = GenderAge(args.model, args.detector, precision=args.precision, **knobs)
         analyzer.detector  # noqa: B018 - create it now: a bad --detector is a usage error
     except DetectorError as exc:
         raise CliError(str(exc)) from None

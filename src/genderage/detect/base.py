@@ -194,9 +194,8 @@ def _model_path(name: str) -> Path:
     if folder and (Path(folder) / file_name).is_file():
         return Path(folder) / file_name
     raise DetectorError(
-        f"detector {name!r} needs a model file: pass its path (e.g. "
-        f"create_detector('/path/to/{file_name}')) or set {MODEL_DIR_ENV} to a folder "
-        f"holding {file_name}")
+        f"detector {name!r} needs its model file {file_name}: give that file's path instead "
+        f"of the name {name!r}, or set {MODEL_DIR_ENV} to a folder holding it")
 
 
 _SETTINGS_OF_OLD_KEYS = (("min_face_px", None), ("pyramid_factor", 0.709), ("min_box_px", None))

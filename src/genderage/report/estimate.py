@@ -25,20 +25,39 @@ class FaceData:
         age: float ``[N]``, point age in years.
         age_probs: float ``[N, K]`` distribution over integer ages, or ``None``.
         p_female: float ``[N]``, the model's calibrated P(female), or ``None``.
+        mass, mean_age: ``[N, 5]`` band masses and ``[N]`` mean ages already computed from
+            the distributions (``report.table`` streams them, never holding ``[N, K]``);
+            when given they are used instead of ``age_probs``.
     """
 
     female: np.ndarray
     age: np.ndarray
     age_probs: np.ndarray | None = None
     p_female: np.ndarray | None = None
+    mass: np.ndarray | None = None
+    mean_age: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.female)
 
+    @property
+    def has_distributions(self) -> bool:
+        """Ages come from per-face distributions, not point ages."""
+        return self.age_probs is not None or self.mass is not None
+
+    def band_mass(self) -> np.ndarray:
+        return self.mass if self.mass is not None else band_mass(self.age, self.age_probs)
+
+    def expected_age(self) -> np.ndarray:
+        return self.mean_age if self.mean_age is not None else \
+            expected_age(self.age, self.age_probs)
+
     def subset(self, mask: np.ndarray) -> FaceData:
-        probs = None if self.age_probs is None else self.age_probs[mask]
-        p_female = None if self.p_female is None else self.p_female[mask]
-        return FaceData(self.female[mask], self.age[mask], probs, p_female)
+        def pick(a):
+            return None if a is None else a[mask]
+
+        return FaceData(self.female[mask], self.age[mask], pick(self.age_probs),
+                        pick(self.p_female), pick(self.mass), pick(self.mean_age))
 
 
 def _interval(values: np.ndarray) -> list[float]:
@@ -73,8 +92,8 @@ def estimate(faces: FaceData, counts: ConfusionCounts | None, n_boot: int = 1000
     assert n > 0
     rng = np.random.default_rng(seed)
     female = faces.female.astype(np.float64)
-    mass = band_mass(faces.age, faces.age_probs)
-    mean_ages = expected_age(faces.age, faces.age_probs)
+    mass = faces.band_mass()
+    mean_ages = faces.expected_age()
     columns = np.column_stack([mean_ages, mass, mass * female[:, None]])
     point = columns.mean(0)
     boot = bootstrap_means(columns, n_boot, rng)

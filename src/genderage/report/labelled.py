@@ -14,8 +14,7 @@ from ..label.sample import face_keys, results_fingerprint, sampling_order
 from ..label.store import LabelsError, LabelsFile, read_labels, rows_named
 from .estimate import FaceData
 from .ppi import MIN_LABELS, Z95, Labelled, ppi_ratio
-from .stats import AGE_BANDS, BAND_EDGES, ConfusionCounts, adjusted_share, band_mass, \
-    expected_age
+from .stats import AGE_BANDS, BAND_EDGES, ConfusionCounts, adjusted_share
 
 log = logging.getLogger(__name__)
 
@@ -163,8 +162,8 @@ def labelled_estimates(faces: FaceData, sample: Sample, domain: np.ndarray | Non
     # The calibrated P(female) predicts a label better than the 0/1 answer (on AAF it leaves
     # about a quarter less residual variance), so PPI uses it when the results have it.
     pred_f_all = faces.female.astype(np.float64) if faces.p_female is None else faces.p_female
-    age_hat_all = expected_age(faces.age, faces.age_probs)
-    mass_all = band_mass(faces.age, faces.age_probs)
+    age_hat_all = faces.expected_age()
+    mass_all = faces.band_mass()
     pred_f, age_hat, mass = pred_f_all[sample.pos], age_hat_all[sample.pos], mass_all[sample.pos]
     told = np.isin(sample.gender, ("female", "male")).astype(np.float64)
     female = (sample.gender == "female").astype(np.float64)
@@ -201,7 +200,7 @@ def model_on_collection(faces: FaceData, sample: Sample) -> dict:
     correct = told * (pred_f == (sample.gender == "female"))
     aged = np.isfinite(sample.age).astype(np.float64)
     err = np.nan_to_num(faces.age[sample.pos] - sample.age)
-    mean_err = np.nan_to_num(expected_age(faces.age, faces.age_probs)[sample.pos] - sample.age)
+    mean_err = np.nan_to_num(faces.expected_age()[sample.pos] - sample.age)
     ones, ones_all, zero = np.ones(len(sample.pos)), np.ones(n), np.zeros(len(sample.pos))
 
     def alone(a, b, share_like=True):

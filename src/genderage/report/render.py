@@ -29,7 +29,9 @@ def write_report(report: dict, out_dir: str | Path) -> list[Path]:
     paths = [out / name for name in REPORT_FILES]
     check_outputs(paths)
     out.mkdir(parents=True, exist_ok=True)
-    texts = (json.dumps(report, indent=2) + "\n", markdown(report), html_page(report))
+    # allow_nan=False: NaN or Infinity would make report.json invalid JSON; fail instead.
+    texts = (json.dumps(report, indent=2, allow_nan=False) + "\n", markdown(report),
+             html_page(report))
     for path, text in zip(paths, texts):
         write_new(path, text)
     return paths

@@ -37,6 +37,8 @@ MAX_PARTS = 16
 """Parts of a multipart body looked at before giving up on finding ``file`` (422)."""
 MAX_HEADER_BYTES = 8192
 """Header bytes allowed per multipart part (400 beyond)."""
+MAX_BOUNDARY_BYTES = 256
+"""Longest multipart boundary accepted (python-multipart's own limit; RFC 2046 says 70)."""
 BODY_TIMEOUT_S = 60.0
 """Seconds a request may take to send its body (408 beyond): 10 MiB at 175 KB/s."""
 
@@ -77,6 +79,9 @@ async def read_upload(request: Request, max_bytes: int,
     boundary = params.get(b"boundary")
     if not boundary:
         raise ApiError(400, "malformed_multipart", "multipart/form-data without a boundary")
+    if len(boundary) > MAX_BOUNDARY_BYTES:
+        raise ApiError(400, "malformed_multipart", f"multipart boundary of {len(boundary)} "
+                       f"bytes; at most {MAX_BOUNDARY_BYTES} are allowed (RFC 2046: 70)")
     return await anyio.to_thread.run_sync(find_file_part, body, boundary)
 
 
