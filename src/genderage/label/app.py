@@ -9,7 +9,6 @@ model's answers never leave the server (they would bias the labeller).
 
 from __future__ import annotations
 
-import logging
 import threading
 from importlib import resources
 from pathlib import Path
@@ -25,8 +24,6 @@ from ..serve.web import PAGE_HEADERS
 from .crop import face_jpeg
 from .sample import face_keys, results_fingerprint, sampling_order
 from .store import GENDERS, MAX_AGE, LabelsError, LabelsWriter, Sampling, read_labels
-
-log = logging.getLogger(__name__)
 
 ASSETS = {"label.html": "text/html; charset=utf-8",
           "label.js": "text/javascript; charset=utf-8",
