@@ -318,7 +318,12 @@ def run_table(args) -> int:
 
         if not args.verbose:
             logging.getLogger("ray.data").setLevel(logging.WARNING)
-    options = VideoOptions(args.model, args.detector, args.every, args.max_fps, args.age_probs,
+    model = args.model
+    if args.precision is not None:  # the shipped file of that precision, by path
+        from ..pipeline import resolve_model_path
+
+        model = str(resolve_model_path(args.model, args.precision))
+    options = VideoOptions(model, args.detector, args.every, args.max_fps, args.age_probs,
                            **face_options(args))
     try:
         options.check()
