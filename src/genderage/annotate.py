@@ -136,10 +136,19 @@ def layout_labels(texts: list[str], boxes: list, width: int, height: int
     font_scale = max(0.4, max(height, width) / 1200)
     sizes = [_label_size(text, font_scale, thickness) for text in texts]
     widest = max((s[0] for s in sizes), default=0)
-    if widest > width:
-        font_scale *= width / widest
+    # Text width is not proportional to the scale (OpenCV rounds glyph sizes, and the
+    # margin does not shrink), so shrink until the widest label fits, a few steps at most.
+    for _ in range(8):
+        if widest <= width or font_scale <= MIN_FONT_SCALE:
+            break
+        font_scale = max(MIN_FONT_SCALE, font_scale * width / widest * 0.95)
         sizes = [_label_size(text, font_scale, thickness) for text in texts]
+        widest = max(s[0] for s in sizes)
     return font_scale, thickness, place_labels(boxes, sizes, width, height)
+
+
+MIN_FONT_SCALE = 0.1
+"""Labels are never drawn smaller than this (a label wider than a tiny image overlaps it)."""
 
 
 def _label_size(text: str, font_scale: float, thickness: int) -> tuple[int, int]:
