@@ -10,13 +10,10 @@ import signal
 import sys
 
 from . import __version__
+from .errors import CliError  # importable from here too, as before it had its own module
 
 COMMANDS = ("info", "data", "train", "evaluate", "export", "predict", "batch", "video", "serve",
             "report", "label")
-
-
-class CliError(Exception):
-    """An error to report on one line at the command line (exit status 2)."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -99,7 +99,7 @@ def resolve_config(args):
 def run(args) -> int:
     import logging
 
-    from ..cli import CliError
+    from ..errors import CliError
     from ..training.loop import train
 
     cfg = resolve_config(args)
