@@ -42,7 +42,7 @@ MAY_IMPORT = {
 ROOT = PACKAGE / "__init__.py"
 """``import genderage`` runs a module body that imports nothing (checked below), so importing
 the root counts as runtime; the names it exports lazily may come from the runtime and the
-features (the public API)."""
+features (the public API: ``GenderAge``, ``VideoAnalysis``...)."""
 
 
 def module_name(path: Path) -> str:
