@@ -22,7 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="genderage", description="Gender and age estimation from face photos.")
     parser.add_argument("--version", action="version", version=f"genderage {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages, and the traceback of an error")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log debug messages, and the traceback of an error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         module = importlib.import_module(f".commands.{name}", __package__)
