@@ -3,7 +3,7 @@
 Each architecture is built with random weights and exported to ONNX (weights do not change
 the time); then every model's onnxruntime session predicts one 112x112 face, the models
 interleaved round by round so a loaded host slows them alike. Prints the median
-milliseconds and the ratio to the reference (the shipped v1 model by default).
+milliseconds and the ratio to the reference (the shipped model by default).
 
     PYTHONPATH=src python benchmarks/bench_arch_predict.py --archs card resnet_s --rounds 30
 

@@ -274,6 +274,20 @@ def test_verbose_keeps_third_party_loggers_quiet(tmp_path, model_path):
     assert "PIL" not in proc.stderr
 
 
+
+def test_verbose_shows_the_traceback_of_an_error(tmp_path):
+    photo = write(tmp_path / "photo.png", 3)
+    argv = ["predict", "--model", tmp_path / "missing.onnx", photo]
+    quiet = run_cli(*argv)
+    assert quiet.returncode == 2
+    line = f"genderage predict: error: {tmp_path / 'missing.onnx'}: model file not found"
+    assert quiet.stderr == line + "\n"
+    loud = run_cli("-v", *argv)
+    assert loud.returncode == 2
+    assert "Traceback (most recent call last)" in loud.stderr
+    assert "FileNotFoundError" in loud.stderr and "resolve_model_path" in loud.stderr
+    assert loud.stderr.endswith(line + "\n")
+
 def test_data_check_counts_files_on_a_terminal(synthetic_utkface):
     pytest.importorskip("imagehash")
     root = synthetic_utkface.root

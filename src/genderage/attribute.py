@@ -58,25 +58,21 @@ class AttributeModel:
             of 2N (the same arithmetic as ``genderage export --flip-tta`` bakes into a graph).
             Twice the model cost; measured on the shipped model: age MAE 4.79 -> 4.71 years
             on UTKFace validation, 5.52 -> 5.45 on the AAF dev fold (MODEL_CARD.md).
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: not a loadable ONNX model (:class:`~genderage.onnx_runtime.ModelLoadError`),
+            or not one with genderage's input.
     """
 
     def __init__(self, path: str | Path, providers: list[str] | None = None,
                  intra_op_threads: int | None = None, flip_tta: bool = False):
-        from .onnx_runtime import load_onnxruntime
-
-        ort = load_onnxruntime()
+        from .onnx_runtime import create_session
 
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(f"{self.path}: model file not found")
-        options = ort.SessionOptions()
-        # Idle pool threads must not spin: the detector runs right after this model on the
-        # same cores, and spinning made it 4x slower (docs/experiments/2026-11-29-latency.md).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        if intra_op_threads:
-            options.intra_op_num_threads = intra_op_threads
-        self.session = ort.InferenceSession(
-            str(self.path), options, providers=providers or ["CPUExecutionProvider"])
+        self.session = create_session(self.path, intra_op_threads, providers)
         meta = self.session.get_modelmeta().custom_metadata_map
         self.metadata = dict(meta)
         self.preprocessing = Preprocessing.from_json(meta.get(META_PREPROCESSING))

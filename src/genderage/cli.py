@@ -10,20 +10,20 @@ import signal
 import sys
 
 from . import __version__
+from .errors import CliError  # also importable from here, as code written before errors.py does
+
+log = logging.getLogger(__name__)
 
 COMMANDS = ("info", "data", "train", "evaluate", "export", "predict", "batch", "video", "serve",
             "report", "label")
-
-
-class CliError(Exception):
-    """An error to report on one line at the command line (exit status 2)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="genderage", description="Gender and age estimation from face photos.")
     parser.add_argument("--version", action="version", version=f"genderage {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log debug messages, and the traceback of an error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         module = importlib.import_module(f".commands.{name}", __package__)
@@ -66,9 +66,12 @@ def main(argv: list[str] | None = None) -> int:
             pass
         return 128 + signal.SIGPIPE
     except ModuleNotFoundError as exc:
+        log.debug("traceback of the error below", exc_info=True)
         print(f"genderage {args.command}: error: {missing_extra_message(exc, args.command)}", file=sys.stderr)
         return 2
     except (CliError, FileNotFoundError, ValueError, ImportError, OSError) as exc:
+        # One line for the user; -v (genderage's DEBUG level) adds where it came from.
+        log.debug("traceback of the error below", exc_info=True)
         print(f"genderage {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

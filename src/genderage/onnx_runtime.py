@@ -1,4 +1,5 @@
-"""The one place genderage imports onnxruntime: with its telemetry switched off first.
+"""The one place genderage imports onnxruntime (with its telemetry switched off first) and
+opens sessions (threads, providers) for the attribute model and the detectors alike.
 
 onnxruntime's Python wheel starts a telemetry system when its native library loads: it writes
 an event database and a device id under ``~/.cache/Microsoft/DeveloperTools/.onnxruntime/``
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 TELEMETRY_ENV = "ORT_DISABLE_TELEMETRY"
 
@@ -30,3 +32,48 @@ def load_onnxruntime():
     if already_loaded:
         onnxruntime.disable_telemetry_events()
     return onnxruntime
+
+
+class ModelLoadError(ValueError):
+    """onnxruntime cannot load a file as an ONNX model (the message names the file)."""
+
+
+def create_session(model: str | Path | bytes, threads: int | None = None,
+                   providers: list[str] | None = None, name: str | None = None,
+                   log_errors_only: bool = False, optimize: bool = True):
+    """An onnxruntime inference session for a model file or the model's bytes.
+
+    Args:
+        model: ``.onnx`` path, or the serialized model.
+        threads: intra-op threads (and one inter-op thread); ``None`` or 0 leaves
+            onnxruntime's default (one per core).
+        providers: execution providers (default: CPU).
+        name: how to call the model in error messages (default: the path).
+        log_errors_only: silence onnxruntime's warnings (the exported detectors trigger
+            harmless initializer warnings).
+        optimize: ``False`` skips graph optimisation, for a session opened only to read the
+            model's metadata.
+
+    Raises:
+        ModelLoadError: the file is missing or is not a loadable ONNX model.
+    """
+    ort = load_onnxruntime()
+    options = ort.SessionOptions()
+    if log_errors_only:
+        options.log_severity_level = 3
+    # Idle pool threads must not spin: the detector and the attribute model run one after the
+    # other on the same cores, and spinning made the detector 4x slower
+    # (docs/experiments/2026-11-29-latency.md).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    if not optimize:
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    label = name or (str(model) if not isinstance(model, bytes) else "<model bytes>")
+    source = model if isinstance(model, bytes) else str(model)
+    try:
+        return ort.InferenceSession(source, options,
+                                    providers=providers or ["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises several unrelated exception types
+        raise ModelLoadError(f"{label}: cannot load as an ONNX model ({exc})") from None

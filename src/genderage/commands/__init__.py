@@ -80,7 +80,7 @@ def face_options(args) -> dict:
     Raises:
         CliError: a value that is not a number or out of range, naming the flag.
     """
-    from ..cli import CliError
+    from ..errors import CliError
     from ..options import FaceOptions, OptionError, parse_option
 
     values = {}

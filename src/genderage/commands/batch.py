@@ -56,7 +56,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from ..cli import CliError
+    from ..errors import CliError
 
     if args.ray_address and args.engine != "ray":
         raise CliError("--ray-address needs --engine ray")

@@ -52,7 +52,7 @@ def load_model(path: str, flip_tta: bool):
 
 
 def run_chips(args) -> int:
-    from ..cli import CliError
+    from ..errors import CliError
     from ..evaluation.evaluate import evaluate
 
     if args.model is None:

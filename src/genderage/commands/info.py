@@ -19,7 +19,7 @@ def run(args) -> int:
 
     onnxruntime = load_onnxruntime()
 
-    from ..cli import CliError
+    from ..errors import CliError
     from ..detect import DetectorError, create_detector
     from ..detect.base import DEFAULT_DETECTOR
     from ..options import FaceOptions

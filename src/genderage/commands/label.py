@@ -44,7 +44,7 @@ def run(args) -> int:
 
         from ..label.app import LabelSession, create_label_app, summary
     except ImportError as exc:
-        from ..cli import CliError
+        from ..errors import CliError
 
         raise CliError(f"label needs the 'serve' and 'report' extras: pip install "
                        f"'genderage[serve,report]' ({exc})") from None

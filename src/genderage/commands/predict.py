@@ -51,7 +51,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from ..cli import CliError
+    from ..errors import CliError
     from ..inputs import collect_inputs
     from ..pipeline import GenderAge
 
@@ -139,7 +139,7 @@ class _Annotator:
     :func:`~genderage.annotate.write_annotated`)."""
 
     def __init__(self, out_dir: Path):
-        from ..cli import CliError
+        from ..errors import CliError
 
         try:
             out_dir.mkdir(parents=True, exist_ok=True)

@@ -61,7 +61,7 @@ def run(args) -> int:
         return 0
     if is_tracks_table(args.results):
         return run_screen(args)
-    from ..cli import CliError
+    from ..errors import CliError
     from ..outputs import OutputExistsError, check_outputs
     from ..report import REPORT_FILES, build_report, write_report
 
@@ -93,7 +93,7 @@ def run_screen(args) -> int:
     """Screen time of a tracks table; exit status 1 when a warning was printed."""
     import sys
 
-    from ..cli import CliError
+    from ..errors import CliError
     from ..outputs import OutputExistsError, check_outputs
     from ..report import REPORT_FILES
     from ..report.screen_render import write_screen_report

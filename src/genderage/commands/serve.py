@@ -42,7 +42,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from ..cli import CliError
+    from ..errors import CliError
 
     try:
         import uvicorn

@@ -66,7 +66,7 @@ def add_parser(sub):
                        description="Train from a recipe file and/or flags; flags override the "
                                    "recipe, and the rest keep TrainConfig's defaults.")
     p.add_argument("--config", metavar="JSON",
-                   help="a recipe (e.g. configs/v1.json, or a run's run.json)")
+                   help="a recipe (e.g. configs/v2.json, the shipped model's, or a run's run.json)")
     for flag, name, options, text in FLAGS:
         if text is not argparse.SUPPRESS:
             default = "required unless --config sets it" if defaults[name] == "" else \
@@ -99,7 +99,7 @@ def resolve_config(args):
 def run(args) -> int:
     import logging
 
-    from ..cli import CliError
+    from ..errors import CliError
     from ..training.loop import train
 
     cfg = resolve_config(args)

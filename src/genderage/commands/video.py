@@ -105,7 +105,7 @@ def is_table_run(args) -> bool:
 
 
 def run(args) -> int:
-    from ..cli import CliError
+    from ..errors import CliError
 
     if is_table_run(args):
         return run_table(args)
@@ -117,7 +117,7 @@ def run(args) -> int:
 
 
 def run_one(args) -> int:
-    from ..cli import CliError
+    from ..errors import CliError
     from ..detect import DetectorError
     from ..outputs import OutputExistsError, check_outputs
     from ..pipeline import GenderAge
@@ -210,7 +210,7 @@ def _process(source, analyzer, args) -> int:
 
 def _open_text(path: Path):
     """Create an output file before any work is done, so a bad path fails at once."""
-    from ..cli import CliError
+    from ..errors import CliError
     from ..outputs import OutputExistsError, create_new
 
     try:
@@ -222,7 +222,7 @@ def _open_text(path: Path):
 
 
 def _open_writer(path: Path, fps: float, first_frame):
-    from ..cli import CliError
+    from ..errors import CliError
     from ..video.io import VideoOpenError, VideoWriter
 
     h, w = first_frame.shape[:2]
@@ -251,7 +251,7 @@ class _StagedVideo:
         self.writer.write(rgb)
 
     def close(self, keep: bool) -> None:
-        from ..cli import CliError
+        from ..errors import CliError
         from ..outputs import OutputExistsError
 
         self.writer.close()
@@ -298,7 +298,7 @@ def run_table(args) -> int:
     """Many videos -> a Parquet dataset of tracks, on the batch engines."""
     import logging
 
-    from ..cli import CliError
+    from ..errors import CliError
 
     if args.out is None:
         raise CliError("several videos, a folder or a path list need --out DIR.parquet")

@@ -18,20 +18,9 @@ def open_session(model: str | Path | bytes, threads: int = 0, name: str | None =
     Raises:
         DetectorError: the file is missing or is not a loadable ONNX model.
     """
-    from ..onnx_runtime import load_onnxruntime
+    from ..onnx_runtime import ModelLoadError, create_session
 
-    ort = load_onnxruntime()
-
-    label = name or (str(model) if not isinstance(model, bytes) else "<model bytes>")
-    options = ort.SessionOptions()
-    options.log_severity_level = 3  # the exported detectors trigger harmless initializer warnings
-    if threads:
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-    # Detector graphs are small: spinning worker threads waste more CPU than they save.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    source = model if isinstance(model, bytes) else str(model)
     try:
-        return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime raises several unrelated exception types
-        raise DetectorError(f"{label}: cannot load as an ONNX model ({exc})") from None
+        return create_session(model, threads, name=name, log_errors_only=True)
+    except ModelLoadError as exc:
+        raise DetectorError(str(exc)) from None

@@ -11,15 +11,13 @@ import numpy as np
 
 
 def run_batch(paths: list[Path], out: Path, workers: int = 1) -> int:
-    """Run ``genderage batch`` (local engine, with ``--age-probs``) on ``paths`` into the
-    Parquet dataset ``out``; returns its exit status (1 when some input failed)."""
-    from ..cli import main
+    """Analyse ``paths`` as ``genderage batch --age-probs`` does (local engine) into the
+    Parquet dataset ``out``; returns the command's exit status (1 when some input failed)."""
+    from ..batch import BatchJob, BatchOptions
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    listing = out.parent / f"{out.name}.paths.txt"
-    listing.write_text("".join(f"{p}\n" for p in paths))
-    return main(["batch", str(listing), "--out", str(out), "--age-probs", "--no-progress",
-                 "--workers", str(workers)])
+    job = BatchJob([str(p) for p in paths], str(out), BatchOptions(age_probs=True))
+    return 1 if job.run("local", workers).failed else 0
 
 
 def truth(labels: list[dict]) -> dict:

@@ -42,12 +42,9 @@ def int8_matches_fp32() -> bool:
 # Every GenderAge() asks; the answers are cached per file and modification time.
 @lru_cache(maxsize=4)
 def _quantized_from(path: str, mtime_ns: int) -> str | None:
-    from ..onnx_runtime import load_onnxruntime
+    from ..onnx_runtime import create_session
 
-    ort = load_onnxruntime()
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    session = create_session(path, optimize=False)
     return session.get_modelmeta().custom_metadata_map.get("genderage.quantized_from_sha256")
 
 
