@@ -17,6 +17,8 @@ from .results import Face
 COLOURS = {"female": (230, 80, 160), "male": (40, 140, 240)}
 """Box colour per predicted gender, RGB."""
 LOW_QUALITY_COLOUR = (150, 150, 150)
+"""Box colour of a face flagged low quality, RGB (the web page uses the same grey)."""
+MAX_SHRINKS = 8
 
 
 def face_label(face: Face) -> str:
@@ -133,9 +135,13 @@ def layout_labels(texts: list[str], boxes: list, width: int, height: int
     thickness = max(1, round(max(height, width) / 400))
     font_scale = max(0.4, max(height, width) / 1200)
     sizes = [_label_size(text, font_scale, thickness) for text in texts]
-    widest = max((s[0] for s in sizes), default=0)
-    if widest > width:
-        font_scale *= width / widest
+    # Text width does not scale exactly with the font (glyph rounding, a fixed margin):
+    # shrink until the widest label really fits.
+    for _ in range(MAX_SHRINKS):
+        widest = max((s[0] for s in sizes), default=0)
+        if widest <= width:
+            break
+        font_scale *= 0.95 * width / widest
         sizes = [_label_size(text, font_scale, thickness) for text in texts]
     return font_scale, thickness, place_labels(boxes, sizes, width, height)
 
