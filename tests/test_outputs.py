@@ -127,6 +127,7 @@ def test_create_new_and_staged_output(tmp_path):
     staged = StagedOutput(tmp_path / "v.mp4")
     staged.tmp.write_bytes(b"video")
     assert staged.commit().read_bytes() == b"video" and not staged.tmp.exists()
+    assert (tmp_path / "v.mp4").stat().st_mode & 0o777 == 0o644
     again = StagedOutput(tmp_path / "v.mp4")
     with pytest.raises(OutputExistsError):
         again.commit()

@@ -104,6 +104,7 @@ class StagedOutput:
         self.path = Path(path)
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=self.path.suffix,
                                    dir=self.path.parent if str(self.path.parent) else ".")
+        os.fchmod(fd, 0o644)  # mkstemp's 0600 would make the output private to its writer
         os.close(fd)
         self.tmp = Path(tmp)
 
