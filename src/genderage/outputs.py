@@ -76,7 +76,7 @@ def create_new(path: str | os.PathLike, mode: str = "w", **open_kw):
     except FileExistsError:
         raise OutputExistsError(f"{path}: already exists; outputs are never written over "
                                 f"(remove it or choose another name)") from None
-    except OSError as exc:
+    except OSError:
         if os.path.islink(path):  # O_NOFOLLOW's ELOOP
             raise OutputExistsError(f"{path}: is a symbolic link; outputs never follow "
                                     f"links") from None
