@@ -62,7 +62,11 @@ def test_video_outputs_are_new_files_and_no_temporary_is_left(tiny_video, model_
                                   ["video", "x.mp4", "--annotate", ""],
                                   ["report", "r.parquet", "--out", ""],
                                   ["batch", "x.jpg", "--out", ""],
-                                  ["predict", "x.jpg", "--annotate", " "]])
+                                  ["predict", "x.jpg", "--annotate", " "],
+                                  ["export", "ckpt.pt", "--out", ""],
+                                  ["data", "split", "--out", ""],
+                                  ["evaluate", "--out", ""],
+                                  ["train", "--out", ""]])
 def test_an_empty_output_name_is_a_usage_error(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         main(argv)
