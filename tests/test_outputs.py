@@ -62,7 +62,11 @@ def test_video_outputs_are_new_files_and_no_temporary_is_left(tiny_video, model_
                                   ["video", "x.mp4", "--annotate", ""],
                                   ["report", "r.parquet", "--out", ""],
                                   ["batch", "x.jpg", "--out", ""],
-                                  ["predict", "x.jpg", "--annotate", " "]])
+                                  ["predict", "x.jpg", "--annotate", " "],
+                                  ["export", "ckpt.pt", "--out", ""],
+                                  ["data", "split", "--out", ""],
+                                  ["evaluate", "--out", ""],
+                                  ["train", "--out", ""]])
 def test_an_empty_output_name_is_a_usage_error(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         main(argv)
@@ -127,6 +131,7 @@ def test_create_new_and_staged_output(tmp_path):
     staged = StagedOutput(tmp_path / "v.mp4")
     staged.tmp.write_bytes(b"video")
     assert staged.commit().read_bytes() == b"video" and not staged.tmp.exists()
+    assert (tmp_path / "v.mp4").stat().st_mode & 0o777 == 0o644
     again = StagedOutput(tmp_path / "v.mp4")
     with pytest.raises(OutputExistsError):
         again.commit()

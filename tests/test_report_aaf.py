@@ -9,6 +9,7 @@ import pytest
 pytest.importorskip("pyarrow")
 
 
+@pytest.mark.slow  # 12 s: reproduces docs/report.md's AAF table from ../shared
 def test_report_intervals_hold_the_truth_on_aaf(shared_dir, tmp_path):
     aaf = shared_dir / "data" / "AAF"
     if not (aaf / "labels.csv").is_file():

@@ -417,3 +417,19 @@ def test_age_probs_are_streamed_not_held_whole(tmp_path):
     good = np.arange(n) % 7 != 0
     np.testing.assert_allclose(results.age_distribution_good,
                                age_distribution(None, whole[good]), atol=1e-12)
+
+
+def test_report_reads_plainly_first(tmp_path):
+    """#28 item 20: plain sentences first, the method's terms only under Method, one age
+    bias figure per dev set (not also the bundle's other "held-out" bias line)."""
+    code, out = run_report(tmp_path, write_results(tmp_path / "r.parquet"))
+    assert code == 0
+    md = (out / "report.md").read_text()
+    first = md.split("\n\n")[1]
+    assert first.startswith("Of the 8 faces used, about ") and "look female" in first
+    main_text = md.split("## Method")[0]
+    for term in ("DerSimonian", "tau", "bootstrap", "ACC", "Jeffreys"):
+        assert term not in main_text
+    assert "Error model:" in md and "held-out faces" not in md
+    html_text = (out / "report.html").read_text()
+    assert "look female" in html_text.split("<table>")[0]

@@ -151,6 +151,7 @@ def test_band_female_share_uses_the_band_rates():
                                                                     overall.fpr))
 
 
+@pytest.mark.slow  # 47 s: 1,000 simulated populations (python -m genderage.report.simulation)
 def test_intervals_when_populations_differ_in_model_errors(simulation, model_counts):
     """Populations whose mean age error and per-band gender rates differ around the shipped
     model's error model (python -m genderage.report.simulation; figures in docs/report.md).

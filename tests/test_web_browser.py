@@ -259,3 +259,27 @@ def test_the_page_passes_its_query_on_and_shows_unknown(browser, server, shared_
                                timeout=TIMEOUT_MS)
     finally:
         page.close()
+
+
+def test_low_quality_faces_are_grey_as_in_annotated_photos(page):
+    """One colour rule everywhere (#28 item 19): a face flagged low quality is drawn in
+    annotate's grey, not in its gender's colour."""
+    from genderage.annotate import LOW_QUALITY_COLOUR
+
+    colours = page.evaluate("""() => new Promise((resolve) => {
+        const c = document.createElement('canvas'); c.width = 400; c.height = 300;
+        const g = c.getContext('2d'); g.fillStyle = '#000'; g.fillRect(0, 0, 400, 300);
+        const img = new Image();
+        img.onload = () => {
+            const faces = [false, true].map((low, i) => ({bbox: [40 + 180 * i, 100, 160 + 180 * i, 220],
+                gender: 'female', gender_probability: 0.93, age: 31, age_interval: [25, 38],
+                quality: {low_quality: low, reasons: low ? ['blurry'] : []}}));
+            render(img, faces);
+            const ctx = document.getElementById('canvas').getContext('2d');
+            // the middle of each box's left edge
+            resolve([40, 220].map((x) => Array.from(ctx.getImageData(x, 160, 1, 1).data.slice(0, 3))));
+        };
+        img.src = c.toDataURL();
+    })""")
+    assert colours[0] == [217, 70, 122]
+    assert colours[1] == list(LOW_QUALITY_COLOUR)

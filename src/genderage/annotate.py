@@ -17,6 +17,8 @@ from .results import Face
 COLOURS = {"female": (230, 80, 160), "male": (40, 140, 240), "unknown": (220, 170, 30)}
 """Box colour per predicted gender (``"unknown"``: below ``min_gender_probability``), RGB."""
 LOW_QUALITY_COLOUR = (150, 150, 150)
+"""Box colour of a face flagged low quality, RGB (the web page uses the same grey)."""
+MAX_SHRINKS = 8
 
 
 def face_label(face: Face) -> str:
@@ -135,20 +137,15 @@ def layout_labels(texts: list[str], boxes: list, width: int, height: int
     thickness = max(1, round(max(height, width) / 400))
     font_scale = max(0.4, max(height, width) / 1200)
     sizes = [_label_size(text, font_scale, thickness) for text in texts]
-    widest = max((s[0] for s in sizes), default=0)
-    # Text width is not proportional to the scale (OpenCV rounds glyph sizes, and the
-    # margin does not shrink), so shrink until the widest label fits, a few steps at most.
-    for _ in range(8):
-        if widest <= width or font_scale <= MIN_FONT_SCALE:
+    # Text width does not scale exactly with the font (glyph rounding, a fixed margin):
+    # shrink until the widest label really fits.
+    for _ in range(MAX_SHRINKS):
+        widest = max((s[0] for s in sizes), default=0)
+        if widest <= width:
             break
-        font_scale = max(MIN_FONT_SCALE, font_scale * width / widest * 0.95)
+        font_scale *= 0.95 * width / widest
         sizes = [_label_size(text, font_scale, thickness) for text in texts]
-        widest = max(s[0] for s in sizes)
     return font_scale, thickness, place_labels(boxes, sizes, width, height)
-
-
-MIN_FONT_SCALE = 0.1
-"""Labels are never drawn smaller than this (a label wider than a tiny image overlaps it)."""
 
 
 def _label_size(text: str, font_scale: float, thickness: int) -> tuple[int, int]:

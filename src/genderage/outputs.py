@@ -76,7 +76,7 @@ def create_new(path: str | os.PathLike, mode: str = "w", **open_kw):
     except FileExistsError:
         raise OutputExistsError(f"{path}: already exists; outputs are never written over "
                                 f"(remove it or choose another name)") from None
-    except OSError as exc:
+    except OSError:
         if os.path.islink(path):  # O_NOFOLLOW's ELOOP
             raise OutputExistsError(f"{path}: is a symbolic link; outputs never follow "
                                     f"links") from None
@@ -104,6 +104,7 @@ class StagedOutput:
         self.path = Path(path)
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=self.path.suffix,
                                    dir=self.path.parent if str(self.path.parent) else ".")
+        os.fchmod(fd, 0o644)  # mkstemp's 0600 would make the output private to its writer
         os.close(fd)
         self.tmp = Path(tmp)
 

@@ -1,7 +1,7 @@
 import json
 import sys
 
-from . import progress_wanted
+from . import nonempty, progress_wanted
 
 
 def add_parser(sub):
@@ -26,7 +26,7 @@ def add_parser(sub):
     s.add_argument("--detector", metavar="SPEC",
                    help="face detector for AAF's landmarks (default: the default detector; "
                         "`mtcnn-v1` reproduces splits/utkface_aaf_seed0.csv)")
-    s.add_argument("--out", required=True, metavar="MANIFEST.csv")
+    s.add_argument("--out", required=True, metavar="MANIFEST.csv", type=nonempty)
     s.add_argument("--val-fraction", type=float, default=0.2)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--conflicts", choices=("drop", "keep"), default="drop",

@@ -2,7 +2,7 @@ import json
 import shlex
 from pathlib import Path
 
-from . import positive_int
+from . import nonempty, positive_int
 
 
 def add_parser(sub):
@@ -28,7 +28,7 @@ def add_parser(sub):
                    help="with --photos: use N labelled photos, evenly spaced")
     p.add_argument("--batch-size", type=positive_int, default=32,
                    help="with --photos: photos per pipeline call (default 32)")
-    p.add_argument("--out", metavar="DIR", help="write metrics.json (and with --data, "
+    p.add_argument("--out", metavar="DIR", type=nonempty, help="write metrics.json (and with --data, "
                                                 "report.md and plots) here")
     p.add_argument("--flip-tta", action="store_true", help="average each prediction with the mirror image's")
     p.add_argument("--no-plots", action="store_true")

@@ -1,7 +1,10 @@
+from . import nonempty
+
+
 def add_parser(sub):
     p = sub.add_parser("export", help="export a checkpoint to ONNX (checked: checker + parity)")
     p.add_argument("checkpoint", metavar="CHECKPOINT")
-    p.add_argument("--out", required=True, metavar="MODEL.onnx")
+    p.add_argument("--out", required=True, metavar="MODEL.onnx", type=nonempty)
     p.add_argument("--opset", type=int, default=17)
     p.add_argument("--weights", choices=("auto", "ema", "raw"), default="auto")
     p.add_argument("--flip-tta", action="store_true",

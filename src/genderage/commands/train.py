@@ -2,6 +2,8 @@
 
 import argparse
 
+from . import nonempty
+
 # Flags and the TrainConfig field each sets: (flag, field, argparse options, help).
 # Defaults are TrainConfig's; a flag given on the command line overrides --config's value.
 FLAGS = (
@@ -9,7 +11,7 @@ FLAGS = (
      "a source folder: UTKFace (bare DIR or utkface=DIR), aaf=DIR; repeat for each source "
      "the manifest names"),
     ("--manifest", "manifest", {"metavar": "CSV"}, "from `genderage data split`"),
-    ("--out", "out_dir", {"metavar": "DIR"}, "checkpoints and logs"),
+    ("--out", "out_dir", {"metavar": "DIR", "type": nonempty}, "checkpoints and logs"),
     ("--arch", "arch", {}, "architecture name (see docs/training.md)"),
     ("--epochs", "epochs", {"type": int}, None),
     ("--batch-size", "batch_size", {"type": int}, None),

@@ -186,7 +186,8 @@ def _process(source, analyzer, args) -> int:
                     frames_out.write(json.dumps(result.to_dict()) + "\n")
                 if args.annotate is not None:
                     if writer is None:
-                        writer = _open_writer(args.annotate, source.output_fps, frame.rgb)
+                        writer = _open_writer(args.annotate, source.output_fps, frame.rgb,
+                                              args.input)
                     writer.write(draw_frame(frame.rgb, result))
                 if progress is not None:
                     progress.update(frame, n_frames, len(analysis.tracker.tracks))
@@ -221,13 +222,13 @@ def _open_text(path: Path):
         raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def _open_writer(path: Path, fps: float, first_frame):
+def _open_writer(path: Path, fps: float, first_frame, audio_from: str | None):
     from ..errors import CliError
-    from ..video.io import VideoOpenError, VideoWriter
+    from ..video.io import VideoOpenError
 
     h, w = first_frame.shape[:2]
     try:
-        return _StagedVideo(path, fps, (w, h))
+        return _StagedVideo(path, fps, (w, h), audio_from)
     except (VideoOpenError, OSError) as exc:
         raise CliError(str(exc)) from None
 
@@ -236,13 +237,21 @@ class _StagedVideo:
     """The annotated video, written under a temporary name and linked into place at the end
     (:class:`~genderage.outputs.StagedOutput`): OpenCV's writer only takes a path."""
 
-    def __init__(self, path: Path, fps: float, size: tuple[int, int]):
+    def __init__(self, path: Path, fps: float, size: tuple[int, int], audio_from: str | None):
         from ..outputs import StagedOutput
+        from ..video import browser_writer
         from ..video.io import VideoWriter
 
         self.staged = StagedOutput(path)
         try:
-            self.writer = VideoWriter(self.staged.tmp, fps, size)
+            if browser_writer.available():  # H.264 / VP9 and the audio: browsers play it
+                self.writer = browser_writer.BrowserVideoWriter(self.staged.tmp, fps, size,
+                                                                audio_from)
+            else:
+                print("genderage video: writing MPEG-4 Part 2 without sound, which browsers "
+                      "do not play; pip install 'genderage[video]' for H.264 with the "
+                      "source's audio", file=sys.stderr)
+                self.writer = VideoWriter(self.staged.tmp, fps, size)
         except BaseException:
             self.staged.discard()
             raise

@@ -109,7 +109,7 @@ def _method_lines(r: dict) -> list[str]:
     else:
         lines.append(f"No error model: {errors['note']}.")
     bias = m["model_age_bias"]
-    if bias:
+    if bias and not errors["used"]:  # with an error model its dev-set biases are the figures
         lines.append("The model's mean age error (predicted - true) on held-out faces: "
                      + ", ".join(f"{k} {v:+.2f} years" for k, v in bias.items()) + ".")
     lines.append(f"Model sha256 {r['model_sha256'] or 'not recorded'}; genderage "
@@ -117,9 +117,34 @@ def _method_lines(r: dict) -> list[str]:
     return lines
 
 
+def plain_summary(r: dict) -> list[str]:
+    """The main figures in sentences, before any table or method."""
+    fs, age, n = r["female_share"], r["mean_age"], r["n_faces_used"]
+    corrected = fs["estimate"] is not None
+    share, ci = (fs["estimate"], fs["ci95"]) if corrected else (fs["naive"], fs["naive_ci95"])
+    lines = [f"Of the {n} faces used, about {pct(share)} look female to the model "
+             f"(95% interval {pct_ci(ci)}"
+             + ("; corrected for the model's known mistakes" if corrected else
+                "; not corrected: this model's error rates are unknown") + ")."]
+    if age["ci95"] is None:
+        lines.append(f"Their estimated age is {age['estimate']:.1f} years (one face: no interval).")
+    else:
+        lines.append(f"Their average age is about {age['estimate']:.1f} years (95% interval "
+                     f"{years_ci(age['ci95'])}"
+                     + (", corrected for the model's average age error" if age["uncorrected"]
+                        != age["estimate"] else "") + ").")
+    biggest = max(AGE_BANDS, key=lambda b: r["age_bands"][b]["share"])
+    lines.append(f"The largest age group is {biggest} ({pct(r['age_bands'][biggest]['share'])} "
+                 "of the faces). These are estimates from appearance, with the limits listed "
+                 "under \"What these numbers are\"; how they were made is under \"Method\".")
+    return lines
+
+
 def markdown(r: dict) -> str:
-    """``report.md``: the numbers, how they were made, what they mean."""
-    out = ["# genderage report", "", f"Input: `{r['input']}`. {_counts_line(r)}", "",
+    """``report.md``: the numbers in plain sentences, the table, how they were made, what
+    they mean."""
+    out = ["# genderage report", "", " ".join(plain_summary(r)), "",
+           f"Input: `{r['input']}`. {_counts_line(r)}", "",
            "| quantity | faces (n) | estimate | 95% interval | naive |", "|---|---|---|---|---|"]
     out += ["| " + " | ".join(row) + " |" for row in _summary_rows(r)]
     if "by" in r:
@@ -163,6 +188,7 @@ def html_page(r: dict) -> str:
 table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.2rem .6rem;text-align:left}}
 figure{{margin:1rem 0}}svg{{max-width:100%;height:auto}}</style></head><body>
 <h1>genderage report</h1>
+<p>{esc(" ".join(plain_summary(r)))}</p>
 <p>Input: <code>{esc(r['input'])}</code>. {counts}</p>
 <table><tr><th>quantity</th><th>faces (n)</th><th>estimate</th><th>95% interval</th><th>naive</th></tr>{rows}</table>
 {html_section(r) if "labels" in r else ""}
@@ -198,14 +224,21 @@ def plots(r: dict) -> list[str]:
         ax.errorbar([100 * value], [y], fmt="o", capsize=4,
                     xerr=[[max(0.0, 100 * (value - ci[0]))], [max(0.0, 100 * (ci[1] - value))]])
     ax.set_yticks(range(len(bars)), [b[0] for b in bars])
+    ax.set_xlim(-3, 103)  # a share of 0% or 100% stays inside the plot
     ax.set_xlabel("female share, % (95% interval)")
     ax.set_ylim(-0.7, len(bars) - 0.3)
     figures.append(_svg(fig))
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3))
-    left.plot(range(len(r["age_distribution"])), r["age_distribution"])
+    dist = r["age_distribution"]
+    if r["method"]["age_source"].startswith("age_probs"):
+        left.plot(range(len(dist)), dist)
+        left.set_ylabel("share of faces")
+    else:  # point ages: a histogram of whole years is jagged, so 5-year bins
+        bins = [sum(dist[i:i + 5]) for i in range(0, len(dist), 5)]
+        left.bar([i * 5 + 2.5 for i in range(len(bins))], bins, width=4.6)
+        left.set_ylabel("share of faces per 5 years")
     left.set_xlabel("age, years")
-    left.set_ylabel("share of faces")
     left.set_title("age distribution")
     shares = [r["age_bands"][b] for b in AGE_BANDS]
     right.bar(AGE_BANDS, [100 * s["share"] for s in shares],
@@ -227,7 +260,7 @@ def plots(r: dict) -> list[str]:
                     yerr=[[max(0.0, v - 100 * by_band[b][ci_key][0]) for v, b in zip(values, known)],
                           [max(0.0, 100 * by_band[b][ci_key][1] - v) for v, b in zip(values, known)]])
         ax.set_ylabel(f"female share, % ({'corrected' if key == 'estimate' else 'naive'})")
-        ax.set_ylim(0, 100)
+        ax.set_ylim(-3, 103)  # 0% and 100% stay inside the plot
         ax.set_title("female share per band of estimated age (95% interval)")
         figures.append(_svg(fig))
     return figures

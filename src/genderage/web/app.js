@@ -8,6 +8,7 @@ const COLORS = { female: "#d9467a", male: "#2b6cd9" };
 // ?max_faces=5, ...); live mode applies the same "unknown" rule to its running answers.
 const MIN_GENDER_P = Number(new URLSearchParams(window.location.search)
   .get("min_gender_probability")) || null;
+const LOW_QUALITY_COLOR = "#969696";  // genderage.annotate.LOW_QUALITY_COLOUR, (150, 150, 150)
 
 const $ = (id) => document.getElementById(id);
 const fileInput = $("file");
@@ -124,9 +125,12 @@ function render(img, faces) {
     };
     let fontSize = Math.max(12, Math.round(16 * scale));
     let sizes = labelSizes(fontSize);
-    const widest = Math.max(0, ...sizes.map(([w]) => w));
-    if (widest > canvas.width) {  // a narrow photo: a smaller font, so every label fits across
-      fontSize = Math.max(6, Math.floor(fontSize * canvas.width / widest));
+    // A narrow photo: a smaller font until every label fits across (text width does not
+    // scale exactly with the font size, so shrink again while it still does not fit).
+    for (let i = 0; i < 8; i++) {
+      const widest = Math.max(0, ...sizes.map(([w]) => w));
+      if (widest <= canvas.width || fontSize <= 4) break;
+      fontSize = Math.max(4, Math.min(fontSize - 1, Math.floor(fontSize * canvas.width / widest)));
       sizes = labelSizes(fontSize);
     }
     ctx.textBaseline = "top";
@@ -134,7 +138,8 @@ function render(img, faces) {
     const rects = placeLabels(faces.map((f) => f.bbox), sizes, canvas.width, canvas.height);
     faces.forEach((face, i) => {
       const [x1, y1, x2, y2] = face.bbox;
-      const color = COLORS[face.gender] || "#444";
+      const lowQuality = face.quality && face.quality.low_quality;
+      const color = lowQuality ? LOW_QUALITY_COLOR : (COLORS[face.gender] || "#444");
       ctx.strokeStyle = color;
       ctx.lineWidth = lineWidth;
       ctx.strokeRect(x1, y1, x2 - x1, y2 - y1);
