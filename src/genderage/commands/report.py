@@ -51,17 +51,22 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    from ..errors import CliError
     from ..report.screen_report import is_tracks_table
 
+    tracks = is_tracks_table(args.results)
+    if tracks and (args.labels or args.plan or args.width is not None):
+        raise CliError(f"{args.results}: --labels, --plan and --width are not available for "
+                       "tracks tables of `genderage video` yet (screen time has no "
+                       "prediction-powered estimate); run the report without them")
     if args.plan:
         from ..report.labelled import plan_text
 
         widths = None if args.width is None else (args.width / 100,)
         print(plan_text(args.results, args.exclude_low_quality, widths))
         return 0
-    if is_tracks_table(args.results):
+    if tracks:
         return run_screen(args)
-    from ..errors import CliError
     from ..outputs import OutputExistsError, check_outputs
     from ..report import REPORT_FILES, build_report, write_report
 
