@@ -64,8 +64,8 @@ class LabelSession:
         self.done = self._resume(keys)
         self.writer = LabelsWriter(self.out, self.sampling)
         self.lock = threading.Lock()
+        # rank -> why that item's face could not be shown (the page asks for "can't tell").
         self.unreadable: dict[int, str] = {}
-        """rank -> why that item's face could not be shown (the page asks for "can't tell")."""
 
     def _resume(self, keys: list[str]) -> int:
         """How many faces of the order the labels file already holds (checked)."""
