@@ -41,9 +41,11 @@ def add_parser(sub):
                         default="month", help="time bucket for --trend (default: month)")
     p.add_argument("--labels", type=Path, metavar="LABELS.csv",
                    help="labels of a random sample of these faces (`genderage label`): every "
-                        "estimate becomes prediction-powered, beside the dev-set correction")
+                        "estimate becomes prediction-powered, beside the dev-set correction "
+                        "(photo results only, for now)")
     p.add_argument("--plan", action="store_true",
-                   help="print about how many labels give each interval width, and stop")
+                   help="print about how many labels give each interval width, and stop "
+                        "(photo results only, for now)")
     p.add_argument("--width", type=float, metavar="POINTS",
                    help="with --plan: the female-share interval wanted, +-POINTS percentage "
                         "points (default: a table of 1-5)")
