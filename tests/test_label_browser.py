@@ -1,5 +1,6 @@
 """The labelling page (``genderage label``) in a real headless Chromium: label with the
-keyboard, undo, reload the page, stop and resume with a new server on the same file.
+keyboard, undo, reload the page, stop and resume with a new server on the same file; and the
+tracks of a video tracks table, one of them on a video that is gone.
 
 Needs Debian's ``chromium`` (``/usr/bin/chromium``) and the ``playwright`` Python package
 (its own browser downloads are not used); skips cleanly without either. The photos are made
@@ -26,6 +27,8 @@ cv2 = pytest.importorskip("cv2")
 
 from genderage.label.app import LabelSession, create_label_app  # noqa: E402
 from genderage.label.store import COLUMNS  # noqa: E402
+from genderage.video.table import tracks_schema  # noqa: E402
+from video_synth import animate, astronaut_portrait, write_video  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -156,7 +159,7 @@ def test_label_undo_reload_and_resume(browser, results, tmp_path):
         for r in responses:
             if r.url.endswith("/api/state") or "/api/label" in r.url:
                 assert set(r.json()) == {"done", "n", "faces", "finished", "prefetch",
-                                         "stratified_by"}
+                                         "stratified_by", "unit", "unreadable"}
             if "/api/face/" in r.url:
                 assert r.headers["cache-control"] == "no-store"
     finally:
@@ -186,3 +189,42 @@ def test_label_undo_reload_and_resume(browser, results, tmp_path):
     assert [photo_index(r["path"]) for r in got] == order[:5]
     assert [r["rank"] for r in got] == ["0", "1", "2", "3", "4"]
     assert {r["sample_seed"] for r in got} == {"3"}
+
+
+def test_tracks_show_their_best_frame_and_a_gone_video_says_so(browser, tmp_path):
+    video = write_video(tmp_path / "v.mp4", animate([astronaut_portrait()], n_frames=10))
+    table_rows = []
+    for k, path in enumerate((video, tmp_path / "gone.mp4")):
+        row = dict.fromkeys(tracks_schema(False).names)
+        row.update(path=str(path), track_id=k + 1, best_frame=4,
+                   best_bbox=[110.0, 60.0, 210.0, 180.0], on_screen_s=2.0, gender="male",
+                   female_probability=0.3, age=40.0, low_quality=False,
+                   model_sha256="x" * 64, genderage_version="test")
+        table_rows.append(row)
+    table = tmp_path / "tracks.parquet"
+    pq.write_table(pa.Table.from_pylist(table_rows, schema=tracks_schema(False)), table)
+    labels = tmp_path / "labels.csv"
+    session = LabelSession(table, labels, n=2)
+    server = Server(session)
+    page = browser.new_page()
+    try:
+        page.goto(server.url)
+        for rank in range(2):
+            if Path(session.paths[session.order[rank]]).name == "gone.mp4":
+                page.wait_for_function(
+                    "() => document.getElementById('status').textContent.includes("
+                    "'the video cannot be read any more')", timeout=TIMEOUT_MS)
+                status = page.locator("#status").inner_text()
+                assert "gone.mp4: no such video file" in status and "press C" in status
+            else:
+                shown(page, rank)
+                assert page.evaluate("document.getElementById('face').naturalWidth") > 0
+            page.keyboard.press("c")
+        page.wait_for_selector("#done:not([hidden])", timeout=TIMEOUT_MS)
+    finally:
+        page.close()
+        server.stop()
+    got = rows(labels)
+    assert [r["gender"] for r in got] == ["cant_tell", "cant_tell"]
+    assert {r["sample_unit"] for r in got} == {"track"}
+    assert session.state()["unreadable"] == 1

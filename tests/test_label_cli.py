@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from genderage.cli import main  # noqa: E402
 from genderage.label.app import LabelSession, create_label_app  # noqa: E402
 from genderage.label.crop import crop_box  # noqa: E402
+from genderage.label.store import COLUMNS  # noqa: E402
 from genderage.report.rates import shipped_bundles  # noqa: E402
 
 SHA = json.loads(shipped_bundles()[0].read_text())["model"]["sha256"]
@@ -61,9 +62,10 @@ def test_answers_append_rows_and_resume_with_a_larger_n(tmp_path, results):
     label_all(client, [("female", 30), ("male", None), ("cant_tell", 12), ("not_a_face", 40)])
     state = client.get("/api/state").json()
     assert state == {"done": 4, "n": 4, "faces": 66, "finished": True, "prefetch": 3,
-                     "stratified_by": None}
+                     "stratified_by": None, "unit": "face", "unreadable": 0}
     assert client.post("/api/label", json={"rank": 4, "gender": "male"}).status_code == 409
     rows = list(csv.DictReader(open(labels)))
+    assert tuple(rows[0]) == COLUMNS  # photo labels have no sample_unit column (tracks do)
     assert [r["age"] for r in rows] == ["30", "", "12", ""]  # not a face: no age
     assert [int(r["rank"]) for r in rows] == [0, 1, 2, 3]
     # Faces far ahead of the labeller are not served.

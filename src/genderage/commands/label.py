@@ -1,5 +1,6 @@
-"""``genderage label RESULTS --out LABELS.csv``: label a random sample of the faces in a web
-page on this machine (needs the ``serve`` and ``report`` extras)."""
+"""``genderage label RESULTS --out LABELS.csv``: label a random sample of the faces (or, on a
+tracks table of ``genderage video``, of the tracks) in a web page on this machine (needs the
+``serve`` and ``report`` extras)."""
 
 from __future__ import annotations
 
@@ -14,16 +15,18 @@ def add_parser(sub):
         description="Show the faces of `genderage batch` results one at a time, in a seeded "
                     "random order, on a web page on this machine (127.0.0.1), and append each "
                     "answer (gender, age, can't tell, not a face) to LABELS.csv. Re-running "
-                    "resumes. Then: genderage report RESULTS --labels LABELS.csv. Faces are "
-                    "cut from the original images in memory; nothing is written but the "
-                    "labels. Method: docs/report.md.")
+                    "resumes. Then: genderage report RESULTS --labels LABELS.csv. On a tracks "
+                    "table of `genderage video` each track is one item, shown by its best "
+                    "frame. Faces are cut from the original images or videos in memory; "
+                    "nothing is written but the labels. Method: docs/report.md.")
     p.add_argument("results", type=Path, metavar="RESULTS",
-                   help="output of `genderage batch` (a Parquet file or folder)")
+                   help="output of `genderage batch` (a Parquet file or folder), or a "
+                        "Parquet tracks table of `genderage video`")
     p.add_argument("--out", type=Path, required=True, metavar="LABELS.csv",
                    help="the labels file (created, or resumed when it exists)")
     p.add_argument("--n", type=positive_int, default=300,
-                   help="faces to label (default: 300; `genderage report --plan` says how "
-                        "many a given interval width needs)")
+                   help="faces (or tracks) to label (default: 300; `genderage report --plan` "
+                        "says how many a given interval width needs)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random order (default: 0)")
     p.add_argument("--by", metavar="COLUMN",
                    help="stratify the sample by this column of the results (each value gets "

@@ -41,9 +41,11 @@ def add_parser(sub):
                         default="month", help="time bucket for --trend (default: month)")
     p.add_argument("--labels", type=Path, metavar="LABELS.csv",
                    help="labels of a random sample of these faces (`genderage label`): every "
-                        "estimate becomes prediction-powered, beside the dev-set correction")
+                        "estimate becomes prediction-powered, beside the dev-set correction "
+                        "(photo results only, for now)")
     p.add_argument("--plan", action="store_true",
-                   help="print about how many labels give each interval width, and stop")
+                   help="print about how many labels give each interval width, and stop "
+                        "(photo results only, for now)")
     p.add_argument("--width", type=float, metavar="POINTS",
                    help="with --plan: the female-share interval wanted, +-POINTS percentage "
                         "points (default: a table of 1-5)")
@@ -51,17 +53,22 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    from ..errors import CliError
     from ..report.screen_report import is_tracks_table
 
+    tracks = is_tracks_table(args.results)
+    if tracks and (args.labels or args.plan or args.width is not None):
+        raise CliError(f"{args.results}: --labels, --plan and --width are not available for "
+                       "tracks tables of `genderage video` yet (screen time has no "
+                       "prediction-powered estimate); run the report without them")
     if args.plan:
         from ..report.labelled import plan_text
 
         widths = None if args.width is None else (args.width / 100,)
         print(plan_text(args.results, args.exclude_low_quality, widths))
         return 0
-    if is_tracks_table(args.results):
+    if tracks:
         return run_screen(args)
-    from ..errors import CliError
     from ..outputs import OutputExistsError, check_outputs
     from ..report import REPORT_FILES, build_report, write_report
 

@@ -1,10 +1,12 @@
 """The labelling page: a FastAPI app on 127.0.0.1 that shows the faces of a results file one
-at a time in the sampling order and appends each answer to the labels file.
+at a time in the sampling order and appends each answer to the labels file. On a tracks
+table of ``genderage video`` an item is a track, shown by its best frame.
 
 Routes: ``GET /`` (the page), ``GET /static/label.{js,css}``, ``GET /api/state``,
 ``GET /api/face/{rank}`` (the face at that place in the order, JPEG, cut on the fly and
-never stored: ``Cache-Control: no-store``), ``POST /api/label``, ``POST /api/undo``. The
-model's answers never leave the server (they would bias the labeller).
+never stored: ``Cache-Control: no-store``; 410 when its photo or video cannot be read any
+more), ``POST /api/label``, ``POST /api/undo``. The model's answers never leave the server
+(they would bias the labeller).
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from ..imageio import ImageDecodeError
-from ..report.table import read_results
 from ..serve.web import PAGE_HEADERS
-from .crop import face_jpeg
+from .crop import face_jpeg, frame_face_jpeg
+from .items import read_items
 from .sample import face_keys, results_fingerprint, sampling_order
 from .store import GENDERS, MAX_AGE, LabelsError, LabelsWriter, Sampling, read_labels
 
@@ -33,8 +35,9 @@ PREFETCH = 3
 
 
 class LabelSession:
-    """The sample being labelled: the results' faces in their sampling order and the labels
-    given so far (read back from the labels file, so a re-run resumes).
+    """The sample being labelled: the results' faces (or a tracks table's tracks) in their
+    sampling order and the labels given so far (read back from the labels file, so a re-run
+    resumes).
 
     Raises (constructor):
         ResultsError, FileNotFoundError: unusable results.
@@ -44,21 +47,25 @@ class LabelSession:
 
     def __init__(self, results_path: str | Path, out: str | Path, n: int = 300, seed: int = 0,
                  by: str | None = None):
-        results = read_results(results_path, by, extra=("bbox",))
-        if len(results.faces) == 0:
-            raise LabelsError(f"{results_path}: no faces to label")
-        self.paths = results.face_paths
-        self.indices = results.face_indices
-        self.boxes = results.extra["bbox"]
-        self.strata = results.groups
+        items = read_items(results_path, by)
+        if len(items) == 0:
+            raise LabelsError(f"{results_path}: no {items.unit}s to label")
+        self.unit = items.unit
+        self.paths = items.paths
+        self.indices = items.indices
+        self.boxes = items.boxes
+        self.frames = items.frames
+        self.strata = items.strata
         keys = face_keys(self.paths, self.indices)
         self.order = sampling_order(keys, seed, self.strata)
         self.n = min(n, len(keys))
-        self.sampling = Sampling(seed, by, n, results_fingerprint(keys))
+        self.sampling = Sampling(seed, by, n, results_fingerprint(keys), self.unit)
         self.out = Path(out)
         self.done = self._resume(keys)
         self.writer = LabelsWriter(self.out, self.sampling)
         self.lock = threading.Lock()
+        # rank -> why that item's face could not be shown (the page asks for "can't tell").
+        self.unreadable: dict[int, str] = {}
 
     def _resume(self, keys: list[str]) -> int:
         """How many faces of the order the labels file already holds (checked)."""
@@ -69,6 +76,9 @@ class LabelSession:
         if s is None:
             raise LabelsError(f"{self.out}: not written by `genderage label` (no sampling "
                               "columns); choose another --out")
+        if s.unit != mine.unit:
+            raise LabelsError(f"{self.out}: labels {s.unit}s, but these results have "
+                              f"{mine.unit}s; choose another --out")
         if (s.seed, s.by, s.results_fingerprint) != (mine.seed, mine.by,
                                                      mine.results_fingerprint):
             raise LabelsError(
@@ -78,23 +88,38 @@ class LabelSession:
                 "the same results to resume, or choose another --out")
         for rank, label in enumerate(existing.labels):
             if label.rank != rank or keys[self.order[rank]] != f"{label.path}\t{label.face_index}":
-                raise LabelsError(f"{self.out}: line {label.line} is not face {rank} of this "
-                                  "sample's order; the file was edited. Choose another --out")
+                raise LabelsError(f"{self.out}: line {label.line} is not {mine.unit} {rank} of "
+                                  "this sample's order; the file was edited. Choose another "
+                                  "--out")
         return len(existing.labels)
 
     def state(self) -> dict:
         return {"done": self.done, "n": self.n, "faces": len(self.order),
                 "finished": self.done >= self.n, "prefetch": PREFETCH,
-                "stratified_by": self.sampling.by}
+                "stratified_by": self.sampling.by, "unit": self.unit,
+                "unreadable": len(self.unreadable)}
 
     def face(self, rank: int) -> bytes:
+        """The JPEG of the item at ``rank``: its face cut from the photo, or from the track's
+        best frame of the video.
+
+        Raises:
+            ImageDecodeError: the photo or video cannot be read (counted in
+                :attr:`unreadable`).
+        """
         if not 0 <= rank < min(self.n, self.done + 1 + PREFETCH):
-            raise HTTPException(404, "no such face in this sample (yet)")
+            raise HTTPException(404, f"no such {self.unit} in this sample (yet)")
         i = self.order[rank]
         box = self.boxes[i]
         if box is None:
-            raise HTTPException(404, "this face has no box in the results")
-        return face_jpeg(self.paths[i], box)
+            raise HTTPException(404, f"this {self.unit} has no box in the results")
+        try:
+            if self.frames is None:
+                return face_jpeg(self.paths[i], box)
+            return frame_face_jpeg(self.paths[i], int(self.frames[i]), box)
+        except ImageDecodeError as exc:
+            self.unreadable[rank] = str(exc)
+            raise
 
     def label(self, rank: int, gender: str, age: float | None) -> dict:
         with self.lock:
@@ -164,7 +189,8 @@ def create_label_app(session: LabelSession) -> FastAPI:
         try:
             data = session.face(rank)
         except ImageDecodeError as exc:
-            raise HTTPException(410, f"the image cannot be read any more: {exc}") from None
+            what = "image" if session.unit == "face" else "video"
+            raise HTTPException(410, f"the {what} cannot be read any more: {exc}") from None
         return Response(data, media_type="image/jpeg", headers=no_store)
 
     @app.post("/api/label")
@@ -183,6 +209,9 @@ def create_label_app(session: LabelSession) -> FastAPI:
 def summary(session: LabelSession) -> str:
     """One line on where the sample stands."""
     s = session.state()
-    return (f"{s['done']} of {s['n']} faces labelled ({s['faces']} in the results"
-            + (f", stratified by {s['stratified_by']}" if s["stratified_by"] else "") + ")")
+    unit = s["unit"]
+    return (f"{s['done']} of {s['n']} {unit}s labelled ({s['faces']} in the results"
+            + (f", stratified by {s['stratified_by']}" if s["stratified_by"] else "") + ")"
+            + (f"; {s['unreadable']} {unit}(s) could not be shown (their photo or video "
+               "cannot be read)" if s["unreadable"] else ""))
 

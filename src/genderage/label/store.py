@@ -11,7 +11,10 @@ Columns (the first four are all another tool has to write):
 - ``sample_seed``, ``sample_by``, ``sample_n``: how the sample was drawn (the seed, the
   stratifying column or empty, the number of labels the run asked for);
 - ``results_fingerprint``: :func:`genderage.label.sample.results_fingerprint` of the
-  results the sample was drawn from.
+  results the sample was drawn from;
+- ``sample_unit``: only in files drawn from a tracks table of ``genderage video``, where it
+  is ``track``: each row then labels one track, ``path`` being the video and ``face_index``
+  the track's ``track_id``. Files without the column (all photo labels) label faces.
 
 The sampling columns repeat on every row so that the file stays a plain CSV any program
 reads, and that a row copied elsewhere still says where it came from.
@@ -32,6 +35,8 @@ COLUMNS = ("path", "face_index", "gender", "age", "rank", "stratum", "sample_see
            "sample_by", "sample_n", "results_fingerprint")
 REQUIRED = ("path", "face_index", "gender", "age")
 SAMPLING = ("rank", "sample_seed", "sample_by", "sample_n", "results_fingerprint")
+UNIT_COLUMN = "sample_unit"
+"""Written by samples of tracks only, so that photo labels files keep their columns."""
 MAX_AGE = 120.0
 
 
@@ -64,12 +69,13 @@ class Label:
 @dataclass(frozen=True)
 class Sampling:
     """How the sample was drawn, as the file records it (``n``: the most labels any run
-    asked for)."""
+    asked for; ``unit``: ``"face"`` or ``"track"``, what one row labels)."""
 
     seed: int
     by: str | None
     n: int
     results_fingerprint: str
+    unit: str = "face"
 
 
 @dataclass(frozen=True)
@@ -136,8 +142,7 @@ def read_labels(path: str | Path) -> LabelsFile:
     sampling = None
     if samplings:
         (first, _), = samplings.items()
-        sampling = Sampling(first.seed, first.by, max(int(r["sample_n"]) for r in rows),
-                            first.results_fingerprint)
+        sampling = replace(first, n=max(int(r["sample_n"]) for r in rows))
     return LabelsFile(path, labels, sampling)
 
 
@@ -183,9 +188,12 @@ def _parse(row: dict, line: int, has_sampling: bool) -> Label:
 
 
 def _sampling(row: dict) -> Sampling:
+    unit = row.get(UNIT_COLUMN) or "face"
+    if unit not in ("face", "track"):
+        raise LabelsError(f"{UNIT_COLUMN} is {unit!r}; expected face or track: {row}")
     try:
         return Sampling(int(row["sample_seed"]), row["sample_by"] or None,
-                        int(row["sample_n"]), row["results_fingerprint"])
+                        int(row["sample_n"]), row["results_fingerprint"], unit)
     except (TypeError, ValueError):
         raise LabelsError(f"sample_seed or sample_n is not a whole number: {row}") from None
 
@@ -201,16 +209,18 @@ class LabelsWriter:
     def __init__(self, path: str | Path, sampling: Sampling):
         self.path = Path(path)
         self.sampling = sampling
+        self.tracks = sampling.unit == "track"
         if not self.path.exists() or self.path.stat().st_size == 0:
             with open(self.path, "w", newline="", encoding="utf-8") as f:
-                csv.writer(f).writerow(COLUMNS)
+                csv.writer(f).writerow(COLUMNS + ((UNIT_COLUMN,) if self.tracks else ()))
 
     def append(self, path: str, face_index: int, gender: str, age: float | None, rank: int,
                stratum: str | None) -> None:
         assert gender in GENDERS
         s = self.sampling
         row = [path, face_index, gender, "" if age is None else f"{age:g}", rank,
-               stratum or "", s.seed, s.by or "", s.n, s.results_fingerprint]
+               stratum or "", s.seed, s.by or "", s.n, s.results_fingerprint] \
+            + (["track"] if self.tracks else [])
         with open(self.path, "a", newline="", encoding="utf-8") as f:
             csv.writer(f).writerow(row)
             f.flush()

@@ -301,6 +301,9 @@ def add_labels(report: dict, results, used: np.ndarray, labels_path: str | Path,
     from .table import read_results
 
     labels = read_labels(labels_path)
+    if labels.sampling is not None and labels.sampling.unit != "face":
+        raise LabelsError(f"{labels_path}: labels {labels.sampling.unit}s of a tracks table of "
+                          f"`genderage video`, not faces of {results_path}")
     design = None
     if labels.sampling is not None and labels.sampling.by is not None:
         column = labels.sampling.by

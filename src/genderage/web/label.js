@@ -15,8 +15,11 @@ window.labelTimings = [];
 
 function faceUrl(rank) {
   if (!blobs.has(rank)) {
-    blobs.set(rank, fetch(`/api/face/${rank}`).then((r) => {
-      if (!r.ok) throw new Error(`face ${rank}: HTTP ${r.status}`);
+    blobs.set(rank, fetch(`/api/face/${rank}`).then(async (r) => {
+      if (!r.ok) {   // the server says why (e.g. the photo or video is gone)
+        const data = await r.json().catch(() => ({}));
+        throw new Error(data.detail || `face ${rank}: HTTP ${r.status}`);
+      }
       return r.blob();
     }).then((b) => URL.createObjectURL(b)));
   }
