@@ -64,6 +64,7 @@ def reference(folder, model_path, tmp_path_factory):
     return out, read_output(out), rc
 
 
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_local_engine_equals_predict_json_and_library(folder, photos, reference, model_path,
                                                       capsys):
     _, table, rc = reference
@@ -116,6 +117,7 @@ def test_duckdb_reads_what_pyarrow_reads(reference):
     assert [r[3] for r in rows] == [r[3] for r in expected]
 
 
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_age_probs_are_the_models_distribution(folder, model_path, tmp_path):
     from genderage import GenderAge
 
@@ -132,6 +134,7 @@ def test_age_probs_are_the_models_distribution(folder, model_path, tmp_path):
         assert max(abs(a - b) for a, b in zip(row["age_probs"], want)) <= 1e-4
 
 
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_inputs_lists_duplicates_and_uris(folder, reference, model_path, tmp_path, monkeypatch):
     names = ["plain.jpg", "crop/1.jpg", "bad/empty.jpg", "noface/0.png", "pair.png"]
     monkeypatch.chdir(folder)  # relative paths in lists are relative to the current folder
@@ -163,6 +166,7 @@ def test_list_without_path_column_is_a_usage_error(tmp_path, model_path, capsys)
     assert "no 'path' column (columns: file)" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_progress_summary_and_exit_status(folder, model_path, tmp_path, capsys):
     from test_cli_edges import run_with_terminal_stderr
 
@@ -182,6 +186,7 @@ def test_progress_summary_and_exit_status(folder, model_path, tmp_path, capsys):
     assert "1 images (1 analysed now, 0 already in" in err and "img/s" not in err  # a pipe
 
 
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_rerun_skips_done_images_and_overwrite_starts_afresh(folder, reference, model_path,
                                                              tmp_path, capsys):
     out = tmp_path / "out"
@@ -213,6 +218,7 @@ def test_other_options_are_not_mixed_in(folder, model_path, tmp_path, capsys):
     assert batch(folder / "plain.jpg", "--out", tmp_path / "file", model_path=model_path) == 2
 
 
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_sigkill_mid_run_then_rerun_gives_every_image_once(folder, photos, reference,
                                                            model_path, tmp_path):
     out = tmp_path / "out"
@@ -287,6 +293,7 @@ def check_non_utf8_rows(table, odd: Path, name: str, broken: str) -> None:
     assert rows[broken]["error"].startswith(str(odd) + "/bad\\xff.jpg: ")
 
 
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_non_utf8_file_names_are_analysed_and_stored_losslessly(folder, model_path, tmp_path,
                                                                 capsys):
     odd, name, broken = non_utf8_folder(tmp_path, folder)
@@ -337,6 +344,7 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_workers_die_with_a_driver_killed_by_sigkill(folder, model_path, tmp_path):
     """SIGKILL to the driver alone (not its process group): its worker processes must not
     run on (#28 item 8: they did, 20 s later, ~185 MB each)."""
@@ -371,6 +379,7 @@ def test_workers_die_with_a_driver_killed_by_sigkill(folder, model_path, tmp_pat
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_sigterm_stops_the_run_cleanly(folder, model_path, tmp_path):
     """SIGTERM (what `kill`, systemd and container runtimes send) runs the cleanup that
     Ctrl-C runs: workers stopped, the --out lock released, status 143."""

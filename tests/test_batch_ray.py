@@ -34,6 +34,7 @@ def cluster():
     cluster.shutdown()
 
 
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_ray_local_and_predict_json_agree_and_both_nodes_work(cluster, model_path, tmp_path,
                                                               capsys):
     folder = tmp_path / "photos"
@@ -59,6 +60,7 @@ def test_ray_local_and_predict_json_agree_and_both_nodes_work(cluster, model_pat
     assert_matches_predict_json(ray_table, predictions)
 
 
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_cli_ray_address_resumes_a_local_run(cluster, model_path, tmp_path, capsys):
     folder = tmp_path / "photos"
     photos = build_photos(folder)
@@ -76,6 +78,7 @@ def test_cli_ray_address_resumes_a_local_run(cluster, model_path, tmp_path, caps
     assert len(keys) == len(set(keys)) and sorted(set(table["path"].to_pylist())) == photos
 
 
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_non_utf8_file_names_on_the_ray_engine(cluster, model_path, tmp_path):
     from test_batch import check_non_utf8_rows, non_utf8_folder
 

@@ -288,6 +288,7 @@ def test_verbose_shows_the_traceback_of_an_error(tmp_path):
     assert "FileNotFoundError" in loud.stderr and "resolve_model_path" in loud.stderr
     assert loud.stderr.endswith(line + "\n")
 
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_data_check_counts_files_on_a_terminal(synthetic_utkface):
     pytest.importorskip("imagehash")
     root = synthetic_utkface.root

@@ -37,6 +37,7 @@ def detector():
     return MtcnnDetector()
 
 
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_recall_on_group_photos_holds(photos, detector):
     score = gp.score_detector(detector, photos)
     assert score.summary()["faces_iod20"] == 192

@@ -308,6 +308,7 @@ def test_info_answers_without_a_usable_default_detector(monkeypatch, capsys):
 
 # --- batch, and the report on its "unknown" rows --------------------------------------------
 
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_batch_records_the_options_and_the_report_ignores_unknown(photos, tmp_path, capsys,
                                                                   model_path):
     """The same faces with and without "unknown" labels give the same population report:

@@ -167,6 +167,7 @@ def smooth(h, w, seed=0) -> np.ndarray:
     ("JPEG", (6200, 2000), 2),  # JPEG: 2, 4 or 8 (DCT scaling), the largest within the rule
     ("JPEG", (8192, 1000), 4),
 ])
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_decode_reduced_factor_rule(fmt, size, factor):
     w, h = size
     decoded = decode_reduced(encode(Image.fromarray(smooth(h, w)), fmt), "big")
@@ -189,6 +190,7 @@ def test_phone_photos_in_mpo_form_use_jpeg_scaling(monkeypatch):
 
 
 @pytest.mark.parametrize("fmt,tol", [("PNG", 1.0), ("JPEG", 3.0)])
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_decode_reduced_is_the_area_downscale_of_the_full_image(fmt, tol):
     rgb = smooth(3000, 4400, seed=1)
     data = encode(Image.fromarray(rgb), fmt, **({"quality": 95} if fmt == "JPEG" else {}))

@@ -122,6 +122,7 @@ def near(rgb, want, tol=6) -> bool:
     return all(abs(a - b) <= tol for a, b in zip(rgb, want))
 
 
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_label_undo_reload_and_resume(browser, results, tmp_path):
     labels = tmp_path / "labels.csv"
     session = LabelSession(results, labels, n=5, seed=3)

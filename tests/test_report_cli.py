@@ -375,6 +375,7 @@ def test_flip_tta_results_do_not_take_an_error_model_measured_without_it(tmp_pat
     assert "measured without flip-TTA" in r["method"]["error_model"]["note"]
 
 
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_age_probs_are_streamed_not_held_whole(tmp_path):
     """10 million rows with age_probs needed ~43 GB (#28 item 12): the distributions are
     now read 8,192 rows at a time. 60,000 rows x 121 values: the memory the column adds

@@ -56,6 +56,7 @@ def test_mean_matches_golden_values_of_ppi_py(binary_sample, lam):
 
 
 @pytest.mark.parametrize("lam", [None, 0.0, 0.3, 1.0])
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_mean_equals_ppi_py_on_continuous_data(lam):
     ppi_py = pytest.importorskip("ppi_py")
     rng = np.random.default_rng(7)

@@ -328,6 +328,7 @@ def test_busy_server_answers_503(analyzer):
 
 
 
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_busy_slot_is_taken_before_the_body_is_read(analyzer):
     """With every slot held by a slow upload, the next request is refused unread."""
     release, first_started = threading.Event(), threading.Event()

@@ -38,6 +38,7 @@ def closed_within(sock: socket.socket, seconds: float) -> tuple[bool, bytes]:
     return True, received
 
 
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_incomplete_headers_are_closed_after_the_header_timeout(server):
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
         s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # never finished
@@ -58,6 +59,7 @@ def test_a_slow_body_gets_408(server):
     assert answer.startswith(b"HTTP/1.1 408") and b'"body_timeout"' in answer, answer[:200]
 
 
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_300_idle_connections_under_256_descriptors(tmp_path, model_path):
     """The audit's attack: 300 half-open connections with the server's descriptor limit at
     256. Beyond its cap (192) connections are closed at once, idle ones after the header

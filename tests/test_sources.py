@@ -130,6 +130,7 @@ def _synthetic_aaf(root: Path, utk_file: Path, n: int = 24) -> list[str]:
     return names
 
 
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_data_split_with_two_sources(synthetic_utkface, tmp_path, capsys):
     aaf = tmp_path / "aaf"
     single, both = tmp_path / "utk.csv", tmp_path / "both.csv"

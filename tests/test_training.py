@@ -66,6 +66,7 @@ def test_card_parameter_count_matches_the_card_layout():
     assert count_parameters(build_model(model_config("card"))) == 1_636_611
 
 
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_train_resume_matches_uninterrupted_run(tiny, tmp_path):
     data, manifest = tiny
     assert _train(data, manifest, tmp_path / "straight", "--epochs", "2", "--ema", "0.9",
@@ -98,6 +99,7 @@ def trained(tiny, tmp_path_factory):
     return data, manifest, out / "last.pt"
 
 
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_init_starts_from_the_checkpoint_weights(trained, tmp_path, capsys):
     data, manifest, ckpt = trained
     source = load_checkpoint(ckpt)["model_state"]
@@ -191,6 +193,7 @@ def test_runtime_flip_tta_equals_the_baked_in_graph(trained, tmp_path):
         AttributeModel(baked, flip_tta=True)
 
 
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_evaluate_onnx_matches_checkpoint(trained, tmp_path):
     data, manifest, ckpt = trained
     onnx_path = tmp_path / "m.onnx"
@@ -294,6 +297,7 @@ def test_mix_recrops_swaps_in_found_recrops_only():
     assert np.array_equal(a, b)
 
 
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_cosine_schedule_and_recrop_resume_exactly(tiny, tmp_path, capsys):
     data, manifest = tiny
     opts = ["--schedule", "cosine", "--warmup-epochs", "0.5", "--early-stop-patience", "0",
@@ -323,6 +327,7 @@ def test_cosine_schedule_and_recrop_resume_exactly(tiny, tmp_path, capsys):
     assert "recrop_val_loss" not in history[0]
 
 
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_resume_with_another_config_names_the_differing_keys(tiny, tmp_path, capsys):
     data, manifest = tiny
     out = tmp_path / "run"
@@ -378,6 +383,7 @@ def test_train_help_shows_config(capsys):
     assert "--config JSON" in text and "(default: 64)" in text
 
 
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_recipe_file_with_overrides_and_the_run_record(tiny, tmp_path, capsys):
     from genderage import __version__
     from genderage.training.config import TrainConfig

@@ -47,6 +47,7 @@ def source_with_audio(path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_annotated_video_is_h264_with_the_sound_and_plays_in_chromium(tmp_path, model_path):
     source = source_with_audio(tmp_path / "talk.mp4")
     annotated = tmp_path / "annotated.mp4"

@@ -205,6 +205,7 @@ def test_tracks_go_to_stdout_without_out(astronaut_video, model_path, capsys):
 
 
 @needs_shipped_model
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_real_faces_video_is_stable(shared_dir, tmp_path, capsys):
     paths = [shared_dir / "data" / "AAF" / "images" / name for name in AAF_FACES]
     if not all(p.is_file() for p in paths):

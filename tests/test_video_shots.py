@@ -45,6 +45,7 @@ def random_programme(photos, rng, n_shots=8):
     return shots
 
 
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_cuts_are_found_and_no_frame_inside_a_shot_is_one():
     """Held out from the programmes the thresholds were set on (other seeds): at least 95%
     of cuts found (the misses are same-wall cuts between similar faces), no false cut."""

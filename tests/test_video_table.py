@@ -68,6 +68,7 @@ def bad_files(folder: Path) -> dict[str, str]:
             str(folder / "codec.avi"): "not a video file OpenCV can read"}
 
 
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_a_folder_of_videos_gives_one_row_per_track_and_names_every_bad_file(
         tmp_path, model_path, capsys):
     folder = tmp_path / "videos"
@@ -101,6 +102,7 @@ def test_a_folder_of_videos_gives_one_row_per_track_and_names_every_bad_file(
     assert report["screen_time"]["n_videos"] == 5 and report["screen_time"]["n_tracks"] == 3
 
 
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_one_video_jsonl_and_its_parquet_rows_agree(tmp_path, model_path):
     seconds = astronaut_videos(tmp_path / "videos", 1)
     (video,) = seconds
@@ -128,6 +130,7 @@ def test_one_video_jsonl_and_its_parquet_rows_agree(tmp_path, model_path):
     assert main(["video", video, "--out", str(parquet), *common, "--every", "1"]) == 2
 
 
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_a_killed_run_resumes_without_losing_or_doubling_a_track(tmp_path, model_path):
     folder = tmp_path / "videos"
     folder.mkdir()
@@ -163,6 +166,7 @@ def test_a_killed_run_resumes_without_losing_or_doubling_a_track(tmp_path, model
     assert killed["on_screen_s"].to_pylist() == pytest.approx([20 / FPS] * 12)
 
 
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_known_screen_time_by_gender_through_video_and_report(shared_dir, tmp_path, capsys):
     """AAF adults whose labels the model gets right on the still photo: women on screen for
     9.6 s, men for 4.8 s over three videos, with cuts. The table's seconds by predicted

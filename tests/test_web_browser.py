@@ -99,6 +99,7 @@ def page(browser, server):
     page.close()
 
 
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_uploading_a_portrait_lists_and_draws_the_face(page, server, shared_dir):
     photo = shared_dir / AAF_FACE
     if not photo.is_file():

@@ -124,6 +124,7 @@ def test_page_tracker_links_faces_by_overlap(page):
     assert ids == [[1, 2], [2, 1], [], [[1, 3]], [3]]
 
 
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
 def test_live_camera_mode_follows_and_averages_the_face(page):
     page.click("#camera-start")
     page.wait_for_function("() => document.getElementById('video').videoWidth > 0",
