@@ -82,7 +82,8 @@ def add_parser(sub):
     table.add_argument("--engine", choices=ENGINES, default="local",
                        help="local worker processes (default) or Ray Data (genderage[ray])")
     table.add_argument("--workers", type=positive_int, metavar="N",
-                       help="worker processes, or Ray actors (default: one per core / CPU)")
+                       help="videos analysed at the same time, each by a worker process, or "
+                            "Ray actor (default: one per core / CPU)")
     table.add_argument("--ray-address", metavar="ADDR",
                        help="join this Ray cluster (default: start Ray on this machine)")
     table.add_argument("--part-size", type=positive_int, default=1, metavar="N",

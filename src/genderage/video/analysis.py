@@ -1,7 +1,7 @@
 """A video, frame by frame: detect every Nth frame, track faces, one answer per track.
 
 On a detection frame every face is detected, aligned and assessed, all faces go through the
-attribute model in one call (:meth:`GenderAge.analyse`, as a photo's faces do), and the
+attribute model in one call (:meth:`GenderAge.analyze`, as a photo's faces do), and the
 :class:`~genderage.video.tracker.Tracker` links them to tracks; each track's
 :class:`~genderage.video.smoothing.TrackSmoother` takes the new prediction's raw outputs and
 decodes its averages with the model's calibration. On the frames in between, the tracks
@@ -163,7 +163,7 @@ class VideoAnalysis:
         faces = []
         if candidates:
             options = self.analyzer.options
-            results, batch = self.analyzer.analyse([LocatedImage(None, tuple(candidates))])
+            results, batch = self.analyzer.analyze([LocatedImage(None, tuple(candidates))])
             for k, (c, face, track_id) in enumerate(zip(candidates, results[0].faces, ids)):
                 state = self._states.get(track_id)
                 if state is None:

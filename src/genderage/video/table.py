@@ -180,7 +180,7 @@ class VideoOptions:
         return json.dumps(described, sort_keys=True)
 
 
-def analyse_video(analyzer: GenderAge, path: str, options: VideoOptions) -> VideoOutcome:
+def analyze_video(analyzer: GenderAge, path: str, options: VideoOptions) -> VideoOutcome:
     """Track the faces of one video file; a video that cannot be read is an outcome with
     an error, never an exception."""
     import os
@@ -216,6 +216,9 @@ def analyse_video(analyzer: GenderAge, path: str, options: VideoOptions) -> Vide
         return VideoOutcome(path, tracks, duration, source.fps)
 
 
+analyse_video = analyze_video  # the earlier spelling, kept for one release
+
+
 class VideoChunkAnalyzer:
     """Turns lists of video paths into rows: the unit of work of the batch engines.
 
@@ -233,5 +236,5 @@ class VideoChunkAnalyzer:
         self.model_sha256 = file_sha256(model.path)
 
     def __call__(self, paths: list[str]) -> pa.Table:
-        outcomes = [analyse_video(self.analyzer, path, self.options) for path in paths]
+        outcomes = [analyze_video(self.analyzer, path, self.options) for path in paths]
         return outcomes_table(outcomes, self.options.age_probs, self.model_sha256)
