@@ -127,7 +127,7 @@ def test_age_probs_are_the_models_distribution(folder, model_path, tmp_path):
     table = read_output(out)
     assert table.column_names == COLUMNS + ["age_probs"]
     analyzer = GenderAge(model_path)
-    results, expected = analyzer.analyse([analyzer.locate_image(image)])
+    results, expected = analyzer.analyze([analyzer.locate_image(image)])
     assert len(table) == len(results[0].faces) == 2
     for row, want in zip(table.to_pylist(), expected.age_probs):
         assert len(row["age_probs"]) == 121 and sum(row["age_probs"]) == pytest.approx(1, abs=1e-4)

@@ -351,3 +351,28 @@ def test_batch_docs_list_every_quality_reason():
     docs = (Path(__file__).resolve().parents[1] / "docs/batch.md").read_text()
     row = next(line for line in docs.splitlines() if line.startswith("| `quality_reasons`"))
     assert reasons and {r for r in reasons if f"`{r}`" not in row} == set()
+
+
+# --- one name per meaning (#27): earlier spellings still work, hidden from --help ------------
+
+RENAMED = [
+    # command, arguments before the flag, earlier name, name now, its value (none: a switch)
+    ("report", ["results.parquet"], "--exclude-low-quality", "--skip-low-quality", None),
+    ("serve", [], "--workers-threads", "--workers", "3"),
+]
+
+
+@pytest.mark.parametrize("command, before, old, new, value", RENAMED)
+def test_renamed_flags_still_work_and_are_hidden(command, before, old, new, value, capsys):
+    from genderage.cli import build_parser
+
+    parser = build_parser()
+    given = [] if value is None else [value]
+    default = parser.parse_args([command, *before])
+    by_new = parser.parse_args([command, *before, new, *given])
+    by_old = parser.parse_args([command, *before, old, *given])
+    assert vars(by_old) == vars(by_new) != vars(default)
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    shown = capsys.readouterr().out
+    assert new in shown and old not in shown

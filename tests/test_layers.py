@@ -23,7 +23,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "genderage"
 LAYERS = {
     "runtime": {"", "align", "annotate", "attribute", "contract", "detect", "imageio", "inputs",
                 "jpeg_scans", "models", "onnx_runtime", "options", "outputs", "pipeline",
-                "preprocess", "quality", "results"},
+                "preprocess", "quality", "results", "writers"},
     "features": {"batch", "label", "report", "serve", "video"},
     "data": {"data"},
     "evaluation": {"evaluation"},

@@ -124,9 +124,9 @@ def test_html_is_self_contained(tmp_path):
     assert hrefs and all(h.startswith("#") for h in hrefs)
 
 
-def test_age_probs_exclude_low_quality_and_by(tmp_path):
+def test_age_probs_skip_low_quality_and_by(tmp_path):
     path = write_results(tmp_path / "r.parquet", age_probs=True)
-    code, out = run_report(tmp_path, path, "--exclude-low-quality", "--by", "site")
+    code, out = run_report(tmp_path, path, "--skip-low-quality", "--by", "site")
     assert code == 0
     r = json.loads((out / "report.json").read_text())
     assert r["n_faces"] == 8 and r["n_faces_used"] == 6 and r["n_faces_low_quality"] == 2

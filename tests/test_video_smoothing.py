@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from genderage.attribute import Calibration
 from genderage.quality import Quality
 from genderage.video.smoothing import SWITCH_PROBABILITY, TrackSmoother, quality_weight
 
@@ -30,7 +31,7 @@ def test_quality_weight_golden_values():
 
 
 def test_average_is_the_weighted_mean_of_logits_and_age_distributions():
-    smoother = TrackSmoother(temperature=2.0, age_interval=SPEC)
+    smoother = TrackSmoother(Calibration(temperature=2.0, age_interval=SPEC))
     # Weights 1.0 and 0.25 (the second face is half size and half sharp).
     smoother.add(np.array([3.0, 0.0, 0.20]), one_hot_age(20), quality(det=1.0))
     smoother.add(np.array([0.0, 1.0, 0.40]), one_hot_age(40),
@@ -44,6 +45,17 @@ def test_average_is_the_weighted_mean_of_logits_and_age_distributions():
     assert lo == pytest.approx(math.expm1(math.log1p(24.0) - 0.3), abs=1e-3)
     assert hi == pytest.approx(math.expm1(math.log1p(24.0) + 0.2), abs=1e-3)
     assert avg.n_used == 2 and not avg.low_quality
+
+
+def test_average_is_decoded_by_the_models_whole_calibration():
+    # One band of estimated age: P(female) = sigmoid(0.5 * margin / T + 1) whatever the age.
+    by_age = {"lows": [0], "scale": [0.5], "bias": [1.0]}
+    smoother = TrackSmoother(Calibration(temperature=2.0, gender_by_age=by_age))
+    smoother.add(np.array([0.0, 1.0, 0.30]), one_hot_age(30), quality(det=1.0))
+    avg = smoother.average()
+    p_female = 1 / (1 + math.exp(-(0.5 * -1.0 / 2.0 + 1.0)))  # 0.679, where T alone gives 0.378
+    assert avg.gender == "female"
+    assert avg.gender_probability == pytest.approx(p_female, abs=1e-6)
 
 
 def test_age_without_a_distribution_is_the_weighted_mean_age():

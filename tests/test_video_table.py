@@ -211,7 +211,9 @@ def test_known_screen_time_by_gender_through_video_and_report(shared_dir, tmp_pa
 @pytest.mark.parametrize("argv, message", [
     (["a.mp4", "b.mp4"], "need --out DIR.parquet"),
     (["a.mp4", "b.mp4", "--out", "t.parquet", "--frames", "f.jsonl"],
-     "--frames and --annotate are for one video"),
+     "--frames, --annotate and --format are for one video"),
+    (["a.mp4", "b.mp4", "--out", "t.parquet", "--format", "csv"],
+     "--frames, --annotate and --format are for one video"),
     (["a.mp4", "--out", "t.jsonl", "--engine", "ray"], "are for many videos"),
     (["a.mp4", "b.mp4", "--out", "t.parquet", "--ray-address", "x:1"], "needs --engine ray"),
 ])

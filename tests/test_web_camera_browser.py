@@ -21,6 +21,7 @@ sync_api = pytest.importorskip("playwright.sync_api")
 from test_web_browser import CHROMIUM, CHROMIUM_ARGS, server  # noqa: E402, F401
 from video_synth import animate, astronaut_portrait  # noqa: E402
 
+from genderage.attribute import Calibration  # noqa: E402
 from genderage.pipeline import GenderAge  # noqa: E402
 from genderage.quality import Quality  # noqa: E402
 from genderage.video.smoothing import TrackSmoother  # noqa: E402
@@ -89,7 +90,7 @@ def api_face(rng, mean_margin: float) -> tuple[dict, np.ndarray, Quality]:
 
 def test_page_smoothing_matches_the_python_rule(page):
     rng = np.random.default_rng(3)
-    faces, smoother, expected = [], TrackSmoother(1.0, SPEC), []
+    faces, smoother, expected = [], TrackSmoother(Calibration(1.0, SPEC)), []
     for i in range(40):  # mildly female for 10 snapshots, then clearly male
         face, main, q = api_face(rng, 0.8 if i < 10 else -2.0)
         faces.append(face)

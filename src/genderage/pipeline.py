@@ -251,7 +251,7 @@ class GenderAge:
                             f"{type(images).__name__}: use predict()")
         if color == "bgr":
             images = [_bgr_to_rgb(image) for image in images]
-        results, _ = self.analyse([self.locate_image(image, aligned) for image in images])
+        results, _ = self.analyze([self.locate_image(image, aligned) for image in images])
         return results
 
     def locate_image(self, image: ImageSource, aligned: bool = False) -> LocatedImage:
@@ -282,7 +282,7 @@ class GenderAge:
             candidates = [c for c in candidates if not c.quality.low_quality]
         return LocatedImage(name, tuple(candidates))
 
-    def analyse(self, located: list[LocatedImage]
+    def analyze(self, located: list[LocatedImage]
                 ) -> tuple[list[ImageResult], AttributeBatch]:
         """Run the attribute model ONCE on all faces of ``located``.
 
@@ -305,6 +305,8 @@ class GenderAge:
             k += len(faces)
             results.append(ImageResult(item.path, faces, None))
         return results, batch
+
+    analyse = analyze  # the earlier spelling, kept for one release
 
     def decode_min_side(self, aligned: bool) -> int:
         """Longer side a reduced decode keeps: :data:`REDUCED_MIN_SIDE` for a 320-pixel

@@ -32,7 +32,7 @@ def _start_worker(options, analyzer: type, parent_pid: int) -> None:
     _analyzer = analyzer(options, threads=1)
 
 
-def _analyse(paths: list[str]) -> pa.Table:
+def _analyze(paths: list[str]) -> pa.Table:
     assert _analyzer is not None, "worker not started"
     return _analyzer(paths)
 
@@ -54,13 +54,13 @@ def run_local(paths: list[str], options: BatchOptions, workers: int,
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                              initargs=(options, analyzer, os.getpid())) as pool:
-        pending = {pool.submit(_analyse, chunk) for chunk in islice(chunks, 2 * workers)}
+        pending = {pool.submit(_analyze, chunk) for chunk in islice(chunks, 2 * workers)}
         try:
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
                     yield future.result()
-                    pending |= {pool.submit(_analyse, chunk) for chunk in islice(chunks, 1)}
+                    pending |= {pool.submit(_analyze, chunk) for chunk in islice(chunks, 1)}
         finally:
             for future in pending:
                 future.cancel()

@@ -104,7 +104,7 @@ class ChunkAnalyzer:
 
     def __call__(self, paths: list[str]) -> pa.Table:
         located = [self._locate(path) for path in paths]
-        results, batch = self.analyzer.analyse(located)
+        results, batch = self.analyzer.analyze(located)
         return results_table(results, [item.error_kind for item in located],
                              batch.age_probs if self.options.age_probs else None,
                              self.model_sha256, __version__)

@@ -7,6 +7,21 @@ import argparse
 import sys
 
 
+def add_renamed_argument(parser, name: str, old_names: tuple[str, ...], **kwargs):
+    """``parser.add_argument(name, **kwargs)``, also accepting each of ``old_names`` (an
+    earlier spelling, kept for one release) without listing it in ``--help``.
+
+    Returns:
+        The new name's action.
+    """
+    action = parser.add_argument(name, **kwargs)
+    hidden = {k: v for k, v in kwargs.items() if k not in ("help", "default", "metavar")}
+    for old in old_names:
+        parser.add_argument(old, dest=action.dest, default=argparse.SUPPRESS,
+                            help=argparse.SUPPRESS, **hidden)
+    return action
+
+
 def positive_int(text: str) -> int:
     """argparse type: an integer >= 1, with a one-line error otherwise."""
     try:

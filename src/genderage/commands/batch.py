@@ -31,7 +31,8 @@ def add_parser(sub):
     p.add_argument("--engine", choices=ENGINES, default="local",
                    help="local worker processes (default) or Ray Data (genderage[ray])")
     p.add_argument("--workers", type=positive_int, metavar="N",
-                   help="worker processes, or Ray actors (default: one per core / CPU)")
+                   help="images analysed at the same time, each by a worker process, or Ray "
+                        "actor (default: one per core / CPU)")
     p.add_argument("--ray-address", metavar="ADDR",
                    help="join this Ray cluster (default: start Ray on this machine)")
     p.add_argument("--batch-size", type=positive_int, default=16, metavar="N",

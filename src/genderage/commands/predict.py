@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..outputs import output_path
+from ..writers import FORMATS, Layout, TableColumn, open_writer
 from . import (add_face_options, add_precision_argument, face_options, positive_int,
                progress_wanted)
 
@@ -25,8 +26,11 @@ def add_parser(sub):
                     "Exit status: 0 all inputs read, 1 some input could not be read, "
                     "2 usage error.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
-    p.add_argument("--json", action="store_true",
-                   help="print one JSON object per image (JSON Lines) instead of a table")
+    p.add_argument("--format", choices=FORMATS, default="table",
+                   help="table: one aligned line per face (default); jsonl: one JSON object "
+                        "per image; csv: one row per face, full precision")
+    p.add_argument("--json", dest="format", action="store_const", const="jsonl",
+                   help="same as --format jsonl")
     p.add_argument("--annotate", metavar="OUTDIR", type=output_path,
                    help="write annotated copies (boxes and labels) into OUTDIR")
     p.add_argument("--flip-tta", action="store_true",
@@ -81,8 +85,7 @@ def run(args) -> int:
         except DetectorError as exc:
             raise CliError(str(exc)) from None
     annotator = _Annotator(args.annotate) if args.annotate else None
-    if not args.json:
-        print(_row("file", "face", "gender", "p", "age", "interval", "quality"))
+    writer = open_writer(args.format, sys.stdout, LAYOUT)
 
     from tqdm import tqdm
 
@@ -98,30 +101,11 @@ def run(args) -> int:
                         result = replace(result, error=error)
                 if result.error is not None:
                     failed += 1
-                _report(result, args.json)
+                writer.write(result)
             bar.update(len(chunk))
     if failed:
         print(f"genderage predict: {failed} of {len(files)} input(s) failed", file=sys.stderr)
     return 1 if failed else 0
-
-
-def _report(result, as_json: bool) -> None:
-    import json
-
-    if as_json:
-        print(json.dumps(result.to_dict()), flush=True)
-        return
-    if result.error is not None:
-        print(f"genderage predict: error: {result.error}", file=sys.stderr, flush=True)
-        return
-    name = display(result.path)
-    if not result.faces:
-        print(_row(name, "-", "(no face)", "", "", "", ""), flush=True)
-    for i, face in enumerate(result.faces):
-        lo, hi = face.age_interval
-        flag = ",".join(face.quality.reasons) if face.quality.low_quality else "ok"
-        print(_row(name, str(i), face.gender_shown, f"{face.gender_probability:.2f}",
-                   f"{face.age:.1f}", f"{lo:.0f}-{hi:.0f}", flag), flush=True)
 
 
 def display(path: str) -> str:
@@ -130,8 +114,47 @@ def display(path: str) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
-def _row(file, face, gender, p, age, interval, quality) -> str:
-    return f"{file:<40} {face:>4}  {gender:<9} {p:>4}  {age:>5}  {interval:>7}  {quality}"
+COLUMNS = ("path", "face_index", "bbox", "det_score", "gender", "gender_probability",
+           "female_probability", "age", "age_low", "age_high", "low_quality", "quality_reasons",
+           "error")
+"""``--format csv`` columns: one row per face, one per image without (named as the
+``genderage batch`` Parquet columns, docs/batch.md)."""
+
+
+def face_rows(result) -> list[dict]:
+    """The ``csv`` / ``table`` rows of one image: one per face, or one with empty face
+    columns (and ``error`` when it could not be read)."""
+    empty = {**dict.fromkeys(COLUMNS), "path": display(result.path)}
+    if not result.faces:
+        return [{**empty, "error": result.error}]
+    return [{**empty, "face_index": i, "bbox": list(face.bbox), "det_score": face.det_score,
+             "gender": face.gender, "gender_probability": face.gender_probability,
+             "female_probability": face.female_probability, "age": face.age,
+             "age_low": face.age_interval[0], "age_high": face.age_interval[1],
+             "low_quality": face.quality.low_quality,
+             "quality_reasons": list(face.quality.reasons)}
+            for i, face in enumerate(result.faces)]
+
+
+def _cell(key: str, fmt: str):
+    return lambda row: "" if row[key] is None else format(row[key], fmt)
+
+
+LAYOUT = Layout(
+    command="genderage predict", to_json=lambda result: result.to_dict(), columns=COLUMNS,
+    rows=face_rows,
+    table=(TableColumn("file", -40, lambda row: row["path"]),
+           TableColumn("face", 4, lambda row: "-" if row["face_index"] is None
+                       else str(row["face_index"])),
+           TableColumn("gender", -9, lambda row: "(no face)" if row["face_index"] is None
+                       else row["gender"] or "unknown"),
+           TableColumn("p", 4, _cell("gender_probability", ".2f")),
+           TableColumn("age", 5, _cell("age", ".1f")),
+           TableColumn("interval", 7, lambda row: "" if row["age_low"] is None
+                       else f"{row['age_low']:.0f}-{row['age_high']:.0f}"),
+           TableColumn("quality", -1, lambda row: "" if row["face_index"] is None
+                       else ",".join(row["quality_reasons"]) if row["low_quality"]
+                       else "ok")))
 
 
 class _Annotator:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..outputs import output_path
-from . import positive_int
+from . import add_renamed_argument, positive_int
 
 
 def add_parser(sub):
@@ -23,8 +23,8 @@ def add_parser(sub):
     p.add_argument("--out", type=output_path, default=Path("report"), metavar="DIR",
                    help="folder for report.md, report.html, report.json (default: ./report); "
                         "existing report files in it are never written over")
-    p.add_argument("--exclude-low-quality", action="store_true",
-                   help="leave out faces flagged low quality")
+    add_renamed_argument(p, "--skip-low-quality", ("--exclude-low-quality",),
+                         action="store_true", help="leave out faces flagged low quality")
     p.add_argument("--by", metavar="COLUMN",
                    help="also report each value of this column separately")
     p.add_argument("--bootstrap", type=positive_int, default=1000, metavar="N",
@@ -65,7 +65,7 @@ def run(args) -> int:
         from ..report.labelled import plan_text
 
         widths = None if args.width is None else (args.width / 100,)
-        print(plan_text(args.results, args.exclude_low_quality, widths))
+        print(plan_text(args.results, args.skip_low_quality, widths))
         return 0
     if tracks:
         return run_screen(args)
@@ -79,7 +79,7 @@ def run(args) -> int:
         check_outputs([args.out / name for name in REPORT_FILES], inputs=[args.results])
     except OutputExistsError as exc:
         raise CliError(str(exc)) from None
-    report = build_report(args.results, exclude_low_quality=args.exclude_low_quality,
+    report = build_report(args.results, exclude_low_quality=args.skip_low_quality,
                           by=args.by, n_boot=args.bootstrap, seed=args.seed, labels=args.labels)
     files = write_report(report, args.out)
     fs = report["female_share"]
@@ -111,7 +111,7 @@ def run_screen(args) -> int:
         check_outputs([args.out / name for name in REPORT_FILES], inputs=inputs)
     except OutputExistsError as exc:
         raise CliError(str(exc)) from None
-    report = build_screen_report(args.results, exclude_low_quality=args.exclude_low_quality,
+    report = build_screen_report(args.results, exclude_low_quality=args.skip_low_quality,
                                  by=args.by, meta=args.meta, on=args.on, trend=args.trend,
                                  bucket=args.bucket, n_boot=args.bootstrap, seed=args.seed)
     files = write_screen_report(report, args.out)

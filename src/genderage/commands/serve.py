@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from . import (add_face_options, add_precision_argument, face_options, positive_float,
-               positive_int)
+from . import (add_face_options, add_precision_argument, add_renamed_argument, face_options,
+               positive_float, positive_int)
 
 
 def add_parser(sub):
@@ -22,8 +22,10 @@ def add_parser(sub):
                    help="accuracy mode: average each face with its mirror image (twice the "
                         "model's cost)")
     add_face_options(p)
-    p.add_argument("--workers-threads", type=positive_int, default=2, metavar="N",
-                   help="images analysed at the same time (default: 2)")
+    add_renamed_argument(p, "--workers", ("--workers-threads",), type=positive_int, default=2,
+                         metavar="N", help="images analysed at the same time, each by a "
+                                           "thread of this process sharing its one model "
+                                           "(default: 2)")
     p.add_argument("--no-access-log", action="store_true",
                    help="do not log requests (the access log holds method, path and status; "
                         "never the body)")
@@ -63,7 +65,7 @@ def run(args) -> int:
 
             model = resolve_model_path(args.model, args.precision)
         app = create_app(model=model, detector=args.detector,
-                         threads=args.workers_threads, flip_tta=args.flip_tta,
+                         threads=args.workers, flip_tta=args.flip_tta,
                          body_timeout_s=args.body_timeout, **knobs)
     except DetectorError as exc:
         raise CliError(str(exc)) from None

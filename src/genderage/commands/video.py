@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from ..outputs import output_path
+from ..writers import FORMATS
 from . import (add_face_options, add_precision_argument, face_options, positive_float,
                positive_int, progress_wanted)
 
@@ -60,6 +61,9 @@ def add_parser(sub):
                    help="one video: write one JSON object per track here (default: standard "
                         "output); a name ending in .parquet, or several videos: the Parquet "
                         "dataset folder")
+    p.add_argument("--format", choices=FORMATS,
+                   help="how one video's tracks are written: jsonl (default), csv (one row "
+                        "per track, full precision) or table (aligned, for reading)")
     p.add_argument("--frames", type=output_path, metavar="FRAMES.jsonl",
                    help="also write one JSON object per frame: each face's track id, raw and "
                         "smoothed estimate")
@@ -82,7 +86,8 @@ def add_parser(sub):
     table.add_argument("--engine", choices=ENGINES, default="local",
                        help="local worker processes (default) or Ray Data (genderage[ray])")
     table.add_argument("--workers", type=positive_int, metavar="N",
-                       help="worker processes, or Ray actors (default: one per core / CPU)")
+                       help="videos analysed at the same time, each by a worker process, or "
+                            "Ray actor (default: one per core / CPU)")
     table.add_argument("--ray-address", metavar="ADDR",
                        help="join this Ray cluster (default: start Ray on this machine)")
     table.add_argument("--part-size", type=positive_int, default=1, metavar="N",
@@ -166,13 +171,15 @@ def _process(source, analyzer, args) -> int:
     from ..models import file_sha256
     from ..video.analysis import VideoAnalysis
     from ..video.draw import draw_frame
-    from ..video.records import jsonl_record
+    from ..video.records import tracks_layout
+    from ..writers import open_writer
 
     model_sha256 = file_sha256(analyzer.model.path)
     analysis = VideoAnalysis(analyzer, source.fps, args.every, age_probs=args.age_probs,
                              frame_step=source.step)
     progress = None if args.no_progress else _Progress(source, args.every)
     tracks_out = sys.stdout if args.out is None else _open_text(args.out)
+    tracks_writer = open_writer(args.format or "jsonl", tracks_out, tracks_layout(model_sha256))
     frames_out = _open_text(args.frames) if args.frames else None
     writer = None
     n_frames = 0
@@ -196,7 +203,7 @@ def _process(source, analyzer, args) -> int:
                 raise
         tracks = analysis.finish()
         for track in tracks:
-            tracks_out.write(json.dumps(jsonl_record(track, model_sha256)) + "\n")
+            tracks_writer.write(track)
         finished = True
     finally:
         for out in (tracks_out, frames_out):
@@ -311,8 +318,9 @@ def run_table(args) -> int:
 
     if args.out is None:
         raise CliError("several videos, a folder or a path list need --out DIR.parquet")
-    if args.frames or args.annotate:
-        raise CliError("--frames and --annotate are for one video with --out TRACKS.jsonl")
+    if args.frames or args.annotate or args.format:
+        raise CliError("--frames, --annotate and --format are for one video with --out "
+                       "TRACKS.jsonl; many videos give a Parquet dataset")
     if args.ray_address and args.engine != "ray":
         raise CliError("--ray-address needs --engine ray")
     from ..batch.inputs import InputError

@@ -220,7 +220,7 @@ def _analyze_sync(state: ServeState, analyzer: GenderAge, data: bytes,
         located = analyzer.locate_image(decoded)
         if located.error_kind == MIN_FACE_ERROR_KIND:
             raise ApiError(422, "invalid_option", f"{filename or 'upload'}: {located.error}")
-        result = analyzer.analyse([located])[0][0]
+        result = analyzer.analyze([located])[0][0]
     if result.error is not None:
         # A decoded array cannot fail to load; an error here is a bug, reported as a 500.
         raise RuntimeError(f"analysis failed: {result.error}")

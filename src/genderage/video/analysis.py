@@ -1,10 +1,12 @@
 """A video, frame by frame: detect every Nth frame, track faces, one answer per track.
 
 On a detection frame every face is detected, aligned and assessed, all faces go through the
-attribute model in one call, and the :class:`~genderage.video.tracker.Tracker` links them to
-tracks; each track's :class:`~genderage.video.smoothing.TrackSmoother` takes the new
-prediction. On the frames in between, the tracks seen at the last detection are moved by
-their velocity and shown with their running estimate; neither the detector nor the model runs.
+attribute model in one call (:meth:`GenderAge.analyze`, as a photo's faces do), and the
+:class:`~genderage.video.tracker.Tracker` links them to tracks; each track's
+:class:`~genderage.video.smoothing.TrackSmoother` takes the new prediction's raw outputs and
+decodes its averages with the model's calibration. On the frames in between, the tracks
+seen at the last detection are moved by their velocity and shown with their running
+estimate; neither the detector nor the model runs.
 
 Every frame also goes through the :class:`~genderage.video.shots.ShotDetector`. At a cut all
 live tracks end, and the detector runs on the cut frame itself (the count to the next
@@ -20,8 +22,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..options import FaceOptions
-from ..pipeline import Candidate, GenderAge, make_face
-from ..preprocess import to_input
+from ..pipeline import Candidate, GenderAge, LocatedImage
 from . import DEFAULT_EVERY
 from .io import Frame
 from .records import FrameResult, TrackedFace, TrackResult
@@ -161,24 +162,22 @@ class VideoAnalysis:
         self._end(ended)
         faces = []
         if candidates:
-            model, options = self.analyzer.model, self.analyzer.options
-            out = model.run(to_input(np.stack([c.crop for c in candidates])))
-            main, age_probs = out[model.output_names[0]], out.get("age_probs")
-            batch = model.decode(out)
-            for k, (c, track_id) in enumerate(zip(candidates, ids)):
+            options = self.analyzer.options
+            results, batch = self.analyzer.analyze([LocatedImage(None, tuple(candidates))])
+            for k, (c, face, track_id) in enumerate(zip(candidates, results[0].faces, ids)):
                 state = self._states.get(track_id)
                 if state is None:
-                    state = _TrackState(TrackSmoother(model.temperature, model.age_interval),
+                    state = _TrackState(TrackSmoother(self.analyzer.model.calibration),
                                         frame.index, frame.time_s, self.shots.shot)
                     self._states[track_id] = state
                 smoothed = state.add_detection(
-                    frame, self._frame_s, c, main[k],
-                    None if age_probs is None else age_probs[k])
+                    frame, self._frame_s, c, batch.logits[k],
+                    None if batch.age_probs is None else batch.age_probs[k])
                 # The smoother's hysteresis keeps its own label; only what is shown changes.
                 state.smoothed = smoothed = replace(smoothed, gender=options.label(
                     smoothed.gender, smoothed.gender_probability))
-                faces.append(TrackedFace(track_id, tuple(float(v) for v in c.bbox),
-                                         make_face(c, batch, k, options), smoothed))
+                faces.append(TrackedFace(track_id, tuple(float(v) for v in c.bbox), face,
+                                         smoothed))
         self._shown = list(ids)
         return FrameResult(frame.index, frame.time_s, True, faces)
 

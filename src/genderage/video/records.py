@@ -137,3 +137,52 @@ def jsonl_record(track: TrackResult, model_sha256: str) -> dict:
     from .. import __version__
 
     return {**track.to_dict(), "model_sha256": model_sha256, "genderage_version": __version__}
+
+
+TRACK_ROW_COLUMNS = ("track_id", "shot", "first_time_s", "last_time_s", "on_screen_s",
+                     "first_frame", "last_frame", "n_frames", "n_frames_used", "gender",
+                     "gender_probability", "female_probability", "age", "age_low", "age_high",
+                     "best_frame", "best_bbox", "low_quality")
+"""The keys of :func:`track_row`, in order."""
+
+
+def track_row(track: TrackResult) -> dict:
+    """The track columns of one row (full precision; the JSONL rounds for display): the
+    Parquet table's (:mod:`genderage.video.table`) and ``--format csv``'s."""
+    return {"track_id": track.track_id, "shot": track.shot,
+            "first_time_s": track.first_time_s, "last_time_s": track.last_time_s,
+            "on_screen_s": track.on_screen_s, "first_frame": track.first_frame,
+            "last_frame": track.last_frame, "n_frames": track.n_frames,
+            "n_frames_used": track.n_frames_used, "gender": track.gender,
+            "gender_probability": track.gender_probability,
+            "female_probability": track.female_probability, "age": track.age,
+            "age_low": track.age_interval[0], "age_high": track.age_interval[1],
+            "best_frame": track.best_frame, "best_bbox": list(track.best_bbox),
+            "low_quality": track.low_quality}
+
+
+def tracks_layout(model_sha256: str):
+    """How ``genderage video`` prints one video's tracks in each ``--format``
+    (:mod:`genderage.writers`): ``jsonl`` :func:`jsonl_record`; ``csv`` :func:`track_row`
+    with the provenance columns; ``table`` the answer per track."""
+    from .. import __version__
+    from ..writers import Layout, TableColumn
+
+    provenance = {"model_sha256": model_sha256, "genderage_version": __version__}
+
+    def rows(track: TrackResult) -> list[dict]:
+        return [{**track_row(track), **provenance}]
+
+    return Layout(
+        command="genderage video", to_json=lambda track: jsonl_record(track, model_sha256),
+        columns=(*TRACK_ROW_COLUMNS, *provenance), rows=rows,
+        table=(TableColumn("track", 5, lambda r: str(r["track_id"])),
+               TableColumn("shot", 4, lambda r: str(r["shot"])),
+               TableColumn("from_s", 8, lambda r: f"{r['first_time_s']:.1f}"),
+               TableColumn("to_s", 8, lambda r: f"{r['last_time_s']:.1f}"),
+               TableColumn("gender", -9, lambda r: r["gender"] or "unknown"),
+               TableColumn("p", 4, lambda r: f"{r['gender_probability']:.2f}"),
+               TableColumn("age", 5, lambda r: f"{r['age']:.1f}"),
+               TableColumn("interval", 7, lambda r: f"{r['age_low']:.0f}-{r['age_high']:.0f}"),
+               TableColumn("frames", 6, lambda r: str(r["n_frames_used"])),
+               TableColumn("quality", -1, lambda r: "low" if r["low_quality"] else "ok")))

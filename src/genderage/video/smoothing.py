@@ -6,9 +6,10 @@ The rule (the web page's camera mode, ``web/app.js``, applies the same one to it
    (:func:`quality_weight`): detector score x size x sharpness x frontality, each in [0, 1].
 2. Faces flagged ``low_quality`` are left out while the track has any face that is not; a
    track made only of flagged faces is averaged over all of them (and says so).
-3. Gender: the weighted mean of the logits, then the model's calibration (temperature,
-   softmax). Age: the weighted mean of the age distributions (``age_probs``), read out by
-   its expectation, with the model's calibrated interval around it.
+3. Gender: the weighted mean of the logits, then the model's
+   :class:`~genderage.attribute.Calibration` (the one that decodes every photo's faces).
+   Age: the weighted mean of the age distributions (``age_probs``), read out by its
+   expectation, with the model's calibrated interval around it.
 4. The *smoothed label* shown frame by frame is the running estimate's label with
    hysteresis: it starts at the first estimate's label and changes only when the other
    label's running probability reaches :data:`SWITCH_PROBABILITY`. The track's final answer
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..attribute import decode_outputs
+from ..attribute import Calibration
 from ..contract import AGE_SCALE, GENDER_LABELS
 from ..quality import Quality
 
@@ -100,13 +101,11 @@ class TrackSmoother:
     """Accumulates one track's per-face model outputs; see the module docstring for the rule.
 
     Args:
-        temperature: the model's gender temperature (``AttributeModel.temperature``).
-        age_interval: the model's calibrated interval spec (``AttributeModel.age_interval``).
+        calibration: the model's (``AttributeModel.calibration``), which decodes the averages.
     """
 
-    def __init__(self, temperature: float = 1.0, age_interval: dict | None = None):
-        self.temperature = temperature
-        self.age_interval = age_interval
+    def __init__(self, calibration: Calibration = Calibration()):
+        self.calibration = calibration
         self._good = _WeightedSum()
         self._all = _WeightedSum()
         self.label: str | None = None
@@ -115,7 +114,8 @@ class TrackSmoother:
         """Add one face and return the smoothed estimate (with the hysteresis label).
 
         Args:
-            main: the face's raw ``output`` row ``[logit_female, logit_male, age / 100]``.
+            main: the face's raw ``output`` row ``[logit_female, logit_male, age / 100]``
+                (``AttributeBatch.logits``).
             age_probs: its ``age_probs`` row ``[121]``, or ``None`` if the model has none.
             quality: its quality signals.
         """
@@ -155,8 +155,7 @@ class TrackSmoother:
         if acc.age_probs is not None:
             probs = acc.age_probs / acc.weight
             main[2] = float(probs @ np.arange(probs.shape[0])) / AGE_SCALE
-        batch = decode_outputs(main[None], None if probs is None else probs[None],
-                               self.temperature, self.age_interval)
+        batch = self.calibration.decode(main[None], None if probs is None else probs[None])
         index = int(np.argmax(batch.gender_probs[0]))
         lo, hi = (float(v) for v in batch.age_interval[0])
         return Estimate(GENDER_LABELS[index], float(batch.gender_probs[0, index]),

@@ -22,7 +22,7 @@ from .. import __version__
 from ..models import file_sha256
 from ..pipeline import GenderAge, resolve_model_path
 from . import DEFAULT_EVERY
-from .records import TrackResult
+from .records import TrackResult, track_row
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg",
                               ".mpeg", ".ts", ".mts", ".flv", ".wmv", ".3gp", ".ogv"})
@@ -86,20 +86,6 @@ class VideoOutcome:
     fps: float | None = None
     error: str | None = None
     error_kind: str | None = None
-
-
-def track_row(track: TrackResult) -> dict:
-    """The track columns of one row (full precision; the JSONL rounds for display)."""
-    return {"track_id": track.track_id, "shot": track.shot,
-            "first_time_s": track.first_time_s, "last_time_s": track.last_time_s,
-            "on_screen_s": track.on_screen_s, "first_frame": track.first_frame,
-            "last_frame": track.last_frame, "n_frames": track.n_frames,
-            "n_frames_used": track.n_frames_used, "gender": track.gender,
-            "gender_probability": track.gender_probability,
-            "female_probability": track.female_probability, "age": track.age,
-            "age_low": track.age_interval[0], "age_high": track.age_interval[1],
-            "best_frame": track.best_frame, "best_bbox": list(track.best_bbox),
-            "low_quality": track.low_quality}
 
 
 def outcomes_table(outcomes: list[VideoOutcome], age_probs: bool, model_sha256: str,
@@ -180,7 +166,7 @@ class VideoOptions:
         return json.dumps(described, sort_keys=True)
 
 
-def analyse_video(analyzer: GenderAge, path: str, options: VideoOptions) -> VideoOutcome:
+def analyze_video(analyzer: GenderAge, path: str, options: VideoOptions) -> VideoOutcome:
     """Track the faces of one video file; a video that cannot be read is an outcome with
     an error, never an exception."""
     import os
@@ -216,6 +202,9 @@ def analyse_video(analyzer: GenderAge, path: str, options: VideoOptions) -> Vide
         return VideoOutcome(path, tracks, duration, source.fps)
 
 
+analyse_video = analyze_video  # the earlier spelling, kept for one release
+
+
 class VideoChunkAnalyzer:
     """Turns lists of video paths into rows: the unit of work of the batch engines.
 
@@ -233,5 +222,5 @@ class VideoChunkAnalyzer:
         self.model_sha256 = file_sha256(model.path)
 
     def __call__(self, paths: list[str]) -> pa.Table:
-        outcomes = [analyse_video(self.analyzer, path, self.options) for path in paths]
+        outcomes = [analyze_video(self.analyzer, path, self.options) for path in paths]
         return outcomes_table(outcomes, self.options.age_probs, self.model_sha256)
