@@ -209,9 +209,16 @@ def test_evaluate_onnx_matches_checkpoint(trained, tmp_path):
     assert abs(a["age"]["mae"] - b["age"]["mae"]) < 1e-3
     for key in ("age_by_group", "by_race", "by_gender", "calibration"):
         assert key in b
+    # gender per finer band of true age covers every face, with the same accuracy overall
+    bands = b["gender_by_age_band"]
+    assert sum(m["n"] for m in bands.values()) == b["n"]
+    assert sum(m["n"] * m["accuracy"] for m in bands.values()) == \
+        pytest.approx(b["n"] * b["gender"]["accuracy"])
+    assert all(0 <= m["ece"] <= 1 for m in bands.values())
     for png in ("confusion_matrix", "age_pred_vs_true", "age_error_by_age", "reliability"):
         assert (tmp_path / "ev_onnx" / f"{png}.png").stat().st_size > 1000
     assert "| female |" in (tmp_path / "ev_onnx" / "report.md").read_text()
+    assert "By true age band:" in (tmp_path / "ev_onnx" / "report.md").read_text()
 
 
 CARD_EXAMPLE = textwrap.dedent("""

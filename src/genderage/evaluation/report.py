@@ -29,7 +29,13 @@ def markdown_report(r: dict) -> str:
               f"| {GENDER_LABELS[0]} | {cm[0][0]} | {cm[0][1]} |",
               f"| {GENDER_LABELS[1]} | {cm[1][0]} | {cm[1][1]} |", "",
               f"Calibration: ECE {r['calibration']['ece']:.4f}, NLL {r['calibration']['nll']:.4f}.",
-              "", "## Age", "",
+              ""]
+    if r.get("gender_by_age_band"):
+        lines += ["By true age band:", "", "| band | n | gender acc | ECE |", "|---|---|---|---|"]
+        lines += [f"| {band} | {m['n']} | {_pct(m['accuracy'])} | {m['ece']:.4f} |"
+                  for band, m in r["gender_by_age_band"].items()]
+        lines.append("")
+    lines += ["## Age", "",
               f"MAE **{a['mae']:.2f}** +- {a['mae_std']:.2f} years, median error "
               f"{a['median_ae']:.2f}, within 5 years {_pct(a['within_5'])}, within 10 years "
               f"{_pct(a['within_10'])}, mean signed error {a['bias']:+.2f}.", ""]
