@@ -74,6 +74,24 @@ class FaceOptions:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class FaceOptionFields:
+    """The four face options as fields, for the run records of batch and video (their
+    parts are refused when these differ); :meth:`face_options` gives ``GenderAge``'s
+    keywords."""
+
+    min_face: float | None = None
+    det_threshold: float | None = None
+    max_faces: int | None = None
+    min_gender_probability: float | None = None
+
+    def face_options(self) -> dict:
+        """The :class:`~genderage.pipeline.GenderAge` keywords of the face options."""
+        return {"min_face": self.min_face, "det_threshold": self.det_threshold,
+                "max_faces": self.max_faces,
+                "min_gender_probability": self.min_gender_probability}
+
+
 def parse_option(option: str, text: str, kind: type) -> float | int:
     """A knob's value from text (a CLI flag, a query parameter) as ``kind`` (float or int).
 

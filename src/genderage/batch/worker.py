@@ -16,12 +16,13 @@ import pyarrow as pa
 from .. import __version__
 from ..imageio import MAX_FILE_BYTES, ImageDecodeError, decode_reduced, read_file_bytes
 from ..models import file_sha256
+from ..options import FaceOptionFields
 from ..pipeline import MIN_FACE_ERROR_KIND, GenderAge, LocatedImage, resolve_model_path
 from .schema import results_table
 
 
 @dataclass(frozen=True)
-class BatchOptions:
+class BatchOptions(FaceOptionFields):
     """What the rows depend on; parts written with other options are not resumed.
 
     Attributes:
@@ -38,16 +39,6 @@ class BatchOptions:
     detector: str | None = None
     flip_tta: bool = False
     age_probs: bool = False
-    min_face: float | None = None
-    det_threshold: float | None = None
-    max_faces: int | None = None
-    min_gender_probability: float | None = None
-
-    def face_options(self) -> dict:
-        """The :class:`~genderage.pipeline.GenderAge` keywords of the face options."""
-        return {"min_face": self.min_face, "det_threshold": self.det_threshold,
-                "max_faces": self.max_faces,
-                "min_gender_probability": self.min_gender_probability}
 
     def check(self) -> None:
         """Fail now, not in every worker, on options that cannot work.

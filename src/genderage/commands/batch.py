@@ -78,7 +78,8 @@ def run(args) -> int:
         from ..pipeline import resolve_model_path
 
         model = str(resolve_model_path(args.model, args.precision))
-    options = BatchOptions(model, args.detector, args.flip_tta, args.age_probs, **knobs)
+    options = BatchOptions(model=model, detector=args.detector, flip_tta=args.flip_tta,
+                           age_probs=args.age_probs, **knobs)
     try:
         options.check()
         job = BatchJob(args.inputs, args.out, options, overwrite=args.overwrite)

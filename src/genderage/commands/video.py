@@ -340,8 +340,8 @@ def run_table(args) -> int:
         from ..pipeline import resolve_model_path
 
         model = str(resolve_model_path(args.model, args.precision))
-    options = VideoOptions(model, args.detector, args.every, args.max_fps, args.age_probs,
-                           **face_options(args))
+    options = VideoOptions(model=model, detector=args.detector, every=args.every,
+                           max_fps=args.max_fps, age_probs=args.age_probs, **face_options(args))
     try:
         options.check()
         job = VideoJob(args.inputs, str(args.out), options, overwrite=args.overwrite)

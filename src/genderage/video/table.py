@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from .. import __version__
 from ..models import file_sha256
+from ..options import FaceOptionFields
 from ..pipeline import GenderAge, resolve_model_path
 from . import DEFAULT_EVERY
 from .records import TrackResult, track_row
@@ -109,7 +110,7 @@ def outcomes_table(outcomes: list[VideoOutcome], age_probs: bool, model_sha256: 
 
 
 @dataclass(frozen=True)
-class VideoOptions:
+class VideoOptions(FaceOptionFields):
     """What the rows depend on; parts written with other options are not resumed.
 
     Attributes:
@@ -127,16 +128,6 @@ class VideoOptions:
     every: int = DEFAULT_EVERY
     max_fps: float | None = None
     age_probs: bool = False
-    min_face: float | None = None
-    det_threshold: float | None = None
-    max_faces: int | None = None
-    min_gender_probability: float | None = None
-
-    def face_options(self) -> dict:
-        """The keywords :class:`~genderage.pipeline.GenderAge` takes for the face options."""
-        return {"min_face": self.min_face, "det_threshold": self.det_threshold,
-                "max_faces": self.max_faces,
-                "min_gender_probability": self.min_gender_probability}
 
     def check(self) -> None:
         """Fail now, not in every worker, on options that cannot work.
