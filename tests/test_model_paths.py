@@ -169,6 +169,35 @@ def test_the_service_gives_the_photo_answer(bgr_model, photo_face, astronaut_png
     assert response.json()["faces"] == [photo_face.to_dict()]
 
 
+def test_evaluation_on_chips_resizes_as_the_model_says(model_path, astronaut_rgb, tmp_path):
+    onnx = pytest.importorskip("onnx")
+    from genderage.evaluation.evaluate import evaluate
+    from genderage.imageio import read_image
+    from genderage.preprocess import resize_face
+
+    spec = Preprocessing(interpolation="linear")
+    model = onnx.load(str(model_path))
+    model.metadata_props.add(key=META_PREPROCESSING, value=spec.to_json())
+    linear = tmp_path / "linear.onnx"
+    onnx.save(model, str(linear))
+    chips = tmp_path / "UTKFace"
+    chips.mkdir()
+    for i, (x, y) in enumerate([(150, 40), (170, 60), (130, 30)]):  # around her face
+        crop = astronaut_rgb[y:y + 200, x:x + 200]
+        cv2.imwrite(str(chips / f"{30 + i}_1_0_2017010{i:010d}.jpg.chip.jpg"), crop[..., ::-1])
+    names = sorted(p.name for p in chips.iterdir())
+    truth = np.array([int(n.split("_")[0]) for n in names], float)
+
+    def mae(spec_used) -> float:
+        faces = np.stack([resize_face(read_image(chips / n), spec_used) for n in names])
+        return float(np.abs(AttributeModel(linear).predict(faces).age - truth).mean())
+
+    report = evaluate(linear, chips, plots=False)
+    assert report["n"] == 3
+    assert report["age"]["mae"] == pytest.approx(mae(spec), rel=1e-9)
+    assert abs(mae(spec) - mae(Preprocessing())) > 1e-4  # the resize changes the answer
+
+
 # --- the shipped model's answers on fixed inputs ------------------------------------------
 
 SHIPPED = {
