@@ -71,8 +71,8 @@ def to_input_tensor(faces, spec: Preprocessing = DEFAULT_PREPROCESSING):
         spec: the model's preprocessing (``input_size``, ``color``, ``value_range``).
 
     Returns:
-        float32 ``[N, 3, S, S]`` on the same device, as :func:`to_input` computes it (a
-        strided view; make it contiguous in the memory format you need).
+        float32 ``[N, 3, S, S]`` on the same device, as :func:`to_input` computes it, in
+        the strides the permutation leaves (make it contiguous in the memory format you need).
     """
     # Tensor methods only, so this module never imports torch (``import genderage`` stays light).
     size = spec.input_size
