@@ -13,7 +13,7 @@ from genderage.attribute import AttributeModel
 from genderage.contract import DEFAULT_PREPROCESSING, META_PREPROCESSING, Preprocessing
 from genderage.detect import Detection
 from genderage.pipeline import GenderAge
-from genderage.preprocess import resize_face, to_input
+from genderage.preprocess import resize_face, to_input, to_input_tensor
 
 
 def test_defaults_are_the_values_every_model_file_so_far_was_made_with(model_path):
@@ -55,6 +55,34 @@ def test_input_follows_colour_order_range_and_size():
     assert resize_face(big, spec).shape == (4, 4, 3)
     with pytest.raises(ValueError, match=r"\[N,112,112,3\]"):
         to_input(faces)
+
+
+@pytest.mark.parametrize("spec", [DEFAULT_PREPROCESSING,
+                                  Preprocessing(input_size=16, color="BGR"),
+                                  Preprocessing(input_size=16, value_range=(-0.5, 1.7))],
+                         ids=["default", "bgr", "range"])
+def test_the_tensor_twin_gives_the_same_input_to_the_last_bit(spec):
+    torch = pytest.importorskip("torch")
+    size = spec.input_size
+    rng = np.random.default_rng(0)
+    faces = rng.integers(0, 256, (3, size, size, 3), dtype=np.uint8)
+    faces.reshape(-1)[:256] = np.arange(256)  # every uint8 value
+    want = to_input(faces, spec)
+    got = to_input_tensor(torch.from_numpy(faces), spec)
+    assert got.dtype == torch.float32 and tuple(got.shape) == want.shape
+    np.testing.assert_array_equal(got.numpy(), want)
+    with pytest.raises(ValueError, match=rf"\[N,{size},{size},3\]"):
+        to_input_tensor(torch.from_numpy(faces[:, :8]), spec)
+
+
+def test_training_feeds_its_network_what_the_exported_model_is_fed():
+    pytest.importorskip("torch")
+    from genderage.training.loop import to_float
+
+    faces = np.random.default_rng(1).integers(0, 256, (4, 112, 112, 3), dtype=np.uint8)
+    for channels_last in (False, True):
+        np.testing.assert_array_equal(to_float(faces, "cpu", channels_last).numpy(),
+                                      to_input(faces, DEFAULT_PREPROCESSING))
 
 
 @pytest.fixture(scope="module")

@@ -123,6 +123,47 @@ def test_init_starts_from_the_checkpoint_weights(trained, tmp_path, capsys):
     assert str(ckpt) in capsys.readouterr().err
 
 
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
+def test_onnx_warm_start_is_the_exported_model(trained, tmp_path):
+    from genderage.attribute import AttributeModel
+    from genderage.contract import META_PREPROCESSING, Preprocessing
+    from genderage.data.split import read_manifest
+    from genderage.evaluation.evaluate import load_faces_plain
+    from genderage.preprocess import to_input, to_input_tensor
+    from genderage.training.arch import ContractModule
+    from genderage.training.onnx_init import load_onnx_weights, onnx_model_config
+
+    data, manifest, ckpt = trained
+    onnx_path = tmp_path / "m.onnx"
+    assert main(["export", str(ckpt), "--out", str(onnx_path)]) == 0
+    faces = load_faces_plain(data, read_manifest(manifest))
+    net = build_model(onnx_model_config(str(onnx_path)))
+    load_onnx_weights(net, str(onnx_path), faces)
+    with torch.no_grad():
+        got = ContractModule(net).eval()(to_input_tensor(torch.from_numpy(faces)))[0].numpy()
+    want = AttributeModel(onnx_path).predict(faces).logits
+    assert np.abs(got - want).max() < 1e-4
+    assert np.abs(want).max() > 1e-2  # not a model that answers zero to everything
+    # in eval mode the identity BatchNorms hide their statistics: those of the first one are
+    # the first convolution's on the faces as the model sees them (normalised in the graph)
+    conv = next(m for m in net.features.modules() if isinstance(m, torch.nn.Conv2d))
+    bn = next(m for m in net.features.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    with torch.no_grad():
+        z = conv((torch.from_numpy(to_input(faces)) - net.cfg.mean) / net.cfg.std)
+    np.testing.assert_allclose(bn.running_mean.numpy(), z.mean((0, 2, 3)).numpy(), atol=1e-5)
+
+    # a file made for another preprocessing than the training's is refused
+    import onnx
+
+    model = onnx.load(str(onnx_path))
+    (stored,) = [p for p in model.metadata_props if p.key == META_PREPROCESSING]
+    stored.value = Preprocessing(color="BGR").to_json()
+    onnx.save(model, str(tmp_path / "bgr.onnx"))
+    with pytest.raises(ValueError, match="BGR"):
+        load_onnx_weights(build_model(onnx_model_config(str(onnx_path))),
+                          str(tmp_path / "bgr.onnx"), faces)
+
+
 @pytest.mark.parametrize("opset", [11, 17])
 def test_export_contract_and_parity(trained, tmp_path, opset, capsys):
     import onnxruntime as ort

@@ -18,7 +18,11 @@ from genderage.contract import AGE_SCALE
 from genderage.data.split import read_manifest
 from genderage.evaluation.evaluate import load_faces_plain
 from genderage.preprocess import to_input
-from genderage.training.checkpoint import load_checkpoint, model_from_checkpoint
+from genderage.training.checkpoint import (
+    checkpoint_preprocessing,
+    load_checkpoint,
+    model_from_checkpoint,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,7 +62,8 @@ def main() -> None:
 
     state = load_checkpoint(args.run / args.checkpoint)
     rows = read_manifest(args.manifest, "val")
-    x = to_input(load_faces_plain(args.data, rows))
+    spec = checkpoint_preprocessing(state)
+    x = to_input(load_faces_plain(args.data, rows, spec), spec)
     age = np.array([r.age for r in rows], float)
     gender = np.array([r.gender for r in rows])
     table = []

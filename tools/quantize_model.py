@@ -127,7 +127,7 @@ def check(fp32: Path, int8: Path, data_dir: Path, split_csv: Path, aaf: Path,
         from genderage.imageio import read_image
         from genderage.preprocess import resize_face
         from genderage.data.split import read_manifest
-        faces = np.stack([resize_face(read_image(data_dir / r.file))
+        faces = np.stack([resize_face(read_image(data_dir / r.file), models["fp32"].preprocessing)
                           for r in read_manifest(split_csv, "val")[:10]])
     report["batch1_ms"] = batch1_ms(models, faces)
     verdict = []
@@ -168,6 +168,7 @@ def metrics_bundle(int8: Path, report: dict) -> dict:
 
 
 def main(argv=None) -> int:
+    from genderage.attribute import AttributeModel
     from genderage.models import DEFAULT_MODEL, INT8_MODEL
     from genderage.training.quantize import CALIBRATION_METHODS, calibration_faces, quantize
 
@@ -198,7 +199,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     if args.command == "quantize":
-        faces = calibration_faces(args.data, args.split_csv, args.calibration_faces)
+        spec = AttributeModel(args.model).preprocessing
+        faces = calibration_faces(args.data, args.split_csv, args.calibration_faces, spec)
         keep = None if args.keep_float is None else tuple(args.keep_float)
         print(json.dumps(quantize(args.model, args.out, faces, args.method, keep), indent=2))
         return 0

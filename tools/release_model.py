@@ -34,7 +34,6 @@ from genderage.evaluation.evaluate import evaluate, load_faces_plain
 from genderage.evaluation.metrics import calibration
 from genderage.training.modelcard import recipe_summary, render
 from genderage.training.record import read_run_record
-from genderage.preprocess import to_input
 from genderage.training.calibration import calibrate_checkpoint
 from genderage.training.checkpoint import load_checkpoint
 from genderage.training.export import export_onnx
@@ -193,7 +192,7 @@ def main() -> None:
     # ECE before temperature scaling, for the card.
     val_rows = read_manifest(args.manifest, "val")
     model = AttributeModel(onnx_path)
-    raw = model.run(to_input(load_faces_plain(args.data, val_rows)))["output"]
+    raw = model.predict(load_faces_plain(args.data, val_rows, model.preprocessing)).logits
     genders = np.array([r.gender for r in val_rows])
     cal["uncalibrated_ece"] = calibration(genders, softmax(raw[:, :2].astype(float)))["ece"]
 

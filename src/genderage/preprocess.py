@@ -1,8 +1,10 @@
 """Pixel preprocessing shared by training, evaluation and serving.
 
 Every face crop that reaches the model, in training or at inference, goes through
-:func:`resize_face` and :func:`to_input`; nothing else converts pixels for the model. Both
-follow a :class:`~genderage.contract.Preprocessing` (the model's, read from its file).
+:func:`resize_face` and :func:`to_input` (training's torch tensors through its twin
+:func:`to_input_tensor`); nothing else converts pixels for the model, and
+``tests/test_pixel_conversion.py`` fails if something does. All follow a
+:class:`~genderage.contract.Preprocessing` (the model's, read from its file or checkpoint).
 """
 
 from __future__ import annotations
@@ -58,4 +60,28 @@ def to_input(faces: np.ndarray, spec: Preprocessing = DEFAULT_PREPROCESSING) -> 
     lo, hi = spec.value_range
     if (lo, hi) != (0.0, 1.0):
         x = x * np.float32(hi - lo) + np.float32(lo)
+    return x
+
+
+def to_input_tensor(faces, spec: Preprocessing = DEFAULT_PREPROCESSING):
+    """:func:`to_input` for a torch tensor, for training: the same arithmetic, bit for bit.
+
+    Args:
+        faces: uint8 torch tensor ``[N, S, S, 3]`` RGB, on any device.
+        spec: the model's preprocessing (``input_size``, ``color``, ``value_range``).
+
+    Returns:
+        float32 ``[N, 3, S, S]`` on the same device, as :func:`to_input` computes it, in
+        the strides the permutation leaves (make it contiguous in the memory format you need).
+    """
+    # Tensor methods only, so this module never imports torch (``import genderage`` stays light).
+    size = spec.input_size
+    if faces.ndim != 4 or tuple(faces.shape[1:]) != (size, size, 3):
+        raise ValueError(f"expected [N,{size},{size},3], got {tuple(faces.shape)}")
+    if spec.color == "BGR":
+        faces = faces.flip(-1)
+    x = faces.permute(0, 3, 1, 2).float().div_(255.0)
+    lo, hi = spec.value_range
+    if (lo, hi) != (0.0, 1.0):
+        x = x * (hi - lo) + lo
     return x

@@ -14,13 +14,13 @@ those two commands'. The photos' crops are computed once and kept in a cache fil
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from ..attribute import MAX_AGE, AttributeModel
-from ..contract import AGE_SCALE, age_band, gender_index
-from ..preprocess import to_input
+from ..contract import AGE_SCALE, DEFAULT_PREPROCESSING, age_band, gender_index
 from .evaluate import dataset_rows, load_faces_plain
 from .metrics import age_metrics
 from .photos import load_labels
@@ -62,8 +62,7 @@ def photo_crops(photos_dir: Path, labels_csv: Path, cache: Path
 
 def raw_outputs(model, faces: np.ndarray, batch: int = 256) -> np.ndarray:
     """``[N, 3]`` raw first outputs (mirror-averaged when the model was built with it)."""
-    outs = [model.run(to_input(faces[i:i + batch]))[model.output_names[0]]
-            for i in range(0, len(faces), batch)]
+    outs = [model.predict(faces[i:i + batch]).logits for i in range(0, len(faces), batch)]
     return np.concatenate(outs).astype(np.float64)
 
 
@@ -93,6 +92,11 @@ def evaluate_ensemble(models: list[Path], data_dir: Path, manifest: Path, photos
     outputs = []
     for path in models:
         model = AttributeModel(path, flip_tta=flip_tta)
+        # the crops are made once for all models: each may have its own colour order and
+        # value range (predict applies them), not its own crop geometry
+        if replace(model.preprocessing, color="RGB", value_range=(0.0, 1.0)) \
+                != DEFAULT_PREPROCESSING:
+            raise ValueError(f"{path}: its crop geometry is not the default one")
         outputs.append((raw_outputs(model, val), raw_outputs(model, crops)))
     report = {"flip_tta": flip_tta, "aaf_images": n_images, "aaf_detected": len(crops),
               "models": []}

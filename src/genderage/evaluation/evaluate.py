@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..attribute import AttributeModel
+from ..contract import DEFAULT_PREPROCESSING, Preprocessing
 from ..data.split import ManifestRow, read_manifest
 from ..imageio import read_image
 from ..preprocess import resize_face
@@ -48,9 +49,11 @@ def dataset_rows(data_dir: str | Path, manifest: str | Path | None, split: str |
     return rows
 
 
-def load_faces_plain(data_dir: str | Path, rows: list[ManifestRow]) -> np.ndarray:
-    """uint8 ``[N, 112, 112, 3]`` model inputs of ``rows``' chips (no cache)."""
-    return np.stack([resize_face(read_image(Path(data_dir) / r.file)) for r in rows])
+def load_faces_plain(data_dir: str | Path, rows: list[ManifestRow],
+                     spec: Preprocessing = DEFAULT_PREPROCESSING) -> np.ndarray:
+    """uint8 ``[N, S, S, 3]`` faces of ``rows``' chips resized for a model of preprocessing
+    ``spec`` (``S = spec.input_size``), ready for its ``predict`` (no cache)."""
+    return np.stack([resize_face(read_image(Path(data_dir) / r.file), spec) for r in rows])
 
 
 def evaluate(model, data_dir, manifest=None, split="val", out_dir=None,
@@ -59,13 +62,13 @@ def evaluate(model, data_dir, manifest=None, split="val", out_dir=None,
 
     Args:
         model: an ONNX file's path (opened with ``flip_tta``), or a model with
-            ``predict(faces) -> AttributeBatch``, ``path`` and ``flip_tta`` such as
-            :class:`~genderage.attribute.AttributeModel`.
+            ``predict(faces) -> AttributeBatch``, ``preprocessing``, ``path`` and ``flip_tta``
+            such as :class:`~genderage.attribute.AttributeModel`.
     """
     if isinstance(model, (str, Path)):
         model = AttributeModel(model, flip_tta=flip_tta)
     rows = dataset_rows(data_dir, manifest, split if manifest else None)
-    faces = load_faces_plain(data_dir, rows)
+    faces = load_faces_plain(data_dir, rows, model.preprocessing)
     t0 = time.perf_counter()
     batches = [model.predict(faces[i:i + batch_size]) for i in range(0, len(faces), batch_size)]
     seconds = time.perf_counter() - t0

@@ -11,7 +11,6 @@ import numpy as np
 from ..attribute import apply_interval, decode_outputs, softmax
 from ..data.split import read_manifest
 from ..evaluation.evaluate import load_faces_plain
-from ..preprocess import to_input
 from .arch import with_age_output
 from .predictor import CheckpointModel
 
@@ -65,11 +64,11 @@ def calibrate_checkpoint(checkpoint, data_dir, manifest, weights="auto", flip_tt
     model = CheckpointModel(checkpoint, weights, flip_tta)
     if age_output is not None:
         model.module.net = with_age_output(model.module.net, age_output)
-    out = model.run(to_input(load_faces_plain(data_dir, rows)))
+    logits = model.predict(load_faces_plain(data_dir, rows, model.preprocessing)).logits
     gender = np.array([r.gender for r in rows])
     age = np.array([r.age for r in rows], float)
-    temperature = fit_temperature(out["output"][:, :2].astype(float), gender)
-    pred_age = decode_outputs(out["output"]).age.astype(float)
+    temperature = fit_temperature(logits[:, :2].astype(float), gender)
+    pred_age = decode_outputs(logits).age.astype(float)
     interval = fit_age_interval(age, pred_age, coverage)
     return {"gender_temperature": temperature, "age_interval": interval,
             "fitted_on": {"manifest": str(manifest), "split": "val", "n": len(rows)},

@@ -21,6 +21,7 @@ import torch
 from ..contract import AGE_BANDS, AGE_SCALE, DEFAULT_PREPROCESSING, age_band
 from ..data.split import DEFAULT_SOURCE, manifest_hash, read_manifest
 from ..evaluation.metrics import gender_by_band
+from ..preprocess import to_input_tensor
 from .arch import GenderAgeNet, build_model, count_parameters, model_config
 from .augment import PRESETS, augment
 from .callbacks import TrainLogger
@@ -323,8 +324,9 @@ def resolve_device(cfg: TrainConfig) -> tuple[torch.device, torch.dtype | None]:
 
 
 def to_float(x: np.ndarray, device, channels_last: bool) -> torch.Tensor:
-    """uint8 ``[N, H, W, 3]`` -> float32 ``[N, 3, H, W]`` in [0, 1] on ``device``."""
-    t = torch.from_numpy(x).to(device).permute(0, 3, 1, 2).float().div_(255.0)
+    """uint8 ``[N, S, S, 3]`` faces -> the model's input on ``device``
+    (:func:`~genderage.preprocess.to_input_tensor` with the preprocessing checkpoints record)."""
+    t = to_input_tensor(torch.from_numpy(x).to(device), DEFAULT_PREPROCESSING)
     return t.contiguous(memory_format=torch.channels_last) if channels_last else t.contiguous()
 
 

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..contract import DEFAULT_PREPROCESSING, META_PREPROCESSING, Preprocessing
+from ..preprocess import to_input_tensor
 from .arch import GenderAgeNet, ModelConfig
 
 
@@ -31,20 +33,28 @@ def onnx_model_config(path: str) -> ModelConfig:
     return ModelConfig.from_dict(json.loads(meta["genderage.contract"])["arch"])
 
 
-def load_onnx_weights(model: GenderAgeNet, path: str, faces: np.ndarray) -> None:
+def load_onnx_weights(model: GenderAgeNet, path: str, faces: np.ndarray,
+                      spec: Preprocessing = DEFAULT_PREPROCESSING) -> None:
     """Load an exported model's weights into ``model`` (same layout), in place.
 
     Args:
-        faces: uint8 ``[N, 112, 112, 3]`` real faces (a few hundred) for the BatchNorm
+        faces: uint8 ``[N, S, S, 3]`` real faces (a few hundred) for the BatchNorm
             statistics.
+        spec: the preprocessing the training feeds ``model`` with; the file's must be the same.
 
     Raises:
-        ValueError: the ONNX file's convolutions or heads do not fit ``model``.
+        ValueError: the ONNX file's convolutions or heads do not fit ``model``, or it was
+            made for another preprocessing.
     """
     import onnx
     from onnx import numpy_helper
 
-    graph = onnx.load(path).graph
+    onnx_model = onnx.load(path)
+    meta = {p.key: p.value for p in onnx_model.metadata_props}
+    if Preprocessing.from_json(meta.get(META_PREPROCESSING)) != spec:
+        raise ValueError(f"{path}: made for the preprocessing {meta.get(META_PREPROCESSING)}, "
+                         f"training uses {spec.to_json()}")
+    graph = onnx_model.graph
     init = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
     conv_inputs = [n.input for n in graph.node if n.op_type == "Conv"]
     convs = [m for m in model.features.modules() if isinstance(m, nn.Conv2d)]
@@ -71,16 +81,15 @@ def load_onnx_weights(model: GenderAgeNet, path: str, faces: np.ndarray) -> None
                     raise ValueError(f"{path}: {name} is {arr.shape}, the model's "
                                      f"{tuple(state[key].shape)}")
                 state[key].copy_(torch.from_numpy(arr.copy()))
-        _calibrate_identity_bn(model, convs, bns, faces)
+        _calibrate_identity_bn(model, convs, bns, to_input_tensor(torch.from_numpy(faces), spec))
 
 
-def _calibrate_identity_bn(model, convs, bns, faces: np.ndarray) -> None:
-    """Set each BatchNorm to identity with the statistics of its input on ``faces``.
+def _calibrate_identity_bn(model, convs, bns, x: torch.Tensor) -> None:
+    """Set each BatchNorm to identity with the statistics of its input on the model input ``x``.
 
     Layer by layer: with the BatchNorms before it already identities, a convolution's
     output is the ONNX model's pre-activation, whose statistics the BatchNorm stores.
     """
-    x = torch.from_numpy(np.array(faces)).permute(0, 3, 1, 2).float() / 255.0
     model.eval()
     for conv, bn in zip(convs, bns):
         seen = []

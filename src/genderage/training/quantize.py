@@ -16,21 +16,24 @@ from pathlib import Path
 
 import numpy as np
 
+from ..contract import DEFAULT_PREPROCESSING, Preprocessing
 from ..models import file_sha256
 
 QUANTIZED_OPS = ["Conv", "Relu", "MaxPool"]
 """Op types turned into int8; everything else (heads, softmax, normalisation) stays float."""
 
-def calibration_faces(data_dir: Path, split_csv: Path, n: int) -> np.ndarray:
-    """``n`` training chips, evenly spaced in the split manifest, as the model's input
-    tensor float32 ``[n, 3, 112, 112]`` RGB in [0, 1]."""
+def calibration_faces(data_dir: Path, split_csv: Path, n: int,
+                      spec: Preprocessing = DEFAULT_PREPROCESSING) -> np.ndarray:
+    """``n`` training chips, evenly spaced in the split manifest, as the input tensor of a
+    model of preprocessing ``spec``: float32 ``[n, 3, S, S]`` (:func:`preprocess.to_input`)."""
     from genderage.data.split import read_manifest
     from genderage.imageio import read_image
     from genderage.preprocess import resize_face, to_input
 
     rows = read_manifest(split_csv, "train")
     picked = [rows[i] for i in np.linspace(0, len(rows) - 1, min(n, len(rows))).round().astype(int)]
-    return to_input(np.stack([resize_face(read_image(data_dir / r.file)) for r in picked]))
+    return to_input(np.stack([resize_face(read_image(data_dir / r.file), spec) for r in picked]),
+                    spec)
 
 
 CALIBRATION_METHODS = ("minmax", "percentile", "entropy")
