@@ -20,8 +20,8 @@ import numpy as np
 
 from ..contract import gender_index
 from ..imageio import ImageDecodeError, read_image
-from .detect_pool import (default_workers, detection_cache_file, map_with_detector,
-                          save_npz_atomic)
+from ..outputs import replacing
+from .detect_pool import default_workers, detection_cache_file, map_with_detector
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,8 @@ def load_landmarks(root: str | Path, files: list[str], cache_dir: str | Path | N
             landmarks[i], found[i] = lm, True
     log.info("found a face in %d of %d AAF images", found.sum(), len(files))
     if cache_file is not None:
-        save_npz_atomic(cache_file, landmarks=landmarks, found=found)
+        with replacing(cache_file) as tmp:
+            np.savez(tmp, landmarks=landmarks, found=found)
     return landmarks, found
 
 
