@@ -44,9 +44,9 @@ def test_largest_face_errors_match_dev_set_errors(tmp_path):
     probs = np.zeros((2, 121))
     probs[0, 30], probs[1, 20] = 1, 1
     want = dev_set_errors(np.array([28.0, 25.0]), np.array([True, True]),
-                          np.array([True, False]), np.array([30.0, 20.0]), probs)
-    assert out == {"images": 3, **want}
-    assert out["age_bias"]["mean"] == pytest.approx(-1.5)  # errors +2 and -5
+                          np.array([True, False]), np.array([30.0, 20.0]), probs, images=3)
+    assert out == want
+    assert out.age_bias.mean == pytest.approx(-1.5)  # errors +2 and -5
 
 
 def test_subset_results_keeps_the_named_images(tmp_path):

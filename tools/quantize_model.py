@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from genderage.models.bundle import MetricsBundle
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 DEFAULT_SPLIT_CSV = ROOT / "splits" / "utkface_seed0.csv"
@@ -144,7 +146,7 @@ def check(fp32: Path, int8: Path, data_dir: Path, split_csv: Path, aaf: Path,
     return report
 
 
-def metrics_bundle(int8: Path, report: dict) -> dict:
+def metrics_bundle(int8: Path, report: dict) -> MetricsBundle:
     """The int8 model's metrics bundle (``<model>.metrics.json``, the form ``genderage report``
     reads its error rates from): its file and hash, the full UTKFace validation metrics and
     the AAF figures of ``report``. Flip-TTA mode is not measured for it."""
@@ -164,7 +166,7 @@ def metrics_bundle(int8: Path, report: dict) -> dict:
         aaf = report["aaf"]["int8"]
         bundle["aaf"] = {**aaf, "detection_rate": report["aaf"]["detection_rate"],
                          "images": report["aaf"]["images"]}
-    return bundle
+    return MetricsBundle(bundle)
 
 
 def main(argv=None) -> int:
@@ -211,11 +213,13 @@ def main(argv=None) -> int:
         report["int8_utkface_val_full"] = full_val
         bundle = metrics_bundle(args.int8, report)
         report.pop("int8_utkface_val_full")
+        from dataclasses import replace
+
         from genderage.evaluation.error_model import measure_error_model
 
-        bundle["error_model"] = {**measure_error_model(args.int8, args.dev_manifest, {
-            "utkface": args.data, "aaf": args.aaf}), "command": report["command"]}
-        args.bundle.write_text(json.dumps(bundle, indent=2) + "\n")
+        errors = measure_error_model(args.int8, args.dev_manifest,
+                                     {"utkface": args.data, "aaf": args.aaf})
+        bundle.replace(error_model=replace(errors, command=report["command"])).write(args.bundle)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=2) + "\n")

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..contract import GENDER_LABELS, gender_label
+from ..contract import gender_label
+from ..models.bundle import Confusion, DevSetErrors, ErrorModelSection, MeanSE
 from ..report.stats import AGE_BANDS, band_mass, expected_age
 
 DEV_SETS = (  # name, source in the manifest, aligned chips?, description
@@ -25,58 +26,36 @@ DEV_SETS = (  # name, source in the manifest, aligned chips?, description
 )
 
 
-def confusion(true_female: np.ndarray, pred_female: np.ndarray,
-              weight: np.ndarray | None = None) -> dict:
-    """``{"labels": ["female", "male"], "rows_true": [[ff, fm], [mf, mm]]}``: row = true
-    label, column = predicted; each face counts ``weight`` (default 1)."""
-    w = np.ones(len(true_female)) if weight is None else np.asarray(weight, np.float64)
-    t, p = np.asarray(true_female, bool), np.asarray(pred_female, bool)
-    rows = [[float(w[(t == a) & (p == b)].sum()) for b in (True, False)] for a in (True, False)]
-    if weight is None:
-        rows = [[int(v) for v in row] for row in rows]
-    return {"labels": list(GENDER_LABELS), "rows_true": rows}
-
-
-def mean_and_se(errors: np.ndarray) -> dict:
-    """``{"n", "mean", "se"}`` of ``errors``; ``se`` (sample SD / sqrt(n)) is ``None`` for
-    fewer than two values, ``mean`` too for none."""
-    n = len(errors)
-    return {"n": n, "mean": float(errors.mean()) if n else None,
-            "se": float(errors.std(ddof=1) / np.sqrt(n)) if n > 1 else None}
-
-
 def dev_set_errors(true_age: np.ndarray, true_female: np.ndarray, pred_female: np.ndarray,
-                   age: np.ndarray, age_probs: np.ndarray | None = None) -> dict:
+                   age: np.ndarray, age_probs: np.ndarray | None = None,
+                   images: int | None = None, description: str | None = None) -> DevSetErrors:
     """The error-model entry of one dev set (one face per labelled image).
 
     Args:
         true_age: labelled ages, years ``[N]``.
         true_female, pred_female: bool ``[N]``, labelled / predicted female.
         age: point ages ``[N]``; age_probs: ``[N, K]`` or ``None``.
+        images, description: the labelled images the faces came from, and what the set is.
 
     Returns:
-        ``n``; ``age_bias`` {mean, se} of predicted - true; ``age_bias_by_true_band``
-        {band: {n, mean, se}}; ``gender_confusion`` (counts); ``gender_confusion_by_estimated_band``
-        {band: soft counts}; ``age_band_matrix`` {rows: true band, columns: estimated band,
-        counts: soft [5][5]}.
+        ``n``; ``age_bias`` (mean, SE) of predicted - true; ``age_bias_by_true_band``; the
+        gender confusion counts overall and per estimated band (soft); the true x estimated
+        age-band matrix (soft counts).
     """
     true_age = np.asarray(true_age, np.float64)
     error = expected_age(age, age_probs) - true_age
     estimated = band_mass(age, age_probs)
     true_band = band_mass(true_age)
-    return {
-        "n": len(true_age),
-        "age_bias": {k: v for k, v in mean_and_se(error).items() if k != "n"},
-        "age_bias_by_true_band": {band: mean_and_se(error[true_band[:, j] == 1])
-                                  for j, band in enumerate(AGE_BANDS)},
-        "gender_confusion": confusion(true_female, pred_female),
-        "gender_confusion_by_estimated_band": {
-            band: confusion(true_female, pred_female, estimated[:, j])
-            for j, band in enumerate(AGE_BANDS)},
-        "age_band_matrix": {"rows": "true age band", "columns": "estimated age band (soft)",
-                            "bands": list(AGE_BANDS),
-                            "counts": (true_band.T @ estimated).tolist()},
-    }
+    return DevSetErrors(
+        n=len(true_age), images=images, description=description,
+        age_bias=MeanSE.of(error, with_n=False),
+        age_bias_by_true_band={band: MeanSE.of(error[true_band[:, j] == 1])
+                               for j, band in enumerate(AGE_BANDS)},
+        gender_confusion=Confusion.count(true_female, pred_female),
+        by_estimated_band=tuple(Confusion.count(true_female, pred_female, estimated[:, j])
+                                for j in range(len(AGE_BANDS))),
+        age_band_matrix={"rows": "true age band", "columns": "estimated age band (soft)",
+                         "bands": list(AGE_BANDS), "counts": (true_band.T @ estimated).tolist()})
 
 
 def largest_faces(analyzer, paths: list[Path], aligned: bool, batch: int = 64):
@@ -100,7 +79,8 @@ def largest_faces(analyzer, paths: list[Path], aligned: bool, batch: int = 64):
             np.array(age, float), age_probs)
 
 
-def measure_error_model(model: Path, manifest: Path, roots: dict[str, Path]) -> dict:
+def measure_error_model(model: Path, manifest: Path, roots: dict[str, Path]
+                        ) -> ErrorModelSection:
     """The ``error_model`` section (without ``command``) of ``model`` on the manifest's dev
     sets (:data:`DEV_SETS`), the model run as the product runs it (``GenderAge(model)``,
     default detector).
@@ -126,11 +106,10 @@ def measure_error_model(model: Path, manifest: Path, roots: dict[str, Path]) -> 
                              f"{roots[source]}; are the images there?")
         kept = [rows[i] for i in keep]
         true_female = np.array([gender_label(r.gender) == "female" for r in kept])
-        sets[name] = {"description": description, "images": len(rows),
-                      **dev_set_errors(np.array([r.age for r in kept], float), true_female,
-                                       female, age, age_probs)}
-    return {"model_sha256": file_sha256(model), "genderage_version": __version__,
-            "flip_tta": False, "age_bands": list(AGE_BANDS),
-            "age": "each face's mean of age_probs (the report's age), else its point age",
-            "manifest": str(manifest), "manifest_sha256": manifest_hash(manifest),
-            "dev_sets": sets}
+        sets[name] = dev_set_errors(np.array([r.age for r in kept], float), true_female,
+                                    female, age, age_probs, len(rows), description)
+    return ErrorModelSection(
+        dev_sets=sets, model_sha256=file_sha256(model), genderage_version=__version__,
+        flip_tta=False, age_bands=list(AGE_BANDS),
+        age="each face's mean of age_probs (the report's age), else its point age",
+        manifest=str(manifest), manifest_sha256=manifest_hash(manifest))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..contract import AGE_BANDS, GENDER_LABELS, RACES, age_band, band_name
+from ..models.bundle import Confusion
 
 
 def gender_metrics(true: np.ndarray, probs: np.ndarray) -> dict:
@@ -15,8 +16,8 @@ def gender_metrics(true: np.ndarray, probs: np.ndarray) -> dict:
         probs: float ``[N, 2]`` probabilities.
     """
     pred = probs.argmax(1)
-    cm = np.zeros((2, 2), dtype=int)
-    np.add.at(cm, (true, pred), 1)
+    confusion = Confusion.count(true == 0, pred == 0)  # index 0 is female, its first row
+    cm = np.array(confusion.rows_true)
     per_class = {}
     for k, label in enumerate(GENDER_LABELS):
         tp = cm[k, k]
@@ -27,7 +28,7 @@ def gender_metrics(true: np.ndarray, probs: np.ndarray) -> dict:
                             "f1": float(f1), "support": int(cm[k].sum())}
     return {"accuracy": float((pred == true).mean()) if len(true) else float("nan"),
             "n": int(len(true)), "per_class": per_class,
-            "confusion_matrix": {"labels": list(GENDER_LABELS), "rows_true": cm.tolist()}}
+            "confusion_matrix": confusion.to_dict()}
 
 
 def age_metrics(true: np.ndarray, pred: np.ndarray) -> dict:

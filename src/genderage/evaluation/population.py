@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..models.bundle import DevSetErrors
+
 
 def run_batch(paths: list[Path], out: Path, workers: int = 1) -> int:
     """Analyse ``paths`` as ``genderage batch --age-probs`` does (local engine) into the
@@ -68,7 +70,7 @@ def subset_results(results: Path, names: set[str], out: Path) -> Path:
     return out
 
 
-def largest_face_errors(results: Path, labels: list[dict]) -> dict:
+def largest_face_errors(results: Path, labels: list[dict]) -> DevSetErrors:
     """The error-model entry (:func:`~genderage.evaluation.error_model.dev_set_errors`) of the
     labelled photos ``labels`` from ``genderage batch`` results: each photo's largest face
     (``face_index`` 0), as ``tools/error_model.py`` measures a dev set."""
@@ -84,13 +86,13 @@ def largest_face_errors(results: Path, labels: list[dict]) -> dict:
              if r["face_index"] == 0 and r["error"] is None}
     found = [(r, first[os.path.basename(r["file"])]) for r in labels
              if os.path.basename(r["file"]) in first]
-    section = dev_set_errors(
+    return dev_set_errors(
         np.array([float(r["age"]) for r, _ in found]),
         np.array([r["gender"] == "female" for r, _ in found]),
         np.array([f["gender"] == "female" for _, f in found]),
         np.array([f["age"] for _, f in found], float),
-        np.array([f["age_probs"] for _, f in found], float) if has_probs else None)
-    return {"images": len(labels), **section}
+        np.array([f["age_probs"] for _, f in found], float) if has_probs else None,
+        images=len(labels))
 
 
 def female_share_by_estimated_band(results: Path, labels: list[dict]) -> dict:
@@ -100,6 +102,6 @@ def female_share_by_estimated_band(results: Path, labels: list[dict]) -> dict:
     from genderage.report.stats import AGE_BANDS
 
     section = largest_face_errors(results, labels)
-    rows = [section["gender_confusion_by_estimated_band"][b]["rows_true"] for b in AGE_BANDS]
+    rows = [c.rows_true for c in section.by_estimated_band]
     return {band: sum(r[0]) / (sum(r[0]) + sum(r[1])) if sum(map(sum, r)) else None
             for band, r in zip(AGE_BANDS, rows)}

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..contract import GENDER_LABELS
+from ..models.bundle import Confusion
 
 
 def _pct(x) -> str:
@@ -23,7 +24,7 @@ def markdown_report(r: dict) -> str:
     for label, m in g["per_class"].items():
         lines.append(f"| {label} | {_pct(m['precision'])} | {_pct(m['recall'])} | "
                      f"{_pct(m['f1'])} | {m['support']} |")
-    cm = g["confusion_matrix"]["rows_true"]
+    cm = Confusion.from_dict(g["confusion_matrix"], "gender.confusion_matrix").rows_true
     lines += ["", "Confusion matrix (rows: true, columns: predicted):", "",
               f"| | {GENDER_LABELS[0]} | {GENDER_LABELS[1]} |", "|---|---|---|",
               f"| {GENDER_LABELS[0]} | {cm[0][0]} | {cm[0][1]} |",
