@@ -8,6 +8,7 @@ import hashlib
 import numpy as np
 import pytest
 
+from genderage.data.aaf import AAFRecord
 from genderage.evaluation.error_model import dev_set_errors
 from genderage.evaluation.population import half_of, largest_face_errors, subset_results
 
@@ -37,9 +38,8 @@ def results(path):
 
 
 def test_largest_face_errors_match_dev_set_errors(tmp_path):
-    labels = [{"file": "images/p1.jpg", "age": "28", "gender": "female"},
-              {"file": "images/p2.jpg", "age": "25", "gender": "female"},
-              {"file": "images/p3.jpg", "age": "40", "gender": "male"}]
+    labels = [AAFRecord("images/p1.jpg", 28, 0), AAFRecord("images/p2.jpg", 25, 0),
+              AAFRecord("images/p3.jpg", 40, 1)]  # gender: model index, 0 is female
     out = largest_face_errors(results(tmp_path / "r.parquet"), labels)
     probs = np.zeros((2, 121))
     probs[0, 30], probs[1, 20] = 1, 1

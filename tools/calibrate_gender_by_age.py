@@ -41,7 +41,8 @@ def dev_predictions(model: Path, manifest: Path, roots: dict[str, Path]) -> dict
     each face the pipeline found."""
     from genderage.contract import gender_label
     from genderage.data.split import read_manifest
-    from genderage.evaluation.error_model import DEV_SETS, largest_faces
+    from genderage.evaluation.error_model import DEV_SETS
+    from genderage.evaluation.photos import largest_faces
     from genderage.pipeline import GenderAge
 
     analyzer = GenderAge(model)
@@ -49,12 +50,11 @@ def dev_predictions(model: Path, manifest: Path, roots: dict[str, Path]) -> dict
     out = {}
     for name, source, aligned, _ in DEV_SETS:
         rows = read_manifest(manifest, "val", source)
-        keep, _, p_female, age, _ = largest_faces(
-            analyzer, [roots[source] / r.file for r in rows], aligned)
-        kept = [rows[i] for i in keep]
+        found = largest_faces(analyzer, [roots[source] / r.file for r in rows], aligned)
+        kept = [rows[i] for i in found.index]
         out[name] = {"age": np.array([r.age for r in kept], float),
                      "female": np.array([gender_label(r.gender) == "female" for r in kept]),
-                     "p_female": p_female, "est_age": age, "images": len(rows)}
+                     "p_female": found.p_female, "est_age": found.age, "images": len(rows)}
     return out
 
 

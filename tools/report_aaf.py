@@ -37,7 +37,7 @@ from genderage.evaluation.population import (comparison, female_share_by_estimat
 DEFAULT_AAF = Path("../shared/data/AAF")
 
 
-def print_table(report: dict, labels: list[dict], results: Path,
+def print_table(report: dict, labels: list, results: Path,
                 without: dict | None = None) -> None:
     """The report's estimates beside the truth. The report's bands are bands of ESTIMATED
     age; the truth is given per band of true age and, for the female share, also per band of
@@ -79,7 +79,7 @@ def without_error_model(results: Path, out: Path) -> dict:
     return build_report(results, bundles=[plain])
 
 
-def cross_fit(results: Path, labels: list[dict], out: Path) -> None:
+def cross_fit(results: Path, labels: list, out: Path) -> None:
     """For each half of ``labels``: the model's bundle with its error model re-measured on
     UTKFace val + the OTHER half, and the report of this half made with it."""
     from genderage.models.bundle import find_bundle
@@ -88,14 +88,14 @@ def cross_fit(results: Path, labels: list[dict], out: Path) -> None:
 
     bundle_path, bundle = find_bundle(read_results(results).model_sha256)
     errors = bundle.error_model(bundle_path.name)
-    halves = [[r for r in labels if half_of(r["file"]) == h] for h in (0, 1)]
+    halves = [[r for r in labels if half_of(r.file) == h] for h in (0, 1)]
     for h, (fit, held_out) in enumerate(((halves[1], halves[0]), (halves[0], halves[1]))):
         fitted = bundle.replace(error_model=replace(errors, dev_sets={
             "utkface_val": errors.dev_sets["utkface_val"],
             f"aaf_dev_half{1 - h}": largest_face_errors(results, fit)}))
         fitted_path = out / f"half{h}" / bundle_path.name
         fitted.write(fitted_path)
-        names = {os.path.basename(r["file"]) for r in held_out}
+        names = {os.path.basename(r.file) for r in held_out}
         part = subset_results(results, names, out / f"half{h}" / "results.parquet")
         report = build_report(part, bundles=[fitted_path])
         write_report(report, out / f"half{h}")
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     results = args.results
     if results is None:
         results = args.out / "results"
-        run_batch([args.aaf / r["file"] for r in labels], results, workers=args.workers)
+        run_batch([args.aaf / r.file for r in labels], results, workers=args.workers)
     if args.cross_fit:
         cross_fit(results, labels, args.out)
         return 0

@@ -19,6 +19,7 @@ import numpy as np
 from ..contract import gender_label
 from ..models.bundle import Confusion, DevSetErrors, ErrorModelSection, MeanSE
 from ..report.stats import AGE_BANDS, band_mass, expected_age
+from .photos import largest_faces
 
 DEV_SETS = (  # name, source in the manifest, aligned chips?, description
     ("utkface_val", "utkface", True, "UTKFace val split, chips as aligned faces"),
@@ -58,27 +59,6 @@ def dev_set_errors(true_age: np.ndarray, true_female: np.ndarray, pred_female: n
                          "bands": list(AGE_BANDS), "counts": (true_band.T @ estimated).tolist()})
 
 
-def largest_faces(analyzer, paths: list[Path], aligned: bool, batch: int = 64):
-    """For each image with a face: its index, predicted female, P(female), age and
-    ``age_probs`` row (``None`` when the model has none) of its largest face."""
-    keep, female, p_female, age, probs = [], [], [], [], []
-    for start in range(0, len(paths), batch):
-        located = [analyzer.locate_image(p, aligned) for p in paths[start:start + batch]]
-        results, out = analyzer.analyse(located)
-        row = 0
-        for i, result in enumerate(results):
-            if result.faces:  # largest first: row `row` of the batch output is faces[0]
-                keep.append(start + i)
-                female.append(result.faces[0].gender == "female")
-                p_female.append(float(out.gender_probs[row, 0]))
-                age.append(result.faces[0].age)
-                probs.append(None if out.age_probs is None else out.age_probs[row])
-            row += len(result.faces)
-    age_probs = None if not probs or probs[0] is None else np.stack(probs)
-    return (np.array(keep, int), np.array(female, bool), np.array(p_female, float),
-            np.array(age, float), age_probs)
-
-
 def measure_error_model(model: Path, manifest: Path, roots: dict[str, Path]
                         ) -> ErrorModelSection:
     """The ``error_model`` section (without ``command``) of ``model`` on the manifest's dev
@@ -99,15 +79,15 @@ def measure_error_model(model: Path, manifest: Path, roots: dict[str, Path]
         rows = read_manifest(manifest, "val", source)
         if not rows:
             raise ValueError(f"{manifest}: no {source} rows in split val")
-        keep, female, _, age, age_probs = largest_faces(
-            analyzer, [roots[source] / r.file for r in rows], aligned)
-        if len(keep) < 2:
-            raise ValueError(f"{name}: a face in {len(keep)} of {len(rows)} images under "
-                             f"{roots[source]}; are the images there?")
-        kept = [rows[i] for i in keep]
+        found = largest_faces(analyzer, [roots[source] / r.file for r in rows], aligned)
+        if len(found.index) < 2:
+            raise ValueError(f"{name}: a face in {len(found.index)} of {len(rows)} images "
+                             f"under {roots[source]}; are the images there?")
+        kept = [rows[i] for i in found.index]
         true_female = np.array([gender_label(r.gender) == "female" for r in kept])
         sets[name] = dev_set_errors(np.array([r.age for r in kept], float), true_female,
-                                    female, age, age_probs, len(rows), description)
+                                    found.female, found.age, found.age_probs, len(rows),
+                                    description)
     return ErrorModelSection(
         dev_sets=sets, model_sha256=file_sha256(model), genderage_version=__version__,
         flip_tta=False, age_bands=list(AGE_BANDS),

@@ -42,6 +42,26 @@ def age_metrics(true: np.ndarray, pred: np.ndarray) -> dict:
             "within_10": float((ae <= 10).mean()), "bias": float(err.mean())}
 
 
+def label_scores(true_age, true_gender, pred_age, pred_gender, rounded: bool = True) -> dict:
+    """How predictions of a labelled set of faces score: ``n``, ``gender_accuracy``,
+    ``age_mae``, ``age_bias`` (mean predicted - true) and ``within_5`` (share within 5
+    years); accuracies to 4 decimals and ages to 3 unless not ``rounded``.
+
+    Args:
+        true_age, pred_age: ``[N]`` years.
+        true_gender, pred_gender: int ``[N]`` model gender indices.
+    """
+    true_age, pred_age = np.asarray(true_age, float), np.asarray(pred_age, float)
+    correct = np.asarray(true_gender) == np.asarray(pred_gender)
+    error = pred_age - true_age
+    out = {"gender_accuracy": float(correct.mean()), "age_mae": float(np.abs(error).mean()),
+           "age_bias": float(error.mean()), "within_5": float((np.abs(error) <= 5).mean())}
+    if rounded:
+        out = {k: round(v, 4 if k in ("gender_accuracy", "within_5") else 3)
+               for k, v in out.items()}
+    return {"n": len(true_age), **out}
+
+
 GENDER_BANDS = ((0, 2), (3, 9), (10, 17), (18, 29), (30, 44), (45, 59), (60, 200))
 """Inclusive true-age ranges that gender accuracy and calibration are reported by: finer than
 :data:`~genderage.contract.AGE_BANDS` where gender is hardest (children in three bands)."""

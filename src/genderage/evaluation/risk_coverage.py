@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .error_model import DEV_SETS
+from .photos import largest_faces
 
 COVERAGES = (1.0, 0.95, 0.9, 0.8, 0.7)
 """Target shares of faces answered, as the model card's table shows them."""
@@ -121,18 +122,6 @@ def recommend(faces: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> di
             "at_recommended": at}
 
 
-def largest_face_p_female(analyzer, paths: list[Path], aligned: bool, batch: int = 64
-                          ) -> tuple[np.ndarray, np.ndarray]:
-    """For each image with a face: its index and P(female) of its largest face."""
-    keep, p_female = [], []
-    for start in range(0, len(paths), batch):
-        for i, result in enumerate(analyzer.predict_batch(paths[start:start + batch], aligned)):
-            if result.faces:  # largest first
-                keep.append(start + i)
-                p_female.append(result.faces[0].female_probability)
-    return np.array(keep, int), np.array(p_female, np.float64)
-
-
 def measure_risk_coverage(model: Path, manifest: Path, roots: dict[str, Path]) -> dict:
     """The ``risk_coverage`` section (without ``command``) of ``model`` on the manifest's dev
     sets (:data:`~genderage.evaluation.error_model.DEV_SETS`: UTKFace val chips as aligned
@@ -157,12 +146,12 @@ def measure_risk_coverage(model: Path, manifest: Path, roots: dict[str, Path]) -
         rows = read_manifest(manifest, "val", source)
         if not rows:
             raise ValueError(f"{manifest}: no {source} rows in split val")
-        keep, p_female = largest_face_p_female(
-            analyzer, [roots[source] / r.file for r in rows], aligned)
-        if len(keep) < 2:
-            raise ValueError(f"{name}: a face in {len(keep)} of {len(rows)} images under "
-                             f"{roots[source]}; are the images there?")
-        kept = [rows[i] for i in keep]
+        found = largest_faces(analyzer, [roots[source] / r.file for r in rows], aligned)
+        if len(found.index) < 2:
+            raise ValueError(f"{name}: a face in {len(found.index)} of {len(rows)} images "
+                             f"under {roots[source]}; are the images there?")
+        kept = [rows[i] for i in found.index]
+        p_female = found.p_female
         true_female = np.array([gender_label(r.gender) == "female" for r in kept])
         age = np.array([r.age for r in kept], np.float64)
         faces[name] = (true_female, p_female, age)
