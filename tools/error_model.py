@@ -39,18 +39,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from genderage.evaluation.error_model import measure_error_model
-    from genderage.models import file_sha256
-    from genderage.models.bundle import BundleError, MetricsBundle
+    from genderage.models.bundle import BundleError, read_model_bundle
 
     try:
-        bundle = MetricsBundle.read(args.bundle)
+        bundle = read_model_bundle(args.bundle, args.model)
     except BundleError as exc:
         print(exc, file=sys.stderr)
-        return 2
-    recorded = bundle.model_sha256
-    if recorded != file_sha256(args.model):
-        print(f"{args.bundle}: records model sha256 {recorded}, not that of {args.model}",
-              file=sys.stderr)
         return 2
     try:
         section = measure_error_model(args.model, args.manifest,

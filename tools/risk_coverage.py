@@ -70,18 +70,12 @@ def main(argv: list[str] | None = None) -> int:
 def measure_into(model: Path, bundle_path: Path, args, command: str) -> int:
     """Measure ``model`` and write the section into ``bundle_path``; an exit status."""
     from genderage.evaluation.risk_coverage import measure_risk_coverage
-    from genderage.models import file_sha256
-    from genderage.models.bundle import BundleError, MetricsBundle
+    from genderage.models.bundle import BundleError, read_model_bundle
 
     try:
-        bundle = MetricsBundle.read(bundle_path)
+        bundle = read_model_bundle(bundle_path, model)
     except BundleError as exc:
         print(exc, file=sys.stderr)
-        return 2
-    recorded = bundle.model_sha256
-    if recorded != file_sha256(model):
-        print(f"{bundle_path}: records model sha256 {recorded}, not that of {model}",
-              file=sys.stderr)
         return 2
     try:
         section = measure_risk_coverage(model, args.manifest,

@@ -2,8 +2,10 @@
 reads from the metrics bundle's ``error_model`` section (docs/report.md).
 
 :func:`dev_set_errors` summarises one dev set from per-face arrays;
-:func:`measure_error_model` runs a model on the dev sets of a multi-source manifest
-(``tools/error_model.py``, ``tools/release_model.py`` and ``tools/quantize_model.py`` call it).
+:func:`dev_set_faces` runs a model on the dev sets of a multi-source manifest (as the
+error model, the risk-coverage table and the age-conditioned calibration are measured);
+:func:`measure_error_model` makes the section from them (``tools/error_model.py``,
+``tools/release_model.py`` and ``tools/quantize_model.py`` call it).
 
 Ages are what the report uses: each face's mean of ``age_probs`` when given, else its point
 age; estimated age bands are soft (each face weighted by its ``age_probs`` mass in the
@@ -12,14 +14,16 @@ band), true bands are the band of the labelled age. Female is the positive class
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..contract import gender_label
+from ..data.split import ManifestRow
 from ..models.bundle import Confusion, DevSetErrors, ErrorModelSection, MeanSE
 from ..report.stats import AGE_BANDS, band_mass, expected_age
-from .photos import largest_faces
+from .photos import LargestFaces, largest_faces
 
 DEV_SETS = (  # name, source in the manifest, aligned chips?, description
     ("utkface_val", "utkface", True, "UTKFace val split, chips as aligned faces"),
@@ -59,22 +63,43 @@ def dev_set_errors(true_age: np.ndarray, true_female: np.ndarray, pred_female: n
                          "bands": list(AGE_BANDS), "counts": (true_band.T @ estimated).tolist()})
 
 
-def measure_error_model(model: Path, manifest: Path, roots: dict[str, Path]
-                        ) -> ErrorModelSection:
-    """The ``error_model`` section (without ``command``) of ``model`` on the manifest's dev
-    sets (:data:`DEV_SETS`), the model run as the product runs it (``GenderAge(model)``,
-    default detector).
+@dataclass(frozen=True)
+class DevSetFaces:
+    """One dev set run through a model as the product runs it: the largest face of each of
+    its labelled images that has one.
+
+    Attributes:
+        images: the set's labelled images; rows: the manifest rows of those with a face.
+    """
+
+    name: str
+    description: str
+    images: int
+    rows: list[ManifestRow]
+    found: LargestFaces
+
+    @property
+    def true_age(self) -> np.ndarray:
+        return np.array([r.age for r in self.rows], float)
+
+    @property
+    def true_female(self) -> np.ndarray:
+        return np.array([gender_label(r.gender) == "female" for r in self.rows])
+
+
+def dev_set_faces(analyzer, manifest: Path, roots: dict[str, Path]) -> list[DevSetFaces]:
+    """Each dev set (:data:`DEV_SETS`) of the manifest's ``val`` split through ``analyzer``
+    (a :class:`~genderage.pipeline.GenderAge`).
 
     Args:
         roots: the image folder of each manifest source (``{"utkface": ..., "aaf": ...}``).
-    """
-    from .. import __version__
-    from ..data.split import manifest_hash, read_manifest
-    from ..models import file_sha256
-    from ..pipeline import GenderAge
 
-    analyzer = GenderAge(model)
-    sets = {}
+    Raises:
+        ValueError: a dev set missing from the manifest, or (almost) no faces found.
+    """
+    from ..data.split import read_manifest
+
+    out = []
     for name, source, aligned, description in DEV_SETS:
         rows = read_manifest(manifest, "val", source)
         if not rows:
@@ -83,11 +108,24 @@ def measure_error_model(model: Path, manifest: Path, roots: dict[str, Path]
         if len(found.index) < 2:
             raise ValueError(f"{name}: a face in {len(found.index)} of {len(rows)} images "
                              f"under {roots[source]}; are the images there?")
-        kept = [rows[i] for i in found.index]
-        true_female = np.array([gender_label(r.gender) == "female" for r in kept])
-        sets[name] = dev_set_errors(np.array([r.age for r in kept], float), true_female,
-                                    found.female, found.age, found.age_probs, len(rows),
-                                    description)
+        out.append(DevSetFaces(name, description, len(rows),
+                               [rows[i] for i in found.index], found))
+    return out
+
+
+def measure_error_model(model: Path, manifest: Path, roots: dict[str, Path]
+                        ) -> ErrorModelSection:
+    """The ``error_model`` section (without ``command``) of ``model`` on the manifest's dev
+    sets (:func:`dev_set_faces`), the model run as the product runs it (``GenderAge(model)``,
+    default detector)."""
+    from .. import __version__
+    from ..data.split import manifest_hash
+    from ..models import file_sha256
+    from ..pipeline import GenderAge
+
+    sets = {d.name: dev_set_errors(d.true_age, d.true_female, d.found.female, d.found.age,
+                                   d.found.age_probs, d.images, d.description)
+            for d in dev_set_faces(GenderAge(model), manifest, roots)}
     return ErrorModelSection(
         dev_sets=sets, model_sha256=file_sha256(model), genderage_version=__version__,
         flip_tta=False, age_bands=list(AGE_BANDS),

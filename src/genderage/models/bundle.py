@@ -317,6 +317,21 @@ class MetricsBundle:
         return {k: float(v) for k, v in found.items() if v is not None}
 
 
+def read_model_bundle(path: str | Path, model: str | Path) -> MetricsBundle:
+    """The bundle at ``path``, which must record the sha256 of the file ``model``.
+
+    Raises:
+        BundleError: it cannot be read, or it belongs to another model (naming both).
+    """
+    from . import file_sha256
+
+    bundle = MetricsBundle.read(path)
+    if bundle.model_sha256 != file_sha256(model):
+        raise BundleError(f"{path}: records model sha256 {bundle.model_sha256}, not that of "
+                          f"{model}")
+    return bundle
+
+
 def find_bundle(model_sha256: str, paths: list[Path] | None = None
                 ) -> tuple[Path, MetricsBundle] | None:
     """The first readable bundle among ``paths`` (default: the shipped ones) recording
