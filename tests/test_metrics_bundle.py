@@ -121,3 +121,11 @@ def test_unreadable_bundles_are_errors_naming_the_file(tmp_path):
     with pytest.raises(BundleError, match="nowhere.json: unreadable"):
         MetricsBundle.read(tmp_path / "nowhere.json")
     assert find_bundle("ab" * 32, [tmp_path / "a.metrics.json"]) is None
+
+
+def test_a_malformed_optional_part_of_a_dev_set_is_an_error_naming_it():
+    dev = measured_section().dev_sets["a"].to_dict()
+    dev["age_bias_by_true_band"] = {"0-17": [1, 2]}
+    with pytest.raises(BundleError, match=r"^m: error_model.dev_sets.a.age_bias_by_true_band "
+                                          r"is not \{band: \{n, mean, se\}\}"):
+        MetricsBundle({"error_model": {"dev_sets": {"a": dev}}}).error_model("m")

@@ -189,6 +189,12 @@ class DevSetErrors:
         _number(bias, f"{where}.age_bias.mean")
         _number(se, f"{where}.age_bias.se", 0.0, strict=True)
         by_true = d.get("age_bias_by_true_band")
+        if by_true is not None:
+            try:
+                by_true = {b: MeanSE(m["mean"], m["se"], m["n"]) for b, m in by_true.items()}
+            except (AttributeError, KeyError, TypeError):
+                raise BundleError(f"{where}.age_bias_by_true_band is not {{band: {{n, mean, "
+                                  "se}}}") from None
         overall = d.get("gender_confusion")
         return cls(
             age_bias=MeanSE(bias, se),  # as written, so that a round trip keeps the bytes
@@ -196,8 +202,7 @@ class DevSetErrors:
                 Confusion.from_dict(m, f"{where}.gender_confusion_by_estimated_band.{band}")
                 for band, m in zip(BANDS, matrices)),
             n=d.get("n"), images=d.get("images"), description=d.get("description"),
-            age_bias_by_true_band=None if by_true is None else {
-                b: MeanSE(m.get("mean"), m.get("se"), m.get("n")) for b, m in by_true.items()},
+            age_bias_by_true_band=by_true,
             gender_confusion=None if overall is None else
             Confusion.from_dict(overall, f"{where}.gender_confusion"),
             age_band_matrix=d.get("age_band_matrix"))
