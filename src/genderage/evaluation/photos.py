@@ -4,6 +4,12 @@ photos, e.g. All-Age-Faces (AAF). ``genderage evaluate --photos DIR --labels CSV
 AAF's images are loose face crops of a population (mostly East Asian) the model never saw
 in training. For each labelled image the largest detected face is scored; an image without
 a detected face counts against the detection rate, not the accuracy.
+
+Every measurement on labelled photos goes through the helpers here: :func:`load_labels`
+(the labels, optionally one split of a manifest), :func:`largest_faces` (each photo's
+largest face through the pipeline: the error model, risk-coverage, the release rule) and
+:func:`largest_face_crops` (the aligned crop of each one, for running several models on the
+same faces: the int8 check, the ensemble study).
 """
 
 from __future__ import annotations
