@@ -129,3 +129,16 @@ def test_a_malformed_optional_part_of_a_dev_set_is_an_error_naming_it():
     with pytest.raises(BundleError, match=r"^m: error_model.dev_sets.a.age_bias_by_true_band "
                                           r"is not \{band: \{n, mean, se\}\}"):
         MetricsBundle({"error_model": {"dev_sets": {"a": dev}}}).error_model("m")
+
+
+def test_the_confusion_and_error_model_formats_have_one_owner():
+    """Their keys are spelled in ``models/bundle.py`` only: every other module of the
+    package and the tools read and write them through its types."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    files = [*(root / "src" / "genderage").rglob("*.py"), *(root / "tools").glob("*.py")]
+    owners = {p.relative_to(root).as_posix() for p in files
+              if any(key in p.read_text() for key in ('"rows_true"', '"age_bias_by_true_band"',
+                                                      '"gender_confusion_by_estimated_band"'))}
+    assert owners == {"src/genderage/models/bundle.py"}

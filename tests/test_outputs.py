@@ -161,3 +161,15 @@ def test_replacing_writes_the_whole_file_or_leaves_the_old_one(tmp_path):
     assert target.with_name("t.json").read_bytes() == "é\n".encode()
     assert target.with_name("b.bin").read_bytes() == b"\x00\x01"
     assert oct(target.with_name("b.bin").stat().st_mode & 0o777) == "0o644"
+
+
+def test_files_are_replaced_in_one_place():
+    """One atomic writer: no other module of the package renames a temporary file into place
+    by hand (``batch/store.py`` moves part files through a pyarrow filesystem, which may be
+    remote, and is not a copy of it)."""
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[1] / "src" / "genderage"
+    found = [str(p.relative_to(package)) for p in package.rglob("*.py")
+             if "os.replace(" in p.read_text() or "os.rename(" in p.read_text()]
+    assert found == ["outputs.py"]

@@ -65,7 +65,8 @@ def write_plots(out_dir: Path, age_true, gender_true, age_pred, probs, report) -
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    cm = np.array(report["gender"]["confusion_matrix"]["rows_true"])
+    cm = np.array(Confusion.from_dict(report["gender"]["confusion_matrix"],
+                                      "gender.confusion_matrix").rows_true)
     fig, ax = plt.subplots(figsize=(4, 3.5))
     ax.imshow(cm, cmap="Blues")
     for i in range(2):
