@@ -92,7 +92,7 @@ def main(argv=None) -> int:
 
     from genderage.align import align_face
     from genderage.attribute import AttributeModel
-    from genderage.contract import CHIP_SIZE, gender_index
+    from genderage.contract import CHIP_SIZE
     from genderage.training.recrop import DEFAULT_PAD, central_detection, pad_chip
     from genderage.data.split import read_manifest
     from genderage.imageio import decode_image, read_image
@@ -139,7 +139,7 @@ def main(argv=None) -> int:
     if args.model:
         from genderage.evaluation.photos import load_labels
 
-        labels = {Path(r["file"]).name: r for r in load_labels(args.aaf / "labels.csv")}
+        labels = {Path(r.file).name: r for r in load_labels(args.aaf / "labels.csv")}
         model = AttributeModel(args.model)
         for name, pairs in crops.items():
             out = [model.predict(np.stack([c for _, c in pairs[i:i + 256]]))
@@ -147,8 +147,8 @@ def main(argv=None) -> int:
             rows = [labels[file] for file, _ in pairs]
             pred_gender = np.concatenate([o.gender_probs for o in out]).argmax(1)
             pred_age = np.concatenate([o.age for o in out])
-            true_gender = np.array([gender_index(r["gender"]) for r in rows])
-            true_age = np.array([float(r["age"]) for r in rows])
+            true_gender = np.array([r.gender for r in rows])
+            true_age = np.array([float(r.age) for r in rows])
             accuracy[name] = (100 * float((pred_gender == true_gender).mean()),
                               float(np.abs(pred_age - true_age).mean()))
 

@@ -15,7 +15,6 @@ true, reported and adjusted shares of labelled photos side by side.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from scipy.optimize import nnls
 
 from genderage.evaluation.photos import load_labels
 from genderage.evaluation.population import truth
-from genderage.report.rates import shipped_bundles
+from genderage.models.bundle import MetricsBundle, find_bundle
 from genderage.report.stats import AGE_BANDS, band_mass, bootstrap_means, percentile_interval
 from genderage.report.table import read_results
 
@@ -49,10 +48,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     results = read_results(args.results)
-    path = args.bundle or next(p for p in shipped_bundles() if json.loads(p.read_text())
-                               ["model"]["sha256"] == results.model_sha256)
-    sets = json.loads(path.read_text())["error_model"]["dev_sets"]
-    counts = np.sum([d["age_band_matrix"]["counts"] for d in sets.values()], axis=0)
+    path = args.bundle or find_bundle(results.model_sha256)[0]
+    sets = MetricsBundle.read(path).error_model(path.name).dev_sets
+    counts = np.sum([d.age_band_matrix["counts"] for d in sets.values()], axis=0)
     m = (counts + 0.5) / (counts + 0.5).sum(1, keepdims=True)  # the Dirichlet mean
 
     mass = band_mass(results.faces.age, results.faces.age_probs)

@@ -44,23 +44,26 @@ AAF = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "AAF"
 def subset(out: Path, everyone: bool = False, aaf: Path = AAF) -> None:
     """Write ``paths.txt`` (absolute image paths) and ``truth.csv`` (path, gender, age): the
     child-heavy collection, or with ``everyone`` all of AAF's train half."""
-    rows = list(csv.DictReader(open(aaf / "labels.csv", newline="")))
-    kids = [r for r in rows if int(r["age"]) < 18]
-    adults = [r for r in rows if int(r["age"]) >= 18]
+    from genderage.contract import gender_label
+    from genderage.data.aaf import read_labels
+
+    rows = read_labels(aaf)
+    kids = [r for r in rows if r.age < 18]
+    adults = [r for r in rows if r.age >= 18]
     rng = np.random.default_rng(0)
     picked = adults if everyone else \
         [adults[i] for i in sorted(rng.choice(len(adults), len(kids), replace=False))]
-    chosen = sorted(kids + picked, key=lambda r: r["file"])
+    chosen = sorted(kids + picked, key=lambda r: r.file)
     out.mkdir(parents=True, exist_ok=True)
-    paths = [str((aaf / r["file"]).resolve()) for r in chosen]
+    paths = [str((aaf / r.file).resolve()) for r in chosen]
     (out / "paths.txt").write_text("\n".join(paths) + "\n")
     with open(out / "truth.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["path", "gender", "age"])
         for p, r in zip(paths, chosen):
-            writer.writerow([p, r["gender"], r["age"]])
-    female = np.mean([r["gender"] == "female" for r in chosen])
-    age = np.mean([int(r["age"]) for r in chosen])
+            writer.writerow([p, gender_label(r.gender), r.age])
+    female = np.mean([gender_label(r.gender) == "female" for r in chosen])
+    age = np.mean([r.age for r in chosen])
     print(f"{len(chosen)} photos ({len(kids)} children, {len(picked)} adults of "
           f"{len(adults)}): true female share {100 * female:.2f}%, mean age {age:.2f}")
 

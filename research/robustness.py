@@ -30,6 +30,7 @@ def main(argv=None) -> int:
 
     from genderage.attribute import AttributeModel
     from genderage.data.split import read_manifest
+    from genderage.evaluation.metrics import label_scores
     from genderage.imageio import read_image
     from genderage.preprocess import resize_face
     from genderage.training.robust import _APPLY, KINDS
@@ -48,8 +49,8 @@ def main(argv=None) -> int:
         res = {}
         for name, x in sets.items():
             b = model.predict(x)
-            res[name] = {"gender_accuracy": round(float((b.gender_probs.argmax(1) == gender).mean()), 4),
-                         "age_mae": round(float(np.abs(b.age - age).mean()), 3)}
+            s = label_scores(age, gender, b.age, b.gender_probs.argmax(1))
+            res[name] = {k: s[k] for k in ("gender_accuracy", "age_mae")}
         report["models"][path] = res
     print(json.dumps(report, indent=2))
     return 0

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from genderage.evaluation.error_model import dev_set_errors
+from genderage.models.bundle import MetricsBundle
 from genderage.report.rates import error_model_from_bundle
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,22 +33,21 @@ def test_point_ages_golden():
                          true_female=np.array([True, True, False, False]),
                          pred_female=np.array([True, False, False, True]),
                          age=np.array([12.0, 25.0, 38.0, 70.0]))
-    assert out["n"] == 4
-    assert out["age_bias"]["mean"] == pytest.approx(-1.25)
+    assert out.n == 4
+    assert out.age_bias.mean == pytest.approx(-1.25)
     # Deviations from -1.25: 3.25, 1.25, -0.75, -3.75; squares sum to 26.75.
-    assert out["age_bias"]["se"] == pytest.approx(np.sqrt(26.75 / 3) / 2)
-    by_band = out["age_bias_by_true_band"]
+    assert out.age_bias.se == pytest.approx(np.sqrt(26.75 / 3) / 2)
+    by_band = out.to_dict()["age_bias_by_true_band"]
     assert by_band["0-17"] == {"n": 1, "mean": 2.0, "se": None}
     assert by_band["30-49"] == {"n": 1, "mean": -2.0, "se": None}
     assert by_band["50-69"] == {"n": 0, "mean": None, "se": None}
     assert by_band["70+"] == {"n": 1, "mean": -5.0, "se": None}
-    assert out["gender_confusion"] == {"labels": ["female", "male"],
-                                       "rows_true": [[1, 1], [1, 1]]}
-    soft = {b: m["rows_true"] for b, m in out["gender_confusion_by_estimated_band"].items()}
-    assert soft == {"0-17": [[1, 0], [0, 0]], "18-29": [[0, 1], [0, 0]],
-                    "30-49": [[0, 0], [0, 1]], "50-69": [[0, 0], [0, 0]],
-                    "70+": [[0, 0], [1, 0]]}
-    assert out["age_band_matrix"]["counts"] == np.diag([1.0, 1, 1, 0, 1]).tolist()
+    assert out.to_dict()["gender_confusion"] == {"labels": ["female", "male"],
+                                                 "rows_true": [[1, 1], [1, 1]]}
+    soft = [c.rows_true for c in out.by_estimated_band]
+    assert soft == [((1, 0), (0, 0)), ((0, 1), (0, 0)), ((0, 0), (0, 1)), ((0, 0), (0, 0)),
+                    ((0, 0), (1, 0))]
+    assert out.age_band_matrix["counts"] == np.diag([1.0, 1, 1, 0, 1]).tolist()
 
 
 def test_soft_bands_from_age_probs_golden():
@@ -58,13 +58,13 @@ def test_soft_bands_from_age_probs_golden():
                          pred_female=np.array([True, True]), age=np.array([99.0, 99.0]),
                          age_probs=probs)
     # The report's age is the distribution's mean (18, 31), not the point age: errors +2, +1.
-    assert out["age_bias"]["mean"] == pytest.approx(1.5)
-    assert out["age_bias"]["se"] == pytest.approx(0.5)
-    soft = {b: m["rows_true"] for b, m in out["gender_confusion_by_estimated_band"].items()}
-    assert soft["0-17"] == [[0.5, 0], [0, 0]]
-    assert soft["18-29"] == [[0.5, 0], [0.25, 0]]
-    assert soft["30-49"] == [[0, 0], [0.75, 0]]
-    np.testing.assert_allclose(out["age_band_matrix"]["counts"],
+    assert out.age_bias.mean == pytest.approx(1.5)
+    assert out.age_bias.se == pytest.approx(0.5)
+    soft = [c.rows_true for c in out.by_estimated_band]
+    assert soft[0] == ((0.5, 0), (0, 0))
+    assert soft[1] == ((0.5, 0), (0.25, 0))
+    assert soft[2] == ((0, 0), (0.75, 0))
+    np.testing.assert_allclose(out.age_band_matrix["counts"],
                                [[0.5, 0.5, 0, 0, 0], [0] * 5, [0, 0.25, 0.75, 0, 0],
                                 [0] * 5, [0] * 5])
 
@@ -79,13 +79,13 @@ def test_section_round_trips_through_the_report_reader():
         female = rng.random(400) < 0.5
         sets[name] = dev_set_errors(true_age, female, female ^ (rng.random(400) < 0.1),
                                     true_age + shift + rng.normal(0, 3, 400))
-    errors = error_model_from_bundle(json.loads(json.dumps({"error_model": {"dev_sets": sets}})),
-                                     "x.metrics.json")
-    assert errors.age_bias.biases == (sets["a"]["age_bias"]["mean"], sets["b"]["age_bias"]["mean"])
+    section = {"dev_sets": {k: v.to_dict() for k, v in sets.items()}}
+    bundle = MetricsBundle(json.loads(json.dumps({"error_model": section})))
+    errors = error_model_from_bundle(bundle, "x.metrics.json")
+    assert errors.age_bias.biases == (sets["a"].age_bias.mean, sets["b"].age_bias.mean)
     assert errors.age_bias.mean == pytest.approx(-0.5, abs=0.4)
-    band = "30-49"
-    (tp_a, fn_a), (fp_a, tn_a) = sets["a"]["gender_confusion_by_estimated_band"][band]["rows_true"]
-    (tp_b, fn_b), (fp_b, tn_b) = sets["b"]["gender_confusion_by_estimated_band"][band]["rows_true"]
+    (tp_a, fn_a), (fp_a, tn_a) = sets["a"].by_estimated_band[2].rows_true  # 30-49
+    (tp_b, fn_b), (fp_b, tn_b) = sets["b"].by_estimated_band[2].rows_true
     pooled = errors.band_counts[2]
     assert (pooled.tp, pooled.fn, pooled.fp, pooled.tn) == (tp_a + tp_b, fn_a + fn_b,
                                                             fp_a + fp_b, tn_a + tn_b)
@@ -126,7 +126,7 @@ def test_tool_writes_the_section_and_keeps_the_bundle(tool, shared_dir, tmp_path
     assert soft == pytest.approx(3.0, abs=1e-4)
     assert np.sum(utk["age_band_matrix"]["counts"]) == pytest.approx(3.0, abs=1e-4)
     assert section["dev_sets"]["aaf_dev"]["images"] == 3
-    assert error_model_from_bundle({"error_model": section}, "t") is not None
+    assert error_model_from_bundle(MetricsBundle({"error_model": section}), "t") is not None
     assert "wrote error_model" in capsys.readouterr().out
 
 

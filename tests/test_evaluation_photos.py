@@ -12,6 +12,8 @@ import pytest
 from PIL import Image
 
 from genderage.cli import main
+from genderage.contract import gender_index
+from genderage.data.aaf import AAFRecord
 from genderage.evaluation.photos import score
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "astronaut.jpg"
@@ -27,9 +29,9 @@ def _result(*faces, error=None):
 
 
 def test_score_golden():
-    rows = [{"age": "5", "gender": "female"}, {"age": "25", "gender": "female"},
-            {"age": "40", "gender": "male"}, {"age": "80", "gender": "male"},
-            {"age": "33", "gender": "male"}, {"age": "20", "gender": "female"}]
+    rows = [AAFRecord(f"{i}.jpg", age, gender_index(gender)) for i, (age, gender) in enumerate(
+        [(5, "female"), (25, "female"), (40, "male"), (80, "male"), (33, "male"),
+         (20, "female")])]
     results = [
         _result(_face("male", 8.0, probability=0.7)),              # wrong gender, err 3
         _result(_face("female", 24.0), _face("male", 50.0)),       # largest face scored, err 1
@@ -103,8 +105,108 @@ def test_load_labels_keeps_a_manifests_rows_of_one_split(tmp_path):
                     ManifestRow("images/b.jpg", "val", 11, 40, 1, UNKNOWN_RACE, "aaf")],
                    tmp_path / "m.csv")
     rows = load_labels(labels, None, tmp_path / "m.csv", "val")
-    assert [r["file"] for r in rows] == ["images/c.jpg", "images/b.jpg"]  # manifest order
-    assert [r["file"] for r in load_labels(labels)] == \
+    assert rows == [AAFRecord("images/c.jpg", 70, 0), AAFRecord("images/b.jpg", 40, 1)]
+    assert [r.file for r in load_labels(labels)] == \
         ["images/a.jpg", "images/b.jpg", "images/c.jpg"]
     with pytest.raises(ValueError, match="none of .*labels.csv's photos in split 'test'"):
         load_labels(labels, None, tmp_path / "m.csv", "test")
+
+
+def test_largest_faces_keeps_each_photos_first_face_and_its_row_of_the_output():
+    """Photos of 2, 0 and 1 faces and an unreadable one, two photos per model call: the kept
+    ``age_probs`` row is the largest face's row of ITS call's output."""
+    import numpy as np
+
+    from genderage.evaluation.photos import largest_faces
+
+    faces = {"a": ["a0", "a1"], "b": [], "c": ["c0"], "d": None}
+    probs = {"a0": 1.0, "a1": 2.0, "c0": 3.0}
+
+    def face(name):
+        return SimpleNamespace(name=name, gender="female" if name == "c0" else "male",
+                               female_probability=probs[name] / 10, age=probs[name] * 10)
+
+    def analyze(located):
+        results = [_result(error="unreadable") if faces[p] is None else
+                   _result(*[face(n) for n in faces[p]]) for p in located]
+        rows = [probs[n] for p in located for n in faces[p] or []]
+        return results, SimpleNamespace(age_probs=np.array(rows).reshape(-1, 1))
+
+    analyzer = SimpleNamespace(locate_image=lambda p, aligned: p, analyze=analyze)
+    found = largest_faces(analyzer, ["a", "b", "c", "d"], batch=2)
+    assert found.index.tolist() == [0, 2]
+    assert [f.name for f in found.faces] == ["a0", "c0"]
+    assert found.age_probs.ravel().tolist() == [1.0, 3.0]   # c0 is row 0 of the second call
+    assert found.female.tolist() == [False, True]
+    assert found.p_female.tolist() == [0.1, 0.3] and found.age.tolist() == [10.0, 30.0]
+    assert [r.error for r in found.results] == [None, None, None, "unreadable"]
+
+
+def test_largest_faces_are_the_pipelines_first_faces(model_path):
+    from genderage.evaluation.photos import largest_faces
+    from genderage.pipeline import GenderAge
+
+    analyzer = GenderAge(model_path)
+    found = largest_faces(analyzer, [EXAMPLE, EXAMPLE], batch=1)
+    direct = analyzer.predict_batch([EXAMPLE])[0].faces[0]
+    assert found.index.tolist() == [0, 1] and found.faces == [direct, direct]
+    assert found.p_female[0] == direct.female_probability
+
+
+def test_largest_face_crops_align_the_largest_detection(tmp_path):
+    import numpy as np
+
+    from genderage.align import align_face
+    from genderage.detect.base import Detection
+    from genderage.evaluation.photos import largest_face_crops
+
+    shutil.copy(EXAMPLE, tmp_path / "a.jpg")
+    shutil.copy(EXAMPLE, tmp_path / "b.jpg")
+    (tmp_path / "c.jpg").write_bytes(b"not a jpeg")
+    small = Detection(np.array([0, 0, 40, 40], np.float32),
+                      np.array([[10, 12], [30, 12], [20, 22], [12, 30], [28, 30]], np.float32),
+                      0.99)
+    large = Detection(np.array([100, 80, 260, 240], np.float32),
+                      np.array([[150, 140], [210, 140], [180, 175], [155, 205], [205, 205]],
+                               np.float32), 0.9)
+    found = {0: [small, large], 1: []}
+    calls = []
+
+    def detect(rgb):
+        calls.append(rgb.shape)
+        return found[len(calls) - 1]
+
+    rows = [AAFRecord(n, 30, 0) for n in ("a.jpg", "b.jpg", "c.jpg")]
+    kept, crops = largest_face_crops(tmp_path, rows, SimpleNamespace(detect=detect))
+    assert kept == rows[:1] and len(calls) == 2  # c.jpg is unreadable, b.jpg has no face
+    from genderage.imageio import read_image
+
+    np.testing.assert_array_equal(crops[0], align_face(read_image(EXAMPLE), large.landmarks))
+    assert crops.shape == (1, 112, 112, 3) and crops.dtype == np.uint8
+
+
+def test_label_scores_golden():
+    from genderage.evaluation.metrics import label_scores
+
+    # Errors (predicted - true): +3, -1, +6, -10; genders right, wrong, right, wrong.
+    s = label_scores([5, 25, 40, 80], [0, 0, 1, 1], [8.0, 24.0, 46.0, 70.0], [0, 1, 1, 0])
+    assert s == {"n": 4, "gender_accuracy": 0.5, "age_mae": 5.0, "age_bias": -0.5,
+                 "within_5": 0.5}
+    raw = label_scores([0, 0, 0], [0, 0, 0], [1 / 3, 1 / 3, 1 / 3], [0, 0, 1], rounded=False)
+    assert raw["gender_accuracy"] == 2 / 3 and raw["age_mae"] == pytest.approx(1 / 3)
+    assert label_scores([0, 0, 0], [0, 0, 0], [1 / 3] * 3, [0, 0, 1])["gender_accuracy"] == 0.6667
+
+
+def test_labels_file_rows_and_a_bad_row_named(tmp_path):
+    from genderage.data.aaf import read_labels, read_labels_file
+
+    path = tmp_path / "labels.csv"
+    path.write_text("file,age,gender\nimages/a.jpg,5,female\nimages/b.jpg,40,male\n")
+    assert read_labels_file(path) == [AAFRecord("images/a.jpg", 5, 0),
+                                      AAFRecord("images/b.jpg", 40, 1)]
+    assert read_labels(tmp_path) == read_labels_file(path)
+    path.write_text("file,age,gender\nimages/a.jpg,5,female\nimages/b.jpg,40,Man\n")
+    with pytest.raises(ValueError, match=r"labels.csv, line 3: "):
+        read_labels_file(path)
+    with pytest.raises(FileNotFoundError, match="nowhere.csv: no labels file"):
+        read_labels_file(tmp_path / "nowhere.csv")

@@ -139,3 +139,37 @@ def test_create_new_and_staged_output(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["l", "t.txt", "v.mp4"]
     with pytest.raises(OutputExistsError, match="is an input"):
         check_outputs([tmp_path / "t.txt"], inputs=[str(tmp_path / "t.txt")])
+
+
+def test_replacing_writes_the_whole_file_or_leaves_the_old_one(tmp_path):
+    from genderage.outputs import replacing, write_atomic
+
+    target = tmp_path / "sub" / "cache.npz"  # the folder is created
+    with replacing(target) as tmp:
+        assert tmp.parent == target.parent and tmp.name.startswith(".cache.npz.")
+        np.savez(tmp, a=np.arange(3))  # np.savez would append .npz to any other name
+    with np.load(target) as z:
+        assert z["a"].tolist() == [0, 1, 2]
+    with pytest.raises(RuntimeError), replacing(target) as tmp:
+        np.savez(tmp, a=np.arange(5))
+        raise RuntimeError("killed mid-write")
+    with np.load(target) as z:
+        assert z["a"].tolist() == [0, 1, 2]
+    assert [p.name for p in target.parent.iterdir()] == ["cache.npz"]  # no temporary left
+    write_atomic(target.with_name("t.json"), "é\n")
+    write_atomic(target.with_name("b.bin"), b"\x00\x01")
+    assert target.with_name("t.json").read_bytes() == "é\n".encode()
+    assert target.with_name("b.bin").read_bytes() == b"\x00\x01"
+    assert oct(target.with_name("b.bin").stat().st_mode & 0o777) == "0o644"
+
+
+def test_files_are_replaced_in_one_place():
+    """One atomic writer: no other module of the package renames a temporary file into place
+    by hand (``batch/store.py`` moves part files through a pyarrow filesystem, which may be
+    remote, and is not a copy of it)."""
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[1] / "src" / "genderage"
+    found = [str(p.relative_to(package)) for p in package.rglob("*.py")
+             if "os.replace(" in p.read_text() or "os.rename(" in p.read_text()]
+    assert found == ["outputs.py"]

@@ -20,7 +20,7 @@ def test_report_intervals_hold_the_truth_on_aaf(shared_dir, tmp_path):
 
     labels = load_labels(aaf / "labels.csv", 300)
     results = tmp_path / "results"
-    assert run_batch([aaf / r["file"] for r in labels], results) == 0
+    assert run_batch([aaf / r.file for r in labels], results) == 0
     report = build_report(results, n_boot=1000)
     true = truth(labels)
     assert report["n_images"] == 300 and report["n_faces_used"] >= 295

@@ -434,3 +434,22 @@ def test_report_reads_plainly_first(tmp_path):
     assert "Error model:" in md and "held-out faces" not in md
     html_text = (out / "report.html").read_text()
     assert "look female" in html_text.split("<table>")[0]
+
+
+def test_the_report_reads_the_columns_and_metadata_the_writers_declare():
+    """The Parquet formats have one owner each (``batch.schema``, ``video.table``); every
+    column the report asks for is one of theirs, of a type it accepts."""
+    from genderage.batch.schema import OPTIONS_KEY, batch_schema
+    from genderage.report.screen_report import TRACK_MARKERS
+    from genderage.report.table import COLUMN_TYPES, REQUIRED_COLUMNS, ROW_KEY, _batch_options
+    from genderage.video.table import tracks_schema
+
+    schema = batch_schema(age_probs=True)
+    for name in (*REQUIRED_COLUMNS, *ROW_KEY, *COLUMN_TYPES, "female_probability",
+                 "gender_probability"):
+        assert name in schema.names, name
+    for name, (_, accepts) in COLUMN_TYPES.items():
+        assert accepts(schema.field(name).type, pa), name
+    assert set(TRACK_MARKERS) <= set(tracks_schema(False).names)
+    assert set(TRACK_MARKERS).isdisjoint(schema.names)  # a batch table is never taken for tracks
+    assert _batch_options({OPTIONS_KEY: b'{"flip_tta": true}'}) == {"flip_tta": True}

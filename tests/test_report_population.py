@@ -8,6 +8,7 @@ import hashlib
 import numpy as np
 import pytest
 
+from genderage.data.aaf import AAFRecord
 from genderage.evaluation.error_model import dev_set_errors
 from genderage.evaluation.population import half_of, largest_face_errors, subset_results
 
@@ -37,16 +38,15 @@ def results(path):
 
 
 def test_largest_face_errors_match_dev_set_errors(tmp_path):
-    labels = [{"file": "images/p1.jpg", "age": "28", "gender": "female"},
-              {"file": "images/p2.jpg", "age": "25", "gender": "female"},
-              {"file": "images/p3.jpg", "age": "40", "gender": "male"}]
+    labels = [AAFRecord("images/p1.jpg", 28, 0), AAFRecord("images/p2.jpg", 25, 0),
+              AAFRecord("images/p3.jpg", 40, 1)]  # gender: model index, 0 is female
     out = largest_face_errors(results(tmp_path / "r.parquet"), labels)
     probs = np.zeros((2, 121))
     probs[0, 30], probs[1, 20] = 1, 1
     want = dev_set_errors(np.array([28.0, 25.0]), np.array([True, True]),
-                          np.array([True, False]), np.array([30.0, 20.0]), probs)
-    assert out == {"images": 3, **want}
-    assert out["age_bias"]["mean"] == pytest.approx(-1.5)  # errors +2 and -5
+                          np.array([True, False]), np.array([30.0, 20.0]), probs, images=3)
+    assert out == want
+    assert out.age_bias.mean == pytest.approx(-1.5)  # errors +2 and -5
 
 
 def test_subset_results_keeps_the_named_images(tmp_path):

@@ -39,23 +39,14 @@ MIN_BAND = 30
 def dev_predictions(model: Path, manifest: Path, roots: dict[str, Path]) -> dict:
     """Per dev set: true age, true female, P(female) (temperature only) and estimated age of
     each face the pipeline found."""
-    from genderage.contract import gender_label
-    from genderage.data.split import read_manifest
-    from genderage.evaluation.error_model import DEV_SETS, largest_faces
+    from genderage.evaluation.error_model import dev_set_faces
     from genderage.pipeline import GenderAge
 
     analyzer = GenderAge(model)
     analyzer.model.gender_by_age = None  # fit on the model's own probabilities
-    out = {}
-    for name, source, aligned, _ in DEV_SETS:
-        rows = read_manifest(manifest, "val", source)
-        keep, _, p_female, age, _ = largest_faces(
-            analyzer, [roots[source] / r.file for r in rows], aligned)
-        kept = [rows[i] for i in keep]
-        out[name] = {"age": np.array([r.age for r in kept], float),
-                     "female": np.array([gender_label(r.gender) == "female" for r in kept]),
-                     "p_female": p_female, "est_age": age, "images": len(rows)}
-    return out
+    return {d.name: {"age": d.true_age, "female": d.true_female, "p_female": d.found.p_female,
+                     "est_age": d.found.age, "images": d.images}
+            for d in dev_set_faces(analyzer, manifest, roots)}
 
 
 def summary(d: dict, p_female: np.ndarray) -> dict:

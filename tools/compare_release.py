@@ -36,19 +36,14 @@ def predict(model: str, paths: list[Path], aligned: bool, batch: int = 64):
     """Per image: (gender index, age, P(female)) of its largest face, or None when no face
     was found."""
     from genderage.contract import gender_index
+    from genderage.evaluation.photos import largest_faces
     from genderage.pipeline import GenderAge
 
-    analyzer = GenderAge(model)
-    out = []
-    for i in range(0, len(paths), batch):
-        for res in analyzer.predict_batch(paths[i:i + batch], aligned=aligned):
-            if not res.faces:
-                out.append(None)
-                continue
-            face = res.faces[0]
-            p = face.gender_probability
-            out.append((gender_index(face.gender), face.age,
-                        p if face.gender == "female" else 1 - p))
+    found = largest_faces(GenderAge(model), paths, aligned, batch)
+    out = [None] * len(paths)
+    for i, face in zip(found.index, found.faces):
+        p = face.gender_probability
+        out[i] = (gender_index(face.gender), face.age, p if face.gender == "female" else 1 - p)
     return out
 
 
@@ -75,9 +70,13 @@ def paired(gender, age, a, b) -> dict:
             by_band[band_name(k)] = {"n": int(m.sum()),
                                      "baseline": [round(float(ca[m].mean()), 4), round(float(ea[m].mean()), 3)],
                                      "candidate": [round(float(cb[m].mean()), 4), round(float(eb[m].mean()), 3)]}
+    from genderage.evaluation.metrics import label_scores
+
+    scores = {name: label_scores(y, g, [m[i][1] for i in keep], [m[i][0] for i in keep])
+              for name, m in (("baseline", a), ("candidate", b))}
     out = {"n": n,
-            "baseline": {"gender_accuracy": round(float(ca.mean()), 4), "age_mae": round(float(ea.mean()), 3)},
-            "candidate": {"gender_accuracy": round(float(cb.mean()), 4), "age_mae": round(float(eb.mean()), 3)},
+            **{name: {k: s[k] for k in ("gender_accuracy", "age_mae")}
+               for name, s in scores.items()},
             "delta_accuracy": round(float(d_acc.mean()), 4),
             "se_accuracy": round(float(d_acc.std(ddof=1) / np.sqrt(n)), 4),
             "delta_mae": round(float(d_err.mean()), 3),

@@ -19,9 +19,9 @@ kept. ``genderage report`` reads the section (docs/report.md, "Method").
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,17 +39,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from genderage.evaluation.error_model import measure_error_model
-    from genderage.models import file_sha256
+    from genderage.models.bundle import BundleError, read_model_bundle
 
     try:
-        bundle = json.loads(args.bundle.read_text())
-    except (OSError, ValueError) as exc:
-        print(f"{args.bundle}: cannot read the metrics bundle ({exc})", file=sys.stderr)
-        return 2
-    recorded = bundle.get("model", {}).get("sha256")
-    if recorded != file_sha256(args.model):
-        print(f"{args.bundle}: records model sha256 {recorded}, not that of {args.model}",
-              file=sys.stderr)
+        bundle = read_model_bundle(args.bundle, args.model)
+    except BundleError as exc:
+        print(exc, file=sys.stderr)
         return 2
     try:
         section = measure_error_model(args.model, args.manifest,
@@ -57,15 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         print(f"cannot measure the error model: {exc}", file=sys.stderr)
         return 2
-    section["command"] = "PYTHONPATH=src python tools/error_model.py " + shlex.join(
-        argv if argv is not None else sys.argv[1:])
-    bundle["error_model"] = section
-    args.bundle.write_text(json.dumps(bundle, indent=2) + "\n")
-    for name, dev in section["dev_sets"].items():
-        (ff, fm), (mf, mm) = dev["gender_confusion"]["rows_true"]
-        print(f"{name}: {dev['n']} of {dev['images']} images; age bias "
-              f"{dev['age_bias']['mean']:+.3f} (SE {dev['age_bias']['se']:.3f}); gender "
-              f"accuracy {(ff + mm) / dev['n']:.4f}")
+    section = replace(section, command="PYTHONPATH=src python tools/error_model.py "
+                      + shlex.join(argv if argv is not None else sys.argv[1:]))
+    bundle.replace(error_model=section).write(args.bundle)
+    for name, dev in section.dev_sets.items():
+        right = dev.gender_confusion.tp + dev.gender_confusion.tn
+        print(f"{name}: {dev.n} of {dev.images} images; age bias "
+              f"{dev.age_bias.mean:+.3f} (SE {dev.age_bias.se:.3f}); gender "
+              f"accuracy {right / dev.n:.4f}")
     print(f"wrote error_model into {args.bundle}")
     return 0
 

@@ -4,10 +4,10 @@ Usage: PYTHONPATH=src python tools/make_model_card.py [--check]
 """
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
+from genderage.models.bundle import MetricsBundle
 from genderage.training.modelcard import render
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,8 +17,8 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--check", action="store_true", help="exit 1 if MODEL_CARD.md is stale")
     args = p.parse_args()
-    bundle = json.loads((ROOT / "src/genderage/models/genderage.metrics.json").read_text())
-    text = render(bundle)
+    bundle = MetricsBundle.read(ROOT / "src/genderage/models/genderage.metrics.json")
+    text = render(bundle.sections)
     card = ROOT / "MODEL_CARD.md"
     if args.check:
         ok = card.is_file() and card.read_text() == text

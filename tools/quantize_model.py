@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from genderage.models.bundle import MetricsBundle
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 DEFAULT_SPLIT_CSV = ROOT / "splits" / "utkface_seed0.csv"
@@ -41,40 +43,16 @@ MAX_GENDER_DROP_POINTS = 0.2
 MAX_MAE_INCREASE_YEARS = 0.05
 
 
-def largest_face_crops(aaf: Path, limit: int | None) -> tuple[list[dict], np.ndarray, int]:
-    """AAF rows whose image has a face, the pipeline's aligned 112x112 crop of its largest
-    face (default detector), so that both models see the very same crops, and the number
-    of images tried."""
-    from genderage.align import align_face
-    from genderage.detect import create_detector
-    from genderage.evaluation.photos import load_labels
-    from genderage.imageio import read_image
-
-    labels = load_labels(aaf / "labels.csv", limit)
-    detector = create_detector()
-    rows, crops = [], []
-    for row in labels:
-        image = read_image(aaf / row["file"])
-        found = detector.detect(image)
-        if found:
-            rows.append(row)
-            crops.append(align_face(image, found[0].landmarks))
-    return rows, np.stack(crops), len(labels)
-
-
-def aaf_metrics(model, rows: list[dict], crops: np.ndarray) -> dict:
-    from genderage.contract import gender_index
-    from genderage.evaluation.metrics import interval_coverage
+def aaf_metrics(model, rows: list, crops: np.ndarray) -> dict:
+    from genderage.evaluation.metrics import interval_coverage, label_scores
 
     out = [model.predict(crops[i:i + 256]) for i in range(0, len(crops), 256)]
     probs = np.concatenate([o.gender_probs for o in out])
     age = np.concatenate([o.age for o in out]).astype(float)
     interval = np.concatenate([o.age_interval for o in out])
-    true_age = np.array([float(r["age"]) for r in rows])
-    true_gender = np.array([gender_index(r["gender"]) for r in rows])
-    return {"n": len(rows), "gender_accuracy": float((probs.argmax(1) == true_gender).mean()),
-            "age_mae": float(np.abs(age - true_age).mean()),
-            "age_bias": float((age - true_age).mean()),
+    true_age = np.array([float(r.age) for r in rows])
+    s = label_scores(true_age, [r.gender for r in rows], age, probs.argmax(1), rounded=False)
+    return {**{k: s[k] for k in ("n", "gender_accuracy", "age_mae", "age_bias")},
             "age_interval_coverage": interval_coverage(true_age, interval)["coverage"]}
 
 
@@ -118,10 +96,14 @@ def check(fp32: Path, int8: Path, data_dir: Path, split_csv: Path, aaf: Path,
     models = {"fp32": AttributeModel(fp32, intra_op_threads=2),
               "int8": AttributeModel(int8, intra_op_threads=2)}
     if (aaf / "labels.csv").is_file():
-        rows, crops, tried = largest_face_crops(aaf, aaf_limit)
+        # The pipeline's crops of each photo's largest face, so both models see the same.
+        from genderage.evaluation.photos import largest_face_crops, load_labels
+
+        labels = load_labels(aaf / "labels.csv", aaf_limit)
+        rows, crops = largest_face_crops(aaf, labels)
         report["aaf"] = {name: aaf_metrics(m, rows, crops) for name, m in models.items()}
-        report["aaf"]["images"] = tried
-        report["aaf"]["detection_rate"] = len(rows) / tried
+        report["aaf"]["images"] = len(labels)
+        report["aaf"]["detection_rate"] = len(rows) / len(labels)
         faces = crops[:10]
     else:
         from genderage.imageio import read_image
@@ -144,7 +126,7 @@ def check(fp32: Path, int8: Path, data_dir: Path, split_csv: Path, aaf: Path,
     return report
 
 
-def metrics_bundle(int8: Path, report: dict) -> dict:
+def metrics_bundle(int8: Path, report: dict) -> MetricsBundle:
     """The int8 model's metrics bundle (``<model>.metrics.json``, the form ``genderage report``
     reads its error rates from): its file and hash, the full UTKFace validation metrics and
     the AAF figures of ``report``. Flip-TTA mode is not measured for it."""
@@ -164,7 +146,7 @@ def metrics_bundle(int8: Path, report: dict) -> dict:
         aaf = report["aaf"]["int8"]
         bundle["aaf"] = {**aaf, "detection_rate": report["aaf"]["detection_rate"],
                          "images": report["aaf"]["images"]}
-    return bundle
+    return MetricsBundle(bundle)
 
 
 def main(argv=None) -> int:
@@ -213,11 +195,13 @@ def main(argv=None) -> int:
         report["int8_utkface_val_full"] = full_val
         bundle = metrics_bundle(args.int8, report)
         report.pop("int8_utkface_val_full")
+        from dataclasses import replace
+
         from genderage.evaluation.error_model import measure_error_model
 
-        bundle["error_model"] = {**measure_error_model(args.int8, args.dev_manifest, {
-            "utkface": args.data, "aaf": args.aaf}), "command": report["command"]}
-        args.bundle.write_text(json.dumps(bundle, indent=2) + "\n")
+        errors = measure_error_model(args.int8, args.dev_manifest,
+                                     {"utkface": args.data, "aaf": args.aaf})
+        bundle.replace(error_model=replace(errors, command=report["command"])).write(args.bundle)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=2) + "\n")

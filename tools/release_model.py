@@ -22,6 +22,7 @@ import platform
 import shlex
 import shutil
 import statistics
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,7 @@ from genderage.data.split import manifest_hash, read_manifest
 from genderage.evaluation.error_model import measure_error_model
 from genderage.evaluation.evaluate import evaluate, load_faces_plain
 from genderage.evaluation.metrics import calibration
+from genderage.models.bundle import MetricsBundle
 from genderage.training.modelcard import recipe_summary, render
 from genderage.training.record import read_run_record
 from genderage.training.calibration import calibrate_checkpoint
@@ -226,7 +228,8 @@ def main() -> None:
                 "precision": summary["precision"], "threads": summary["threads"],
                 "hardware": f"{cpu_name()}, {summary['threads']} threads",
                 "parameters": summary["parameters"]}
-    previous = json.loads(args.previous_bundle.read_text()) if args.previous_bundle else None
+    previous = MetricsBundle.read(args.previous_bundle).sections if args.previous_bundle \
+        else None
     sources = sources_summary(Path(cfg["manifest"]))
     training["init"] = init_summary(cfg.get("init"), previous)
     check = json.loads(args.check_report.read_text())
@@ -291,14 +294,15 @@ def main() -> None:
     dev_manifest = args.dev_manifest.resolve()
     if dev_manifest.is_relative_to(ROOT):
         dev_manifest = dev_manifest.relative_to(ROOT)
-    bundle["error_model"] = {
-        **measure_error_model(onnx_path, args.dev_manifest, {"utkface": args.data,
-                                                              "aaf": args.aaf}),
-        "command": "PYTHONPATH=src python tools/error_model.py --model src/genderage/models/"
-                   f"genderage.onnx --manifest {dev_manifest} --bundle "
-                   "src/genderage/models/genderage.metrics.json"}
-    (MODELS / "genderage.metrics.json").write_text(json.dumps(bundle, indent=2) + "\n")
-    (ROOT / "MODEL_CARD.md").write_text(render(bundle))
+    errors = replace(
+        measure_error_model(onnx_path, args.dev_manifest, {"utkface": args.data,
+                                                           "aaf": args.aaf}),
+        command="PYTHONPATH=src python tools/error_model.py --model src/genderage/models/"
+                f"genderage.onnx --manifest {dev_manifest} --bundle "
+                "src/genderage/models/genderage.metrics.json")
+    written = MetricsBundle(bundle).replace(error_model=errors)
+    written.write(MODELS / "genderage.metrics.json")
+    (ROOT / "MODEL_CARD.md").write_text(render(written.sections))
     print(f"wrote {onnx_path}, genderage.metrics.json and MODEL_CARD.md: gender "
           f"{100 * val['gender']['accuracy']:.2f}%, age MAE {val['age']['mae']:.2f}")
 

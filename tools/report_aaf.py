@@ -24,9 +24,9 @@ images with a second face), so the two describe nearly, not exactly, the same fa
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from genderage.evaluation.photos import load_labels
@@ -37,7 +37,7 @@ from genderage.evaluation.population import (comparison, female_share_by_estimat
 DEFAULT_AAF = Path("../shared/data/AAF")
 
 
-def print_table(report: dict, labels: list[dict], results: Path,
+def print_table(report: dict, labels: list, results: Path,
                 without: dict | None = None) -> None:
     """The report's estimates beside the truth. The report's bands are bands of ESTIMATED
     age; the truth is given per band of true age and, for the female share, also per band of
@@ -69,40 +69,33 @@ def print_table(report: dict, labels: list[dict], results: Path,
 
 def without_error_model(results: Path, out: Path) -> dict:
     """The report of ``results`` with the model's bundle minus its error model."""
+    from genderage.models.bundle import find_bundle
     from genderage.report import build_report
-    from genderage.report.rates import shipped_bundles
     from genderage.report.table import read_results
 
-    sha = read_results(results).model_sha256
-    path = next(p for p in shipped_bundles() if json.loads(p.read_text())["model"]["sha256"] == sha)
-    bundle = {k: v for k, v in json.loads(path.read_text()).items() if k != "error_model"}
+    path, bundle = find_bundle(read_results(results).model_sha256)
     plain = out / "without_error_model" / path.name
-    plain.parent.mkdir(parents=True, exist_ok=True)
-    plain.write_text(json.dumps(bundle))
+    bundle.replace(error_model=None).write(plain)
     return build_report(results, bundles=[plain])
 
 
-def cross_fit(results: Path, labels: list[dict], out: Path) -> None:
+def cross_fit(results: Path, labels: list, out: Path) -> None:
     """For each half of ``labels``: the model's bundle with its error model re-measured on
     UTKFace val + the OTHER half, and the report of this half made with it."""
+    from genderage.models.bundle import find_bundle
     from genderage.report import build_report, write_report
-    from genderage.report.rates import shipped_bundles
     from genderage.report.table import read_results
 
-    sha = read_results(results).model_sha256
-    bundle_path = next(p for p in shipped_bundles()
-                       if json.loads(p.read_text())["model"]["sha256"] == sha)
-    bundle = json.loads(bundle_path.read_text())
-    halves = [[r for r in labels if half_of(r["file"]) == h] for h in (0, 1)]
+    bundle_path, bundle = find_bundle(read_results(results).model_sha256)
+    errors = bundle.error_model(bundle_path.name)
+    halves = [[r for r in labels if half_of(r.file) == h] for h in (0, 1)]
     for h, (fit, held_out) in enumerate(((halves[1], halves[0]), (halves[0], halves[1]))):
-        fitted = dict(bundle)
-        fitted["error_model"] = {**bundle["error_model"], "dev_sets": {
-            "utkface_val": bundle["error_model"]["dev_sets"]["utkface_val"],
-            f"aaf_dev_half{1 - h}": largest_face_errors(results, fit)}}
+        fitted = bundle.replace(error_model=replace(errors, dev_sets={
+            "utkface_val": errors.dev_sets["utkface_val"],
+            f"aaf_dev_half{1 - h}": largest_face_errors(results, fit)}))
         fitted_path = out / f"half{h}" / bundle_path.name
-        fitted_path.parent.mkdir(parents=True, exist_ok=True)
-        fitted_path.write_text(json.dumps(fitted, indent=2) + "\n")
-        names = {os.path.basename(r["file"]) for r in held_out}
+        fitted.write(fitted_path)
+        names = {os.path.basename(r.file) for r in held_out}
         part = subset_results(results, names, out / f"half{h}" / "results.parquet")
         report = build_report(part, bundles=[fitted_path])
         write_report(report, out / f"half{h}")
@@ -131,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     results = args.results
     if results is None:
         results = args.out / "results"
-        run_batch([args.aaf / r["file"] for r in labels], results, workers=args.workers)
+        run_batch([args.aaf / r.file for r in labels], results, workers=args.workers)
     if args.cross_fit:
         cross_fit(results, labels, args.out)
         return 0

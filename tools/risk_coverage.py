@@ -22,7 +22,6 @@ or one model and its bundle:
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 from pathlib import Path
@@ -59,10 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         if code:
             return code
     if args.shipped:
+        from genderage.models.bundle import MetricsBundle
         from genderage.training.modelcard import render
 
         card = ROOT / "MODEL_CARD.md"
-        card.write_text(render(json.loads(SHIPPED[0][1].read_text())))
+        card.write_text(render(MetricsBundle.read(SHIPPED[0][1]).sections))
         print(f"wrote {card}")
     return 0
 
@@ -70,17 +70,12 @@ def main(argv: list[str] | None = None) -> int:
 def measure_into(model: Path, bundle_path: Path, args, command: str) -> int:
     """Measure ``model`` and write the section into ``bundle_path``; an exit status."""
     from genderage.evaluation.risk_coverage import measure_risk_coverage
-    from genderage.models import file_sha256
+    from genderage.models.bundle import BundleError, read_model_bundle
 
     try:
-        bundle = json.loads(bundle_path.read_text())
-    except (OSError, ValueError) as exc:
-        print(f"{bundle_path}: cannot read the metrics bundle ({exc})", file=sys.stderr)
-        return 2
-    recorded = bundle.get("model", {}).get("sha256")
-    if recorded != file_sha256(model):
-        print(f"{bundle_path}: records model sha256 {recorded}, not that of {model}",
-              file=sys.stderr)
+        bundle = read_model_bundle(bundle_path, model)
+    except BundleError as exc:
+        print(exc, file=sys.stderr)
         return 2
     try:
         section = measure_risk_coverage(model, args.manifest,
@@ -91,8 +86,7 @@ def measure_into(model: Path, bundle_path: Path, args, command: str) -> int:
     section["command"] = command
     if Path(section["manifest"]).resolve().is_relative_to(ROOT):  # as the repo names it
         section["manifest"] = str(Path(section["manifest"]).resolve().relative_to(ROOT))
-    bundle["risk_coverage"] = section
-    bundle_path.write_text(json.dumps(bundle, indent=2) + "\n")
+    bundle.replace(risk_coverage=section).write(bundle_path)
     rec = section["recommended"]
     print(f"recommended --min-gender-probability {rec['min_gender_probability']:.4f} "
           f"({rec['rule']})")

@@ -7,6 +7,10 @@ that must be written by a library that only takes a path (OpenCV's video writer)
 under a temporary name in the same folder and linked into place exclusively at the end
 (:class:`StagedOutput`). ``predict --annotate``, ``video --out/--frames/--annotate`` and
 ``report --out`` all go through here.
+
+Files the package itself rewrites (caches, checkpoints, exported models, metrics bundles, the
+labels file) follow the other rule, :func:`replacing`: written whole under a temporary name
+beside the target, then renamed over it, so a reader or a killed run never sees a torn file.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 _CREATE_FLAGS = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
@@ -122,3 +128,36 @@ class StagedOutput:
             self.tmp.unlink()
         except FileNotFoundError:
             pass
+
+
+@contextmanager
+def replacing(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write the whole new file to; on a clean exit it
+    is renamed over ``path`` (``os.replace``: a reader sees the old file or the new one,
+    never a torn one), on an exception it is removed and ``path`` is left as it was.
+
+    The temporary name is ``.<name>.<random>.tmp<suffix>`` in ``path``'s folder (created
+    with the folder if missing): hidden, unique per writer, and ending in ``path``'s suffix,
+    so writers that append one (``np.save``, ``np.savez``) write to it as given.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}",
+                               dir=path.parent)
+    os.fchmod(fd, 0o644)  # mkstemp's 0600 would make the file private to its writer
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
+    """Replace ``path``'s content with ``data`` (text as UTF-8) atomically (:func:`replacing`)."""
+    with replacing(path) as tmp:
+        if isinstance(data, bytes):
+            tmp.write_bytes(data)
+        else:
+            tmp.write_text(data, encoding="utf-8")

@@ -20,8 +20,8 @@ import numpy as np
 
 from ..contract import gender_index
 from ..imageio import ImageDecodeError, read_image
-from .detect_pool import (default_workers, detection_cache_file, map_with_detector,
-                          save_npz_atomic)
+from ..outputs import replacing
+from .detect_pool import default_workers, detection_cache_file, map_with_detector
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,8 @@ LABELS_FILE = "labels.csv"
 
 @dataclass(frozen=True)
 class AAFRecord:
-    """One labelled AAF image. ``gender`` is the model's index (0 female, 1 male)."""
+    """One labelled photo: a row of AAF's ``labels.csv`` or of any ``file,age,gender`` CSV.
+    ``gender`` is the model's index (0 female, 1 male)."""
 
     file: str
     age: int
@@ -38,15 +39,21 @@ class AAFRecord:
 
 
 def read_labels(root: str | Path) -> list[AAFRecord]:
-    """``labels.csv`` (``file,age,gender``, gender spelled out) of an AAF folder.
+    """``labels.csv`` of an AAF folder (:func:`read_labels_file`)."""
+    return read_labels_file(Path(root) / LABELS_FILE)
+
+
+def read_labels_file(path: str | Path) -> list[AAFRecord]:
+    """The rows of a ``file,age,gender`` CSV (``file`` relative to the photo folder, age in
+    whole years, gender spelled ``female`` / ``male``), in file order.
 
     Raises:
-        FileNotFoundError: the folder has no ``labels.csv``.
-        ValueError: a row whose age or gender cannot be read, naming the row.
+        FileNotFoundError: there is no such file.
+        ValueError: a row whose age or gender cannot be read, naming the file and the line.
     """
-    path = Path(root) / LABELS_FILE
+    path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no AAF labels file (expected file,age,gender)")
+        raise FileNotFoundError(f"{path}: no labels file (expected file,age,gender)")
     out = []
     with path.open(newline="") as f:
         for line, d in enumerate(csv.DictReader(f), start=2):
@@ -100,7 +107,8 @@ def load_landmarks(root: str | Path, files: list[str], cache_dir: str | Path | N
             landmarks[i], found[i] = lm, True
     log.info("found a face in %d of %d AAF images", found.sum(), len(files))
     if cache_file is not None:
-        save_npz_atomic(cache_file, landmarks=landmarks, found=found)
+        with replacing(cache_file) as tmp:
+            np.savez(tmp, landmarks=landmarks, found=found)
     return landmarks, found
 
 

@@ -1,5 +1,5 @@
-"""Face detection over many files in worker processes, and the atomic ``.npz`` caches that
-hold the results (AAF landmarks, UTKFace pipeline re-crops)."""
+"""Face detection over many files in worker processes, and where the ``.npz`` caches that
+hold the results (AAF landmarks, UTKFace pipeline re-crops) live."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import numpy as np
 
 # Each worker process builds its own detector once (the pool's initializer): onnxruntime
 # sessions cannot be pickled across processes.
@@ -40,15 +39,6 @@ def map_with_detector(per_file: Callable, paths: list[str], detector_spec: str |
 
 def default_workers(cap: int) -> int:
     return min(cap, os.cpu_count() or 1)
-
-
-def save_npz_atomic(path: Path, **arrays: np.ndarray) -> None:
-    """Write ``arrays`` to ``path`` through a temporary file and a rename, so a killed run
-    never leaves a torn cache."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
 
 
 def detection_cache_file(cache_dir: str | Path | None, prefix: str, root: str | Path,

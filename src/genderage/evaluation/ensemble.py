@@ -13,19 +13,17 @@ those two commands'. The photos' crops are computed once and kept in a cache fil
 
 from __future__ import annotations
 
-import logging
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from ..attribute import MAX_AGE, AttributeModel
-from ..contract import AGE_SCALE, DEFAULT_PREPROCESSING, age_band, gender_index
+from ..contract import AGE_SCALE, DEFAULT_PREPROCESSING, age_band
+from ..outputs import replacing
 from .evaluate import dataset_rows, load_faces_plain
-from .metrics import age_metrics
-from .photos import load_labels
-
-log = logging.getLogger(__name__)
+from .metrics import label_scores
+from .photos import largest_face_crops, load_labels
 
 
 def photo_crops(photos_dir: Path, labels_csv: Path, cache: Path
@@ -37,26 +35,11 @@ def photo_crops(photos_dir: Path, labels_csv: Path, cache: Path
         d = np.load(cache)
         if int(d["n_images"]) == len(rows):
             return d["crops"], d["age"], d["gender"], len(rows)
-    from ..align import align_face
-    from ..detect import create_detector
-    from ..imageio import ImageDecodeError, load_image
-
-    detector = create_detector(None)
-    crops, ages, genders = [], [], []
-    for row in rows:
-        try:
-            rgb = load_image(photos_dir / row["file"])
-        except ImageDecodeError as exc:
-            log.warning("skipping %s", exc)
-            continue
-        faces = detector.detect(rgb)
-        if faces:
-            crops.append(align_face(rgb, faces[0].landmarks))
-            ages.append(float(row["age"]))
-            genders.append(gender_index(row["gender"]))
-    crops, ages, genders = np.stack(crops), np.array(ages), np.array(genders)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, crops=crops, age=ages, gender=genders, n_images=len(rows))
+    kept, crops = largest_face_crops(photos_dir, rows)
+    ages = np.array([float(r.age) for r in kept])
+    genders = np.array([r.gender for r in kept])
+    with replacing(cache) as tmp:
+        np.savez(tmp, crops=crops, age=ages, gender=genders, n_images=len(rows))
     return crops, ages, genders, len(rows)
 
 
@@ -67,14 +50,13 @@ def raw_outputs(model, faces: np.ndarray, batch: int = 256) -> np.ndarray:
 
 
 def scores(out: np.ndarray, age: np.ndarray, gender: np.ndarray) -> dict:
-    """Gender accuracy (with its standard error), age MAE, bias and within-5 of raw outputs."""
-    ages = age_metrics(age, np.clip(out[:, 2] * AGE_SCALE, 0, MAX_AGE))
-    correct = out[:, :2].argmax(1) == gender
+    """Gender accuracy (with its standard error), age MAE, bias and within-5 of raw outputs
+    (:func:`~genderage.evaluation.metrics.label_scores`), and gender accuracy aged 0-17."""
+    pred_gender = out[:, :2].argmax(1)
+    correct = pred_gender == gender
     child = np.array([age_band(round(a)) == 0 for a in age], bool)
-    return {"n": len(age), "gender_accuracy": round(float(correct.mean()), 4),
+    return {**label_scores(age, gender, np.clip(out[:, 2] * AGE_SCALE, 0, MAX_AGE), pred_gender),
             "gender_se": round(float(np.sqrt(correct.mean() * (1 - correct.mean()) / len(age))), 4),
-            "age_mae": round(ages["mae"], 3), "age_bias": round(ages["bias"], 3),
-            "within_5": round(ages["within_5"], 4),
             "gender_accuracy_0_17": round(float(correct[child].mean()), 4) if child.any()
             else None}
 

@@ -2,8 +2,10 @@
 reads from the metrics bundle's ``error_model`` section (docs/report.md).
 
 :func:`dev_set_errors` summarises one dev set from per-face arrays;
-:func:`measure_error_model` runs a model on the dev sets of a multi-source manifest
-(``tools/error_model.py``, ``tools/release_model.py`` and ``tools/quantize_model.py`` call it).
+:func:`dev_set_faces` runs a model on the dev sets of a multi-source manifest (as the
+error model, the risk-coverage table and the age-conditioned calibration are measured);
+:func:`measure_error_model` makes the section from them (``tools/error_model.py``,
+``tools/release_model.py`` and ``tools/quantize_model.py`` call it).
 
 Ages are what the report uses: each face's mean of ``age_probs`` when given, else its point
 age; estimated age bands are soft (each face weighted by its ``age_probs`` mass in the
@@ -12,12 +14,16 @@ band), true bands are the band of the labelled age. Female is the positive class
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..contract import GENDER_LABELS, gender_label
+from ..contract import gender_label
+from ..data.split import ManifestRow
+from ..models.bundle import Confusion, DevSetErrors, ErrorModelSection, MeanSE
 from ..report.stats import AGE_BANDS, band_mass, expected_age
+from .photos import LargestFaces, largest_faces
 
 DEV_SETS = (  # name, source in the manifest, aligned chips?, description
     ("utkface_val", "utkface", True, "UTKFace val split, chips as aligned faces"),
@@ -25,112 +31,103 @@ DEV_SETS = (  # name, source in the manifest, aligned chips?, description
 )
 
 
-def confusion(true_female: np.ndarray, pred_female: np.ndarray,
-              weight: np.ndarray | None = None) -> dict:
-    """``{"labels": ["female", "male"], "rows_true": [[ff, fm], [mf, mm]]}``: row = true
-    label, column = predicted; each face counts ``weight`` (default 1)."""
-    w = np.ones(len(true_female)) if weight is None else np.asarray(weight, np.float64)
-    t, p = np.asarray(true_female, bool), np.asarray(pred_female, bool)
-    rows = [[float(w[(t == a) & (p == b)].sum()) for b in (True, False)] for a in (True, False)]
-    if weight is None:
-        rows = [[int(v) for v in row] for row in rows]
-    return {"labels": list(GENDER_LABELS), "rows_true": rows}
-
-
-def mean_and_se(errors: np.ndarray) -> dict:
-    """``{"n", "mean", "se"}`` of ``errors``; ``se`` (sample SD / sqrt(n)) is ``None`` for
-    fewer than two values, ``mean`` too for none."""
-    n = len(errors)
-    return {"n": n, "mean": float(errors.mean()) if n else None,
-            "se": float(errors.std(ddof=1) / np.sqrt(n)) if n > 1 else None}
-
-
 def dev_set_errors(true_age: np.ndarray, true_female: np.ndarray, pred_female: np.ndarray,
-                   age: np.ndarray, age_probs: np.ndarray | None = None) -> dict:
+                   age: np.ndarray, age_probs: np.ndarray | None = None,
+                   images: int | None = None, description: str | None = None) -> DevSetErrors:
     """The error-model entry of one dev set (one face per labelled image).
 
     Args:
         true_age: labelled ages, years ``[N]``.
         true_female, pred_female: bool ``[N]``, labelled / predicted female.
         age: point ages ``[N]``; age_probs: ``[N, K]`` or ``None``.
+        images, description: the labelled images the faces came from, and what the set is.
 
     Returns:
-        ``n``; ``age_bias`` {mean, se} of predicted - true; ``age_bias_by_true_band``
-        {band: {n, mean, se}}; ``gender_confusion`` (counts); ``gender_confusion_by_estimated_band``
-        {band: soft counts}; ``age_band_matrix`` {rows: true band, columns: estimated band,
-        counts: soft [5][5]}.
+        ``n``; ``age_bias`` (mean, SE) of predicted - true; ``age_bias_by_true_band``; the
+        gender confusion counts overall and per estimated band (soft); the true x estimated
+        age-band matrix (soft counts).
     """
     true_age = np.asarray(true_age, np.float64)
     error = expected_age(age, age_probs) - true_age
     estimated = band_mass(age, age_probs)
     true_band = band_mass(true_age)
-    return {
-        "n": len(true_age),
-        "age_bias": {k: v for k, v in mean_and_se(error).items() if k != "n"},
-        "age_bias_by_true_band": {band: mean_and_se(error[true_band[:, j] == 1])
-                                  for j, band in enumerate(AGE_BANDS)},
-        "gender_confusion": confusion(true_female, pred_female),
-        "gender_confusion_by_estimated_band": {
-            band: confusion(true_female, pred_female, estimated[:, j])
-            for j, band in enumerate(AGE_BANDS)},
-        "age_band_matrix": {"rows": "true age band", "columns": "estimated age band (soft)",
-                            "bands": list(AGE_BANDS),
-                            "counts": (true_band.T @ estimated).tolist()},
-    }
+    return DevSetErrors(
+        n=len(true_age), images=images, description=description,
+        age_bias=MeanSE.of(error, with_n=False),
+        age_bias_by_true_band={band: MeanSE.of(error[true_band[:, j] == 1])
+                               for j, band in enumerate(AGE_BANDS)},
+        gender_confusion=Confusion.count(true_female, pred_female),
+        by_estimated_band=tuple(Confusion.count(true_female, pred_female, estimated[:, j])
+                                for j in range(len(AGE_BANDS))),
+        age_band_matrix={"rows": "true age band", "columns": "estimated age band (soft)",
+                         "bands": list(AGE_BANDS), "counts": (true_band.T @ estimated).tolist()})
 
 
-def largest_faces(analyzer, paths: list[Path], aligned: bool, batch: int = 64):
-    """For each image with a face: its index, predicted female, P(female), age and
-    ``age_probs`` row (``None`` when the model has none) of its largest face."""
-    keep, female, p_female, age, probs = [], [], [], [], []
-    for start in range(0, len(paths), batch):
-        located = [analyzer.locate_image(p, aligned) for p in paths[start:start + batch]]
-        results, out = analyzer.analyse(located)
-        row = 0
-        for i, result in enumerate(results):
-            if result.faces:  # largest first: row `row` of the batch output is faces[0]
-                keep.append(start + i)
-                female.append(result.faces[0].gender == "female")
-                p_female.append(float(out.gender_probs[row, 0]))
-                age.append(result.faces[0].age)
-                probs.append(None if out.age_probs is None else out.age_probs[row])
-            row += len(result.faces)
-    age_probs = None if not probs or probs[0] is None else np.stack(probs)
-    return (np.array(keep, int), np.array(female, bool), np.array(p_female, float),
-            np.array(age, float), age_probs)
+@dataclass(frozen=True)
+class DevSetFaces:
+    """One dev set run through a model as the product runs it: the largest face of each of
+    its labelled images that has one.
+
+    Attributes:
+        images: the set's labelled images; rows: the manifest rows of those with a face.
+    """
+
+    name: str
+    description: str
+    images: int
+    rows: list[ManifestRow]
+    found: LargestFaces
+
+    @property
+    def true_age(self) -> np.ndarray:
+        return np.array([r.age for r in self.rows], float)
+
+    @property
+    def true_female(self) -> np.ndarray:
+        return np.array([gender_label(r.gender) == "female" for r in self.rows])
 
 
-def measure_error_model(model: Path, manifest: Path, roots: dict[str, Path]) -> dict:
-    """The ``error_model`` section (without ``command``) of ``model`` on the manifest's dev
-    sets (:data:`DEV_SETS`), the model run as the product runs it (``GenderAge(model)``,
-    default detector).
+def dev_set_faces(analyzer, manifest: Path, roots: dict[str, Path]) -> list[DevSetFaces]:
+    """Each dev set (:data:`DEV_SETS`) of the manifest's ``val`` split through ``analyzer``
+    (a :class:`~genderage.pipeline.GenderAge`).
 
     Args:
         roots: the image folder of each manifest source (``{"utkface": ..., "aaf": ...}``).
-    """
-    from .. import __version__
-    from ..data.split import manifest_hash, read_manifest
-    from ..models import file_sha256
-    from ..pipeline import GenderAge
 
-    analyzer = GenderAge(model)
-    sets = {}
+    Raises:
+        ValueError: a dev set missing from the manifest, or (almost) no faces found.
+    """
+    from ..data.split import read_manifest
+
+    out = []
     for name, source, aligned, description in DEV_SETS:
         rows = read_manifest(manifest, "val", source)
         if not rows:
             raise ValueError(f"{manifest}: no {source} rows in split val")
-        keep, female, _, age, age_probs = largest_faces(
-            analyzer, [roots[source] / r.file for r in rows], aligned)
-        if len(keep) < 2:
-            raise ValueError(f"{name}: a face in {len(keep)} of {len(rows)} images under "
-                             f"{roots[source]}; are the images there?")
-        kept = [rows[i] for i in keep]
-        true_female = np.array([gender_label(r.gender) == "female" for r in kept])
-        sets[name] = {"description": description, "images": len(rows),
-                      **dev_set_errors(np.array([r.age for r in kept], float), true_female,
-                                       female, age, age_probs)}
-    return {"model_sha256": file_sha256(model), "genderage_version": __version__,
-            "flip_tta": False, "age_bands": list(AGE_BANDS),
-            "age": "each face's mean of age_probs (the report's age), else its point age",
-            "manifest": str(manifest), "manifest_sha256": manifest_hash(manifest),
-            "dev_sets": sets}
+        found = largest_faces(analyzer, [roots[source] / r.file for r in rows], aligned)
+        if len(found.index) < 2:
+            raise ValueError(f"{name}: a face in {len(found.index)} of {len(rows)} images "
+                             f"under {roots[source]}; are the images there?")
+        out.append(DevSetFaces(name, description, len(rows),
+                               [rows[i] for i in found.index], found))
+    return out
+
+
+def measure_error_model(model: Path, manifest: Path, roots: dict[str, Path]
+                        ) -> ErrorModelSection:
+    """The ``error_model`` section (without ``command``) of ``model`` on the manifest's dev
+    sets (:func:`dev_set_faces`), the model run as the product runs it (``GenderAge(model)``,
+    default detector)."""
+    from .. import __version__
+    from ..data.split import manifest_hash
+    from ..models import file_sha256
+    from ..pipeline import GenderAge
+
+    sets = {d.name: dev_set_errors(d.true_age, d.true_female, d.found.female, d.found.age,
+                                   d.found.age_probs, d.images, d.description)
+            for d in dev_set_faces(GenderAge(model), manifest, roots)}
+    return ErrorModelSection(
+        dev_sets=sets, model_sha256=file_sha256(model), genderage_version=__version__,
+        flip_tta=False, age_bands=list(AGE_BANDS),
+        age="each face's mean of age_probs (the report's age), else its point age",
+        manifest=str(manifest), manifest_sha256=manifest_hash(manifest))

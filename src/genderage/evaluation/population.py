@@ -9,6 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..contract import gender_index
+from ..data.aaf import AAFRecord
+from ..models.bundle import DevSetErrors
+
+FEMALE = gender_index("female")
+
 
 def run_batch(paths: list[Path], out: Path, workers: int = 1) -> int:
     """Analyse ``paths`` as ``genderage batch --age-probs`` does (local engine) into the
@@ -20,14 +26,14 @@ def run_batch(paths: list[Path], out: Path, workers: int = 1) -> int:
     return 1 if job.run("local", workers).failed else 0
 
 
-def truth(labels: list[dict]) -> dict:
+def truth(labels: list[AAFRecord]) -> dict:
     """Female share, mean age, band shares and female share per band of the labels."""
     from genderage.report.stats import AGE_BANDS, band_mass
 
-    female = np.array([r["gender"] == "female" for r in labels], float)
-    mass = band_mass(np.array([float(r["age"]) for r in labels]))
+    female = np.array([r.gender == FEMALE for r in labels], float)
+    mass = band_mass(np.array([float(r.age) for r in labels]))
     return {"female_share": female.mean(),
-            "mean_age": float(np.mean([float(r["age"]) for r in labels])),
+            "mean_age": float(np.mean([float(r.age) for r in labels])),
             "age_bands": dict(zip(AGE_BANDS, mass.mean(0))),
             "female_share_by_age_band": dict(zip(AGE_BANDS, (mass * female[:, None]).sum(0)
                                                  / mass.sum(0)))}
@@ -68,7 +74,7 @@ def subset_results(results: Path, names: set[str], out: Path) -> Path:
     return out
 
 
-def largest_face_errors(results: Path, labels: list[dict]) -> dict:
+def largest_face_errors(results: Path, labels: list[AAFRecord]) -> DevSetErrors:
     """The error-model entry (:func:`~genderage.evaluation.error_model.dev_set_errors`) of the
     labelled photos ``labels`` from ``genderage batch`` results: each photo's largest face
     (``face_index`` 0), as ``tools/error_model.py`` measures a dev set."""
@@ -82,24 +88,24 @@ def largest_face_errors(results: Path, labels: list[dict]) -> dict:
     rows = pq.read_table(results, columns=columns + (["age_probs"] if has_probs else []))
     first = {os.path.basename(r["path"]): r for r in rows.to_pylist()
              if r["face_index"] == 0 and r["error"] is None}
-    found = [(r, first[os.path.basename(r["file"])]) for r in labels
-             if os.path.basename(r["file"]) in first]
-    section = dev_set_errors(
-        np.array([float(r["age"]) for r, _ in found]),
-        np.array([r["gender"] == "female" for r, _ in found]),
+    found = [(r, first[os.path.basename(r.file)]) for r in labels
+             if os.path.basename(r.file) in first]
+    return dev_set_errors(
+        np.array([float(r.age) for r, _ in found]),
+        np.array([r.gender == FEMALE for r, _ in found]),
         np.array([f["gender"] == "female" for _, f in found]),
         np.array([f["age"] for _, f in found], float),
-        np.array([f["age_probs"] for _, f in found], float) if has_probs else None)
-    return {"images": len(labels), **section}
+        np.array([f["age_probs"] for _, f in found], float) if has_probs else None,
+        images=len(labels))
 
 
-def female_share_by_estimated_band(results: Path, labels: list[dict]) -> dict:
+def female_share_by_estimated_band(results: Path, labels: list[AAFRecord]) -> dict:
     """The TRUE female share per band of ESTIMATED age (what the report's per-band shares
     estimate): each labelled photo's largest face weighted by its predicted mass in the band,
     with the photo's labelled gender."""
     from genderage.report.stats import AGE_BANDS
 
     section = largest_face_errors(results, labels)
-    rows = [section["gender_confusion_by_estimated_band"][b]["rows_true"] for b in AGE_BANDS]
+    rows = [c.rows_true for c in section.by_estimated_band]
     return {band: sum(r[0]) / (sum(r[0]) + sum(r[1])) if sum(map(sum, r)) else None
             for band, r in zip(AGE_BANDS, rows)}

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..contract import GENDER_LABELS
+from ..models.bundle import Confusion
 
 
 def _pct(x) -> str:
@@ -23,7 +24,7 @@ def markdown_report(r: dict) -> str:
     for label, m in g["per_class"].items():
         lines.append(f"| {label} | {_pct(m['precision'])} | {_pct(m['recall'])} | "
                      f"{_pct(m['f1'])} | {m['support']} |")
-    cm = g["confusion_matrix"]["rows_true"]
+    cm = Confusion.from_dict(g["confusion_matrix"], "gender.confusion_matrix").rows_true
     lines += ["", "Confusion matrix (rows: true, columns: predicted):", "",
               f"| | {GENDER_LABELS[0]} | {GENDER_LABELS[1]} |", "|---|---|---|",
               f"| {GENDER_LABELS[0]} | {cm[0][0]} | {cm[0][1]} |",
@@ -64,7 +65,8 @@ def write_plots(out_dir: Path, age_true, gender_true, age_pred, probs, report) -
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    cm = np.array(report["gender"]["confusion_matrix"]["rows_true"])
+    cm = np.array(Confusion.from_dict(report["gender"]["confusion_matrix"],
+                                      "gender.confusion_matrix").rows_true)
     fig, ax = plt.subplots(figsize=(4, 3.5))
     ax.imshow(cm, cmap="Blues")
     for i in range(2):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .error_model import DEV_SETS
+from .error_model import dev_set_faces
 
 COVERAGES = (1.0, 0.95, 0.9, 0.8, 0.7)
 """Target shares of faces answered, as the model card's table shows them."""
@@ -121,21 +121,9 @@ def recommend(faces: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> di
             "at_recommended": at}
 
 
-def largest_face_p_female(analyzer, paths: list[Path], aligned: bool, batch: int = 64
-                          ) -> tuple[np.ndarray, np.ndarray]:
-    """For each image with a face: its index and P(female) of its largest face."""
-    keep, p_female = [], []
-    for start in range(0, len(paths), batch):
-        for i, result in enumerate(analyzer.predict_batch(paths[start:start + batch], aligned)):
-            if result.faces:  # largest first
-                keep.append(start + i)
-                p_female.append(result.faces[0].female_probability)
-    return np.array(keep, int), np.array(p_female, np.float64)
-
-
 def measure_risk_coverage(model: Path, manifest: Path, roots: dict[str, Path]) -> dict:
     """The ``risk_coverage`` section (without ``command``) of ``model`` on the manifest's dev
-    sets (:data:`~genderage.evaluation.error_model.DEV_SETS`: UTKFace val chips as aligned
+    sets (:func:`~genderage.evaluation.error_model.dev_set_faces`: UTKFace val chips as aligned
     faces, AAF dev photos through the full pipeline, largest face), the model run as the
     product runs it (``GenderAge(model)``, default detector, no mirror TTA).
 
@@ -146,28 +134,16 @@ def measure_risk_coverage(model: Path, manifest: Path, roots: dict[str, Path]) -
         ValueError: a dev set missing from the manifest, or (almost) no faces found.
     """
     from .. import __version__
-    from ..contract import gender_label
-    from ..data.split import manifest_hash, read_manifest
+    from ..data.split import manifest_hash
     from ..models import file_sha256
     from ..pipeline import GenderAge
 
-    analyzer = GenderAge(model)
     sets, faces = {}, {}
-    for name, source, aligned, description in DEV_SETS:
-        rows = read_manifest(manifest, "val", source)
-        if not rows:
-            raise ValueError(f"{manifest}: no {source} rows in split val")
-        keep, p_female = largest_face_p_female(
-            analyzer, [roots[source] / r.file for r in rows], aligned)
-        if len(keep) < 2:
-            raise ValueError(f"{name}: a face in {len(keep)} of {len(rows)} images under "
-                             f"{roots[source]}; are the images there?")
-        kept = [rows[i] for i in keep]
-        true_female = np.array([gender_label(r.gender) == "female" for r in kept])
-        age = np.array([r.age for r in kept], np.float64)
-        faces[name] = (true_female, p_female, age)
-        sets[name] = {"description": description, "images": len(rows),
-                      **dev_set_table(true_female, p_female, age)}
+    for d in dev_set_faces(GenderAge(model), manifest, roots):
+        true_female, p_female, age = d.true_female, d.found.p_female, d.true_age
+        faces[d.name] = (true_female, p_female, age)
+        sets[d.name] = {"description": d.description, "images": d.images,
+                        **dev_set_table(true_female, p_female, age)}
     return {"model_sha256": file_sha256(model), "genderage_version": __version__,
             "flip_tta": False, "coverages": list(COVERAGES),
             "bands": [band_label(lo, hi) for lo, hi in RISK_BANDS],

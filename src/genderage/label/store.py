@@ -28,6 +28,8 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ..outputs import replacing
+
 GENDERS = ("female", "male", "cant_tell", "not_a_face")
 SPELLINGS = {"can't tell": "cant_tell", "cant tell": "cant_tell", "not a face": "not_a_face"}
 """Other spellings read as the canonical words (case is ignored too)."""
@@ -232,9 +234,7 @@ class LabelsWriter:
             rows = list(csv.reader(f))
         if len(rows) <= 1:
             return
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
+        with replacing(self.path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
             csv.writer(f).writerows(rows[:-1])
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, self.path)

@@ -14,25 +14,18 @@ age band with it.
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..models.bundle import BundleError, MetricsBundle, shipped_bundles
 from .stats import AGE_BANDS, AgeBias, ConfusionCounts, between_set_rate_sd
 
 log = logging.getLogger(__name__)
 
-MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
-
 MIN_BAND_CLASS_FACES = 20.0
 """A band's own gender rates are used only when its pooled dev-set counts hold at least this
 many faces' weight of each label; otherwise that band takes the overall rates."""
-
-
-class ErrorModelError(ValueError):
-    """A metrics bundle's ``error_model`` section is malformed."""
 
 
 @dataclass(frozen=True)
@@ -75,12 +68,7 @@ class Rates:
     errors_note: str = "no metrics bundle: no error model"
 
 
-def shipped_bundles() -> list[Path]:
-    """The metrics bundles shipped inside the package."""
-    return sorted(MODELS_DIR.glob("*.metrics.json"))
-
-
-def counts_from_bundle(bundle: dict, name: str, flip_tta: bool = False
+def counts_from_bundle(bundle: MetricsBundle, name: str, flip_tta: bool = False
                        ) -> ConfusionCounts | None:
     """The female/male validation confusion counts of a bundle, or ``None`` if it has none.
 
@@ -88,81 +76,32 @@ def counts_from_bundle(bundle: dict, name: str, flip_tta: bool = False
         flip_tta: the counts measured with mirror test-time augmentation
             (``flip_tta_mode.utkface_val``) instead of the default mode (``utkface_val``).
     """
-    key = ("flip_tta_mode", "utkface_val") if flip_tta else ("utkface_val",)
-    try:
-        section = bundle
-        for part in key:
-            section = section[part]
-        cm = section["gender"]["confusion_matrix"]
-        labels, rows = cm["labels"], cm["rows_true"]
-        f, m = labels.index("female"), labels.index("male")
-        return ConfusionCounts(tp=int(rows[f][f]), fn=int(rows[f][m]), fp=int(rows[m][f]),
-                               tn=int(rows[m][m]),
-                               source=f"{name}: {'.'.join(key)}.gender.confusion_matrix")
-    except (KeyError, ValueError, IndexError, TypeError):
+    cm = bundle.validation_confusion(flip_tta)
+    if cm is None:
         return None
+    key = "flip_tta_mode.utkface_val" if flip_tta else "utkface_val"
+    return ConfusionCounts(tp=int(cm.tp), fn=int(cm.fn), fp=int(cm.fp), tn=int(cm.tn),
+                           source=f"{name}: {key}.gender.confusion_matrix")
 
 
-def age_bias_from_bundle(bundle: dict) -> dict:
-    """The mean age errors a bundle records: ``utkface_val.age.bias`` and ``aaf.age_bias``."""
-    found = {"utkface_val": bundle.get("utkface_val", {}).get("age", {}).get("bias"),
-             "aaf": bundle.get("aaf", {}).get("age_bias")}
-    return {k: float(v) for k, v in found.items() if v is not None}
-
-
-def _number(value, where: str, lowest: float | None = None, strict: bool = False) -> float:
-    """``value`` as a float; a bool, a non-number, NaN, infinity or a value below ``lowest``
-    (at or below it when ``strict``) is an :class:`ErrorModelError` naming ``where``."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if ok and lowest is not None:
-        ok = value > lowest if strict else value >= lowest
-    if not ok:
-        bound = "" if lowest is None else f" {'>' if strict else '>='} {lowest:g}"
-        raise ErrorModelError(f"{where} is {value!r}, expected a finite number{bound}")
-    return float(value)
-
-
-def _band_confusion(matrix, where: str, name: str) -> ConfusionCounts:
-    """Soft ``{"labels": [...], "rows_true": [[..], [..]]}`` counts, female positive."""
-    try:
-        labels, rows = matrix["labels"], matrix["rows_true"]
-        f, m = labels.index("female"), labels.index("male")
-        cells = [[rows[i][j] for j in (f, m)] for i in (f, m)]
-    except (KeyError, ValueError, IndexError, TypeError):
-        raise ErrorModelError(f"{where} is not a female/male confusion matrix "
-                              "({labels, rows_true})") from None
-    (tp, fn), (fp, tn) = [[_number(v, where, 0.0) for v in row] for row in cells]
-    return ConfusionCounts(tp=tp, fn=fn, fp=fp, tn=tn, source=name)
-
-
-def error_model_from_bundle(bundle: dict, name: str) -> ErrorModel | None:
-    """The bundle's ``error_model`` section, or ``None`` when it has none.
+def error_model_from_bundle(bundle: MetricsBundle, name: str) -> ErrorModel | None:
+    """The bundle's error model, pooled over its dev sets; ``None`` when it has none.
 
     Raises:
-        ErrorModelError: the section is there but malformed (the message names ``name``).
+        BundleError: the section is there but malformed (the message names ``name``).
     """
-    section = bundle.get("error_model")
+    section = bundle.error_model(name)
     if section is None:
         return None
-    sets = section.get("dev_sets") if isinstance(section, dict) else None
-    if not isinstance(sets, dict) or not sets:
-        raise ErrorModelError(f"{name}: error_model has no dev_sets")
-    biases, ses, per_set = [], [], []
-    for set_name, dev in sets.items():
-        where = f"{name}: error_model.dev_sets.{set_name}"
-        try:
-            bias, se = dev["age_bias"]["mean"], dev["age_bias"]["se"]
-            by_band = dev["gender_confusion_by_estimated_band"]
-            matrices = [by_band[band] for band in AGE_BANDS]
-        except (KeyError, TypeError) as exc:
-            raise ErrorModelError(f"{where} lacks {exc}") from None
-        biases.append(_number(bias, f"{where}.age_bias.mean"))
-        ses.append(_number(se, f"{where}.age_bias.se", 0.0, strict=True))
-        per_set.append([_band_confusion(m, f"{where}.gender_confusion_by_estimated_band.{band}",
-                                        name) for band, m in zip(AGE_BANDS, matrices)])
+    per_set = [[ConfusionCounts(tp=float(c.tp), fn=float(c.fn), fp=float(c.fp),
+                                tn=float(c.tn), source=name) for c in dev.by_estimated_band]
+               for dev in section.dev_sets.values()]
+    sets = section.dev_sets
     source = f"{name}: error_model ({', '.join(sets)})"
-    return ErrorModel(AgeBias(tuple(biases), tuple(ses), tuple(sets)),
-                      pooled_band_counts(per_set, source), source, between_set_rate_sd(per_set))
+    bias = AgeBias(tuple(float(d.age_bias.mean) for d in sets.values()),
+                   tuple(float(d.age_bias.se) for d in sets.values()), tuple(sets))
+    return ErrorModel(bias, pooled_band_counts(per_set, source), source,
+                      between_set_rate_sd(per_set))
 
 
 def pooled_band_counts(per_set: list[list[ConfusionCounts]], source: str
@@ -193,14 +132,14 @@ def lookup_rates(model_sha256: str | None, bundles: list[Path] | None = None,
         return Rates(None, "the results name no model (no model_sha256): naive shares only")
     for path in shipped_bundles() if bundles is None else bundles:
         try:
-            bundle = json.loads(Path(path).read_text())
-        except (OSError, ValueError) as exc:
-            log.warning("%s: unreadable metrics bundle (%s)", path, exc)
+            bundle = MetricsBundle.read(path)
+        except BundleError as exc:
+            log.warning("%s", exc)
             continue
-        if bundle.get("model", {}).get("sha256") != model_sha256:
+        if bundle.model_sha256 != model_sha256:
             continue
         counts = counts_from_bundle(bundle, Path(path).name, flip_tta)
-        bias = age_bias_from_bundle(bundle)
+        bias = bundle.age_biases()
         errors, errors_note = _errors(bundle, Path(path), flip_tta)
         if counts is None:
             mode = " for flip-TTA results" if flip_tta else ""
@@ -212,19 +151,19 @@ def lookup_rates(model_sha256: str | None, bundles: list[Path] | None = None,
                  errors_note="no metrics bundle for the model: no error model")
 
 
-def _errors(bundle: dict, path: Path, flip_tta: bool) -> tuple[ErrorModel | None, str]:
+def _errors(bundle: MetricsBundle, path: Path, flip_tta: bool) -> tuple[ErrorModel | None, str]:
     """The bundle's error model and the note the report shows; a malformed section is
     logged and left out (the report then corrects nothing with it)."""
     uncorrected = ("the mean age is not corrected for the model's age bias and the female "
                    "share per age band uses the overall rates")
     try:
         errors = error_model_from_bundle(bundle, path.name)
-    except ErrorModelError as exc:
+    except BundleError as exc:
         log.warning("%s (%s); %s", exc, path, uncorrected)
         return None, f"{exc}: {uncorrected}"
     if errors is None:
         return None, f"{path.name} has no error_model section: {uncorrected}"
-    if flip_tta and bundle["error_model"].get("flip_tta") is not True:
+    if flip_tta and bundle.error_model(path.name).flip_tta is not True:
         return None, (f"{path.name}: the error model was measured without flip-TTA, these "
                       f"results used it: {uncorrected}")
     return errors, errors.source

@@ -17,7 +17,6 @@ and female share per band hold its truth?
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass
 
@@ -159,24 +158,24 @@ def shipped_world(tau: float | None = None, rate_sd: float | None = None) -> Err
     ``tau`` defaults to the between-set SD the bundle's two dev sets give (DerSimonian-
     Laird), ``rate_sd`` to the root-mean-square logit difference of their band rates over
     sqrt(2) (the SD of one population around the mean, if the two were draws)."""
-    from genderage.report.rates import error_model_from_bundle, shipped_bundles
+    from genderage.models.bundle import MetricsBundle, shipped_bundles
+    from genderage.report.rates import error_model_from_bundle
 
     path = shipped_bundles()[0]
-    bundle = json.loads(path.read_text())
+    bundle = MetricsBundle.read(path)
     errors = error_model_from_bundle(bundle, path.name)
     assert errors is not None, f"{path} has no error_model"
-    sets = bundle["error_model"]["dev_sets"].values()
+    sets = bundle.error_model(path.name).dev_sets.values()
     faces, rates = [], []
     for dev in sets:
-        cm = [np.array(dev["gender_confusion_by_estimated_band"][b]["rows_true"])
-              for b in AGE_BANDS]
+        cm = [np.array(c.rows_true) for c in dev.by_estimated_band]
         faces.append(np.rint([[m[0].sum(), m[1].sum()] for m in cm]).astype(int))
         rates.append(np.array([[(m[0, 0] + 0.5) / (m[0].sum() + 1),
                                 (m[1, 0] + 0.5) / (m[1].sum() + 1)] for m in cm]))
     if rate_sd is None:
         rate_sd = float(np.sqrt(np.mean((logit(rates[0]) - logit(rates[1])) ** 2) / 2))
     pooled = errors.band_counts
-    age_sd = float(np.mean([d["age_bias"]["se"] * np.sqrt(d["n"]) for d in sets]))
+    age_sd = float(np.mean([d.age_bias.se * np.sqrt(d.n) for d in sets]))
     return ErrorWorld(bias=errors.age_bias.mean,
                       tau=float(np.sqrt(errors.age_bias.tau2)) if tau is None else tau,
                       age_sd=age_sd, tpr=np.array([c.tpr for c in pooled]),
@@ -239,10 +238,10 @@ def simulate_population_errors(world: ErrorWorld, counts: ConfusionCounts,
 
 def shipped_counts() -> ConfusionCounts:
     """The shipped model's confusion counts, found as the report finds them."""
-    from genderage.report.rates import lookup_rates, shipped_bundles
+    from genderage.models.bundle import MetricsBundle, shipped_bundles
+    from genderage.report.rates import lookup_rates
 
-    bundle = json.loads(shipped_bundles()[0].read_text())
-    rates = lookup_rates(bundle["model"]["sha256"])
+    rates = lookup_rates(MetricsBundle.read(shipped_bundles()[0]).model_sha256)
     assert rates.counts is not None, rates.note
     return rates.counts
 

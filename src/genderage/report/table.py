@@ -15,8 +15,7 @@ import numpy as np
 from .estimate import FaceData
 
 REQUIRED_COLUMNS = ("path", "gender", "age", "low_quality", "error", "model_sha256")
-BATCH_OPTIONS_KEY = b"genderage.batch.options"
-"""Parquet schema metadata where `genderage batch` records its options (JSON)."""
+"""The columns of :func:`genderage.batch.schema.batch_schema` a report cannot do without."""
 
 
 class ResultsError(ValueError):
@@ -280,7 +279,9 @@ def _check_types(path: Path, schema) -> None:
 
 def _batch_options(metadata: dict | None) -> dict:
     """The options `genderage batch` recorded in the schema metadata; ``{}`` if none."""
-    raw = (metadata or {}).get(BATCH_OPTIONS_KEY)
+    from ..batch.schema import OPTIONS_KEY
+
+    raw = (metadata or {}).get(OPTIONS_KEY)
     try:
         options = json.loads(raw) if raw else {}
     except ValueError:

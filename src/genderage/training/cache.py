@@ -17,6 +17,7 @@ import numpy as np
 from ..contract import INPUT_SIZE
 from ..data.split import ManifestRow
 from ..imageio import read_image
+from ..outputs import replacing
 from ..preprocess import resize_face
 
 log = logging.getLogger(__name__)
@@ -48,9 +49,7 @@ def load_faces(data_dir: str | Path, rows: list[ManifestRow], cache_dir: str | P
         faces = np.stack(list(pool.map(_load, paths, chunksize=64))) if paths else \
             np.zeros((0, INPUT_SIZE, INPUT_SIZE, 3), np.uint8)
     if cache_file is not None:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(".tmp.npy")
-        np.save(tmp, faces)
-        os.replace(tmp, cache_file)
+        with replacing(cache_file) as tmp:
+            np.save(tmp, faces)
         log.info("cached %d faces in %s", len(faces), cache_file)
     return faces

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import warnings
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from ..contract import (
     META_PREPROCESSING,
     Preprocessing,
 )
+from ..outputs import replacing
 from .arch import ContractModule, with_age_output
 from .checkpoint import checkpoint_preprocessing, load_checkpoint, model_from_checkpoint
 from .config import ModelConfig
@@ -75,17 +75,15 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = 17, weight
     module = ContractModule(net, flip_tta).eval()
     output_names = ["output"] + (["age_probs"] if net.age_dist_head is not None else [])
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
     dummy = torch.rand(2, 3, spec.input_size, spec.input_size)
-    # The TorchScript exporter: the dynamo one starts at opset 18, the card specifies 11.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(
-            module, (dummy,), str(tmp), dynamo=False, opset_version=opset,
-            input_names=["input"], output_names=output_names,
-            dynamic_axes={name: {0: "N"} for name in ["input", *output_names]})
-    try:
+    with replacing(out) as tmp:
+        # The TorchScript exporter: the dynamo one starts at opset 18, the card specifies 11.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(
+                module, (dummy,), str(tmp), dynamo=False, opset_version=opset,
+                input_names=["input"], output_names=output_names,
+                dynamic_axes={name: {0: "N"} for name in ["input", *output_names]})
         meta = {META_CONTRACT: json.dumps(contract_metadata(net.cfg, flip_tta, spec)),
                 META_PREPROCESSING: spec.to_json(),
                 "genderage.weights": weights, "genderage.epoch": str(state.get("epoch")),
@@ -95,9 +93,6 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = 17, weight
             meta[META_AGE_INTERVAL] = json.dumps(calibration["age_interval"])
         _add_metadata(tmp, meta)
         max_diff = _check(module, tmp, output_names, spec.input_size, parity_inputs)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
     report = {"path": str(out), "opset": opset, "flip_tta": flip_tta, "weights": weights,
               "outputs": output_names, "parity_max_abs_diff": max_diff,
               "bytes": out.stat().st_size}

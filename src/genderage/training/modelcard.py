@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 from string import Template
 
+from ..models.bundle import Confusion
 from .config import ModelConfig
 
 # The seed model card's claims, quoted so the card can set them beside measured numbers.
@@ -180,7 +181,7 @@ def card_fields(b: dict) -> dict[str, str]:
     m, d, t, c, v = b["model"], b["data"], b["training"], b["calibration"], b["utkface_val"]
     g, a = v["gender"], v["age"]
     cfg = t["config"]
-    cm = g["confusion_matrix"]["rows_true"]
+    cm = Confusion.from_dict(g["confusion_matrix"], "utkface_val.gender.confusion_matrix")
     groups_ok = all(v["age_by_group"][k]["age"]["mae"] <= lim
                     for k, lim in CARD_CLAIMS["age_group_mae"].items())
     arch = ModelConfig.from_dict(m["arch"])
@@ -227,8 +228,8 @@ def card_fields(b: dict) -> dict[str, str]:
             f"| {label} | {_pct(pc['precision'])} | {_pct(pc['recall'])} | "
             f"{_pct(pc['f1'])} | {pc['support']} |" for label, pc in g["per_class"].items()),
         "confusion": (f"Confusion matrix (rows true, columns predicted): female->female "
-                      f"{cm[0][0]}, female->male {cm[0][1]}, male->female {cm[1][0]}, "
-                      f"male->male {cm[1][1]}."),
+                      f"{cm.tp}, female->male {cm.fn}, male->female {cm.fp}, "
+                      f"male->male {cm.tn}."),
         "age_group_table": "\n".join(_group_table(v["age_by_group"],
                                                   CARD_CLAIMS["age_group_mae"])),
         "race_table": "\n".join(_group_table(v["by_race"])),

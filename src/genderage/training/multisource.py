@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 
+from ..outputs import replacing
 from ..data.split import DEFAULT_SOURCE, UNKNOWN_RACE, ManifestRow
 from .faceset import FaceSet, load_faceset
 
@@ -44,9 +44,8 @@ def _aaf_faces(root: Path, rows: list[ManifestRow], cache_dir, detector
         return np.load(cache_file), found[idx]
     (faces,) = load_crops(root, files, landmarks[idx], found[idx], sizes=(112,))
     if cache_file is not None:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        np.save(cache_file.with_suffix(".tmp.npy"), faces)
-        os.replace(cache_file.with_suffix(".tmp.npy"), cache_file)
+        with replacing(cache_file) as tmp:
+            np.save(tmp, faces)
     return faces, found[idx]
 
 

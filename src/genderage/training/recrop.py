@@ -17,9 +17,9 @@ import numpy as np
 
 from ..align import align_face
 from ..contract import CHIP_SIZE, INPUT_SIZE
-from ..data.detect_pool import (default_workers, detection_cache_file, map_with_detector,
-                                save_npz_atomic)
+from ..data.detect_pool import default_workers, detection_cache_file, map_with_detector
 from ..imageio import ImageDecodeError, read_image
+from ..outputs import replacing
 
 log = logging.getLogger(__name__)
 
@@ -91,5 +91,6 @@ def load_recrops(data_dir: str | Path, files: list[str], cache_dir: str | Path |
             faces[i], found[i] = crop, True
     log.info("re-cropped %d of %d chips (%s)", found.sum(), len(files), detector_spec or "default")
     if cache_file is not None:
-        save_npz_atomic(cache_file, faces=faces, found=found)
+        with replacing(cache_file) as tmp:
+            np.savez(tmp, faces=faces, found=found)
     return faces, found
