@@ -21,7 +21,7 @@ def run(args) -> int:
 
     from ..errors import CliError
     from ..detect import DetectorError, create_detector
-    from ..detect.base import DEFAULT_DETECTOR
+    from ..detect.registry import DEFAULT_DETECTOR
     from ..options import FaceOptions
     from ..pipeline import detector_settings, resolve_model_path
 

@@ -56,9 +56,9 @@ class Detector(Protocol):
     Attributes:
         name: the backend's registered name.
 
-    A backend may also set ``thread_safe = True`` when ``detect`` may run in several
-    threads at once on one instance (the service then shares it without a lock); without
-    it a detector is taken to be unsafe.
+    A backend also says whether ``detect`` may run in several threads at once on one
+    instance: ``thread_safe = True`` on its class (the service then shares it without a
+    lock). A detector without that attribute is taken to be unsafe (:func:`is_thread_safe`).
     """
 
     name: str
@@ -70,6 +70,13 @@ class Detector(Protocol):
         largest first; an empty list when there is none.
         """
         ...
+
+
+def is_thread_safe(detector: Detector) -> bool:
+    """Whether ``detector.detect`` may run in several threads at once (its backend says so
+    with ``thread_safe = True``; anything else, a detector of the caller's own included,
+    is run under a lock)."""
+    return getattr(detector, "thread_safe", False) is True
 
 
 def make_detections(boxes: np.ndarray, landmarks: np.ndarray,
