@@ -55,15 +55,18 @@ register(Backend("centre", lambda path, settings, runtime:
 
 @pytest.fixture
 def centre_backend(tmp_path, monkeypatch):
-    """The module above on ``sys.path`` and in ``BACKEND_MODULES`` (the one line a new
-    backend adds); its registration is dropped after the test."""
-    (tmp_path / "centre_detector.py").write_text(CENTRE_DETECTOR)
-    monkeypatch.syspath_prepend(str(tmp_path))
+    """The module above as ``genderage/detect/centre.py`` (a folder added to the package's
+    ``__path__`` stands for the package's own) and ``".centre"`` in ``BACKEND_MODULES``, the
+    one line a new backend adds; its registration is dropped after the test."""
+    import genderage.detect
+
+    (tmp_path / "centre.py").write_text(CENTRE_DETECTOR)
+    monkeypatch.setattr(genderage.detect, "__path__", [*genderage.detect.__path__,
+                                                       str(tmp_path)])
     monkeypatch.setattr(registry, "_BACKENDS", dict(registry.backends()))
-    monkeypatch.setattr(registry, "BACKEND_MODULES", (*registry.BACKEND_MODULES,
-                                                      "centre_detector"))
+    monkeypatch.setattr(registry, "BACKEND_MODULES", (*registry.BACKEND_MODULES, ".centre"))
     yield
-    sys.modules.pop("centre_detector", None)
+    sys.modules.pop("genderage.detect.centre", None)
 
 
 @pytest.fixture
