@@ -229,3 +229,14 @@ def test_a_budget_of_one_thread_changes_no_detection():
     for a, b in zip(found, again):
         assert np.array_equal(a.bbox, b.bbox) and np.array_equal(a.landmarks, b.landmarks)
         assert a.score == b.score
+
+
+def test_the_old_module_names_the_same_objects():
+    """``detect/base.py`` is a re-export: one ``DetectorError`` class, whichever module it is
+    imported from, so ``except DetectorError`` catches the registry's and the backends'."""
+    from genderage.detect import base, types
+
+    assert base.DetectorError is types.DetectorError is DetectorError
+    assert base.create_detector is registry.create_detector is create_detector
+    assert base.Detection is types.Detection
+    assert set(base.__all__) <= set(vars(base))
