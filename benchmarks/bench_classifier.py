@@ -29,11 +29,12 @@ def main(argv=None) -> int:
     from genderage.detect import create_detector
     from genderage.imageio import load_image
     from genderage.models import default_model_path
+    from genderage.onnx_runtime import RuntimeOptions
 
     rgb = load_image(one_face_photo())
     face = align_face(rgb, create_detector().detect(rgb)[0].landmarks)[None]
     models = {f"{p}, {t} thread{'s' * (t > 1)}": AttributeModel(default_model_path(p),
-                                                                  intra_op_threads=t)
+                                                                  RuntimeOptions(threads=t))
               for t in (1, 2) for p in ("fp32", "int8")}
     wall = {name: [] for name in models}
     cpu = {name: [] for name in models}

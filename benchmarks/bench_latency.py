@@ -35,11 +35,13 @@ def main(argv=None) -> int:
     from genderage.align import align_face
     from genderage.attribute import AttributeModel
     from genderage.imageio import decode_image
+    from genderage.onnx_runtime import RuntimeOptions
     from genderage.pipeline import GenderAge, resolve_model_path
     from genderage.quality import assess
 
     cv2.setNumThreads(args.threads)
-    model = AttributeModel(resolve_model_path(args.model), intra_op_threads=args.threads)
+    model = AttributeModel(resolve_model_path(args.model),
+                           RuntimeOptions(threads=args.threads or None))
     analyzer = GenderAge(model, args.detector)
     detector = analyzer.detector
     data, source = make_photo(args.face)

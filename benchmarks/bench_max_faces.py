@@ -42,7 +42,7 @@ class Planted:
 
 def crowd(n: int, seed: int = 0):
     """A 1920x1080 RGB canvas with ``n`` faces and their Detection records."""
-    from genderage.detect.base import Detection
+    from genderage.detect.types import Detection
 
     rng = np.random.default_rng(seed)
     photo = cv2.cvtColor(cv2.imread(str(ASTRONAUT)), cv2.COLOR_BGR2RGB)

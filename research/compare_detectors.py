@@ -49,7 +49,7 @@ import cv2
 import numpy as np
 
 from genderage.detect import Detection
-from genderage.detect.base import check_image, make_detections
+from genderage.detect.types import check_image, make_detections
 from genderage.detect.ops import letterbox, nms
 from genderage.detect.session import open_session
 from genderage.imageio import read_image

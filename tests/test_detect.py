@@ -18,9 +18,9 @@ from genderage.detect import (
     create_detector,
     mtcnn,
 )
-from genderage.detect.base import make_detections
 from genderage.detect.onnx_build import GraphBuilder
-from genderage.detect.onnx_kind import classify_outputs
+from genderage.detect.registry import identify_onnx
+from genderage.detect.types import make_detections
 from genderage.detect.ops import (
     anchor_centers,
     distance2bbox,
@@ -205,7 +205,7 @@ def test_onnx_that_is_no_detector(tmp_path):
     g.node("Relu", ["x"], ["y"])
     path = tmp_path / "relu.onnx"
     path.write_bytes(g.model([("x", ["N", 3])], [("y", ["N", 3])]))
-    with pytest.raises(DetectorError, match=r"relu\.onnx: not a YuNet or SCRFD face detector \(outputs: y"):
+    with pytest.raises(DetectorError, match=r"relu\.onnx: not a SCRFD or YuNet face detector \(outputs: y"):
         create_detector(str(path))
 
 
@@ -231,16 +231,16 @@ def test_model_kind_recognised_from_file(file, kind, monkeypatch):
     assert create_detector(kind).name == kind
 
 
-def test_classify_outputs():
+def test_an_onnx_file_finds_its_backend_by_its_outputs():
     yunet = [(f"{p}_{s}", ["batch", "dim", d]) for p, d in
              (("cls", 1), ("obj", 1), ("bbox", 4), ("kps", 10)) for s in (8, 16, 32)]
-    assert classify_outputs(yunet) == "yunet"
+    assert identify_onnx(yunet).name == "yunet"
     scrfd = [(str(440 + i), [None, d]) for i, d in enumerate([1, 1, 1, 4, 4, 4, 10, 10, 10])]
-    assert classify_outputs(scrfd) == "scrfd"
+    assert identify_onnx(scrfd).name == "scrfd"
     with pytest.raises(DetectorError, match="without keypoints"):
-        classify_outputs(scrfd[:6])
-    with pytest.raises(DetectorError, match="not a YuNet or SCRFD"):
-        classify_outputs([("loc", [1, "n", 4]), ("conf", [1, "n", 2]), ("landmarks", [1, "n", 10])])
+        identify_onnx(scrfd[:6])
+    with pytest.raises(DetectorError, match="not a SCRFD or YuNet face detector"):
+        identify_onnx([("loc", [1, "n", 4]), ("conf", [1, "n", 2]), ("landmarks", [1, "n", 10])])
 
 
 # --- numeric helpers: golden values ----------------------------------------------------------
@@ -538,7 +538,7 @@ def test_fast_letterbox_maps_back_to_image_pixels():
 def test_detector_fingerprint_names_the_settings():
     """Cache keys of detections (AAF landmarks, re-crops) change with the detector's
     settings: genderage 0.1's cascade (`mtcnn-v1`) and today's default differ."""
-    from genderage.detect.base import detector_fingerprint
+    from genderage.detect.registry import detector_fingerprint
     from genderage.detect.mtcnn import V1_SETTINGS
 
     assert detector_fingerprint(None) == detector_fingerprint("mtcnn") \

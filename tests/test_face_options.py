@@ -14,7 +14,7 @@ from PIL import Image, ImageOps
 from genderage.attribute import AttributeBatch
 from genderage.cli import main
 from genderage.detect import create_detector
-from genderage.detect.base import Detection, DetectorError, box_side, drop_small
+from genderage.detect.types import Detection, DetectorError, box_side, drop_small
 from genderage.options import FaceOptions, OptionError
 from genderage.pipeline import Candidate, GenderAge, make_face
 from genderage.quality import Quality
@@ -165,10 +165,11 @@ def test_the_default_detector_honours_min_face_and_threshold():
 
 
 def test_optional_backends_honour_min_face(shared_dir):
-    from genderage.detect.base import SHARED_MODEL_FILES
+    from genderage.detect.registry import model_files
 
     rgb = np.asarray(Image.open(ASTRONAUT).convert("RGB"))
-    for name, file in SHARED_MODEL_FILES.items():
+    assert model_files() == {"yunet": "yunet_s_dynamic.onnx", "scrfd": "scrfd_500m_bnkps.onnx"}
+    for name, file in model_files().items():
         path = shared_dir / "models" / file
         if not path.is_file():
             pytest.skip(f"{path} is absent")
@@ -180,7 +181,7 @@ def test_optional_backends_honour_min_face(shared_dir):
 
 def test_a_detector_fingerprint_without_min_face_is_unchanged():
     """Detection caches made before min_face existed keep their keys."""
-    from genderage.detect.base import detector_fingerprint
+    from genderage.detect.registry import detector_fingerprint
 
     assert detector_fingerprint("mtcnn-v1") == (  # the key of genderage 0.2's caches
         "MtcnnDetector|{'border': 0.1, 'fast_resize': False, 'input_size': 320, 'min_face': 24.0, "

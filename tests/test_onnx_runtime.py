@@ -10,7 +10,7 @@ from genderage.attribute import AttributeModel
 from genderage.cli import main
 from genderage.detect import DetectorError
 from genderage.detect.session import open_session
-from genderage.onnx_runtime import ModelLoadError, create_session
+from genderage.onnx_runtime import ModelLoadError, RuntimeOptions, create_session
 
 
 def settings(session) -> tuple[int, int, str, list[str]]:
@@ -23,7 +23,7 @@ def settings(session) -> tuple[int, int, str, list[str]]:
 def test_model_and_detector_sessions_get_the_same_settings(model_path):
     expected = (2, 1, "0", ["CPUExecutionProvider"])
     assert settings(create_session(model_path, threads=2)) == expected
-    assert settings(AttributeModel(model_path, intra_op_threads=2).session) == expected
+    assert settings(AttributeModel(model_path, RuntimeOptions(threads=2)).session) == expected
     assert settings(open_session(model_path.read_bytes(), threads=2)) == expected
     assert settings(AttributeModel(model_path).session)[0] == 0  # onnxruntime's default
 

@@ -111,7 +111,7 @@ def main(argv=None) -> int:
 
     from genderage.data.split import read_manifest
 
-    from genderage.detect.base import detector_fingerprint
+    from genderage.detect.registry import detector_fingerprint
 
     report = {"command": "PYTHONPATH=src python tools/compare_release.py " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),

@@ -80,6 +80,7 @@ def check(fp32: Path, int8: Path, data_dir: Path, split_csv: Path, aaf: Path,
     from genderage.attribute import AttributeModel
     from genderage.evaluation.evaluate import evaluate
     from genderage.models import file_sha256 as sha256
+    from genderage.onnx_runtime import RuntimeOptions
 
     report: dict = {"fp32": str(fp32), "int8": str(int8), "int8_utkface_val_full": None}
     meta = AttributeModel(int8).metadata
@@ -93,8 +94,8 @@ def check(fp32: Path, int8: Path, data_dir: Path, split_csv: Path, aaf: Path,
             "gender_ece": r["calibration"]["ece"],
             "age_interval_coverage": r["age_interval"]["coverage"],
             "age_interval_nominal": r["age_interval"]["nominal"]}
-    models = {"fp32": AttributeModel(fp32, intra_op_threads=2),
-              "int8": AttributeModel(int8, intra_op_threads=2)}
+    two_threads = RuntimeOptions(threads=2)
+    models = {"fp32": AttributeModel(fp32, two_threads), "int8": AttributeModel(int8, two_threads)}
     if (aaf / "labels.csv").is_file():
         # The pipeline's crops of each photo's largest face, so both models see the same.
         from genderage.evaluation.photos import largest_face_crops, load_labels

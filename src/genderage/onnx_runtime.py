@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 TELEMETRY_ENV = "ORT_DISABLE_TELEMETRY"
@@ -77,3 +78,43 @@ def create_session(model: str | Path | bytes, threads: int | None = None,
                                     providers=providers or ["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises several unrelated exception types
         raise ModelLoadError(f"{label}: cannot load as an ONNX model ({exc})") from None
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """How onnxruntime runs the sessions of one analyzer: the attribute model's and every
+    detector network's alike, so that a thread budget means one thing everywhere.
+
+    Attributes:
+        threads: the most intra-op threads any one session may use; each session keeps its
+            own tuned count below that (MTCNN's small P-Net levels run on one thread).
+            ``None``: no budget, every session its own default (onnxruntime's one thread
+            per core for the attribute model, 1, 2 and 2 for MTCNN's nets). A batch worker
+            process gets ``threads=1``: its parallelism comes from the processes.
+        providers: execution providers, in order of preference (``None``: CPU).
+    """
+
+    threads: int | None = None
+    providers: tuple[str, ...] | None = None
+
+    def __post_init__(self):
+        if self.threads is not None and (isinstance(self.threads, bool)
+                                         or not isinstance(self.threads, int)
+                                         or self.threads < 1):
+            raise ValueError(f"threads must be a whole number >= 1 or None, got {self.threads!r}")
+        if self.providers is not None:
+            object.__setattr__(self, "providers", tuple(self.providers))
+
+    def threads_for(self, preferred: int | None = None) -> int | None:
+        """Intra-op threads of a session that would use ``preferred`` threads without a
+        budget (``None`` or 0: onnxruntime's default): at most :attr:`threads`."""
+        if self.threads is None:
+            return preferred or None
+        return min(preferred, self.threads) if preferred else self.threads
+
+    def session(self, model: str | Path | bytes, preferred_threads: int | None = None,
+                **kwargs):
+        """:func:`create_session` with these threads (see :meth:`threads_for`) and
+        providers; ``kwargs`` go to it (``name``, ``log_errors_only``, ``optimize``)."""
+        return create_session(model, self.threads_for(preferred_threads),
+                              list(self.providers) if self.providers else None, **kwargs)

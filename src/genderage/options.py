@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .detect.base import MIN_FACE_FLOOR
+from .detect.types import MIN_FACE_FLOOR
 
 
 class OptionError(ValueError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +19,7 @@ import numpy as np
 from .align import align_face, template_landmarks
 from .attribute import AttributeBatch, AttributeModel
 from .contract import gender_index, gender_label
-from .detect.base import drop_small
+from .detect.types import drop_small
 from .imageio import (
     REDUCED_MIN_SIDE,
     ImageDecodeError,
@@ -28,6 +28,7 @@ from .imageio import (
     source_name,
 )
 from .models import DEFAULT_MODEL, default_model_path, int8_matches_fp32
+from .onnx_runtime import RuntimeOptions
 from .options import FaceOptions
 from .preprocess import resize_face
 from .quality import DEFAULT_THRESHOLDS, Quality, QualityThresholds, assess
@@ -118,7 +119,11 @@ class GenderAge:
             ``None`` for the default backend. A spec is turned into a detector on first use,
             so ``aligned`` predictions need no detector at all.
         skip_low_quality: drop faces whose :class:`Quality` is flagged ``low_quality``.
-        providers: ONNX Runtime execution providers for the attribute model.
+        providers: ONNX Runtime execution providers, for the attribute model and the
+            detector: ``runtime=RuntimeOptions(providers=...)`` in short.
+        runtime: onnxruntime threads budget and providers of the attribute model created
+            from a path and of the detector created from a spec (one thread for every
+            session of a batch worker). Default: each session's own threads, on the CPU.
         quality_thresholds: what counts as low quality.
         flip_tta: average each face's prediction with its mirror image's (twice the model
             cost, a little more accurate; see :class:`AttributeModel`).
@@ -150,19 +155,24 @@ class GenderAge:
     def __init__(self, model: str | os.PathLike | AttributeModel | None = None,
                  detector: str | os.PathLike | Detector | None = None, *,
                  skip_low_quality: bool = False, providers: list[str] | None = None,
+                 runtime: RuntimeOptions | None = None,
                  quality_thresholds: QualityThresholds = DEFAULT_THRESHOLDS,
                  flip_tta: bool = False, precision: str | None = None,
                  min_face: float | None = None, det_threshold: float | None = None,
                  max_faces: int | None = None, min_gender_probability: float | None = None,
                  strict: bool = False):
         self.options = FaceOptions(min_face, det_threshold, max_faces, min_gender_probability)
+        runtime = runtime or RuntimeOptions()
+        if providers is not None:
+            runtime = replace(runtime, providers=tuple(providers))
+        self.runtime = runtime
         if isinstance(model, AttributeModel):
             if flip_tta and not model.flip_tta:
                 raise ValueError("flip_tta=True with an AttributeModel built without it: "
                                  "pass AttributeModel(..., flip_tta=True) or a model path")
             self.model = model
         else:
-            self.model = AttributeModel(resolve_model_path(model, precision), providers=providers,
+            self.model = AttributeModel(resolve_model_path(model, precision), runtime,
                                         flip_tta=flip_tta)
         if detector is None or isinstance(detector, (str, os.PathLike)):
             self._detector_spec = None if detector is None else os.fspath(detector)
@@ -185,7 +195,8 @@ class GenderAge:
 
             self._detector = create_detector(self._detector_spec,
                                              score_threshold=self.options.det_threshold,
-                                             min_face=self.options.min_face)
+                                             min_face=self.options.min_face,
+                                             runtime=self.runtime)
         return self._detector
 
     def with_options(self, **changes) -> GenderAge:
@@ -196,7 +207,6 @@ class GenderAge:
             OptionError: a value out of range.
         """
         from copy import copy
-        from dataclasses import replace
 
         changed = copy(self)
         changed.options = replace(self.options, **changes)

@@ -16,6 +16,7 @@ import pyarrow as pa
 from .. import __version__
 from ..imageio import MAX_FILE_BYTES, ImageDecodeError, decode_reduced, read_file_bytes
 from ..models import file_sha256
+from ..onnx_runtime import RuntimeOptions
 from ..options import FaceOptionFields
 from ..pipeline import MIN_FACE_ERROR_KIND, GenderAge, LocatedImage, resolve_model_path
 from .schema import results_table
@@ -81,16 +82,19 @@ class ChunkAnalyzer:
 
     Args:
         options: the run's :class:`BatchOptions`.
-        threads: onnxruntime threads of the attribute model (``None``: its default).
+        threads: the most onnxruntime threads any session of the worker uses, the attribute
+            model's and every detector network's (``None``: each session's own default).
     """
 
     def __init__(self, options: BatchOptions, threads: int | None = None):
         from ..attribute import AttributeModel
 
         self.options = options
-        model = AttributeModel(resolve_model_path(options.model), intra_op_threads=threads,
+        runtime = RuntimeOptions(threads=threads)
+        model = AttributeModel(resolve_model_path(options.model), runtime,
                                flip_tta=options.flip_tta)
-        self.analyzer = GenderAge(model, options.detector, **options.face_options())
+        self.analyzer = GenderAge(model, options.detector, runtime=runtime,
+                                  **options.face_options())
         self.model_sha256 = model_sha256(options.model)
 
     def __call__(self, paths: list[str]) -> pa.Table:

@@ -20,8 +20,8 @@ def run(args) -> int:
     onnxruntime = load_onnxruntime()
 
     from ..errors import CliError
-    from ..detect import DetectorError, create_detector
-    from ..detect.base import DEFAULT_DETECTOR
+    from ..detect import DetectorError, available_detectors, create_detector
+    from ..detect.registry import DEFAULT_DETECTOR
     from ..options import FaceOptions
     from ..pipeline import detector_settings, resolve_model_path
 
@@ -45,6 +45,7 @@ def run(args) -> int:
         "onnxruntime": onnxruntime.__version__,
         "providers": onnxruntime.get_available_providers(),
         "detector": detector,
+        "detectors": available_detectors(),
         "min_gender_probability": knobs["min_gender_probability"],
     }
     if args.json:

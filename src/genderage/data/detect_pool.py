@@ -11,7 +11,8 @@ from pathlib import Path
 
 
 # Each worker process builds its own detector once (the pool's initializer): onnxruntime
-# sessions cannot be pickled across processes.
+# sessions cannot be pickled across processes. Every session runs on one thread, as in a batch
+# worker: the parallelism comes from the processes.
 _detector = None
 _per_file: Callable | None = None
 
@@ -19,8 +20,10 @@ _per_file: Callable | None = None
 def _init_worker(detector_spec: str | None, per_file: Callable) -> None:
     global _detector, _per_file
     from ..detect import create_detector
+    from ..onnx_runtime import RuntimeOptions
 
-    _detector, _per_file = create_detector(detector_spec), per_file
+    _detector = create_detector(detector_spec, runtime=RuntimeOptions(threads=1))
+    _per_file = per_file
 
 
 def _run(path: str):
@@ -45,11 +48,11 @@ def detection_cache_file(cache_dir: str | Path | None, prefix: str, root: str | 
                          detector_spec: str | None, files: list[str], *extra) -> Path | None:
     """``cache_dir/<prefix>_<key>.npz`` for detections of ``files`` under ``root``, or
     ``None`` without a cache folder. The key names the detector's backend and settings
-    (:func:`~genderage.detect.base.detector_fingerprint`): the default detector's settings
+    (:func:`~genderage.detect.registry.detector_fingerprint`): the default detector's settings
     change between releases, and a cache made under older ones must not be reused."""
     if cache_dir is None:
         return None
-    from ..detect.base import detector_fingerprint
+    from ..detect.registry import detector_fingerprint
 
     head = "|".join([str(Path(root).resolve()), detector_fingerprint(detector_spec),
                      *map(str, extra)])

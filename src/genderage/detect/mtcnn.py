@@ -23,10 +23,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .base import Detection, DetectorError, check_image, drop_small, make_detections
+from ..onnx_runtime import RuntimeOptions
 from .onnx_build import GraphBuilder
 from .ops import letterbox, nms, shrink
+from .registry import Backend, register
 from .session import open_session
+from .types import Detection, DetectorError, check_image, drop_small, make_detections
 
 logger = logging.getLogger(__name__)
 
@@ -285,9 +287,12 @@ class MtcnnDetector:
             :data:`PNET_LARGE_LEVEL` pixels run on R-Net's count. R-Net and O-Net take all
             crops in one batch and gain from a second thread
             (docs/experiments/2026-11-29-latency.md).
+        runtime: the analyzer's threads budget and providers: no net runs on more than
+            ``runtime.threads`` (a batch worker's 1 runs all of them on one thread).
     """
 
     name = "mtcnn"
+    thread_safe = True  # detect() only calls onnxruntime's run(), which is thread-safe
 
     def __init__(self, *, score_threshold: float = 0.85,
                  stage_thresholds: tuple[float, float] = (0.7, 0.7), input_size: int = 160,
@@ -296,7 +301,7 @@ class MtcnnDetector:
                  refine_nms: float = 0.4, fast_resize: bool = True,
                  threads: int | tuple[int, int, int] = (1, 2, 2),
                  min_face_px: float | None = DEFAULT_MIN_FACE_PX, pyramid_factor: float = 0.709,
-                 min_box_px: float | None = None):
+                 min_box_px: float | None = None, runtime: RuntimeOptions | None = None):
         self.min_face_px = min_face_px
         self.min_box_px = min_box_px
         self.pyramid_factor = pyramid_factor
@@ -310,16 +315,18 @@ class MtcnnDetector:
         self.refine_nms = refine_nms
         self.fast_resize = fast_resize
         p_threads, r_threads, o_threads = (threads,) * 3 if isinstance(threads, int) else threads
+        runtime = runtime or RuntimeOptions()
         folder = weights_dir()
         pnet = build_pnet(load_weights("pnet", folder))
-        self._pnet = open_session(pnet, p_threads, name="P-Net")
+        self._pnet = open_session(pnet, runtime, threads=p_threads, name="P-Net")
         # Large pyramid levels (a big photo searched for small faces) gain from R-Net's threads.
-        self._pnet_large = self._pnet if r_threads == p_threads else \
-            open_session(pnet, r_threads, name="P-Net")
-        self._rnet = open_session(build_rnet(load_weights("rnet", folder)), r_threads,
-                                  name="R-Net")
-        self._onet = open_session(build_onet(load_weights("onet", folder)), o_threads,
-                                  name="O-Net")
+        self._pnet_large = self._pnet \
+            if runtime.threads_for(r_threads) == runtime.threads_for(p_threads) else \
+            open_session(pnet, runtime, threads=r_threads, name="P-Net")
+        self._rnet = open_session(build_rnet(load_weights("rnet", folder)), runtime,
+                                  threads=r_threads, name="R-Net")
+        self._onet = open_session(build_onet(load_weights("onet", folder)), runtime,
+                                  threads=o_threads, name="O-Net")
 
     def detect(self, image_rgb: np.ndarray) -> list[Detection]:
         """All faces in a uint8 ``[H, W, 3]`` RGB image, largest box first."""
@@ -411,3 +418,18 @@ class MtcnnDetector:
         boxes = calibrate(boxes, reg)
         keep = nms(boxes, scores, 0.7, mode="min")
         return boxes[keep], landmarks[keep], scores[keep]
+
+
+def _settings(settings: dict) -> dict:
+    """A user's ``min_face`` is where MTCNN's search starts and the smallest box it returns."""
+    if settings.get("min_face_px") is not None:
+        return {**settings, "min_box_px": settings["min_face_px"]}
+    return settings
+
+
+register(Backend("mtcnn", lambda path, settings, runtime:
+                 MtcnnDetector(**_settings(settings), runtime=runtime), title="MTCNN"))
+# genderage 0.1's cascade settings (reproduces its manifests and caches).
+register(Backend("mtcnn-v1", lambda path, settings, runtime:
+                 MtcnnDetector(**{**V1_SETTINGS, **_settings(settings)}, runtime=runtime),
+                 title="MTCNN"))

@@ -12,13 +12,18 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Detection, DetectorError, check_image, drop_small, make_detections
+from ..onnx_runtime import RuntimeOptions
 from .ops import anchor_centers, distance2bbox, distance2kps, letterbox, nms
+from .registry import Backend, register
 from .session import open_session
+from .types import Detection, DetectorError, check_image, drop_small, make_detections
 
 logger = logging.getLogger(__name__)
 
 STRIDES = (8, 16, 32)
+
+MODEL_FILE = "scrfd_500m_bnkps.onnx"
+"""The file ``--detector scrfd`` looks for in ``$GENDERAGE_DETECTOR_DIR``."""
 
 
 def group_scrfd_outputs(output_dims: list[int | str | None]) -> dict[str, list[int]]:
@@ -97,23 +102,27 @@ class ScrfdDetector:
         input_size: longer side of the canvas the image (plus border) is scaled to.
         border: frame added around the image, as a fraction of its longer side, so that faces
             filling a tight crop are found (see :func:`ops.letterbox`).
-        threads: onnxruntime intra-op threads (0 = onnxruntime's default).
+        threads: onnxruntime intra-op threads (0 = onnxruntime's default), at most
+            ``runtime.threads``.
         min_face_px: drop faces whose box's shorter side is below this many pixels of the
             image given to :meth:`detect` (``None``: keep all).
+        runtime: the analyzer's threads budget and providers (default: none, CPU).
     """
 
     name = "scrfd"
+    thread_safe = True  # detect() only calls onnxruntime's run(), which is thread-safe
 
     def __init__(self, model_path: str | Path, *, score_threshold: float = 0.5,
                  nms_threshold: float = 0.4, input_size: int = 320, border: float = 0.1,
-                 threads: int = 0, min_face_px: float | None = None):
+                 threads: int = 0, min_face_px: float | None = None,
+                 runtime: RuntimeOptions | None = None):
         self.model_path = Path(model_path)
         self.score_threshold = score_threshold
         self.nms_threshold = nms_threshold
         self.input_size = input_size
         self.border = border
         self.min_face_px = min_face_px
-        self._session = open_session(self.model_path, threads)
+        self._session = open_session(self.model_path, runtime, threads=threads)
         self._input_name = self._session.get_inputs()[0].name
         outputs = self._session.get_outputs()
         self._groups = group_scrfd_outputs([o.shape[-1] if o.shape else None for o in outputs])
@@ -135,3 +144,24 @@ class ScrfdDetector:
         return drop_small(make_detections(box.to_image(boxes[keep]),
                                           box.to_image(kps[keep].reshape(-1, 10)), scores[keep]),
                           self.min_face_px)
+
+
+def recognise(outputs: list[tuple[str, list]]) -> bool:
+    """SCRFD with keypoints has nine outputs whose last dimensions are 1, 4 and 10, three of
+    each (insightface names them ``score_S``/``bbox_S``/``kps_S`` or by number).
+
+    Raises:
+        DetectorError: an SCRFD model without keypoints (six outputs), useless for alignment.
+    """
+    last = sorted(d for d in (shape[-1] if shape else None for _, shape in outputs)
+                  if isinstance(d, int))
+    if len(outputs) == 6 and last == [1] * 3 + [4] * 3:
+        described = ", ".join(f"{n}{list(s) if s else ''}" for n, s in outputs)
+        raise DetectorError(f"SCRFD model without keypoints (outputs: {described}); a *_kps / "
+                            f"*_bnkps model is needed for face alignment")
+    return len(outputs) == 9 and last == [1] * 3 + [4] * 3 + [10] * 3
+
+
+register(Backend("scrfd", lambda path, settings, runtime:
+                 ScrfdDetector(path, **settings, runtime=runtime),
+                 model_file=MODEL_FILE, recognise=recognise, title="SCRFD"))

@@ -4,23 +4,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import DetectorError
+from ..onnx_runtime import RuntimeOptions
+from .types import DetectorError
 
 
-def open_session(model: str | Path | bytes, threads: int = 0, name: str | None = None):
-    """An onnxruntime CPU session for a detector model (a path or the model's bytes).
+def open_session(model: str | Path | bytes, runtime: RuntimeOptions | None = None, *,
+                 threads: int | None = None, name: str | None = None):
+    """An onnxruntime session for a detector model (a path or the model's bytes).
 
     Args:
         model: ``.onnx`` path, or the serialized model.
-        threads: intra-op threads; 0 leaves onnxruntime's default (one per core).
+        runtime: the analyzer's threads budget and providers (default: no budget, CPU).
+        threads: the intra-op threads this network is tuned for, kept when within the
+            budget (``None`` or 0: onnxruntime's default, one per core, or the budget).
         name: how to call the model in error messages (default: the path).
 
     Raises:
         DetectorError: the file is missing or is not a loadable ONNX model.
     """
-    from ..onnx_runtime import ModelLoadError, create_session
+    from ..onnx_runtime import ModelLoadError
 
     try:
-        return create_session(model, threads, name=name, log_errors_only=True)
+        return (runtime or RuntimeOptions()).session(model, threads, name=name,
+                                                     log_errors_only=True)
     except ModelLoadError as exc:
         raise DetectorError(str(exc)) from None

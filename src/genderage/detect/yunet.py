@@ -11,8 +11,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .base import Detection, DetectorError, check_image, drop_small, make_detections
 from .ops import letterbox
+from .registry import Backend, register
+from .types import Detection, DetectorError, check_image, drop_small, make_detections
+
+MODEL_FILE = "yunet_s_dynamic.onnx"
+"""The file ``--detector yunet`` looks for in ``$GENDERAGE_DETECTOR_DIR``."""
+
+OUTPUT_PREFIXES = ("cls_", "obj_", "bbox_", "kps_")
 
 
 class YuNetDetector:
@@ -30,6 +36,7 @@ class YuNetDetector:
     """
 
     name = "yunet"
+    thread_safe = False  # cv2.FaceDetectorYN resizes itself on every call
 
     def __init__(self, model_path: str | Path, *, score_threshold: float = 0.6,
                  nms_threshold: float = 0.3, input_size: int = 320, border: float = 0.1,
@@ -61,3 +68,16 @@ class YuNetDetector:
         boxes = np.concatenate([faces[:, :2], faces[:, :2] + faces[:, 2:4]], axis=1)
         return drop_small(make_detections(box.to_image(boxes), box.to_image(faces[:, 4:14]),
                                           faces[:, 14]), self.min_face_px)
+
+
+def recognise(outputs: list[tuple[str, list]]) -> bool:
+    """YuNet has twelve outputs named ``cls_S``, ``obj_S``, ``bbox_S``, ``kps_S`` for S in
+    8, 16, 32 (``outputs``: the model's ``(name, shape)`` pairs)."""
+    names = {n for n, _ in outputs}
+    return {f"{p}{s}" for p in OUTPUT_PREFIXES for s in (8, 16, 32)} <= names
+
+
+# OpenCV's DNN module runs YuNet on OpenCV's own threads, not onnxruntime: ``runtime`` does
+# not apply (cv2.setNumThreads is process-wide).
+register(Backend("yunet", lambda path, settings, runtime: YuNetDetector(path, **settings),
+                 model_file=MODEL_FILE, recognise=recognise, title="YuNet"))

@@ -25,6 +25,7 @@ from fastapi_offline import FastAPIOffline
 from fastapi.responses import JSONResponse
 
 from .. import __version__
+from ..detect.types import is_thread_safe
 from ..imageio import MAX_PIXELS, ImageDecodeError, decode_reduced
 from ..models import file_sha256
 from .errors import ApiError, install_error_handlers
@@ -38,13 +39,6 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 10 * 2**20
 """Largest accepted request body (10 MiB), multipart envelope included."""
-
-THREAD_SAFE_DETECTORS = frozenset({"mtcnn", "scrfd"})
-"""Detector backends whose ``detect`` only calls ``onnxruntime`` ``run()`` (thread-safe) and
-otherwise touches no shared state but a shape-keyed cache (dict writes are atomic under the
-GIL). Any other backend (``yunet`` wraps ``cv2.FaceDetectorYN``, which
-resizes itself per call) is run under a lock."""
-
 
 @dataclass
 class ServeState:
@@ -97,8 +91,11 @@ def create_app(analyzer: GenderAge | None = None, *, model: str | Path | None = 
     elif face_options:
         raise ValueError("pass face options to GenderAge(...) when giving an analyzer")
     # Create the detector now, so that a bad spec fails at startup, not on the first request.
-    detector_name = analyzer.detector.name
-    lock = None if detector_name in THREAD_SAFE_DETECTORS else threading.Lock()
+    detector = analyzer.detector
+    detector_name = detector.name
+    # A backend that is not thread-safe (yunet wraps cv2.FaceDetectorYN, which resizes itself
+    # per call) analyses one request at a time.
+    lock = None if is_thread_safe(detector) else threading.Lock()
     state = ServeState(
         analyzer=analyzer, limiter=anyio.CapacityLimiter(threads), predict_lock=lock,
         max_pending=max_pending if max_pending is not None else 8 * threads,

@@ -35,7 +35,7 @@ def _aaf_faces(root: Path, rows: list[ManifestRow], cache_dir, detector
     landmarks, found = load_landmarks(root, every, cache_dir, detector)
     idx = np.array([position[r.file] for r in rows], int)
     files = [r.file for r in rows]
-    from ..detect.base import detector_fingerprint
+    from ..detect.registry import detector_fingerprint
 
     h = hashlib.sha256(f"{root.resolve()}|{detector_fingerprint(detector)}".encode()
                        + "\0".join(files).encode())

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from .. import __version__
 from ..models import file_sha256
+from ..onnx_runtime import RuntimeOptions
 from ..options import FaceOptionFields
 from ..pipeline import GenderAge, resolve_model_path
 from . import DEFAULT_EVERY
@@ -201,15 +202,18 @@ class VideoChunkAnalyzer:
 
     Args:
         options: the run's :class:`VideoOptions`.
-        threads: onnxruntime threads of the attribute model (``None``: its default).
+        threads: the most onnxruntime threads any session of the worker uses, the attribute
+            model's and every detector network's (``None``: each session's own default).
     """
 
     def __init__(self, options: VideoOptions, threads: int | None = None):
         from ..attribute import AttributeModel
 
         self.options = options
-        model = AttributeModel(resolve_model_path(options.model), intra_op_threads=threads)
-        self.analyzer = GenderAge(model, options.detector, **options.face_options())
+        runtime = RuntimeOptions(threads=threads)
+        model = AttributeModel(resolve_model_path(options.model), runtime)
+        self.analyzer = GenderAge(model, options.detector, runtime=runtime,
+                                  **options.face_options())
         self.model_sha256 = file_sha256(model.path)
 
     def __call__(self, paths: list[str]) -> pa.Table:
