@@ -12,7 +12,7 @@ from ray.cluster_utils import Cluster  # noqa: E402
 
 from genderage.video.job import VideoJob  # noqa: E402
 from genderage.video.table import VideoOptions  # noqa: E402
-from test_video_table import astronaut_videos  # noqa: E402
+from video_synth import astronaut_videos  # noqa: E402
 
 NODE = {"num_cpus": 1, "object_store_memory": 80 * 2**20}
 

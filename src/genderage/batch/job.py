@@ -5,15 +5,14 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import pyarrow as pa
-
+from .engines import Engine, create_engine
 from .inputs import gather_inputs
 from .schema import face_count, failure_kinds, image_count
-from .store import PartStore
-from .worker import BatchOptions, default_workers
+from .store import PartBuffer, PartStore
+from .worker import BatchOptions, ChunkAnalyzer
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +26,8 @@ class BatchSummary:
         faces: face rows.
         failures: failed images by error kind.
         wall_s: this run's wall time, seconds.
-        nodes: Ray engine only: images analysed per Ray node id.
+        nodes: images analysed by this run per machine (node id), for engines that
+            run on a cluster (empty otherwise).
     """
 
     images: int
@@ -81,58 +81,37 @@ class BatchJob:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def run(self, engine: str = "local", workers: int | None = None, batch_size: int = 16,
-            part_size: int = 1000, ray_address: str | None = None,
+    def run(self, engine: Engine | str = "local", batch_size: int = 16, part_size: int = 1000,
             progress: Callable[[int], None] | None = None) -> BatchSummary:
         """Analyse the images not done yet, appending a part file every ``part_size`` images.
 
         Args:
-            engine: ``"local"`` (worker processes) or ``"ray"`` (Ray Data actors).
-            workers: worker processes, or Ray actors; ``None`` for one per core (per
-                cluster CPU with Ray).
+            engine: where the work runs (:func:`~genderage.batch.engines.create_engine`),
+                or the name of an engine to create with its default settings.
             batch_size: images per model call.
             part_size: images per part file; a killed run loses the images not yet in
                 a part (fewer than ``part_size`` plus the chunks in flight).
-            ray_address: Ray cluster to join (Ray engine).
             progress: called with the number of images just finished.
         """
         try:
-            return self._run(engine, workers, batch_size, part_size, ray_address, progress)
+            return self._run(engine, batch_size, part_size, progress)
         finally:
             self.close()
 
-    def _run(self, engine, workers, batch_size, part_size, ray_address, progress) -> BatchSummary:
+    def _run(self, engine, batch_size, part_size, progress) -> BatchSummary:
         start = time.perf_counter()
-        nodes: Counter = Counter()
+        if isinstance(engine, str):
+            engine = create_engine(engine)
         faces, failures = self.done.faces, Counter(self.done.failures)
-        buffered: list[pa.Table] = []
-        pending = 0
-        for table in self._tables(engine, workers, batch_size, ray_address, nodes):
-            n = image_count(table)
-            faces += face_count(table)
-            failures.update(failure_kinds(table))
-            buffered.append(table)
-            pending += n
-            if pending >= part_size:
-                self.store.write(pa.concat_tables(buffered))
-                buffered, pending = [], 0
-            if progress is not None:
-                progress(n)
-        if buffered:
-            self.store.write(pa.concat_tables(buffered))
+        parts = PartBuffer(self.store, part_size)
+        if self.todo:
+            for table in engine.run(self.todo, self.options, ChunkAnalyzer, batch_size):
+                n = image_count(table)
+                faces += face_count(table)
+                failures.update(failure_kinds(table))
+                parts.add(table, n)
+                if progress is not None:
+                    progress(n)
+        parts.flush()
         return BatchSummary(len(self.paths), len(self.todo), faces, dict(failures),
-                            time.perf_counter() - start, dict(nodes))
-
-    def _tables(self, engine: str, workers: int | None, batch_size: int,
-                ray_address: str | None, nodes: Counter) -> Iterator[pa.Table]:
-        if not self.todo:
-            return iter(())
-        if engine == "local":
-            from .local import run_local
-
-            return run_local(self.todo, self.options, workers or default_workers(), batch_size)
-        if engine == "ray":
-            from .ray_engine import run_ray
-
-            return run_ray(self.todo, self.options, batch_size, workers, ray_address, nodes)
-        raise ValueError(f"unknown engine {engine!r}: use 'local' or 'ray'")
+                            time.perf_counter() - start, dict(engine.nodes))
