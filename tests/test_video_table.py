@@ -211,7 +211,8 @@ def test_known_screen_time_by_gender_through_video_and_report(shared_dir, tmp_pa
     (["a.mp4", "b.mp4", "--out", "t.parquet", "--format", "csv"],
      "--frames, --annotate and --format are for one video"),
     (["a.mp4", "--out", "t.jsonl", "--engine", "ray"], "are for many videos"),
-    (["a.mp4", "b.mp4", "--out", "t.parquet", "--ray-address", "x:1"], "needs --engine ray"),
+    (["a.mp4", "b.mp4", "--out", "t.parquet", "--cluster", "x:1"],
+     "local engine runs on this machine only"),
 ])
 def test_usage_errors_of_the_table_mode_exit_2(argv, message, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
