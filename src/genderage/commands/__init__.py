@@ -15,7 +15,7 @@ def add_renamed_argument(parser, name: str, old_names: tuple[str, ...], **kwargs
         The new name's action.
     """
     action = parser.add_argument(name, **kwargs)
-    hidden = {k: v for k, v in kwargs.items() if k not in ("help", "default", "metavar")}
+    hidden = {k: v for k, v in kwargs.items() if k not in ("help", "default", "metavar", "dest")}
     for old in old_names:
         parser.add_argument(old, dest=action.dest, default=argparse.SUPPRESS,
                             help=argparse.SUPPRESS, **hidden)
