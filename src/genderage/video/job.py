@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from ..batch.engines import Engine, create_engine
 from ..batch.inputs import gather_inputs
-from ..batch.store import PartBuffer, PartStore
+from ..batch.job import PartJob
 from .table import VIDEO_EXTENSIONS, VideoChunkAnalyzer, VideoOptions
 
 
@@ -65,8 +65,9 @@ class _Tally:
         self.failures.update(zip(failed["path"].to_pylist(), failed["error"].to_pylist()))
 
 
-class VideoJob:
-    """Collects the videos, opens ``out`` for resuming, and runs an engine.
+class VideoJob(PartJob):
+    """Videos into a Parquet dataset, one row per track: collects the videos, opens ``out``
+    for resuming, and runs an engine.
 
     Args:
         inputs: video files, folders (searched for :data:`VIDEO_EXTENSIONS`) and path
@@ -82,28 +83,16 @@ class VideoJob:
             parts made with other options: another model, detector, ``--every``...).
     """
 
+    analyzer = VideoChunkAnalyzer
+
     def __init__(self, inputs: list[str], out: str, options: VideoOptions,
                  overwrite: bool = False):
-        self.options = options
-        self.found = gather_inputs(inputs, VIDEO_EXTENSIONS, "a video")
-        self.paths = self.found.files
-        self.store = PartStore(out, options.fingerprint(), overwrite)
-        try:
-            self.done = self._done(set(self.paths))
-        except BaseException:
-            self.store.close()
-            raise
-        self.todo = [p for p in self.paths if p not in self.done.paths]
+        super().__init__(gather_inputs(inputs, VIDEO_EXTENSIONS, "a video"), out, options,
+                         overwrite)
 
-    def close(self) -> None:
-        """Release the output folder (also done when :meth:`run` ends, however it ends)."""
-        self.store.close()
-
-    def __enter__(self) -> VideoJob:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+    @staticmethod
+    def _inputs(table: pa.Table) -> int:
+        return pc.count_distinct(table["path"]).as_py()
 
     def run(self, engine: Engine | str = "local", part_size: int = 1,
             progress: Callable[[int], None] | None = None) -> VideoSummary:
@@ -128,15 +117,8 @@ class VideoJob:
         tally = _Tally(set(self.done.paths), self.done.tracks, self.done.video_s,
                        dict(self.done.failures))
         new = _Tally()
-        parts = PartBuffer(self.store, part_size)
-        if self.todo:
-            for table in engine.run(self.todo, self.options, VideoChunkAnalyzer, 1):
-                n = pc.count_distinct(table["path"]).as_py()
-                new.add(table)
-                parts.add(table, n)
-                if progress is not None:
-                    progress(n)
-        parts.flush()
+        for table in self._tables(engine, 1, part_size, progress):  # one video per task
+            new.add(table)
         tally.paths |= new.paths
         tally.failures.update(new.failures)
         return VideoSummary(len(tally.paths), len(new.paths), tally.tracks + new.tracks,
