@@ -47,7 +47,8 @@ FLAGS = (
      "arithmetic of the training steps: bf16 autocast where the device supports it (auto), "
      "always bf16, or fp32"),
     ("--device", "device", {}, "auto, cpu, cuda or cuda:N"),
-    ("--threads", "threads", {"type": int}, "torch CPU threads (0 = default)"),
+    ("--threads", "threads", {"type": int, "metavar": "N"},
+     "torch CPU threads of the training process (0: torch's default)"),
     ("--cache-dir", "cache_dir", {}, "uint8 face cache ('' disables)"),
     ("--max-steps", "max_steps", {"type": int}, argparse.SUPPRESS),
     ("--limit-train", "limit_train", {"type": int}, argparse.SUPPRESS),
