@@ -77,6 +77,7 @@ class RayEngine:
         :meth:`~genderage.batch.engines.Engine.run`)."""
         import ray
 
+        self.nodes = Counter()
         started = not ray.is_initialized()
         temp_dir, saved_env = None, {}
         if started:

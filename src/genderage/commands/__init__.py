@@ -129,7 +129,7 @@ def add_engine_arguments(parser, what: str) -> None:
                              f"actor (default: one per core, or per CPU of the cluster)")
     add_renamed_argument(parser, "--cluster", ("--ray-address",), metavar="ADDR",
                          help="join this cluster (e.g. a Ray head, HOST:6379) instead of "
-                              "starting one on this machine; engines that run on one only")
+                              "starting one here; for engines that run on a cluster (ray)")
 
 
 def create_engine_from(args):
