@@ -45,6 +45,17 @@ class SequentialEngine:
             self.nodes["this-process"] += len(chunk)
 
 
+class DyingEngine(SequentialEngine):
+    """Its machinery breaks after the first chunk, as a killed worker process would."""
+
+    failures = (ChildProcessError,)
+
+    def run(self, paths, options, analyzer, batch_size):
+        chunks = super().run(paths, options, analyzer, batch_size)
+        yield next(chunks)
+        raise ChildProcessError("worker 1 died")
+
+
 @pytest.fixture
 def sequential(monkeypatch):
     """``--engine sequential``: the one registration line a new engine module adds."""
@@ -116,6 +127,22 @@ def test_a_registered_engine_runs_video_tables(sequential, model_path, tmp_path)
     assert len(list(out.glob("part-*.parquet"))) == 2  # --part-size 1: a part per video
     assert main(argv) == 0  # resumes: the output folder was released and nothing is left
     assert len(sequential.runs) == 1
+
+
+def test_a_broken_engine_keeps_the_parts_written_and_the_same_command_resumes(
+        sequential, monkeypatch, photos, model_path, tmp_path, capsys):
+    monkeypatch.setitem(engines.ENGINES, "dying", (f"{__name__}:DyingEngine", "breaks"))
+    out = tmp_path / "out"
+    common = ["--out", str(out), "--batch-size", "1", "--part-size", "1", "--model",
+              str(model_path), "--no-progress"]
+    assert main(["batch", *photos, *common, "--engine", "dying"]) == 2
+    err = capsys.readouterr().err
+    assert "the dying engine failed (ChildProcessError: worker 1 died); the part files " \
+           "written so far are kept: run the same command again to resume" in err
+    assert len(list(out.glob("part-*.parquet"))) == 1  # the chunk before the failure
+    assert main(["batch", *photos, *common, "--engine", "sequential"]) == 1  # lock released
+    assert "4 images (3 analysed now, 1 already in" in capsys.readouterr().err
+    assert sequential.runs[-1][1] == photos[1:]
 
 
 def test_engine_settings_an_engine_refuses_are_usage_errors(sequential, photos, tmp_path,
