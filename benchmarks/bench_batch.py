@@ -38,10 +38,12 @@ def time_predict(paths: list[str], batch_size: int) -> float:
 
 def time_batch(paths: list[str], out: Path, engine: str, workers: int, batch_size: int) -> float:
     from genderage.batch import BatchJob, BatchOptions
+    from genderage.batch.engines import EngineSettings, create_engine
 
     shutil.rmtree(out, ignore_errors=True)
     start = time.perf_counter()
-    summary = BatchJob(paths, str(out), BatchOptions()).run(engine, workers, batch_size)
+    summary = BatchJob(paths, str(out), BatchOptions()).run(
+        create_engine(engine, EngineSettings(workers)), batch_size)
     elapsed = time.perf_counter() - start
     assert summary.new_images == len(paths), summary
     return elapsed

@@ -44,6 +44,7 @@ def main() -> int:
     parser.add_argument("--engines", default="local,ray")
     parser.add_argument("--every", default="5,1")
     args = parser.parse_args()
+    from genderage.batch.engines import EngineSettings, create_engine
     from genderage.video.job import VideoJob
     from genderage.video.table import VideoOptions
 
@@ -65,7 +66,7 @@ def main() -> int:
                 out = work / f"out-{engine}-{every}"
                 job = VideoJob([str(work)], str(out), VideoOptions(every=every))
                 start = time.perf_counter()
-                summary = job.run(engine, workers=cores)
+                summary = job.run(create_engine(engine, EngineSettings(workers=cores)))
                 wall = time.perf_counter() - start
                 rate = video_s / wall
                 print(f"engine {engine:5s} --every {every}: {wall:6.1f} s wall, "

@@ -16,6 +16,7 @@ pa = pytest.importorskip("pyarrow")
 import pyarrow.parquet as pq  # noqa: E402
 
 from genderage.batch import BatchJob, BatchOptions  # noqa: E402
+from genderage.batch.engines import EngineSettings, create_engine  # noqa: E402
 from genderage.batch.lock import LOCK_NAME  # noqa: E402
 from genderage.batch.store import OutputError  # noqa: E402
 from genderage.cli import main  # noqa: E402
@@ -41,7 +42,7 @@ def test_a_second_job_on_a_locked_folder_is_refused_until_the_first_ends(photo, 
     with pytest.raises(OutputError, match=f"in use by another genderage batch run "
                                           f"\\(pid {os.getpid()}"):
         BatchJob([str(photo)], str(out), options)
-    assert first.run("local", workers=1).new_images == 1
+    assert first.run(create_engine("local", EngineSettings(workers=1))).new_images == 1
     assert not (out / LOCK_NAME).exists()  # released when the run ends
     with BatchJob([str(photo)], str(out), options) as second:
         assert second.todo == []  # the first run's image is done: nothing written twice

@@ -18,6 +18,7 @@ from batch_photos import (  # noqa: E402
 from ray.cluster_utils import Cluster  # noqa: E402
 
 from genderage.batch import BatchJob, BatchOptions  # noqa: E402
+from genderage.batch.engines import EngineSettings, create_engine  # noqa: E402
 from genderage.cli import main  # noqa: E402
 
 NODE = {"num_cpus": 1, "object_store_memory": 80 * 2**20}
@@ -42,14 +43,16 @@ def test_ray_local_and_predict_json_agree_and_both_nodes_work(cluster, model_pat
     options = BatchOptions(model=str(model_path))
 
     ray_job = BatchJob([str(folder)], str(tmp_path / "ray"), options)
-    summary = ray_job.run("ray", workers=2, batch_size=2, ray_address=cluster.address)
+    engine = create_engine("ray", EngineSettings(workers=2, cluster=cluster.address))
+    summary = ray_job.run(engine, batch_size=2)
     assert summary.images == summary.new_images == len(photos) == 32
     assert summary.failed == 4 and summary.faces == 26
     node_ids = {node.node_id for node in cluster.list_all_nodes()}
     assert set(summary.nodes) == node_ids and len(node_ids) == 2  # both nodes did work
     assert sum(summary.nodes.values()) == len(photos) and min(summary.nodes.values()) > 0
 
-    local = BatchJob([str(folder)], str(tmp_path / "local"), options).run("local", workers=2)
+    local = BatchJob([str(folder)], str(tmp_path / "local"), options).run(
+        create_engine("local", EngineSettings(workers=2)))
     assert (local.images, local.faces, local.failures) == (summary.images, summary.faces,
                                                            summary.failures)
     ray_table = read_output(tmp_path / "ray")
@@ -61,18 +64,18 @@ def test_ray_local_and_predict_json_agree_and_both_nodes_work(cluster, model_pat
 
 
 @pytest.mark.slow  # local loop: over 2 s (CI runs it)
-def test_cli_ray_address_resumes_a_local_run(cluster, model_path, tmp_path, capsys):
+def test_cli_cluster_resumes_a_local_run(cluster, model_path, tmp_path, capsys):
     folder = tmp_path / "photos"
     photos = build_photos(folder)
     out = str(tmp_path / "out")
     common = ["--out", out, "--model", str(model_path), "--no-progress"]
     assert main(["batch", *photos[:8], *common, "--engine", "local", "--workers", "1"]) == 1
     capsys.readouterr()
-    assert main(["batch", str(folder), *common, "--engine", "ray", "--ray-address",
+    assert main(["batch", str(folder), *common, "--engine", "ray", "--cluster",
                  cluster.address, "--workers", "2", "--batch-size", "4"]) == 1
     err = capsys.readouterr().err
     assert "32 images (24 analysed now, 8 already in" in err
-    assert "images per Ray node: " in err
+    assert "images per node: " in err
     table = read_output(out)
     keys = list(zip(table["path"].to_pylist(), table["face_index"].to_pylist()))
     assert len(keys) == len(set(keys)) and sorted(set(table["path"].to_pylist())) == photos
@@ -86,7 +89,8 @@ def test_non_utf8_file_names_on_the_ray_engine(cluster, model_path, tmp_path):
     build_photos(folder)
     odd, name, broken = non_utf8_folder(tmp_path, folder)
     out = tmp_path / "out"
+    engine = create_engine("ray", EngineSettings(workers=1, cluster=cluster.address))
     summary = BatchJob([str(odd)], str(out), BatchOptions(model=str(model_path))).run(
-        "ray", workers=1, batch_size=2, ray_address=cluster.address)
+        engine, batch_size=2)
     assert summary.images == 3 and summary.failed == 1
     check_non_utf8_rows(read_output(out), odd, name, broken)

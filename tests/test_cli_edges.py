@@ -359,6 +359,13 @@ RENAMED = [
     # command, arguments before the flag, earlier name, name now, its value (none: a switch)
     ("report", ["results.parquet"], "--exclude-low-quality", "--skip-low-quality", None),
     ("serve", [], "--workers-threads", "--workers", "3"),
+    # train's arithmetic, not the shipped model's file (predict's --precision int8|fp32)
+    ("train", [], "--precision", "--compute-precision", "bf16"),
+    # a file to write, as `data split --report FILE`; --json is a switch elsewhere
+    ("data check", ["UTKFace/"], "--json", "--report", "check.json"),
+    # the cluster of any engine, not Ray's only
+    ("batch", ["photos/", "--out", "o"], "--ray-address", "--cluster", "head:6379"),
+    ("video", ["a.mp4", "b.mp4"], "--ray-address", "--cluster", "head:6379"),
 ]
 
 
@@ -367,12 +374,13 @@ def test_renamed_flags_still_work_and_are_hidden(command, before, old, new, valu
     from genderage.cli import build_parser
 
     parser = build_parser()
+    command = command.split()
     given = [] if value is None else [value]
-    default = parser.parse_args([command, *before])
-    by_new = parser.parse_args([command, *before, new, *given])
-    by_old = parser.parse_args([command, *before, old, *given])
+    default = parser.parse_args([*command, *before])
+    by_new = parser.parse_args([*command, *before, new, *given])
+    by_old = parser.parse_args([*command, *before, old, *given])
     assert vars(by_old) == vars(by_new) != vars(default)
     with pytest.raises(SystemExit):
-        main([command, "--help"])
+        main([*command, "--help"])
     shown = capsys.readouterr().out
     assert new in shown and old not in shown

@@ -19,7 +19,7 @@ def test_data_check_prints_counts_and_duplicates(synthetic_utkface, capsys):
 
 
 def test_data_check_json_to_stdout(synthetic_utkface, capsys):
-    assert main(["data", "check", str(synthetic_utkface.root), "--json", "-"]) == 0
+    assert main(["data", "check", str(synthetic_utkface.root), "--report", "-"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert (report["files"], report["usable"]) == (125, 118)
     assert report["skipped"] == {"malformed_name": 4, "unreadable": 3}

@@ -2,25 +2,21 @@
 keyboard, undo, reload the page, stop and resume with a new server on the same file; and the
 tracks of a video tracks table, one of them on a video that is gone.
 
-Needs Debian's ``chromium`` (``/usr/bin/chromium``) and the ``playwright`` Python package
-(its own browser downloads are not used); skips cleanly without either. The photos are made
+Needs Debian's ``chromium`` and the ``playwright`` Python package (the ``browser`` fixture,
+tests/headless_browser.py); skips cleanly without either. The photos are made
 here: each image a different flat colour, so the face shown can be checked by its pixels.
 """
 
 from __future__ import annotations
 
 import csv
-import shutil
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 pytest.importorskip("fastapi")
-uvicorn = pytest.importorskip("uvicorn")
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("uvicorn")
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 cv2 = pytest.importorskip("cv2")
@@ -28,12 +24,9 @@ cv2 = pytest.importorskip("cv2")
 from genderage.label.app import LabelSession, create_label_app  # noqa: E402
 from genderage.label.store import COLUMNS  # noqa: E402
 from genderage.video.table import tracks_schema  # noqa: E402
+from headless_browser import ThreadedServer  # noqa: E402
 from video_synth import animate, astronaut_portrait, write_video  # noqa: E402
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 TIMEOUT_MS = 20_000
 
 
@@ -59,41 +52,12 @@ def results(tmp_path):
     return out
 
 
-class Server:
-    """uvicorn serving a :class:`LabelSession` on a free loopback port, in a thread."""
+class Server(ThreadedServer):
+    """The labelling app of ``session``, served in a thread; ``url`` ends with ``/``."""
 
     def __init__(self, session: LabelSession):
-        import socket
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.session = session
-        self.srv = uvicorn.Server(uvicorn.Config(create_label_app(session), host="127.0.0.1",
-                                                 port=self.port, log_level="warning"))
-        self.thread = threading.Thread(target=self.srv.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.srv.started:
-            assert self.thread.is_alive() and time.monotonic() < deadline, "no uvicorn"
-            time.sleep(0.05)
-        self.url = f"http://127.0.0.1:{self.port}/"
-
-    def stop(self):
-        self.srv.should_exit = True
-        self.thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    if not CHROMIUM.is_file() or shutil.which(str(CHROMIUM)) is None:
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    with sync_api.sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM),
-            headless=True, args=CHROMIUM_ARGS)
-        yield context
-        context.close()
+        super().__init__(create_label_app(session))
+        self.url += "/"
 
 
 def shown(page, rank: int) -> tuple[int, int, int]:

@@ -47,7 +47,7 @@ def tiny(tmp_path_factory):
 
 def _train(data, manifest, out, *extra):
     return main(["train", "--data", str(data), "--manifest", str(manifest), "--out", str(out),
-                 "--arch", "card_small", "--batch-size", "8", "--precision", "fp32",
+                 "--arch", "card_small", "--batch-size", "8", "--compute-precision", "fp32",
                  "--cache-dir", "", "--no-progress", "--threads", "1", *extra])
 
 

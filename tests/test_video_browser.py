@@ -1,12 +1,12 @@
 """``video --annotate`` writes a file Chromium plays, with the source's sound (#28 item 18).
 
-Needs PyAV (``genderage[video]``), Debian's ``chromium`` and ``playwright``; skips without.
+Needs PyAV (``genderage[video]``); the playback part needs Debian's ``chromium`` and
+``playwright`` (tests/headless_browser.py) and skips without them.
 The source video (H.264 with an AAC tone) is made here with PyAV.
 """
 
 from __future__ import annotations
 
-import shutil
 from fractions import Fraction
 from pathlib import Path
 
@@ -14,14 +14,11 @@ import numpy as np
 import pytest
 
 av = pytest.importorskip("av")
-sync_api = pytest.importorskip("playwright.sync_api")
 
 from genderage.cli import main  # noqa: E402
+from headless_browser import chromium  # noqa: E402
 from video_synth import animate, astronaut_portrait  # noqa: E402
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--autoplay-policy=no-user-gesture-required"]
 FPS, N_FRAMES, RATE = 25, 50, 48000
 
 
@@ -62,27 +59,21 @@ def test_annotated_video_is_h264_with_the_sound_and_plays_in_chromium(tmp_path, 
     assert seconds == pytest.approx(N_FRAMES / FPS, abs=0.1)
     assert annotated.stat().st_size < 3 * source.stat().st_size
 
-    if not CHROMIUM.is_file() or shutil.which(str(CHROMIUM)) is None:
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
     (tmp_path / "page.html").write_text(
         '<video id="v" src="annotated.mp4" muted playsinline></video>')
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                    args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.goto((tmp_path / "page.html").as_uri())
-            state = page.evaluate("""() => new Promise((resolve) => {
-                const v = document.getElementById('v');
-                const done = () => resolve({error: v.error && v.error.code, time: v.currentTime,
-                                            width: v.videoWidth, duration: v.duration});
-                v.addEventListener('error', done);
-                v.addEventListener('timeupdate', () => { if (v.currentTime > 0.3) done(); });
-                v.play().catch(done);
-                setTimeout(done, 15000);
-            })""")
-        finally:
-            browser.close()
+    (tmp_path / "profile").mkdir()
+    with chromium(tmp_path / "profile", ("--autoplay-policy=no-user-gesture-required",)) as browser:
+        page = browser.new_page()
+        page.goto((tmp_path / "page.html").as_uri())
+        state = page.evaluate("""() => new Promise((resolve) => {
+            const v = document.getElementById('v');
+            const done = () => resolve({error: v.error && v.error.code, time: v.currentTime,
+                                        width: v.videoWidth, duration: v.duration});
+            v.addEventListener('error', done);
+            v.addEventListener('timeupdate', () => { if (v.currentTime > 0.3) done(); });
+            v.play().catch(done);
+            setTimeout(done, 15000);
+        })""")
     assert state["error"] is None, state  # was MEDIA_ERR_SRC_NOT_SUPPORTED (4) with mp4v
     assert state["width"] == 320 and state["time"] > 0.3
     assert state["duration"] == pytest.approx(N_FRAMES / FPS, abs=0.1)

@@ -10,9 +10,10 @@ pytest.importorskip("pyarrow")
 import pyarrow.parquet as pq  # noqa: E402
 from ray.cluster_utils import Cluster  # noqa: E402
 
+from genderage.batch.engines import EngineSettings, create_engine  # noqa: E402
 from genderage.video.job import VideoJob  # noqa: E402
 from genderage.video.table import VideoOptions  # noqa: E402
-from test_video_table import astronaut_videos  # noqa: E402
+from video_synth import astronaut_videos  # noqa: E402
 
 NODE = {"num_cpus": 1, "object_store_memory": 80 * 2**20}
 
@@ -25,8 +26,8 @@ def test_two_ray_nodes_share_the_videos_and_match_the_local_engine(model_path, t
     try:
         cluster.add_node(**NODE)
         cluster.wait_for_nodes()
-        summary = VideoJob([str(tmp_path / "videos")], str(tmp_path / "ray"), options).run(
-            "ray", workers=2, ray_address=cluster.address)
+        engine = create_engine("ray", EngineSettings(workers=2, cluster=cluster.address))
+        summary = VideoJob([str(tmp_path / "videos")], str(tmp_path / "ray"), options).run(engine)
         node_ids = {node.node_id for node in cluster.list_all_nodes()}
     finally:
         cluster.shutdown()
@@ -34,7 +35,7 @@ def test_two_ray_nodes_share_the_videos_and_match_the_local_engine(model_path, t
     assert set(summary.nodes) == node_ids and len(node_ids) == 2
     assert sum(summary.nodes.values()) == 4 and min(summary.nodes.values()) > 0
     local = VideoJob([str(tmp_path / "videos")], str(tmp_path / "local"), options).run(
-        "local", workers=2)
+        create_engine("local", EngineSettings(workers=2)))
     assert (local.videos, local.tracks) == (summary.videos, summary.tracks)
     order = [("path", "ascending"), ("track_id", "ascending")]
     ray_rows = pq.read_table(tmp_path / "ray").sort_by(order).to_pylist()

@@ -24,7 +24,13 @@ pa = pytest.importorskip("pyarrow")
 import pyarrow.parquet as pq  # noqa: E402
 
 from genderage.cli import main  # noqa: E402
-from video_synth import Shot, astronaut_portrait, programme, write_video  # noqa: E402
+from video_synth import (  # noqa: E402
+    Shot,
+    astronaut_portrait,
+    astronaut_videos,
+    programme,
+    write_video,
+)
 
 FPS = 25.0
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -32,18 +38,6 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 def read_table(out) -> pa.Table:
     return pq.read_table(out).sort_by([("path", "ascending"), ("track_id", "ascending")])
-
-
-def astronaut_videos(folder: Path, n: int = 2) -> dict[str, float]:
-    """``n`` videos of 1-2 s, one face for the whole video; returns path -> seconds."""
-    folder.mkdir(parents=True, exist_ok=True)
-    face = astronaut_portrait()
-    seconds = {}
-    for i in range(n):
-        frames, _ = programme([Shot(25 + 10 * i, (70 + 30 * i, 90, 120), ((face, 0.5, 120),))],
-                              seed=i)
-        seconds[str(write_video(folder / f"v{i}.mp4", frames, FPS))] = len(frames) / FPS
-    return seconds
 
 
 def bad_files(folder: Path) -> dict[str, str]:
@@ -103,7 +97,7 @@ def test_a_folder_of_videos_gives_one_row_per_track_and_names_every_bad_file(
 
 
 @pytest.mark.slow  # local loop: over 2 s (CI runs it)
-def test_one_video_jsonl_and_its_parquet_rows_agree(tmp_path, model_path):
+def test_one_video_jsonl_and_its_parquet_rows_agree(tmp_path, model_path, capsys):
     seconds = astronaut_videos(tmp_path / "videos", 1)
     (video,) = seconds
     jsonl, parquet = tmp_path / "tracks.jsonl", tmp_path / "tracks.parquet"
@@ -127,7 +121,9 @@ def test_one_video_jsonl_and_its_parquet_rows_agree(tmp_path, model_path):
         assert len(row["age_probs"]) == 121 and sum(row["age_probs"]) == pytest.approx(1, 1e-3)
         assert line["age_probs"] == pytest.approx(row["age_probs"], abs=1e-5)
     # The same folder with other options is refused, not mixed.
+    capsys.readouterr()
     assert main(["video", video, "--out", str(parquet), *common, "--every", "1"]) == 2
+    assert "holds results made with other options" in capsys.readouterr().err
 
 
 @pytest.mark.slow  # local loop: over 2 s (CI runs it)
@@ -215,7 +211,8 @@ def test_known_screen_time_by_gender_through_video_and_report(shared_dir, tmp_pa
     (["a.mp4", "b.mp4", "--out", "t.parquet", "--format", "csv"],
      "--frames, --annotate and --format are for one video"),
     (["a.mp4", "--out", "t.jsonl", "--engine", "ray"], "are for many videos"),
-    (["a.mp4", "b.mp4", "--out", "t.parquet", "--ray-address", "x:1"], "needs --engine ray"),
+    (["a.mp4", "b.mp4", "--out", "t.parquet", "--cluster", "x:1"],
+     "local engine runs on this machine only"),
 ])
 def test_usage_errors_of_the_table_mode_exit_2(argv, message, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)

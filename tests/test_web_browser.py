@@ -1,42 +1,27 @@
 """The web page in a real headless Chromium: upload a photo, see the faces listed and drawn.
 
-Needs Debian's ``chromium`` (``/usr/bin/chromium``) and the ``playwright`` Python package
-(its own browser downloads are not used); skips cleanly without either. Uses an AAF photo
+Needs Debian's ``chromium`` and the ``playwright`` Python package (the ``browser`` fixture,
+tests/headless_browser.py); skips cleanly without either. Uses an AAF photo
 from ``../shared`` for the face test.
 """
 
 from __future__ import annotations
 
 import re
-import shutil
-import socket
-import threading
-import time
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("fastapi")
-uvicorn = pytest.importorskip("uvicorn")
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("uvicorn")
 
 from genderage.detect import DetectorError, create_detector  # noqa: E402
 from genderage.models import default_model_path  # noqa: E402
 from genderage.pipeline import GenderAge  # noqa: E402
 from genderage.serve import create_app  # noqa: E402
+from headless_browser import ThreadedServer  # noqa: E402
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 AAF_FACE = "data/AAF/images/03061A28.jpg"
 TIMEOUT_MS = 30_000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -59,33 +44,10 @@ def analyzer(tmp_path_factory, shared_dir):
 
 @pytest.fixture(scope="module")
 def server(analyzer):
-    """uvicorn on a free loopback port, in a thread; yields the base URL."""
-    port = free_port()
-    config = uvicorn.Config(create_app(analyzer), host="127.0.0.1", port=port,
-                            log_level="warning", lifespan="on")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    if not CHROMIUM.is_file() or shutil.which(str(CHROMIUM)) is None:
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    with sync_api.sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM),
-            headless=True, args=CHROMIUM_ARGS)
-        yield context
-        context.close()
+    """The service of ``analyzer`` in a thread; yields the base URL."""
+    server = ThreadedServer(create_app(analyzer), lifespan="on")
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture

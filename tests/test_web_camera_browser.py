@@ -2,29 +2,28 @@
 ``genderage.video.smoothing``, over successive snapshots of a fake camera.
 
 Chromium's fake capture device plays a Y4M file made from ``examples/astronaut.jpg``, so no
-``../shared`` and no real camera are needed. Skips like ``test_web_browser.py`` without
-Chromium or playwright.
+``../shared`` and no real camera are needed. Skips without Chromium or playwright
+(tests/headless_browser.py).
 """
 
 from __future__ import annotations
 
 import math
-import shutil
 
 import cv2
 import numpy as np
 import pytest
 
 pytest.importorskip("fastapi")
-sync_api = pytest.importorskip("playwright.sync_api")
-
-from test_web_browser import CHROMIUM, CHROMIUM_ARGS, server  # noqa: E402, F401
-from video_synth import animate, astronaut_portrait  # noqa: E402
+pytest.importorskip("uvicorn")
 
 from genderage.attribute import Calibration  # noqa: E402
 from genderage.pipeline import GenderAge  # noqa: E402
 from genderage.quality import Quality  # noqa: E402
+from genderage.serve import create_app  # noqa: E402
 from genderage.video.smoothing import TrackSmoother  # noqa: E402
+from headless_browser import ThreadedServer, chromium  # noqa: E402
+from video_synth import animate, astronaut_portrait  # noqa: E402
 
 SPEC = {"coverage": 0.8, "space": "log1p", "low": -0.34, "high": 0.2}
 LIVE_TIMEOUT_MS = 90_000
@@ -47,23 +46,28 @@ def write_y4m(path, frames: list[np.ndarray], fps: int = 25):
 
 
 @pytest.fixture(scope="module")
+def server(analyzer):
+    """The service of ``analyzer`` in a thread; yields the base URL."""
+    server = ThreadedServer(create_app(analyzer), lifespan="on")
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="module")
 def camera_browser(tmp_path_factory):
-    if not CHROMIUM.is_file() or shutil.which(str(CHROMIUM)) is None:
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    """Chromium whose camera is a fake device playing the astronaut."""
     folder = tmp_path_factory.mktemp("camera")
     y4m = write_y4m(folder / "camera.y4m",
                     animate([astronaut_portrait()], size=(320, 240), n_frames=50, width=130))
-    args = CHROMIUM_ARGS + ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                            f"--use-file-for-fake-video-capture={y4m}"]
-    with sync_api.sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(folder / "profile"), executable_path=str(CHROMIUM), headless=True, args=args)
+    fake_camera = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                   f"--use-file-for-fake-video-capture={y4m}")
+    (folder / "profile").mkdir()
+    with chromium(folder / "profile", fake_camera) as context:
         yield context
-        context.close()
 
 
 @pytest.fixture
-def page(camera_browser, server):  # noqa: F811 - the server fixture imported above
+def page(camera_browser, server):
     page = camera_browser.new_page()
     page.goto(server + "/")
     yield page

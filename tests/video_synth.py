@@ -128,3 +128,15 @@ def programme(shots: list[Shot], size=(320, 240), seed: int = 0) -> tuple[list[n
             gain = rng.uniform(0.85, 1.15)
             frames.append(np.clip(canvas.astype(np.float32) * gain, 0, 255).astype(np.uint8))
     return frames, cuts
+
+
+def astronaut_videos(folder: Path, n: int = 2, fps: float = 25.0) -> dict[str, float]:
+    """``n`` videos of 1-2 s, one face for the whole video; returns path -> seconds."""
+    folder.mkdir(parents=True, exist_ok=True)
+    face = astronaut_portrait()
+    seconds = {}
+    for i in range(n):
+        frames, _ = programme([Shot(25 + 10 * i, (70 + 30 * i, 90, 120), ((face, 0.5, 120),))],
+                              seed=i)
+        seconds[str(write_video(folder / f"v{i}.mp4", frames, fps))] = len(frames) / fps
+    return seconds

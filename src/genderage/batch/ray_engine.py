@@ -14,10 +14,12 @@ import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import BrokenExecutor
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .engines import EngineSettings
 from .worker import BatchOptions, ChunkAnalyzer
 
 LOCAL_IP = "127.0.0.1"
@@ -44,48 +46,70 @@ class RayChunkActor:
         return table.append_column(_NODE, pa.array([self.node] * len(table), pa.string()))
 
 
-def run_ray(paths: list[str], options: BatchOptions, batch_size: int, actors: int | None = None,
-            address: str | None = None, nodes: Counter | None = None,
-            analyzer: type = ChunkAnalyzer) -> Iterator[pa.Table]:
-    """Yield the rows of ``paths`` as tables of whole images, in completion order.
+class RayEngine:
+    """Ray Data actors, on this machine or a cluster (:class:`~genderage.batch.engines.Engine`).
 
     Args:
-        paths: images to analyse.
-        options: what to compute.
-        batch_size: images per model call.
-        actors: actors in the pool; ``None`` for one per CPU of the cluster.
-        address: an existing cluster (``ray.init(address=...)``); ``None`` connects to the
+        settings: ``workers`` actors (``None``: one per CPU of the cluster); ``cluster``
+            an existing cluster (``ray.init(address=...)``). Without it, the run joins the
             cluster this process already joined, or starts Ray on this machine, listening
             on 127.0.0.1 only, with its session files in a temporary folder that is removed
-            when the run ends (Ray is shut down on every way out of this generator).
-        nodes: if given, counts images per Ray node id (which nodes did the work).
-        analyzer: the unit of work (see :func:`genderage.batch.local.run_local`).
-    """
-    import ray
+            when the run ends (Ray is shut down on every way out of :meth:`run`).
 
-    started = not ray.is_initialized()
-    temp_dir, saved_env = None, {}
-    if started:
-        kwargs = {}
-        if address is None:  # Ray starts here: this machine only, its files in our temp dir
-            temp_dir = tempfile.mkdtemp(prefix="genderage-ray-")
-            kwargs = {"_node_ip_address": LOCAL_IP, "_temp_dir": temp_dir}
-            # Ray writes its authentication token to ~/.ray/auth_token: while it starts, its
-            # home is the temporary folder, so the token is this run's and is removed with it.
-            saved_env = _set_env({"HOME": temp_dir})
+    Raises:
+        ImportError: Ray is not installed.
+    """
+
+    def __init__(self, settings: EngineSettings):
+        import ray.data  # now, not in run: it configures its loggers on import
+        from ray.exceptions import RayError
+
+        if not logging.getLogger("genderage").isEnabledFor(logging.DEBUG):
+            logging.getLogger("ray.data").setLevel(logging.WARNING)  # -v keeps its log
+        self.actors, self.address = settings.workers, settings.cluster
+        self.failures = (BrokenExecutor, RayError)
+        self.nodes: Counter = Counter()
+
+    def run(self, paths: list[str], options, analyzer: type,
+            batch_size: int) -> Iterator[pa.Table]:
+        """Yield the rows of ``paths`` as tables of whole inputs, in completion order, and
+        count the inputs per Ray node in :attr:`nodes` (see
+        :meth:`~genderage.batch.engines.Engine.run`)."""
+        import ray
+
+        self.nodes = Counter()
+        started = not ray.is_initialized()
+        temp_dir, saved_env = None, {}
+        if started:
+            kwargs = {}
+            if self.address is None:  # Ray starts here: this machine only, files in our temp dir
+                temp_dir = tempfile.mkdtemp(prefix="genderage-ray-")
+                kwargs = {"_node_ip_address": LOCAL_IP, "_temp_dir": temp_dir}
+                # Ray writes its authentication token to ~/.ray/auth_token: while it starts,
+                # its home is the temporary folder, so the token is this run's and is removed
+                # with it.
+                saved_env = _set_env({"HOME": temp_dir})
+            try:
+                ray.init(address=self.address, include_dashboard=False,
+                         logging_level=logging.WARNING, **kwargs)
+            except BaseException:
+                _remove(temp_dir)
+                raise
+            finally:
+                _restore_env(saved_env)
         try:
-            ray.init(address=address, include_dashboard=False,
-                     logging_level=logging.WARNING, **kwargs)
-        except BaseException:
-            _remove(temp_dir)
-            raise
+            yield from self._map(paths, options, analyzer, batch_size)
         finally:
-            _restore_env(saved_env)
-    try:
+            if started:
+                ray.shutdown()
+                _remove(temp_dir)
+
+    def _map(self, paths, options, analyzer, batch_size) -> Iterator[pa.Table]:
+        import ray
+
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False  # the command draws its own bar
-        if actors is None:
-            actors = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        actors = self.actors or max(1, int(ray.cluster_resources().get("CPU", 1)))
         blocks = min(MAX_BLOCKS, math.ceil(len(paths) / batch_size))
         # Paths travel as bytes: a file name that is not UTF-8 cannot be an Arrow string.
         dataset = ray.data.from_items([{"path": os.fsencode(p)} for p in paths],
@@ -95,15 +119,10 @@ def run_ray(paths: list[str], options: BatchOptions, batch_size: int, actors: in
                                       compute=ray.data.ActorPoolStrategy(size=actors),
                                       num_cpus=1)
         for table in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):
-            if nodes is not None:
-                for node in set(table[_NODE].to_pylist()):
-                    part = table.filter(pc.equal(table[_NODE], node))
-                    nodes[node] += pc.count_distinct(part["path"]).as_py()
+            for node in set(table[_NODE].to_pylist()):
+                part = table.filter(pc.equal(table[_NODE], node))
+                self.nodes[node] += pc.count_distinct(part["path"]).as_py()
             yield table.drop_columns([_NODE])
-    finally:
-        if started:
-            ray.shutdown()
-            _remove(temp_dir)
 
 
 def _set_env(values: dict[str, str]) -> dict[str, str | None]:

@@ -148,6 +148,29 @@ class PartStore:
                     f"another --out")
 
 
+class PartBuffer:
+    """Tables of whole inputs, written to ``store`` as one part every ``part_size`` inputs
+    (the last part, at :meth:`flush`, may hold fewer)."""
+
+    def __init__(self, store: PartStore, part_size: int):
+        self.store, self.part_size = store, part_size
+        self.tables: list[pa.Table] = []
+        self.inputs = 0
+
+    def add(self, table: pa.Table, inputs: int) -> None:
+        """Buffer ``table``, which holds every row of ``inputs`` inputs."""
+        self.tables.append(table)
+        self.inputs += inputs
+        if self.inputs >= self.part_size:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what is buffered as one part, if anything is."""
+        if self.tables:
+            self.store.write(pa.concat_tables(self.tables))
+        self.tables, self.inputs = [], 0
+
+
 def _absolute(path: str) -> str:
     import os
 

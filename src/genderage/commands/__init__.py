@@ -15,7 +15,7 @@ def add_renamed_argument(parser, name: str, old_names: tuple[str, ...], **kwargs
         The new name's action.
     """
     action = parser.add_argument(name, **kwargs)
-    hidden = {k: v for k, v in kwargs.items() if k not in ("help", "default", "metavar")}
+    hidden = {k: v for k, v in kwargs.items() if k not in ("help", "default", "metavar", "dest")}
     for old in old_names:
         parser.add_argument(old, dest=action.dest, default=argparse.SUPPRESS,
                             help=argparse.SUPPRESS, **hidden)
@@ -113,3 +113,43 @@ def add_precision_argument(parser) -> None:
     """``--precision``, the same on every command that loads the shipped model."""
     parser.add_argument("--precision", choices=("int8", "fp32"),
                         help="which shipped model (default: int8 when shipped, else fp32)")
+
+
+def add_engine_arguments(parser, what: str) -> None:
+    """``--engine``, ``--workers`` and ``--cluster``: where ``batch`` and ``video`` run
+    their work (:mod:`genderage.batch.engines`); ``what`` names the inputs ("images")."""
+    from ..batch.engines import engine_names, engine_summary
+
+    names = engine_names()
+    each = "; ".join(f"{name}: {engine_summary(name)}" for name in names)
+    parser.add_argument("--engine", choices=names, default=names[0],
+                        help=f"where the work runs (default: {names[0]}). {each}")
+    parser.add_argument("--workers", type=positive_int, metavar="N",
+                        help=f"{what} analysed at the same time, each by a worker process or "
+                             f"actor (default: one per core, or per CPU of the cluster)")
+    add_renamed_argument(parser, "--cluster", ("--ray-address",), metavar="ADDR",
+                         help="join this cluster (e.g. a Ray head, HOST:6379) instead of "
+                              "starting one here; for engines that run on a cluster (ray)")
+
+
+def create_engine_from(args):
+    """The engine that ``--engine``, ``--workers`` and ``--cluster`` ask for.
+
+    Raises:
+        CliError: settings the engine refuses (e.g. ``--cluster`` with ``local``).
+    """
+    from ..batch.engines import EngineError, EngineSettings, create_engine
+    from ..errors import CliError
+
+    try:
+        return create_engine(args.engine, EngineSettings(args.workers, args.cluster))
+    except EngineError as exc:
+        raise CliError(str(exc)) from None
+
+
+def engine_failure(name: str, exc: BaseException):
+    """The usage-level error for an engine whose machinery broke (one of its ``failures``)."""
+    from ..errors import CliError
+
+    return CliError(f"the {name} engine failed ({type(exc).__name__}: {exc}); the part files "
+                    f"written so far are kept: run the same command again to resume")

@@ -8,12 +8,11 @@ import signal
 import sys
 import threading
 
-from . import (add_face_options, add_precision_argument, face_options, nonempty,
-               positive_int, progress_wanted)
+from . import (add_engine_arguments, add_face_options, add_precision_argument,
+               create_engine_from, engine_failure, face_options, nonempty, positive_int,
+               progress_wanted)
 
 log = logging.getLogger(__name__)
-
-ENGINES = ("local", "ray")
 
 
 def add_parser(sub):
@@ -28,13 +27,7 @@ def add_parser(sub):
                         "paths (a 'path' column); paths may be fsspec URIs")
     p.add_argument("--out", required=True, metavar="DIR", type=nonempty,
                    help="output dataset: a folder of Parquet part files")
-    p.add_argument("--engine", choices=ENGINES, default="local",
-                   help="local worker processes (default) or Ray Data (genderage[ray])")
-    p.add_argument("--workers", type=positive_int, metavar="N",
-                   help="images analysed at the same time, each by a worker process, or Ray "
-                        "actor (default: one per core / CPU)")
-    p.add_argument("--ray-address", metavar="ADDR",
-                   help="join this Ray cluster (default: start Ray on this machine)")
+    add_engine_arguments(p, "images")
     p.add_argument("--batch-size", type=positive_int, default=16, metavar="N",
                    help="images per model call (default: 16)")
     p.add_argument("--part-size", type=positive_int, default=1000, metavar="N",
@@ -59,8 +52,6 @@ def add_parser(sub):
 def run(args) -> int:
     from ..errors import CliError
 
-    if args.ray_address and args.engine != "ray":
-        raise CliError("--ray-address needs --engine ray")
     knobs = face_options(args)
     # A missing optional module ends in the CLI's message naming the extra to install.
     from ..batch import BatchJob, BatchOptions
@@ -68,11 +59,7 @@ def run(args) -> int:
     from ..batch.store import OutputError
     from ..detect import DetectorError
 
-    if args.engine == "ray":
-        import ray.data  # imported now: it configures its loggers on import
-
-        if not args.verbose:
-            logging.getLogger("ray.data").setLevel(logging.WARNING)  # our bar replaces its log
+    engine = create_engine_from(args)
     model = args.model
     if args.precision is not None:  # the shipped file of that precision, by path
         from ..pipeline import resolve_model_path
@@ -97,12 +84,9 @@ def run(args) -> int:
                         not progress_wanted(args, results_on_stdout=False))
     with bar, _sigterm_unwinds():
         try:
-            summary = job.run(args.engine, args.workers, args.batch_size, args.part_size,
-                              args.ray_address, progress=bar.update)
-        except _engine_errors(args.engine) as exc:
-            raise CliError(f"the {args.engine} engine failed ({type(exc).__name__}: {exc}); "
-                           f"the part files written so far are kept: run the same command "
-                           f"again to resume") from None
+            summary = job.run(engine, args.batch_size, args.part_size, progress=bar.update)
+        except engine.failures as exc:
+            raise engine_failure(args.engine, exc) from None
     _print_summary(summary, args.out)
     return 1 if summary.failed else 0
 
@@ -132,17 +116,6 @@ def _sigterm_unwinds():
         signal.signal(signal.SIGTERM, previous)
 
 
-def _engine_errors(engine: str) -> tuple[type[Exception], ...]:
-    """Failures of the machinery (a worker process or an actor died), not of an input."""
-    from concurrent.futures import BrokenExecutor
-
-    if engine != "ray":
-        return (BrokenExecutor,)
-    from ray.exceptions import RayError
-
-    return (BrokenExecutor, RayError)
-
-
 def _progress_bar(total: int, done: int, disable: bool):
     from tqdm import tqdm
 
@@ -162,5 +135,5 @@ def _print_summary(summary, out: str) -> None:
     lines.append(f"  wall time {summary.wall_s:.1f} s, {rate:.1f} images/s")
     if summary.nodes:
         per_node = ", ".join(f"{node[:12]}: {n}" for node, n in sorted(summary.nodes.items()))
-        lines.append(f"  images per Ray node: {per_node}")
+        lines.append(f"  images per node: {per_node}")
     print("\n".join(lines), file=sys.stderr)

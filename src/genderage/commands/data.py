@@ -1,7 +1,7 @@
 import json
 import sys
 
-from . import nonempty, progress_wanted
+from . import add_renamed_argument, nonempty, progress_wanted
 
 
 def add_parser(sub):
@@ -10,7 +10,9 @@ def add_parser(sub):
 
     c = dsub.add_parser("check", help="counts, label distributions, defects and duplicates")
     c.add_argument("source", metavar="DIR", help="UTKFace folder, .tar.gz or .zip")
-    c.add_argument("--json", metavar="FILE", help="also write the full report as JSON ('-': stdout)")
+    add_renamed_argument(c, "--report", ("--json",), metavar="FILE",
+                         help="also write the full report as JSON to FILE ('-': standard "
+                              "output, instead of the text)")
     c.add_argument("--no-progress", action="store_true",
                    help="no progress count (shown on stderr when it is a terminal)")
     c.set_defaults(run=run_check)
@@ -33,7 +35,8 @@ def add_parser(sub):
                    help="what to do with duplicate groups whose labels disagree (default drop)")
     s.add_argument("--duplicates", choices=("one", "all"), default="one",
                    help="keep one member per duplicate group, or all (default one)")
-    s.add_argument("--report", metavar="FILE", help="write the check report as JSON too")
+    s.add_argument("--report", metavar="FILE",
+                   help="also write the check report as JSON to FILE ('-': standard output)")
     s.add_argument("--no-progress", action="store_true",
                    help="no progress count (shown on stderr when it is a terminal)")
     s.set_defaults(run=run_split)
@@ -52,10 +55,10 @@ def run_check(args) -> int:
     from ..data.check import check, format_report
 
     report, _, _ = check(args.source, progress_wanted(args, results_on_stdout=False))
-    if args.json != "-":
+    if args.report != "-":
         print(format_report(report))
-    if args.json:
-        _write_json(report, args.json)
+    if args.report:
+        _write_json(report, args.report)
     return 0
 
 

@@ -2,7 +2,7 @@
 
 import argparse
 
-from . import nonempty
+from . import add_renamed_argument, nonempty
 
 # Flags and the TrainConfig field each sets: (flag, field, argparse options, help).
 # Defaults are TrainConfig's; a flag given on the command line overrides --config's value.
@@ -43,9 +43,12 @@ FLAGS = (
     ("--ema", "ema_decay", {"type": float, "metavar": "DECAY"},
      "keep an exponential moving average of weights (e.g. 0.999; 0 disables)"),
     ("--seed", "seed", {"type": int}, None),
-    ("--precision", "precision", {"choices": ("auto", "bf16", "fp32")}, None),
+    ("--compute-precision", "precision", {"choices": ("auto", "bf16", "fp32")},
+     "arithmetic of the training steps: bf16 autocast where the device supports it (auto), "
+     "always bf16, or fp32"),
     ("--device", "device", {}, "auto, cpu, cuda or cuda:N"),
-    ("--threads", "threads", {"type": int}, "torch CPU threads (0 = default)"),
+    ("--threads", "threads", {"type": int, "metavar": "N"},
+     "torch CPU threads of the training process (0: torch's default)"),
     ("--cache-dir", "cache_dir", {}, "uint8 face cache ('' disables)"),
     ("--max-steps", "max_steps", {"type": int}, argparse.SUPPRESS),
     ("--limit-train", "limit_train", {"type": int}, argparse.SUPPRESS),
@@ -56,6 +59,9 @@ FLAGS = (
      "probability that a training face gets one real-photo degradation (under/over-exposure, "
      "blur, JPEG quality, partial occlusion)"),
 )
+RENAMED = {"--compute-precision": ("--precision",)}
+"""Flags renamed for one meaning per flag across commands (``--precision`` is the shipped
+model's file elsewhere) -> their earlier spellings, still accepted for one release."""
 
 
 def add_parser(sub):
@@ -74,7 +80,8 @@ def add_parser(sub):
             default = "required unless --config sets it" if defaults[name] == "" else \
                 f"default: {defaults[name]}"
             text = f"{text + ' ' if text else ''}({default})"
-        p.add_argument(flag, dest=name, default=argparse.SUPPRESS, help=text, **options)
+        add_renamed_argument(p, flag, RENAMED.get(flag, ()), dest=name,
+                             default=argparse.SUPPRESS, help=text, **options)
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run)

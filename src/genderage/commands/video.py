@@ -15,11 +15,11 @@ from pathlib import Path
 
 from ..outputs import output_path
 from ..writers import FORMATS
-from . import (add_face_options, add_precision_argument, face_options, positive_float,
-               positive_int, progress_wanted)
+from . import (add_engine_arguments, add_face_options, add_precision_argument,
+               create_engine_from, engine_failure, face_options, positive_float, positive_int,
+               progress_wanted)
 
 PROGRESS_INTERVAL_S = 1.0
-ENGINES = ("local", "ray")
 LIST_SUFFIXES = (".txt", ".csv", ".parquet")
 
 
@@ -83,13 +83,7 @@ def add_parser(sub):
     p.add_argument("--age-probs", action="store_true",
                    help="store each track's age distribution (age_probs)")
     table = p.add_argument_group("many videos (--out DIR.parquet)")
-    table.add_argument("--engine", choices=ENGINES, default="local",
-                       help="local worker processes (default) or Ray Data (genderage[ray])")
-    table.add_argument("--workers", type=positive_int, metavar="N",
-                       help="videos analysed at the same time, each by a worker process, or "
-                            "Ray actor (default: one per core / CPU)")
-    table.add_argument("--ray-address", metavar="ADDR",
-                       help="join this Ray cluster (default: start Ray on this machine)")
+    add_engine_arguments(table, "videos")
     table.add_argument("--part-size", type=positive_int, default=1, metavar="N",
                        help="videos per part file; a killed run redoes at most the videos "
                             "not yet in a part (default: 1)")
@@ -114,8 +108,8 @@ def run(args) -> int:
 
     if is_table_run(args):
         return run_table(args)
-    if args.engine != "local" or args.ray_address or args.workers or args.overwrite:
-        raise CliError("--engine, --workers, --ray-address and --overwrite are for many "
+    if args.engine != "local" or args.cluster or args.workers or args.overwrite:
+        raise CliError("--engine, --workers, --cluster and --overwrite are for many "
                        "videos into --out DIR.parquet")
     args.input = args.inputs[0] if args.inputs else None
     return run_one(args)
@@ -312,8 +306,6 @@ class _Progress:
 
 def run_table(args) -> int:
     """Many videos -> a Parquet dataset of tracks, on the batch engines."""
-    import logging
-
     from ..errors import CliError
 
     if args.out is None:
@@ -321,20 +313,13 @@ def run_table(args) -> int:
     if args.frames or args.annotate or args.format:
         raise CliError("--frames, --annotate and --format are for one video with --out "
                        "TRACKS.jsonl; many videos give a Parquet dataset")
-    if args.ray_address and args.engine != "ray":
-        raise CliError("--ray-address needs --engine ray")
     from ..batch.inputs import InputError
     from ..batch.store import OutputError
     from ..detect import DetectorError
     from ..video.job import VideoJob
     from ..video.table import VideoOptions
-    from .batch import _engine_errors as engine_errors  # the same machinery fails the same way
 
-    if args.engine == "ray":
-        import ray.data  # imported now: it configures its loggers on import
-
-        if not args.verbose:
-            logging.getLogger("ray.data").setLevel(logging.WARNING)
+    engine = create_engine_from(args)
     model = args.model
     if args.precision is not None:  # the shipped file of that precision, by path
         from ..pipeline import resolve_model_path
@@ -350,6 +335,7 @@ def run_table(args) -> int:
     for entry in job.found.skipped:
         print(f"genderage video: skipped {entry.path}: {entry.reason}", file=sys.stderr)
     if not job.paths:
+        job.close()
         raise CliError(f"no video files found in {', '.join(args.inputs)}")
     from tqdm import tqdm
 
@@ -357,12 +343,9 @@ def run_table(args) -> int:
               desc="genderage video", file=sys.stderr, dynamic_ncols=True,
               disable=not progress_wanted(args, results_on_stdout=False)) as bar:
         try:
-            summary = job.run(args.engine, args.workers, args.part_size, args.ray_address,
-                              progress=bar.update)
-        except engine_errors(args.engine) as exc:
-            raise CliError(f"the {args.engine} engine failed ({type(exc).__name__}: {exc}); "
-                           f"the part files written so far are kept: run the same command "
-                           f"again to resume") from None
+            summary = job.run(engine, args.part_size, progress=bar.update)
+        except engine.failures as exc:
+            raise engine_failure(args.engine, exc) from None
     for message in summary.failures.values():
         print(f"genderage video: error: {message}", file=sys.stderr)
     done_before = summary.videos - summary.new_videos
@@ -372,7 +355,7 @@ def run_table(args) -> int:
              f"{summary.tracks} tracks, {len(summary.failures)} failed or cut short",
              f"  wall time {summary.wall_s:.1f} s, {rate:.2f} s of video per second"]
     if summary.nodes:
-        lines.append("  videos per Ray node: " + ", ".join(
+        lines.append("  videos per node: " + ", ".join(
             f"{node[:12]}: {n}" for node, n in sorted(summary.nodes.items())))
     print("\n".join(lines), file=sys.stderr)
     return 1 if summary.failures or job.found.skipped else 0

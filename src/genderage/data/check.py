@@ -67,5 +67,5 @@ def format_report(r: dict) -> str:
     for group in c["list"][:10]:
         lines.append("  " + " | ".join(f"{m['file']} ({m['age']}, {m['gender']})" for m in group))
     if len(c["list"]) > 10:
-        lines.append(f"  ... {len(c['list']) - 10} more (see --json)")
+        lines.append(f"  ... {len(c['list']) - 10} more (see --report)")
     return "\n".join(lines)

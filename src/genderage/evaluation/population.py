@@ -20,10 +20,11 @@ def run_batch(paths: list[Path], out: Path, workers: int = 1) -> int:
     """Analyse ``paths`` as ``genderage batch --age-probs`` does (local engine) into the
     Parquet dataset ``out``; returns the command's exit status (1 when some input failed)."""
     from ..batch import BatchJob, BatchOptions
+    from ..batch.engines import EngineSettings, create_engine
 
     out.parent.mkdir(parents=True, exist_ok=True)
     job = BatchJob([str(p) for p in paths], str(out), BatchOptions(age_probs=True))
-    return 1 if job.run("local", workers).failed else 0
+    return 1 if job.run(create_engine("local", EngineSettings(workers))).failed else 0
 
 
 def truth(labels: list[AAFRecord]) -> dict:

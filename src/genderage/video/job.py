@@ -2,15 +2,14 @@
 
 The machinery is ``genderage batch``'s: the same input collection (files, folders, path
 lists), the same folder of complete part files (:class:`~genderage.batch.store.PartStore`:
-a part is renamed into place only when whole), the same engines (local worker processes
-or Ray Data actors). The unit of work is one video; by default every finished video is
+a part is renamed into place only when whole), the same engines
+(:mod:`genderage.batch.engines`). The unit of work is one video; by default every finished video is
 written as its own part, so a killed run redoes only the videos that were not finished.
 """
 
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -18,9 +17,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ..batch.engines import Engine, create_engine
 from ..batch.inputs import gather_inputs
-from ..batch.store import PartStore
-from ..batch.worker import default_workers
+from ..batch.job import PartJob
 from .table import VIDEO_EXTENSIONS, VideoChunkAnalyzer, VideoOptions
 
 
@@ -36,7 +35,8 @@ class VideoSummary:
         failures: ``{path: error message}`` of videos that failed or were cut short.
         wall_s: this run's wall time, seconds.
         new_video_s: seconds of video decoded by this run.
-        nodes: Ray engine only: videos analysed per Ray node id.
+        nodes: videos analysed by this run per machine (node id), for engines that
+            run on a cluster (empty otherwise).
     """
 
     videos: int
@@ -65,8 +65,9 @@ class _Tally:
         self.failures.update(zip(failed["path"].to_pylist(), failed["error"].to_pylist()))
 
 
-class VideoJob:
-    """Collects the videos, opens ``out`` for resuming, and runs an engine.
+class VideoJob(PartJob):
+    """Videos into a Parquet dataset, one row per track: collects the videos, opens ``out``
+    for resuming, and runs an engine.
 
     Args:
         inputs: video files, folders (searched for :data:`VIDEO_EXTENSIONS`) and path
@@ -75,62 +76,54 @@ class VideoJob:
         options: what to compute.
         overwrite: discard existing parts instead of resuming.
 
+    The output folder is locked from construction until :meth:`run` ends or :meth:`close`.
+
     Raises:
-        InputError, OutputError: unreadable path list; unusable ``out`` (a file, or parts
-            made with other options: another model, detector, ``--every``...).
+        InputError, OutputError: unreadable path list; unusable or locked ``out`` (a file,
+            parts made with other options: another model, detector, ``--every``...).
     """
+
+    analyzer = VideoChunkAnalyzer
 
     def __init__(self, inputs: list[str], out: str, options: VideoOptions,
                  overwrite: bool = False):
-        self.options = options
-        self.found = gather_inputs(inputs, VIDEO_EXTENSIONS, "a video")
-        self.paths = self.found.files
-        self.store = PartStore(out, options.fingerprint(), overwrite)
-        self.done = self._done(set(self.paths))
-        self.todo = [p for p in self.paths if p not in self.done.paths]
+        super().__init__(gather_inputs(inputs, VIDEO_EXTENSIONS, "a video"), out, options,
+                         overwrite)
 
-    def run(self, engine: str = "local", workers: int | None = None, part_size: int = 1,
-            ray_address: str | None = None,
+    @staticmethod
+    def _inputs(table: pa.Table) -> int:
+        return pc.count_distinct(table["path"]).as_py()
+
+    def run(self, engine: Engine | str = "local", part_size: int = 1,
             progress: Callable[[int], None] | None = None) -> VideoSummary:
         """Analyse the videos not done yet, one task per video, appending a part file
-        every ``part_size`` videos (a killed run loses at most those not yet in a part)."""
+        every ``part_size`` videos (a killed run loses at most those not yet in a part).
+
+        Args:
+            engine: where the work runs (:func:`~genderage.batch.engines.create_engine`),
+                or the name of an engine to create with its default settings.
+            part_size: videos per part file.
+            progress: called with the number of videos just finished.
+        """
+        try:
+            return self._run(engine, part_size, progress)
+        finally:
+            self.close()
+
+    def _run(self, engine, part_size, progress) -> VideoSummary:
         start = time.perf_counter()
-        nodes: Counter = Counter()
+        if isinstance(engine, str):
+            engine = create_engine(engine)
         tally = _Tally(set(self.done.paths), self.done.tracks, self.done.video_s,
                        dict(self.done.failures))
         new = _Tally()
-        buffered: list[pa.Table] = []
-        for table in self._tables(engine, workers, ray_address, nodes):
+        for table in self._tables(engine, 1, part_size, progress):  # one video per task
             new.add(table)
-            buffered.append(table)
-            if len({p for t in buffered for p in t["path"].to_pylist()}) >= part_size:
-                self.store.write(pa.concat_tables(buffered))
-                buffered = []
-            if progress is not None:
-                progress(pc.count_distinct(table["path"]).as_py())
-        if buffered:
-            self.store.write(pa.concat_tables(buffered))
         tally.paths |= new.paths
         tally.failures.update(new.failures)
         return VideoSummary(len(tally.paths), len(new.paths), tally.tracks + new.tracks,
                             tally.video_s + new.video_s, tally.failures,
-                            time.perf_counter() - start, new.video_s, dict(nodes))
-
-    def _tables(self, engine: str, workers: int | None, ray_address: str | None,
-                nodes: Counter):
-        if not self.todo:
-            return iter(())
-        if engine == "local":
-            from ..batch.local import run_local
-
-            return run_local(self.todo, self.options, workers or default_workers(), 1,
-                             VideoChunkAnalyzer)
-        if engine == "ray":
-            from ..batch.ray_engine import run_ray
-
-            return run_ray(self.todo, self.options, 1, workers, ray_address, nodes,
-                           VideoChunkAnalyzer)
-        raise ValueError(f"unknown engine {engine!r}: use 'local' or 'ray'")
+                            time.perf_counter() - start, new.video_s, dict(engine.nodes))
 
     def _done(self, wanted: set[str]) -> _Tally:
         tally = _Tally()
