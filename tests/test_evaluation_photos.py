@@ -73,8 +73,10 @@ def test_evaluate_photos_command(tmp_path, model_path, capsys):
             "--out", str(tmp_path / "out")]
     assert main(argv) == 0
     printed = json.loads(capsys.readouterr().out)
-    report = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    text = (tmp_path / "out" / "metrics.json").read_text()
+    report = json.loads(text)
     assert printed == report
+    assert text == json.dumps(report, indent=2) + "\n"  # one writer for chips and photos
     assert (report["n"], report["detected"], report["decode_errors"]) == (3, 2, 1)
     assert report["detection_rate"] == pytest.approx(2 / 3, abs=1e-4)
     assert report["age_by_group"]["30-49"]["n"] == 2

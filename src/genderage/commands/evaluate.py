@@ -86,7 +86,7 @@ def run_photos(args) -> int:
     text = json.dumps(report, indent=2)
     print(text)
     if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "metrics.json").write_text(text)
+        from ..evaluation.evaluate import write_metrics
+
+        write_metrics(args.out, report)
     return 0

@@ -18,6 +18,7 @@ from ..attribute import AttributeModel
 from ..contract import DEFAULT_PREPROCESSING, Preprocessing
 from ..data.split import ManifestRow, read_manifest
 from ..imageio import read_image
+from ..outputs import write_atomic
 from ..preprocess import resize_face
 from .metrics import full_report
 from .report import markdown_report, write_plots
@@ -88,8 +89,18 @@ def evaluate(model, data_dir, manifest=None, split="val", out_dir=None,
     if out_dir is not None:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
+        write_metrics(out_dir, report)
         (out_dir / "report.md").write_text(markdown_report(report))
         if plots:
             write_plots(out_dir, truth_age, truth_gender, age, probs, report)
     return report
+
+
+def write_metrics(out_dir: str | Path, report: dict) -> Path:
+    """Write an evaluation report as ``out_dir/metrics.json`` (indented JSON, atomically),
+    creating the folder: the one writer of ``genderage evaluate``'s file, for chips and
+    photos alike. Returns the file's path."""
+    path = Path(out_dir) / "metrics.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, json.dumps(report, indent=2) + "\n")
+    return path
