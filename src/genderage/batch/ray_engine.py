@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -66,16 +67,17 @@ def run_ray(paths: list[str], options: BatchOptions, batch_size: int, actors: in
     started = not ray.is_initialized()
     temp_dir, saved_env = None, {}
     if started:
-        kwargs = {}
+        kwargs, node = {}, nullcontext()
         if address is None:  # Ray starts here: this machine only, its files in our temp dir
             temp_dir = tempfile.mkdtemp(prefix="genderage-ray-")
-            kwargs = {"_node_ip_address": LOCAL_IP, "_temp_dir": temp_dir}
+            kwargs, node = {"_node_ip_address": LOCAL_IP, "_temp_dir": temp_dir}, _loopback_node()
             # Ray writes its authentication token to ~/.ray/auth_token: while it starts, its
             # home is the temporary folder, so the token is this run's and is removed with it.
             saved_env = _set_env({"HOME": temp_dir})
         try:
-            ray.init(address=address, include_dashboard=False,
-                     logging_level=logging.WARNING, **kwargs)
+            with node:
+                ray.init(address=address, include_dashboard=False,
+                         logging_level=logging.WARNING, **kwargs)
         except BaseException:
             _remove(temp_dir)
             raise
@@ -104,6 +106,27 @@ def run_ray(paths: list[str], options: BatchOptions, batch_size: int, actors: in
         if started:
             ray.shutdown()
             _remove(temp_dir)
+
+
+@contextmanager
+def _loopback_node() -> Iterator[None]:
+    """While Ray starts a node here, the node's address really is ``LOCAL_IP``.
+
+    Ray (2.60) replaces a loopback ``_node_ip_address`` by the machine's routable address,
+    and its gRPC servers (GCS, raylet, object manager, every worker) then listen on all
+    interfaces; only when it treats the machine as clusterless (what
+    ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` sets, read once when Ray is imported, hence the
+    module constant) does it keep the loopback address, and every server listens there.
+    ``tests/test_batch_ray_local.py`` checks the sockets of a real run.
+    """
+    from ray._private import ray_constants
+
+    saved = ray_constants.ENABLE_RAY_CLUSTER
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = saved
 
 
 def _set_env(values: dict[str, str]) -> dict[str, str | None]:
