@@ -12,33 +12,38 @@ from genderage.data.check import check
 from genderage.data.scan import scan
 
 
-def test_synthetic_scan_reads_every_good_file_once(synthetic_scan, synthetic_utkface):
+@pytest.fixture(scope="module")
+def folder_scan(synthetic_scan):
+    return synthetic_scan  # one scan for this module, dedup's and split's (conftest.py)
+
+
+def test_folder_scan_reads_every_good_file_once(folder_scan, synthetic_utkface):
     ds = synthetic_utkface
-    assert [r.file for r in synthetic_scan.records] == ds.usable
+    assert [r.file for r in folder_scan.records] == ds.usable
     assert len(ds.usable) == 118
-    assert synthetic_scan.total_files == 118 + 7  # .DS_Store is not a dataset file
-    assert synthetic_scan.sha256 == [hashlib.sha256((ds.root / f).read_bytes()).hexdigest()
+    assert folder_scan.total_files == 118 + 7  # .DS_Store is not a dataset file
+    assert folder_scan.sha256 == [hashlib.sha256((ds.root / f).read_bytes()).hexdigest()
                                   for f in ds.usable]
-    assert synthetic_scan.phash.dtype == synthetic_scan.dhash.dtype == np.uint64
-    assert synthetic_scan.phash.shape == (118,)
-    assert synthetic_scan.thumbs.dtype == np.uint8 and synthetic_scan.thumbs.shape == (118, 32, 32)
+    assert folder_scan.phash.dtype == folder_scan.dhash.dtype == np.uint64
+    assert folder_scan.phash.shape == (118,)
+    assert folder_scan.thumbs.dtype == np.uint8 and folder_scan.thumbs.shape == (118, 32, 32)
 
 
-def test_labels_follow_the_name_with_gender_flipped(synthetic_scan):
-    by_file = {r.file: r for r in synthetic_scan.records}
+def test_labels_follow_the_name_with_gender_flipped(folder_scan):
+    by_file = {r.file: r for r in folder_scan.records}
     male = by_file["30_0_0_20170101000000101.jpg.chip.jpg"]
     female = by_file["45_1_1_20170101000000107.jpg.chip.jpg"]
     assert (male.age, gender_label(male.gender), male.race) == (30, "male", 0)
     assert (female.age, gender_label(female.gender), female.race) == (45, "female", 1)
     utk_code_to_label = {"0": "male", "1": "female"}
     assert all(gender_label(r.gender) == utk_code_to_label[r.file.split("_")[1]]
-               for r in synthetic_scan.records)
+               for r in folder_scan.records)
 
 
-def test_defects_are_listed_by_kind_and_name_the_file(synthetic_scan, synthetic_utkface):
-    assert {d.file: d.kind for d in synthetic_scan.defects} == synthetic_utkface.defects
-    assert all(d.message.startswith(d.file) for d in synthetic_scan.defects)
-    messages = {d.file: d.message for d in synthetic_scan.defects}
+def test_defects_are_listed_by_kind_and_name_the_file(folder_scan, synthetic_utkface):
+    assert {d.file: d.kind for d in folder_scan.defects} == synthetic_utkface.defects
+    assert all(d.message.startswith(d.file) for d in folder_scan.defects)
+    messages = {d.file: d.message for d in folder_scan.defects}
     assert "empty file" in messages["35_0_3_20170101000000003.jpg.chip.jpg"]
     assert "not an image" in messages["33_0_1_20170101000000001.jpg.chip.jpg"]
     assert "truncated" in messages["34_1_2_20170101000000002.jpg.chip.jpg"]
@@ -59,18 +64,18 @@ def _zip(ds, path):
 
 
 @pytest.mark.parametrize("fmt, write", [("tar.gz", _tar_gz), ("zip", _zip)])
-def test_archive_scans_exactly_like_the_folder(fmt, write, synthetic_scan, synthetic_utkface,
+def test_archive_scans_exactly_like_the_folder(fmt, write, folder_scan, synthetic_utkface,
                                                tmp_path):
     archive = tmp_path / f"UTKFace.{fmt}"
     write(synthetic_utkface, archive)
     s = scan(archive, workers=2)
-    assert s.records == synthetic_scan.records
-    assert s.sha256 == synthetic_scan.sha256
-    assert s.defects == synthetic_scan.defects
-    assert s.total_files == synthetic_scan.total_files
-    np.testing.assert_array_equal(s.phash, synthetic_scan.phash)
-    np.testing.assert_array_equal(s.dhash, synthetic_scan.dhash)
-    np.testing.assert_array_equal(s.thumbs, synthetic_scan.thumbs)
+    assert s.records == folder_scan.records
+    assert s.sha256 == folder_scan.sha256
+    assert s.defects == folder_scan.defects
+    assert s.total_files == folder_scan.total_files
+    np.testing.assert_array_equal(s.phash, folder_scan.phash)
+    np.testing.assert_array_equal(s.dhash, folder_scan.dhash)
+    np.testing.assert_array_equal(s.thumbs, folder_scan.thumbs)
 
 
 def test_empty_folder_gives_an_empty_report(tmp_path):
