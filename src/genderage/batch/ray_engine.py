@@ -113,8 +113,8 @@ def _loopback_node() -> Iterator[None]:
     """While Ray starts a node here, the node's address really is ``LOCAL_IP``.
 
     Ray (2.60) replaces a loopback ``_node_ip_address`` by the machine's routable address,
-    and its gRPC servers (GCS, raylet, object manager, every worker) then listen on all
-    interfaces; only when it treats the machine as clusterless (what
+    and its servers (GCS, raylet, every worker, the runtime-env agent) then listen on every
+    interface or on that address; only when it treats the machine as clusterless (what
     ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` sets, read once when Ray is imported, hence the
     module constant) does it keep the loopback address, and every server listens there.
     ``tests/test_batch_ray_local.py`` checks the sockets of a real run.
