@@ -36,6 +36,15 @@ def synthetic_utkface(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def synthetic_scan(synthetic_utkface):
+    """``scan`` of :func:`synthetic_utkface` with two workers, read once for every test that
+    takes it (the scan modules, dedup, split): tests only read it."""
+    from genderage.data.scan import scan
+
+    return scan(synthetic_utkface.root, workers=2)
+
+
+@pytest.fixture(scope="session")
 def model_path(tmp_path_factory):
     """The shipped model if this checkout has it, else a tiny random one with the contract."""
     from genderage.models import default_model_path

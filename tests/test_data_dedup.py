@@ -17,9 +17,8 @@ REAL_CHIPS = ("100_0_0_20170112213500903.jpg.chip.jpg", "25_0_0_2017011317403623
 
 
 @pytest.fixture(scope="module")
-def synth(synthetic_utkface):
-    s = scan(synthetic_utkface.root, workers=2)
-    return synthetic_utkface, s, [r.file for r in s.records]
+def synth(synthetic_utkface, synthetic_scan):
+    return synthetic_utkface, synthetic_scan, [r.file for r in synthetic_scan.records]
 
 
 def _bits(lo: int, hi: int) -> np.uint64:

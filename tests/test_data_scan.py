@@ -13,8 +13,8 @@ from genderage.data.scan import scan
 
 
 @pytest.fixture(scope="module")
-def folder_scan(synthetic_utkface):
-    return scan(synthetic_utkface.root, workers=2)
+def folder_scan(synthetic_scan):
+    return synthetic_scan  # one scan for this module, dedup's and split's (conftest.py)
 
 
 def test_folder_scan_reads_every_good_file_once(folder_scan, synthetic_utkface):

@@ -8,7 +8,6 @@ import pytest
 
 from genderage.contract import age_band, gender_label
 from genderage.data.dedup import NEAR_NCC, candidate_pairs, find_groups, shifted_ncc
-from genderage.data.scan import scan
 from genderage.data.split import (
     MANIFEST_COLUMNS,
     read_manifest,
@@ -18,9 +17,8 @@ from genderage.data.split import (
 
 
 @pytest.fixture(scope="module")
-def data(synthetic_utkface):
-    s = scan(synthetic_utkface.root, workers=2)
-    return synthetic_utkface, s, find_groups(s)
+def data(synthetic_utkface, synthetic_scan):
+    return synthetic_utkface, synthetic_scan, find_groups(synthetic_scan)
 
 
 def test_age_bands():

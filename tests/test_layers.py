@@ -15,6 +15,7 @@ research code is imported by none.
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -64,7 +65,7 @@ def imported_modules(path: Path) -> set[str]:
     if path.name != "__init__.py":
         package = package[:-1]
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(parse(path)):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom):
@@ -74,6 +75,12 @@ def imported_modules(path: Path) -> set[str]:
             # ``from . import x`` / ``from .pkg import x`` may import submodules.
             found |= {f"{target}.{a.name}" for a in node.names if is_module(f"{target}.{a.name}")}
     return {m for m in found if m == "genderage" or m.startswith("genderage.")}
+
+
+@functools.cache
+def parse(path: Path) -> ast.Module:
+    """Each file is parsed once for all the tests below."""
+    return ast.parse(path.read_text(), str(path))
 
 
 def is_module(name: str) -> bool:
@@ -113,7 +120,7 @@ def test_the_package_root_imports_nothing_when_imported():
 
 def test_nothing_imports_research_or_scripts():
     for path in [*MODULES, *PACKAGE.parents[1].joinpath("tests").glob("*.py")]:
-        tree = ast.parse(path.read_text())
+        tree = parse(path)
         names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         names |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         assert not {n for n in names if n.split(".")[0] in ("research", "scripts")}, path

@@ -15,6 +15,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import BrokenExecutor
+from contextlib import contextmanager, nullcontext
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -81,17 +82,19 @@ class RayEngine:
         started = not ray.is_initialized()
         temp_dir, saved_env = None, {}
         if started:
-            kwargs = {}
+            kwargs, node = {}, nullcontext()
             if self.address is None:  # Ray starts here: this machine only, files in our temp dir
                 temp_dir = tempfile.mkdtemp(prefix="genderage-ray-")
                 kwargs = {"_node_ip_address": LOCAL_IP, "_temp_dir": temp_dir}
+                node = _loopback_node()
                 # Ray writes its authentication token to ~/.ray/auth_token: while it starts,
                 # its home is the temporary folder, so the token is this run's and is removed
                 # with it.
                 saved_env = _set_env({"HOME": temp_dir})
             try:
-                ray.init(address=self.address, include_dashboard=False,
-                         logging_level=logging.WARNING, **kwargs)
+                with node:
+                    ray.init(address=self.address, include_dashboard=False,
+                             logging_level=logging.WARNING, **kwargs)
             except BaseException:
                 _remove(temp_dir)
                 raise
@@ -123,6 +126,27 @@ class RayEngine:
                 part = table.filter(pc.equal(table[_NODE], node))
                 self.nodes[node] += pc.count_distinct(part["path"]).as_py()
             yield table.drop_columns([_NODE])
+
+
+@contextmanager
+def _loopback_node() -> Iterator[None]:
+    """While Ray starts a node here, the node's address really is ``LOCAL_IP``.
+
+    Ray (2.60) replaces a loopback ``_node_ip_address`` by the machine's routable address,
+    and its servers (GCS, raylet, every worker, the runtime-env agent) then listen on every
+    interface or on that address; only when it treats the machine as clusterless (what
+    ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` sets, read once when Ray is imported, hence the
+    module constant) does it keep the loopback address, and every server listens there.
+    ``tests/test_batch_ray_local.py`` checks the sockets of a real run.
+    """
+    from ray._private import ray_constants
+
+    saved = ray_constants.ENABLE_RAY_CLUSTER
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = saved
 
 
 def _set_env(values: dict[str, str]) -> dict[str, str | None]:
