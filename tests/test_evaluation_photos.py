@@ -82,6 +82,8 @@ def test_evaluate_photos_command(tmp_path, model_path, capsys):
     assert report["age_by_group"]["30-49"]["n"] == 2
     assert report["command"] == "genderage " + " ".join(argv)
     assert report["model"] == str(model_path) and report["flip_tta"] is False
+    assert report["detector_settings"].startswith("MtcnnDetector|")  # what found the faces
+    assert "'min_face_px': 64.0" in report["detector_settings"]
     assert "subset" not in report  # every labelled photo
 
     from genderage.data.split import UNKNOWN_RACE, ManifestRow, write_manifest

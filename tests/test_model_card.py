@@ -153,3 +153,14 @@ def test_card_gender_by_age_band_is_cross_fitted_when_the_file_is_calibrated_by_
     assert "| 0-2 | 258 | 66.3% | 0.101 | 258 | 66.3% | 0.101 |" in card
     # the in-sample evaluations are not shown (the risk-coverage table has its own 3-9 row)
     assert "| 3-9 | 255 | 81.6% | 0.072 | 83 | 79.5% | 0.119 |" not in card
+
+
+def test_card_names_the_detector_that_found_the_aaf_faces():
+    """The AAF figures depend on the detector: a report that records its settings shows them;
+    the shipped bundle (made before reports recorded them) says it was the release's default."""
+    b = _bundle()
+    card = render(b)
+    assert f"default settings of the release that made this file (genderage " \
+           f"{b['genderage_version']})" in card
+    b["aaf"]["detector_settings"] = "MtcnnDetector|{'min_face_px': 64.0}"
+    assert "Detector: `MtcnnDetector|{'min_face_px': 64.0}`." in render(b)

@@ -220,7 +220,12 @@ fingerprint, so that cache keys made before them (``mtcnn-v1``'s) stay valid."""
 def detector_fingerprint(spec: str | None) -> str:
     """What decides a detector's output: its backend, model file and settings, as a string
     for cache keys (two specs naming the same detector with the same settings agree)."""
-    det = create_detector(spec)
+    return describe_detector(create_detector(spec))
+
+
+def describe_detector(det) -> str:
+    """A detector object's backend and settings as one string (see
+    :func:`detector_fingerprint`): what an evaluation report records as its detector."""
     settings = {k: v for k, v in sorted(vars(det).items())
                 if not k.startswith("_")
                 and isinstance(v, (int, float, str, tuple, list, Path, type(None)))

@@ -189,6 +189,8 @@ def evaluate_photos(analyzer, photos_dir: str | Path, rows: list[AAFRecord],
     """Run ``analyzer`` (a :class:`~genderage.pipeline.GenderAge`) on every labelled photo
     and score it (:func:`score`), with the command that ran it, the model, the detector and
     the time per image."""
+    from ..detect.registry import describe_detector
+
     photos_dir = Path(photos_dir)
     t0 = time.perf_counter()
     found = largest_faces(analyzer, [photos_dir / r.file for r in rows], batch=batch_size)
@@ -197,6 +199,7 @@ def evaluate_photos(analyzer, photos_dir: str | Path, rows: list[AAFRecord],
     if command is not None:
         report["command"] = command
     report.update(model=str(analyzer.model.path), detector=analyzer.detector.name,
+                  detector_settings=describe_detector(analyzer.detector),
                   flip_tta=analyzer.model.flip_tta,
                   ms_per_image=round(1000 * seconds / max(1, len(rows)), 1))
     return report

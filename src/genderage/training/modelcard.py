@@ -397,12 +397,25 @@ def _aaf_section(b: dict) -> list[str]:
          f"{x['n']:,} AAF face crops (a different, mostly East Asian population; {held}) "
          f"through detection, alignment and the model (`{x['command']}`):", "",
          f"- detection rate **{_pct(x['detection_rate'], 2)}**; gender accuracy "
-         f"**{_pct(x['gender_accuracy'], 2)}**; age MAE **{x['age_mae']:.2f}** years.", ""]
+         f"**{_pct(x['gender_accuracy'], 2)}**; age MAE **{x['age_mae']:.2f}** years.", "",
+         _aaf_detector(x, b.get("genderage_version")), ""]
     if x.get("age_by_group"):
         L += _aaf_groups("age group", x["age_by_group"], digits=1)
     if x.get("by_gender"):
         L += _aaf_groups("true gender", x["by_gender"], digits=2)
     return L
+
+
+def _aaf_detector(x: dict, version: str | None) -> str:
+    """Which detector found the AAF faces: the figures depend on it."""
+    if x.get("detector_settings"):
+        return f"Detector: `{x['detector_settings']}`."
+    return (f"Detector: `{x.get('detector', 'the default')}` with the default settings of the "
+            f"release that made this file (genderage {version or 'unknown'}). The default "
+            "detector's settings changed after it (issue 23: docs/detection.md), so the "
+            "command above run with a later default finds and scores somewhat different "
+            "faces; `tools/compare_release.py` scores a model with the detector of the code "
+            "it runs.")
 
 
 def _ablations(b: dict) -> list[str]:
