@@ -509,3 +509,69 @@ def test_faceset_keeps_every_per_face_array_aligned():
     assert FaceSet(faces, fs.gender, fs.age, fs.race).recropped() is None
     with pytest.raises(ValueError, match="differ in length"):
         FaceSet(faces, fs.gender[:3], fs.age, fs.race)
+
+
+def test_teacher_targets_mix_into_the_loss_as_documented():
+    from genderage.training.config import TrainConfig
+    from genderage.training.objectives import Targets, age_targets, compute_loss
+
+    torch.manual_seed(0)
+    out = {"gender_logits": torch.randn(4, 2), "age_reg": torch.rand(4),
+           "age_logits": torch.randn(4, 121)}
+    gender, age = torch.tensor([0, 1, 1, 0]), torch.tensor([3.0, 25.0, 60.0, 90.0])
+    t_gender = torch.softmax(torch.randn(4, 2), 1)
+    t_age = torch.softmax(torch.randn(4, 121), 1)
+    plain_cfg = TrainConfig(age_distribution=True)
+    plain, _ = compute_loss(out, Targets(gender, age), plain_cfg)
+    cfg = TrainConfig(age_distribution=True, teachers=["t.onnx"], teacher_weight=0.25)
+    mixed, parts = compute_loss(out, Targets(gender, age, t_gender, t_age), cfg)
+    # by hand: soft cross-entropy and KL against the mixed targets
+    g_target = 0.75 * torch.nn.functional.one_hot(gender, 2).float() + 0.25 * t_gender
+    ce = -(g_target * torch.log_softmax(out["gender_logits"], 1)).sum(1).mean()
+    a_target = 0.75 * age_targets(age, cfg.ldl_sigma) + 0.25 * t_age
+    logp = torch.log_softmax(out["age_logits"], 1)
+    kl = (a_target * (torch.log(a_target) - logp)).sum(1).mean()
+    mse = ((out["age_reg"] - age / 100) ** 2).mean()
+    assert parts["gender_loss"] == pytest.approx(ce.item(), rel=1e-5)
+    assert parts["ldl_loss"] == pytest.approx(kl.item(), rel=1e-5)
+    assert mixed.item() == pytest.approx((ce + 2.0 * mse + kl).item(), rel=1e-5)
+    assert mixed.item() != pytest.approx(plain.item(), rel=1e-3)
+    # targets without teacher answers (validation) give the plain loss under the same config
+    assert compute_loss(out, Targets(gender, age), cfg)[0].item() == pytest.approx(plain.item())
+    with pytest.raises(ValueError, match="teachers and teacher_weight go together"):
+        TrainConfig(age_distribution=True, teacher_weight=0.5)
+    with pytest.raises(ValueError, match="need age_distribution"):
+        TrainConfig(teachers=["t.onnx"], teacher_weight=0.5)
+
+
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
+def test_training_with_a_teacher_ensemble_caches_its_answers(trained, tmp_path, capsys):
+    from genderage.attribute import AttributeModel, softmax
+    from genderage.data.split import read_manifest
+    from genderage.preprocess import to_input
+    from genderage.training.cache import load_faces
+    from genderage.training.teachers import ensemble_targets
+
+    data, manifest, ckpt = trained
+    teacher = tmp_path / "teacher.onnx"
+    assert main(["export", str(ckpt), "--out", str(teacher)]) == 0
+    faces = load_faces(data, [r for r in read_manifest(manifest) if r.split == "train"], None)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    g, a = ensemble_targets([str(teacher), str(teacher)], faces, cache)
+    model = AttributeModel(teacher)
+    out = model.run(to_input(faces))
+    np.testing.assert_allclose(g, softmax(out["output"][:, :2]), atol=1e-6)
+    np.testing.assert_allclose(a, out["age_probs"], atol=1e-6)
+    assert len(list(cache.glob("teachers_*.npz"))) == 1
+    g2, _ = ensemble_targets([str(teacher), str(teacher)], faces, cache)  # read back
+    np.testing.assert_array_equal(g, g2)
+    capsys.readouterr()
+    assert _train(data, manifest, tmp_path / "student", "--epochs", "1", "--age-distribution",
+                  "--teacher", str(teacher), "--teacher-weight", "0.5") == 0
+    cfg = load_checkpoint(tmp_path / "student" / "last.pt")["train_config"]
+    assert cfg["teachers"] == [str(teacher)] and cfg["teacher_weight"] == 0.5
+    # a teacher flag without a weight is a usage error naming both
+    assert _train(data, manifest, tmp_path / "bad", "--epochs", "1", "--age-distribution",
+                  "--teacher", str(teacher)) == 2
+    assert "teacher_weight" in capsys.readouterr().err

@@ -58,6 +58,11 @@ FLAGS = (
     ("--robust", "robust", {"type": float, "metavar": "P"},
      "probability that a training face gets one real-photo degradation (under/over-exposure, "
      "blur, JPEG quality, partial occlusion)"),
+    ("--teacher", "teachers", {"action": "append", "metavar": "ONNX"},
+     "distil from exported models: the mean of their answers on each clean training face "
+     "(repeat for an ensemble; needs --teacher-weight)"),
+    ("--teacher-weight", "teacher_weight", {"type": float, "metavar": "W"},
+     "share of the teachers' soft targets in the gender and age-distribution targets"),
 )
 RENAMED = {"--compute-precision": ("--precision",)}
 """Flags renamed for one meaning per flag across commands (``--precision`` is the shipped

@@ -64,7 +64,9 @@ class TrainConfig:
 
     The loss is ``CE(gender) + age_weight * MSE(age / 100)``, plus
     ``ldl_weight * KL(age distribution || Gaussian(age, ldl_sigma))`` with
-    ``age_distribution``.
+    ``age_distribution``. With ``teachers``, the gender and age-distribution targets are
+    ``(1 - teacher_weight) * label + teacher_weight * the teachers' mean answer``
+    (:mod:`.teachers`).
     """
 
     data_dir: str = ""
@@ -102,6 +104,8 @@ class TrainConfig:
     balance_age: float = 0.0         # draw faces with weight count(age band)^-p (0 = shuffle)
     sources: dict = field(default_factory=dict)  # other sources: name -> folder (data_dir: UTKFace)
     robust: float = 0.0              # probability of one real-photo degradation per face
+    teachers: list = field(default_factory=list)  # ONNX files whose mean answer is distilled
+    teacher_weight: float = 0.0      # share of the ensemble's soft targets in the targets
 
     def __post_init__(self):
         check_literals(self)
@@ -113,11 +117,17 @@ class TrainConfig:
                      "checkpoint_every"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
-        for name in ("recrop", "ema_decay", "robust"):
+        for name in ("recrop", "ema_decay", "robust", "teacher_weight"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if self.ldl_sigma <= 0:
             raise ValueError(f"ldl_sigma must be positive, got {self.ldl_sigma}")
+        if bool(self.teachers) != (self.teacher_weight > 0):
+            raise ValueError("teachers and teacher_weight go together: teachers="
+                             f"{self.teachers!r}, teacher_weight={self.teacher_weight}")
+        if self.teachers and not self.age_distribution:
+            raise ValueError("teachers need age_distribution=True (they teach the age "
+                             "distribution)")
 
     def to_dict(self) -> dict:
         return asdict(self)

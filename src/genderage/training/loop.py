@@ -67,6 +67,13 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     # AAF dev fold) are scored as <source>_val_* with the monitored model
     train_set, val_set, extra_val = load_splits(cfg)
     val_recrops = val_set.recropped()
+    if cfg.teachers:
+        from .teachers import ensemble_targets
+
+        t0 = time.time()
+        train_set.extra["teacher_gender"], train_set.extra["teacher_age"] = ensemble_targets(
+            cfg.teachers, train_set.faces, cfg.cache_dir, threads=cfg.threads)
+        log.info("teacher targets for %d faces in %.1fs", len(train_set), time.time() - t0)
 
     # --- model and optimizer
     model = initial_model(cfg, mcfg, resume,
@@ -292,8 +299,10 @@ def batch_tensors(batch: FaceSet, cfg: TrainConfig, aug, g: torch.Generator, dev
     x = augment(to_float(faces, "cpu", False), aug, g).to(device)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
+    teacher = [torch.from_numpy(batch.extra[k]).to(device) if k in batch.extra else None
+               for k in ("teacher_gender", "teacher_age")]
     return x, Targets(torch.from_numpy(batch.gender).to(device),
-                      torch.from_numpy(batch.age).to(device))
+                      torch.from_numpy(batch.age).to(device), *teacher)
 
 
 def prefixed(prefix: str, metrics: dict) -> dict:
