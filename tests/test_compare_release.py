@@ -1,17 +1,23 @@
-"""tools/compare_release.py: paired statistics and the v2 release rule, golden values."""
+"""tools/compare_release.py: paired statistics and the v2 release rule, golden values; the tool
+on a few real images of both dev sets (skips without ../shared)."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "src" / "genderage" / "models"
+
+
 @pytest.fixture(scope="module")
 def rule():
-    path = Path(__file__).resolve().parents[1] / "tools" / "compare_release.py"
+    path = ROOT / "tools" / "compare_release.py"
     spec = importlib.util.spec_from_file_location("compare_release", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -60,3 +66,57 @@ def test_gender_accuracy_and_ece_per_band_when_probabilities_are_given(rule):
 def test_release_rule(rule, d_acc, d_mae, wins):
     assert rule.wins({"delta_accuracy": d_acc, "se_accuracy": 0.005,
                       "delta_mae": d_mae, "se_mae": 0.034}) is wins
+
+
+def tiny_manifest(path: Path, per_source: int = 3, sources=("utkface", "aaf")) -> Path:
+    """The first ``per_source`` val rows of each source of the shipped multi-source split."""
+    rows = (ROOT / "splits" / "utkface_aaf_seed0.csv").read_text().splitlines()
+    keep = [rows[0]]
+    for source in sources:
+        keep += [r for r in rows[1:] if r.endswith(f",{source}") and ",val," in r][:per_source]
+    path.write_text("\n".join(keep) + "\n")
+    return path
+
+
+def test_the_tool_on_real_images(rule, shared_dir, tmp_path, capsys):
+    """fp32 against int8 on three images of each dev set: the paired figures are the two
+    models' own; a model against itself differs by nothing and does not win."""
+    data = shared_dir / "data"
+    if not (data / "AAF" / "labels.csv").is_file() or not (data / "UTKFace").is_dir():
+        pytest.skip("UTKFace or AAF absent")
+    roots = ["--utkface", str(data / "UTKFace"), "--aaf", str(data / "AAF")]
+    manifest = str(tiny_manifest(tmp_path / "m.csv"))
+    out = tmp_path / "release_rule.json"
+    assert rule.main(["--baseline", str(MODELS / "genderage.onnx"), "--candidate",
+                      str(MODELS / "genderage.int8.onnx"), "--manifest", manifest,
+                      "--out", str(out), *roots]) == 0
+    report = json.loads(out.read_text())
+    assert json.loads(capsys.readouterr().out) == report
+    assert list(report) == ["command", "baseline", "candidate", "detector", "utkface_val",
+                            "aaf_dev", "ship_candidate"]
+    assert report["command"].startswith("PYTHONPATH=src python tools/compare_release.py ")
+    for name in ("utkface_val", "aaf_dev"):
+        d = report[name]
+        assert d["n"] == d["detected"] == 3  # chips need no detection; these photos have a face
+        assert d["delta_accuracy"] == round(d["candidate"]["gender_accuracy"]
+                                            - d["baseline"]["gender_accuracy"], 4)
+        assert set(d["gender_by_age_band"]) == {"baseline", "candidate"}
+    same = str(MODELS / "genderage.int8.onnx")
+    assert rule.main(["--baseline", same, "--candidate", same, "--manifest", manifest,
+                      *roots]) == 0
+    itself = json.loads(capsys.readouterr().out)
+    for name in ("utkface_val", "aaf_dev"):
+        d = itself[name]
+        assert d["baseline"] == d["candidate"] and d["delta_mae"] == d["se_mae"] == 0
+        assert d["candidate_wins"] is False
+    assert itself["ship_candidate"] is False
+
+
+def test_the_tool_says_when_the_images_are_not_there(rule, tmp_path, capsys):
+    manifest = tiny_manifest(tmp_path / "m.csv")
+    model = str(MODELS / "genderage.int8.onnx")
+    assert rule.main(["--baseline", model, "--candidate", model, "--manifest",
+                      str(manifest), "--utkface", str(tmp_path), "--aaf", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot compare the models: utkface_val: a face in 0 of 3 images" in err
+    assert "are the images there?" in err

@@ -8,14 +8,20 @@ The runtime is the photo path (detect, align, the model, results, options, outpu
 features are what the product does with it (batch, serve, video, report, label); ``data``
 reads the training sets. Every top-level module and package is in exactly one layer, so a new
 one has to be placed here. Every import statement of every module is parsed, function-level
-ones included, so a lazy import counts too; nothing below the edge imports the edge, and
-research code is imported by none.
+ones included, so a lazy import counts too; nothing below the edge imports the edge.
+
+Studies live in ``research/``, not in the package: no package module runs as a script, the
+package and the tools import no study, and every package module a study uses is product code
+(the package, the tools or the benchmarks use it too), so no module is kept in the package for
+a study alone. Tests may import a study by its bare name (``research/`` is on their path,
+pyproject.toml); that is why a package module doing the same must fail here, not for users.
 """
 
 from __future__ import annotations
 
 import ast
 import functools
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -118,10 +124,69 @@ def test_the_package_root_imports_nothing_when_imported():
     assert not [node for node in body if isinstance(node, (ast.Import, ast.ImportFrom))]
 
 
-def test_nothing_imports_research_or_scripts():
-    for path in [*MODULES, *PACKAGE.parents[1].joinpath("tests").glob("*.py")]:
-        tree = parse(path)
-        names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-        names |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
-        assert not {n for n in names if n.split(".")[0] in ("research", "scripts")}, path
+REPO = PACKAGE.parents[1]
+STUDIES = sorted((REPO / "research").glob("*.py"))
+TOOLS = sorted((REPO / "tools").glob("*.py"))
+BENCHMARKS = sorted((REPO / "benchmarks").glob("*.py"))
+
+
+def absolute_imports(path: Path) -> set[str]:
+    """Every absolute module name ``path`` imports, ``from genderage.x import y`` giving
+    ``genderage.x`` and, when ``y`` is a module of the package, ``genderage.x.y``."""
+    found = set()
+    for node in ast.walk(parse(path)):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names
+                      if is_module(f"{node.module}.{a.name}")}
+    return found
+
+
+def loaded_by_name() -> set[str]:
+    """The package modules that registries import from a name: commands, detector backends
+    and batch engines."""
+    from genderage.batch.engines import ENGINES
+    from genderage.cli import COMMANDS
+    from genderage.detect.registry import BACKEND_MODULES
+
+    return ({f"genderage.commands.{name}" for name in COMMANDS}
+            | {importlib.util.resolve_name(name, "genderage.detect") for name in BACKEND_MODULES}
+            | {target.split(":")[0] for target, _ in ENGINES.values()})
+
+
+def test_no_package_module_is_a_script():
+    """A module with a ``__main__`` block is a study or a tool; those live in research/,
+    tools/ or benchmarks/. The package's one entry point is ``python -m genderage``."""
+    def runs_as_script(node) -> bool:
+        return (isinstance(node, ast.If) and isinstance(node.test, ast.Compare)
+                and isinstance(node.test.left, ast.Name) and node.test.left.id == "__name__")
+
+    scripts = [module_name(p) for p in MODULES if p.name != "__main__.py"
+               and any(runs_as_script(node) for node in parse(p).body)]
+    assert not scripts, scripts
+    assert all(any(runs_as_script(node) for node in parse(p).body) for p in STUDIES)
+
+
+def test_the_product_imports_no_study_and_no_script():
+    studies = {p.stem for p in STUDIES}
+    assert {"report_simulation", "screen_simulation", "eval_ensemble"} <= studies
+    for path in [*MODULES, *TOOLS]:
+        tops = {name.split(".")[0] for name in absolute_imports(path)}
+        assert not tops & (studies | {"research", "scripts"}), (path, tops & studies)
+    for path in [*MODULES, *REPO.joinpath("tests").glob("*.py")]:
         assert "sys.path" not in path.read_text() or path.name == "test_layers.py", path
+
+
+def test_every_package_module_a_study_uses_is_product_code():
+    """A module that only research (and its tests) imports is part of a study: it belongs in
+    the study's script (as the ensemble scoring moved into research/eval_ensemble.py)."""
+    used = loaded_by_name()
+    for path in MODULES:
+        used |= imported_modules(path) - {module_name(path)}
+    for path in [*TOOLS, *BENCHMARKS]:
+        used |= absolute_imports(path)
+    for path in STUDIES:
+        for module in sorted(m for m in absolute_imports(path) if m.startswith("genderage.")):
+            assert is_module(module) and module in used, f"{path.name}: {module}"

@@ -20,6 +20,7 @@ from genderage.attribute import META_GENDER_BY_AGE, META_TEMPERATURE, AttributeM
 from genderage.contract import META_PREPROCESSING, Preprocessing
 from genderage.models import default_model_path
 from genderage.pipeline import GenderAge
+from genderage.preprocess import to_input
 from genderage.video.analysis import VideoAnalysis
 from genderage.video.io import Frame
 
@@ -97,8 +98,6 @@ def test_the_contract_is_read_from_the_file_and_changes_the_answer(bgr_model, mo
 def test_the_bgr_model_sees_what_the_plain_model_sees_in_swapped_channels(bgr_model,
                                                                           model_path,
                                                                           astronaut_rgb):
-    from genderage.evaluation.ensemble import raw_outputs
-
     crops = np.stack([c.crop for c in GenderAge(bgr_model).locate(astronaut_rgb)] +
                      [np.full((112, 112, 3), (200, 120, 40), np.uint8)])
     bgr, plain = AttributeModel(bgr_model), AttributeModel(model_path)
@@ -106,8 +105,12 @@ def test_the_bgr_model_sees_what_the_plain_model_sees_in_swapped_channels(bgr_mo
     swapped = np.ascontiguousarray(crops[..., ::-1])
     np.testing.assert_array_equal(logits, plain.predict(swapped).logits)
     assert np.abs(logits - plain.predict(crops).logits).max() > 1e-3
-    # the evaluation tools read the same raw outputs (the ensemble study's, calibration's)
-    np.testing.assert_array_equal(raw_outputs(bgr, crops), logits.astype(np.float64))
+    # ``logits`` are the session's first output for the model's own input, untouched, and
+    # the model's calibration decodes raw outputs as predict does: what the callers that
+    # read raw outputs rely on (evaluation, calibration fitting, the video's track average)
+    raw = bgr.run(to_input(crops, bgr.preprocessing))
+    np.testing.assert_array_equal(raw[bgr.output_names[0]], logits)
+    np.testing.assert_array_equal(bgr.decode(raw).gender_probs, bgr.predict(crops).gender_probs)
 
 
 def test_predict_from_a_file_gives_the_photo_answer(bgr_model, photo_face, astronaut_png):

@@ -60,9 +60,9 @@ def test_predictive_rate_sd_golden_value():
 
 
 def test_corrected_interval_covers_screen_share_in_collections_unlike_the_dev_sets():
-    """python -m genderage.report.screen_simulation (figures in docs/report.md): >= 93%."""
-    from genderage.report.screen_simulation import simulate_screen_share
-    from genderage.report.simulation import shipped_counts, shipped_world
+    """research/screen_simulation.py (figures in docs/report.md): >= 93%."""
+    from report_simulation import shipped_counts, shipped_world  # research/, on the tests' path
+    from screen_simulation import simulate_screen_share
 
     out = simulate_screen_share(shipped_world(), shipped_counts())
     print(out)

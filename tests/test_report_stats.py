@@ -1,5 +1,6 @@
 """The statistics of ``genderage report``: golden values, and coverage on simulated
-populations with known answers classified with the shipped model's measured error rates."""
+populations with known answers classified with the shipped model's measured error rates
+(the simulation is the study ``research/report_simulation.py``)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from genderage.report.stats import (AgeBias, ConfusionCounts, adjusted_share,
 
 @pytest.fixture(scope="module")
 def simulation():
-    from genderage.report import simulation as module
+    import report_simulation  # research/, on the tests' path (pyproject.toml)
 
-    return module
+    return report_simulation
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +72,7 @@ def test_bootstrap_means_matches_theory():
 
 def test_corrected_share_covers_truth_in_simulated_populations(simulation, model_counts):
     """200 populations with known female shares classified with the model's measured rates
-    (python -m genderage.report.simulation): the corrected 95% interval holds the truth in >= 90%;
+    (research/report_simulation.py): the corrected 95% interval holds the truth in >= 90%;
     the naive count is pulled towards 50% by several points when the shares are skewed."""
     out = simulation.simulate_female_share(model_counts, n_populations=200)
     assert out["coverage"] >= 0.90, out
@@ -151,10 +152,10 @@ def test_band_female_share_uses_the_band_rates():
                                                                     overall.fpr))
 
 
-@pytest.mark.slow  # 47 s: 1,000 simulated populations (python -m genderage.report.simulation)
+@pytest.mark.slow  # 47 s: 1,000 simulated populations (research/report_simulation.py)
 def test_intervals_when_populations_differ_in_model_errors(simulation, model_counts):
     """Populations whose mean age error and per-band gender rates differ around the shipped
-    model's error model (python -m genderage.report.simulation; figures in docs/report.md).
+    model's error model (research/report_simulation.py; figures in docs/report.md).
 
     Female share per band of estimated age, with each band's own pooled rates: the interval
     holds the truth for >= 90% of (population, band) pairs, and more often than with the

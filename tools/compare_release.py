@@ -1,11 +1,12 @@
 """Apply the v2 release rule: does a candidate model beat the shipped one on both dev sets?
 
-Both models are scored on the same faces, with the same code:
+Both models are scored on the same faces, with the same code: the dev sets of the error
+model (:func:`genderage.evaluation.error_model.dev_set_faces`), the largest face of each image:
 
-* the UTKFace val split: each chip as an aligned face (``GenderAge.predict_batch(...,
-  aligned=True)``: the chip resized to 112x112, as ``genderage evaluate`` does);
+* the UTKFace val split: each chip as an aligned face (resized to 112x112, as ``genderage
+  evaluate`` does);
 * the AAF dev fold of the manifest: each photo through the full pipeline (detection,
-  alignment, model; the largest face), as ``genderage evaluate --photos ... --manifest`` does.
+  alignment, model), as ``genderage evaluate --photos ... --manifest`` does.
 
 The rule (docs/training.md, "Release rule for v2"), per dev set, with paired standard errors
 (the two models see the same faces): the candidate WINS a dev set if its gender accuracy is
@@ -32,19 +33,31 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 
 
-def predict(model: str, paths: list[Path], aligned: bool, batch: int = 64):
-    """Per image: (gender index, age, P(female)) of its largest face, or None when no face
-    was found."""
+def faces_by_image(dev_set) -> dict[int, tuple]:
+    """Image index -> (manifest row, (gender index, age, P(female)) of its largest face), for
+    the images of a :class:`~genderage.evaluation.error_model.DevSetFaces` with a face."""
     from genderage.contract import gender_index
-    from genderage.evaluation.photos import largest_faces
-    from genderage.pipeline import GenderAge
 
-    found = largest_faces(GenderAge(model), paths, aligned, batch)
-    out = [None] * len(paths)
-    for i, face in zip(found.index, found.faces):
+    out = {}
+    for i, row, face in zip(dev_set.found.index, dev_set.rows, dev_set.found.faces):
         p = face.gender_probability
-        out[i] = (gender_index(face.gender), face.age, p if face.gender == "female" else 1 - p)
+        out[int(i)] = row, (gender_index(face.gender), face.age,
+                            p if face.gender == "female" else 1 - p)
     return out
+
+
+def compare(baseline, candidate) -> dict:
+    """The paired comparison of one dev set run through both models (the images in which
+    both found a face), with the candidate's detections and whether it wins."""
+    a, b = faces_by_image(baseline), faces_by_image(candidate)
+    rows = {i: row for i, (row, _) in (a | b).items()}
+    images = sorted(rows)
+    d = paired([rows[i].gender for i in images], [rows[i].age for i in images],
+               [a[i][1] if i in a else None for i in images],
+               [b[i][1] if i in b else None for i in images])
+    d["detected"] = len(b)
+    d["candidate_wins"] = wins(d)
+    return d
 
 
 def paired(gender, age, a, b) -> dict:
@@ -109,24 +122,23 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
 
-    from genderage.data.split import read_manifest
-
     from genderage.detect.registry import detector_fingerprint
+    from genderage.evaluation.error_model import dev_set_faces
+    from genderage.pipeline import GenderAge
 
     report = {"command": "PYTHONPATH=src python tools/compare_release.py " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
               "baseline": str(args.baseline), "candidate": str(args.candidate),
               "detector": detector_fingerprint(None)}  # the default, for both models
-    for name, root, source, aligned in (("utkface_val", args.utkface, "utkface", True),
-                                        ("aaf_dev", args.aaf, "aaf", False)):
-        rows = read_manifest(args.manifest, "val", source)
-        paths = [root / r.file for r in rows]
-        a = predict(args.baseline, paths, aligned)
-        b = predict(args.candidate, paths, aligned)
-        d = paired([r.gender for r in rows], [r.age for r in rows], a, b)
-        d["detected"] = sum(x is not None for x in b)
-        d["candidate_wins"] = wins(d)
-        report[name] = d
+    roots = {"utkface": args.utkface, "aaf": args.aaf}
+    try:
+        baseline, candidate = [dev_set_faces(GenderAge(model), args.manifest, roots)
+                               for model in (args.baseline, args.candidate)]
+    except (OSError, ValueError) as exc:
+        print(f"cannot compare the models: {exc}", file=sys.stderr)
+        return 2
+    for a, b in zip(baseline, candidate):
+        report[a.name] = compare(a, b)
     report["ship_candidate"] = report["utkface_val"]["candidate_wins"] and \
         report["aaf_dev"]["candidate_wins"]
     print(json.dumps(report, indent=2))

@@ -118,10 +118,12 @@ class SourceFace:
 
 def load_source_faces(aaf_dir: Path, n: int, seed: int = 0) -> list[SourceFace]:
     """``n`` AAF crops, chosen by ``seed``, each with the v1 cascade's landmarks of its one
-    confident face (crops where it finds no face or several are skipped)."""
+    confident face (crops where it finds no face or several are skipped: unlike the photo
+    sets' largest face, a source face must be its crop's only one, so that a composed photo
+    holds exactly the faces it lists)."""
     from ..data.aaf import read_labels
     from ..detect.mtcnn import V1_SETTINGS, MtcnnDetector
-    from ..imageio import decode_image
+    from ..imageio import read_image
 
     files = sorted(record.file for record in read_labels(aaf_dir))
     order = np.random.default_rng(seed).permutation(len(files))
@@ -130,8 +132,7 @@ def load_source_faces(aaf_dir: Path, n: int, seed: int = 0) -> list[SourceFace]:
     for i in order:
         if len(faces) >= n:
             break
-        path = Path(aaf_dir) / files[i]
-        image = decode_image(path.read_bytes())
+        image = read_image(Path(aaf_dir) / files[i])
         found = reference.detect(image)
         if len(found) != 1 or found[0].score < 0.95:
             continue

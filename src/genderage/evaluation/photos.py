@@ -9,7 +9,7 @@ Every measurement on labelled photos goes through the helpers here: :func:`load_
 (the labels, optionally one split of a manifest), :func:`largest_faces` (each photo's
 largest face through the pipeline: the error model, risk-coverage, the release rule) and
 :func:`largest_face_crops` (the aligned crop of each one, for running several models on the
-same faces: the int8 check, the ensemble study).
+same faces: the int8 check, research/eval_ensemble.py).
 """
 
 from __future__ import annotations

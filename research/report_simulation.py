@@ -12,7 +12,10 @@ model's error model. Two of them play the dev sets (measured as the error model 
 them), the third is reported on with that measured error model: does the corrected mean age
 and female share per band hold its truth?
 
-    python -m genderage.report.simulation
+The figures in docs/report.md ("Simulated populations"); tests/test_report_stats.py asserts
+them on the same functions.
+
+    PYTHONPATH=src python research/report_simulation.py
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""genderage.evaluation.ensemble: golden scores, and a real run on tiny data with the shipped
-model."""
+"""research/eval_ensemble.py, the ensemble study: golden scores, and a real run on tiny data
+with the shipped model."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from genderage.evaluation import ensemble as ens
+import eval_ensemble as ens  # research/, on the tests' path (pyproject.toml)
+
 from genderage.models import default_model_path
 
 ROOT = Path(__file__).resolve().parents[1]

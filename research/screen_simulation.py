@@ -9,13 +9,14 @@ Each collection differs from the dev sets in composition and in how the model er
   are not alike: a Beta spread), 1 to 25 tracks per video of log-normal length (median 4 s,
   some of a minute or more);
 - gender predicted with the collection's own band rates, drawn around the shipped error
-  model's as :class:`genderage.report.simulation.ErrorWorld` draws a population's; the
+  model's as ``ErrorWorld`` (``report_simulation.py``) draws a population's; the
   report corrects with an error model measured on two other populations (the dev sets).
 
 The truth is the collection's own share of on-screen seconds of women. Prints the coverage
-of the corrected 95% interval and of the naive one::
+of the corrected 95% interval and of the naive one (the figures of docs/report.md,
+"Simulation"; tests/test_report_screen.py asserts them)::
 
-    python -m genderage.report.screen_simulation
+    PYTHONPATH=src python research/screen_simulation.py
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ import sys
 
 import numpy as np
 
-from .screen import Tracks, predictive_rate_sd, screen_time
-from .simulation import BAND_AGES, ErrorWorld, shipped_counts, shipped_world
-from .stats import AGE_BANDS, ConfusionCounts
+# research/ is the script's folder (and on the tests' path: pyproject.toml)
+from report_simulation import BAND_AGES, ErrorWorld, shipped_counts, shipped_world
+
+from genderage.report.screen import Tracks, predictive_rate_sd, screen_time
+from genderage.report.stats import AGE_BANDS, ConfusionCounts
 
 
 def collection(rng: np.random.Generator, tpr: np.ndarray, fpr: np.ndarray
