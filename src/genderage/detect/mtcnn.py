@@ -219,6 +219,17 @@ def to_square(boxes: np.ndarray) -> np.ndarray:
     return np.concatenate([top_left, top_left + side], axis=1).astype(np.float32)
 
 
+def normalise(pixels: np.ndarray) -> np.ndarray:
+    """uint8 RGB pixels (any shape) -> float32 ``(pixel - 127.5) / 128``, the networks' input.
+
+    Computed in place on one float32 copy: the same values as ``(x.astype(float32) - 127.5)
+    * (1 / 128)`` (both steps are exact in float32), without the two temporaries."""
+    out = pixels.astype(np.float32)
+    out -= PIXEL_MEAN
+    out *= PIXEL_SCALE
+    return out
+
+
 def crop_patches(image: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
     """Crop boxes (pixels outside the image read as black) and resize them to ``size``.
 
@@ -226,10 +237,10 @@ def crop_patches(image: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
         image: uint8 ``[H, W, 3]``. boxes: ``[N, 4]`` whole-pixel boxes, at least 1 px wide/high.
 
     Returns:
-        float32 ``[N, size, size, 3]`` normalised as the networks expect.
+        float32 ``[N, size, size, 3]`` normalised as the networks expect (:func:`normalise`).
     """
     h, w = image.shape[:2]
-    out = np.empty((len(boxes), size, size, 3), np.float32)
+    out = np.empty((len(boxes), size, size, 3), np.uint8)
     for i, (x1, y1, x2, y2) in enumerate(boxes.astype(np.int64).tolist()):
         if x1 >= 0 and y1 >= 0 and x2 <= w and y2 <= h:  # inside: resize a view, no copy
             patch = image[y1:y2, x1:x2]
@@ -239,7 +250,7 @@ def crop_patches(image: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
             if sx2 > sx1 and sy2 > sy1:
                 patch[sy1 - y1:sy2 - y1, sx1 - x1:sx2 - x1] = image[sy1:sy2, sx1:sx2]
         out[i] = cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA)
-    return (out - PIXEL_MEAN) * PIXEL_SCALE
+    return normalise(out)
 
 
 class MtcnnDetector:
@@ -378,7 +389,7 @@ class MtcnnDetector:
             size = (math.ceil(w * scale), math.ceil(h * scale))
             scaled = shrink(canvas, size)[0] if self.fast_resize else \
                 cv2.resize(canvas, size, interpolation=cv2.INTER_AREA)
-            blob = ((scaled.astype(np.float32) - PIXEL_MEAN) * PIXEL_SCALE)[None]
+            blob = normalise(scaled)[None]
             pnet = self._pnet_large if size[0] * size[1] >= PNET_LARGE_LEVEL else self._pnet
             reg, prob = pnet.run(["reg", "prob"], {"image": blob})
             rows, cols = np.nonzero(prob[0, :, :, 1] >= self.stage_thresholds[0])
