@@ -102,12 +102,32 @@ def load_weights(name: str, folder: Path | None = None) -> list[np.ndarray]:
 
 
 def _prelu(g: GraphBuilder, x: str, alpha: np.ndarray) -> str:
-    """``PRelu(x, alpha)`` written as ``Relu(x) + alpha * Min(x, 0)``: the same values bit for
-    bit (one of the two terms is exactly zero), but onnxruntime's broadcasting Mul/Add are
-    several times faster than its PRelu kernel, which took half of R-Net's and O-Net's time."""
+    """``PRelu(x, alpha)`` of a dense layer's ``[N, C]`` output, written as ``Relu(x) + alpha *
+    Min(x, 0)``: the same values bit for bit (one of the two terms is exactly zero), but
+    onnxruntime's broadcasting Mul/Add are several times faster than its PRelu kernel."""
     zero = g.constant(np.zeros((), np.float32), "zero")
     negative = g.node("Mul", [g.node("Min", [x, zero]), g.constant(alpha)])
     return g.node("Add", [g.node("Relu", [x]), negative])
+
+
+def _prelu_map(g: GraphBuilder, x: str, alpha: np.ndarray) -> str:
+    """``PRelu`` of a ``[N, C, H, W]`` feature map with per-channel slopes ``alpha [C]``, as
+    ``Relu(x) + (-alpha) * Relu(-x)`` where both scalings are depthwise 1x1 convolutions.
+
+    The same values bit for bit as ``PRelu`` (negation is exact, and one of the two terms is
+    exactly zero), but every operator here runs in onnxruntime's blocked NCHWc layout, the
+    addition fused into the last convolution: the elementwise form above made the map leave
+    that layout and come back around every PReLU (docs/experiments/2026-12-06-detection-recall.md,
+    section 9)."""
+    channels = alpha.size
+    zero_bias = g.constant(np.zeros(channels, np.float32), "zero")
+
+    def depthwise(y: str, weight: np.ndarray) -> str:
+        kernel = g.constant(weight.reshape(channels, 1, 1, 1).astype(np.float32))
+        return g.node("Conv", [y, kernel, zero_bias], kernel_shape=[1, 1], group=channels)
+
+    negative_part = g.node("Relu", [depthwise(x, np.full(channels, -1.0))])
+    return g.node("Add", [depthwise(negative_part, -alpha.reshape(-1)), g.node("Relu", [x])])
 
 
 def _conv_prelu(g: GraphBuilder, x: str, kernel: np.ndarray, bias: np.ndarray,
@@ -115,13 +135,40 @@ def _conv_prelu(g: GraphBuilder, x: str, kernel: np.ndarray, bias: np.ndarray,
     # Keras kernels are [kh, kw, in, out]; ONNX wants [out, in, kh, kw].
     y = g.node("Conv", [x, g.constant(kernel.transpose(3, 2, 0, 1)), g.constant(bias)],
                kernel_shape=list(kernel.shape[:2]))
-    return _prelu(g, y, alpha.reshape(-1, 1, 1))
+    return _prelu_map(g, y, alpha)
+
+
+CHANNEL_BLOCK = 16
+"""onnxruntime's blocked (NCHWc) layout holds channels in blocks of 8 or 16 (the CPU's vector
+width); a map whose channel count is not a multiple runs its depthwise and pooling operators
+outside that layout."""
+
+
+def _pad_first_layer(w: list[np.ndarray]) -> list[np.ndarray]:
+    """The Keras weights with the first convolution's output channels (and the second's input
+    channels) padded with zeros to a multiple of :data:`CHANNEL_BLOCK`: P-Net's 10 become 16,
+    R-Net's 28 become 32.
+
+    The added channels are zero everywhere (kernel, bias, slope: PReLU(0) = 0) and meet zero
+    weights in the next convolution, which onnxruntime pads the same way inside its blocked
+    layout anyway, so the outputs are the same bit for bit (``tests/test_detect.py``).
+    """
+    kernel, bias, alpha, next_kernel = w[0], w[1], w[2], w[3]
+    pad = -kernel.shape[3] % CHANNEL_BLOCK
+    if not pad:
+        return w
+    return [np.pad(kernel, [(0, 0), (0, 0), (0, 0), (0, pad)]), np.pad(bias, [(0, pad)]),
+            np.pad(alpha, [(0, 0), (0, 0), (0, pad)]),
+            np.pad(next_kernel, [(0, 0), (0, 0), (0, pad), (0, 0)]), *w[4:]]
 
 
 def _pool(g: GraphBuilder, x: str, size: int, same: bool) -> str:
-    # TensorFlow "same" pooling pads at the end, as ONNX SAME_UPPER does.
+    # TensorFlow "same" pooling (ONNX SAME_UPPER) with stride 2 pads one row and column at
+    # the end for 2x2 windows on any input, and for 3x3 windows on an even-sized input (R-Net
+    # pools 22x22 maps and O-Net 46x46 this way); a pad no window reaches changes nothing.
+    # Written as explicit pads, the pool stays in onnxruntime's NCHWc layout (auto_pad does not).
     return g.node("MaxPool", [x], kernel_shape=[size, size], strides=[2, 2],
-                  auto_pad="SAME_UPPER" if same else "VALID")
+                  pads=[0, 0, 1, 1] if same else [0, 0, 0, 0])
 
 
 def _dense(g: GraphBuilder, x: str, kernel: np.ndarray, bias: np.ndarray) -> str:
@@ -138,7 +185,15 @@ def build_pnet(w: list[np.ndarray]) -> bytes:
     ``prob [1, H', W', 2]`` (softmax, channel 1 = face), ``H' = ceil((H - 2) / 2) - 4``."""
     g = GraphBuilder()
     x = _to_nchw(g, "image")
-    x = _pool(g, _conv_prelu(g, x, *w[0:3]), 2, same=True)
+    channels = w[0].shape[3]
+    padded = _pad_first_layer(w)
+    x = _pool(g, _conv_prelu(g, x, *padded[0:3]), 2, same=True)
+    # Back to the 10 real channels: the second convolution then reads the map through
+    # onnxruntime's kernel for few input channels, as it did before the padding; a 16-channel
+    # input takes the blocked kernel, which sums in another order (face probabilities 2e-6 off).
+    x = g.node("Slice", [x, g.constant(np.array([0], np.int64)),
+                         g.constant(np.array([channels], np.int64)),
+                         g.constant(np.array([1], np.int64))])
     x = _conv_prelu(g, x, *w[3:6])
     x = _conv_prelu(g, x, *w[6:9])
     reg = g.node("Conv", [x, g.constant(w[9].transpose(3, 2, 0, 1)), g.constant(w[10])],
@@ -146,8 +201,8 @@ def build_pnet(w: list[np.ndarray]) -> bytes:
     logits = g.node("Conv", [x, g.constant(w[11].transpose(3, 2, 0, 1)), g.constant(w[12])],
                     kernel_shape=[1, 1])
     g.node("Transpose", [reg], ["reg"], perm=[0, 2, 3, 1])
-    prob = g.node("Softmax", [logits], axis=1)
-    g.node("Transpose", [prob], ["prob"], perm=[0, 2, 3, 1])
+    # Softmax over the last axis of the NHWC map: the axis=1 form transposes inside the kernel.
+    g.node("Softmax", [g.node("Transpose", [logits], perm=[0, 2, 3, 1])], ["prob"], axis=3)
     return g.model([("image", [1, "H", "W", 3])],
                    [("reg", [1, "h", "w", 4]), ("prob", [1, "h", "w", 2])], "pnet")
 
@@ -160,7 +215,7 @@ def _flatten_keras_order(g: GraphBuilder, x: str) -> str:
 
 def build_rnet(w: list[np.ndarray]) -> bytes:
     """R-Net as ONNX. Input ``image [N, 24, 24, 3]``; outputs ``reg [N, 4]``, ``prob [N, 2]``."""
-    g = GraphBuilder()
+    g, w = GraphBuilder(), _pad_first_layer(w)
     x = _to_nchw(g, "image")
     x = _pool(g, _conv_prelu(g, x, *w[0:3]), 3, same=True)
     x = _pool(g, _conv_prelu(g, x, *w[3:6]), 3, same=False)
