@@ -49,26 +49,19 @@ def one_face_photo() -> bytes:
 
 
 def v1_detector():
-    """``MtcnnDetector(**V1_SETTINGS)`` on the graphs release v1 ran: each convolution's PReLU
-    as ``Relu(x) + alpha * Min(x, 0)`` in onnxruntime's plain layout, "same" pooling as
-    auto_pad, the real channel counts (today's graphs compute the same values bit for bit,
-    in less time: docs/experiments/2026-12-06-detection-recall.md, section 9). Built by
-    swapping today's three graph helpers for v1's while the detector builds its sessions."""
+    """``MtcnnDetector(**V1_SETTINGS)`` on the graphs release v1 ran: each PReLU as
+    onnxruntime's elementwise ``Relu(x) + alpha * Min(x, 0)``, "same" pooling as auto_pad,
+    the real channel counts, i.e. the graphs built with ``blocked=False`` (which also
+    differ from v1's in P-Net's softmax axis, the same arithmetic). Today's graphs for the
+    blocked layout compute the same values in less time
+    (docs/experiments/2026-12-06-detection-recall.md, section 9)."""
     from genderage.detect import mtcnn
 
-    def prelu(g, x, alpha):
-        return mtcnn._prelu(g, x, alpha.reshape(-1, 1, 1))
-
-    def pool(g, x, size, same):
-        return g.node("MaxPool", [x], kernel_shape=[size, size], strides=[2, 2],
-                      auto_pad="SAME_UPPER" if same else "VALID")
-
-    today = mtcnn._prelu_map, mtcnn._pool, mtcnn._pad_first_layer
-    mtcnn._prelu_map, mtcnn._pool, mtcnn._pad_first_layer = prelu, pool, lambda w: w
+    today, mtcnn.BLOCKED_LAYOUT = mtcnn.BLOCKED_LAYOUT, False
     try:
         return mtcnn.MtcnnDetector(**mtcnn.V1_SETTINGS)
     finally:
-        mtcnn._prelu_map, mtcnn._pool, mtcnn._pad_first_layer = today
+        mtcnn.BLOCKED_LAYOUT = today
 
 
 def analyzers() -> dict:

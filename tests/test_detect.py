@@ -414,7 +414,7 @@ def test_prelu_rewrite_equals_onnx_prelu_bit_for_bit(shape, alpha_shape):
     np.testing.assert_array_equal(reference, np.where(x > 0, x, x * alpha))
 
 
-def test_prelu_map_equals_onnx_prelu_bit_for_bit():
+def test_blocked_prelu_equals_onnx_prelu_bit_for_bit():
     """The conv maps' PReLU as depthwise convolutions, Relu(x) + (-alpha) * Relu(-x), gives
     exactly ONNX PRelu's values: zeros, tiny values, negative slopes and slopes above 1."""
     rng = np.random.default_rng(2)
@@ -422,7 +422,7 @@ def test_prelu_map_equals_onnx_prelu_bit_for_bit():
     x.flat[:4] = [0.0, -0.0, 1e-30, -1e-30]
     alpha = rng.uniform(-1.5, 1.5, 16).astype(np.float32)
     g = GraphBuilder()
-    g.node("Identity", [mtcnn._prelu_map(g, "x", alpha)], ["rewritten"])
+    g.node("Identity", [mtcnn._prelu_blocked(g, "x", alpha)], ["rewritten"])
     g.node("PRelu", ["x", g.constant(alpha.reshape(-1, 1, 1))], ["reference"])
     dims = ["N", 16, "H", "W"]
     session = ort.InferenceSession(g.model([("x", dims)], [("rewritten", dims), ("reference", dims)]),
@@ -431,41 +431,26 @@ def test_prelu_map_equals_onnx_prelu_bit_for_bit():
     np.testing.assert_array_equal(rewritten, reference)
 
 
-def _textbook_graphs(monkeypatch) -> dict[str, bytes]:
-    """The three MTCNN graphs as first written: ONNX PRelu after every convolution,
-    auto_pad "same" pooling, the real channel counts."""
-    def prelu(g, x, alpha):
-        return g.node("PRelu", [x, g.constant(alpha.reshape(-1, 1, 1))])
-
-    def pool(g, x, size, same):
-        return g.node("MaxPool", [x], kernel_shape=[size, size], strides=[2, 2],
-                      auto_pad="SAME_UPPER" if same else "VALID")
-
-    with monkeypatch.context() as m:
-        m.setattr(mtcnn, "_prelu_map", prelu)
-        m.setattr(mtcnn, "_pool", pool)
-        m.setattr(mtcnn, "_pad_first_layer", lambda w: w)
-        return {name: getattr(mtcnn, f"build_{name}")(mtcnn.load_weights(name))
-                for name in ("pnet", "rnet", "onet")}
-
-
-def test_mtcnn_graphs_equal_textbook_graphs_bit_for_bit(monkeypatch, hopper):
-    """The shipped graphs (NCHWc-friendly PReLU, explicit pool pads, padded first layers)
-    compute exactly what the textbook graphs compute, on a real photo: P-Net on levels of
-    odd and even sizes, R-Net and O-Net on batches of crops in and out of the image."""
-    textbook = _textbook_graphs(monkeypatch)
-
+@pytest.mark.parametrize("blocked", [True, False])
+def test_mtcnn_graphs_equal_textbook_graphs_bit_for_bit(monkeypatch, hopper, blocked):
+    """Both forms of the graphs (for onnxruntime's blocked layout: depthwise PReLU, explicit
+    pool pads, padded first layers; and the elementwise one) compute exactly what the
+    textbook graphs (ONNX PRelu, auto_pad pooling) compute, on a real photo: P-Net on levels
+    of odd and even sizes, R-Net and O-Net on batches of crops in and out of the image."""
     def run(model, names, feeds):
         session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
         return session.run(names, feeds)
 
-    def shipped(name):
-        return getattr(mtcnn, f"build_{name}")(mtcnn.load_weights(name))
-
+    weights = {name: mtcnn.load_weights(name) for name in ("pnet", "rnet", "onet")}
+    graphs = {name: getattr(mtcnn, f"build_{name}")(w, blocked) for name, w in weights.items()}
+    with monkeypatch.context() as m:
+        m.setattr(mtcnn, "_prelu", lambda g, x, alpha: g.node("PRelu", [x, g.constant(alpha)]))
+        textbook = {name: getattr(mtcnn, f"build_{name}")(w, blocked=False)
+                    for name, w in weights.items()}
     for size in [(12, 12), (13, 17), (53, 37), (160, 120), (301, 257)]:
         level = mtcnn.normalise(cv2.resize(hopper, size, interpolation=cv2.INTER_AREA))[None]
         want = run(textbook["pnet"], ["reg", "prob"], {"image": level})
-        got = run(shipped("pnet"), ["reg", "prob"], {"image": level})
+        got = run(graphs["pnet"], ["reg", "prob"], {"image": level})
         for w, g in zip(want, got):
             np.testing.assert_array_equal(g, w)
     rng = np.random.default_rng(3)
@@ -475,7 +460,7 @@ def test_mtcnn_graphs_equal_textbook_graphs_bit_for_bit(monkeypatch, hopper):
                                 ("onet", 48, ["reg", "landmarks", "prob"])]:
         crops = mtcnn.crop_patches(hopper, boxes.astype(np.float32), size)
         want = run(textbook[name], outputs, {"image": crops})
-        got = run(shipped(name), outputs, {"image": crops})
+        got = run(graphs[name], outputs, {"image": crops})
         for w, g in zip(want, got):
             np.testing.assert_array_equal(g, w)
 

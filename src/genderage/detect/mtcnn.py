@@ -18,6 +18,7 @@ import hashlib
 import importlib.util
 import logging
 import math
+import platform
 from pathlib import Path
 
 import cv2
@@ -101,24 +102,36 @@ def load_weights(name: str, folder: Path | None = None) -> list[np.ndarray]:
     return [np.asarray(a, np.float32) for a in joblib.load(path)]
 
 
+BLOCKED_LAYOUT = platform.machine().lower() in ("x86_64", "amd64")
+"""Whether onnxruntime runs convolutions here in its blocked NCHWc layout (its x86-64 CPU
+kernels; it has none for ARM), and so whether the graphs are built for that layout. Both
+forms compute the same values bit for bit; each is the faster where it is used (the blocked
+one takes 0.67-0.94 of the other's CPU time on x86-64, and 1.10-1.29 times it with the layout
+pass switched off: docs/experiments/2026-12-06-detection-recall.md, section 9)."""
+
+CHANNEL_BLOCK = 16
+"""onnxruntime's blocked layout holds channels in blocks of 8 or 16 (the CPU's vector width);
+a map whose channel count is not a multiple runs its depthwise and pooling operators outside
+that layout."""
+
+
 def _prelu(g: GraphBuilder, x: str, alpha: np.ndarray) -> str:
-    """``PRelu(x, alpha)`` of a dense layer's ``[N, C]`` output, written as ``Relu(x) + alpha *
-    Min(x, 0)``: the same values bit for bit (one of the two terms is exactly zero), but
-    onnxruntime's broadcasting Mul/Add are several times faster than its PRelu kernel."""
+    """``PRelu(x, alpha)`` written as ``Relu(x) + alpha * Min(x, 0)``: the same values bit for
+    bit (one of the two terms is exactly zero), but onnxruntime's broadcasting Mul/Add are
+    several times faster than its PRelu kernel."""
     zero = g.constant(np.zeros((), np.float32), "zero")
     negative = g.node("Mul", [g.node("Min", [x, zero]), g.constant(alpha)])
     return g.node("Add", [g.node("Relu", [x]), negative])
 
 
-def _prelu_map(g: GraphBuilder, x: str, alpha: np.ndarray) -> str:
+def _prelu_blocked(g: GraphBuilder, x: str, alpha: np.ndarray) -> str:
     """``PRelu`` of a ``[N, C, H, W]`` feature map with per-channel slopes ``alpha [C]``, as
     ``Relu(x) + (-alpha) * Relu(-x)`` where both scalings are depthwise 1x1 convolutions.
 
-    The same values bit for bit as ``PRelu`` (negation is exact, and one of the two terms is
-    exactly zero), but every operator here runs in onnxruntime's blocked NCHWc layout, the
-    addition fused into the last convolution: the elementwise form above made the map leave
-    that layout and come back around every PReLU (docs/experiments/2026-12-06-detection-recall.md,
-    section 9)."""
+    The same values bit for bit (negation is exact, and one of the two terms is exactly
+    zero), but every operator here runs in onnxruntime's blocked layout, the first Relu fused
+    into the first convolution and the addition into the second: :func:`_prelu`'s Min/Mul/Add
+    made the map leave that layout and come back around every PReLU."""
     channels = alpha.size
     zero_bias = g.constant(np.zeros(channels, np.float32), "zero")
 
@@ -130,18 +143,28 @@ def _prelu_map(g: GraphBuilder, x: str, alpha: np.ndarray) -> str:
     return g.node("Add", [depthwise(negative_part, -alpha.reshape(-1)), g.node("Relu", [x])])
 
 
-def _conv_prelu(g: GraphBuilder, x: str, kernel: np.ndarray, bias: np.ndarray,
-                alpha: np.ndarray) -> str:
-    # Keras kernels are [kh, kw, in, out]; ONNX wants [out, in, kh, kw].
-    y = g.node("Conv", [x, g.constant(kernel.transpose(3, 2, 0, 1)), g.constant(bias)],
-               kernel_shape=list(kernel.shape[:2]))
-    return _prelu_map(g, y, alpha)
+def _layers(g: GraphBuilder, blocked: bool):
+    """The convolution + PReLU and the max-pooling layers of graph ``g``, written for
+    onnxruntime's blocked layout or not (:data:`BLOCKED_LAYOUT`)."""
 
+    def conv_prelu(x: str, kernel: np.ndarray, bias: np.ndarray, alpha: np.ndarray) -> str:
+        # Keras kernels are [kh, kw, in, out]; ONNX wants [out, in, kh, kw].
+        y = g.node("Conv", [x, g.constant(kernel.transpose(3, 2, 0, 1)), g.constant(bias)],
+                   kernel_shape=list(kernel.shape[:2]))
+        return _prelu_blocked(g, y, alpha) if blocked else _prelu(g, y, alpha.reshape(-1, 1, 1))
 
-CHANNEL_BLOCK = 16
-"""onnxruntime's blocked (NCHWc) layout holds channels in blocks of 8 or 16 (the CPU's vector
-width); a map whose channel count is not a multiple runs its depthwise and pooling operators
-outside that layout."""
+    def pool(x: str, size: int, same: bool) -> str:
+        if not blocked:  # TensorFlow "same" pooling pads at the end, as ONNX SAME_UPPER does
+            return g.node("MaxPool", [x], kernel_shape=[size, size], strides=[2, 2],
+                          auto_pad="SAME_UPPER" if same else "VALID")
+        # SAME_UPPER with stride 2 pads one row and column at the end for 2x2 windows on any
+        # input, and for 3x3 windows on an even-sized input (R-Net pools 22x22 maps and O-Net
+        # 46x46 this way); a pad no window reaches changes nothing. Written as explicit pads,
+        # the pool stays in the blocked layout (auto_pad does not).
+        return g.node("MaxPool", [x], kernel_shape=[size, size], strides=[2, 2],
+                      pads=[0, 0, 1, 1] if same else [0, 0, 0, 0])
+
+    return conv_prelu, pool
 
 
 def _pad_first_layer(w: list[np.ndarray]) -> list[np.ndarray]:
@@ -151,7 +174,8 @@ def _pad_first_layer(w: list[np.ndarray]) -> list[np.ndarray]:
 
     The added channels are zero everywhere (kernel, bias, slope: PReLU(0) = 0) and meet zero
     weights in the next convolution, which onnxruntime pads the same way inside its blocked
-    layout anyway, so the outputs are the same bit for bit (``tests/test_detect.py``).
+    layout anyway, so R-Net's outputs are the same bit for bit (``tests/test_detect.py``;
+    P-Net: see :func:`build_pnet`).
     """
     kernel, bias, alpha, next_kernel = w[0], w[1], w[2], w[3]
     pad = -kernel.shape[3] % CHANNEL_BLOCK
@@ -162,15 +186,6 @@ def _pad_first_layer(w: list[np.ndarray]) -> list[np.ndarray]:
             np.pad(next_kernel, [(0, 0), (0, 0), (0, pad), (0, 0)]), *w[4:]]
 
 
-def _pool(g: GraphBuilder, x: str, size: int, same: bool) -> str:
-    # TensorFlow "same" pooling (ONNX SAME_UPPER) with stride 2 pads one row and column at
-    # the end for 2x2 windows on any input, and for 3x3 windows on an even-sized input (R-Net
-    # pools 22x22 maps and O-Net 46x46 this way); a pad no window reaches changes nothing.
-    # Written as explicit pads, the pool stays in onnxruntime's NCHWc layout (auto_pad does not).
-    return g.node("MaxPool", [x], kernel_shape=[size, size], strides=[2, 2],
-                  pads=[0, 0, 1, 1] if same else [0, 0, 0, 0])
-
-
 def _dense(g: GraphBuilder, x: str, kernel: np.ndarray, bias: np.ndarray) -> str:
     return g.node("Gemm", [x, g.constant(kernel), g.constant(bias)])
 
@@ -179,23 +194,28 @@ def _to_nchw(g: GraphBuilder, x: str) -> str:
     return g.node("Transpose", [x], perm=[0, 3, 1, 2])
 
 
-def build_pnet(w: list[np.ndarray]) -> bytes:
+def build_pnet(w: list[np.ndarray], blocked: bool | None = None) -> bytes:
     """P-Net as ONNX. Input ``image [1, H, W, 3]`` normalised RGB. Outputs (stride 2, 12 px
     windows): ``reg [1, H', W', 4]`` (x1, y1, x2, y2 offsets in window sizes) and
-    ``prob [1, H', W', 2]`` (softmax, channel 1 = face), ``H' = ceil((H - 2) / 2) - 4``."""
+    ``prob [1, H', W', 2]`` (softmax, channel 1 = face), ``H' = ceil((H - 2) / 2) - 4``.
+    ``blocked``: written for onnxruntime's blocked layout (default :data:`BLOCKED_LAYOUT`);
+    the values are the same either way."""
+    blocked = BLOCKED_LAYOUT if blocked is None else blocked
     g = GraphBuilder()
+    conv_prelu, pool = _layers(g, blocked)
     x = _to_nchw(g, "image")
-    channels = w[0].shape[3]
-    padded = _pad_first_layer(w)
-    x = _pool(g, _conv_prelu(g, x, *padded[0:3]), 2, same=True)
-    # Back to the 10 real channels: the second convolution then reads the map through
-    # onnxruntime's kernel for few input channels, as it did before the padding; a 16-channel
-    # input takes the blocked kernel, which sums in another order (face probabilities 2e-6 off).
-    x = g.node("Slice", [x, g.constant(np.array([0], np.int64)),
-                         g.constant(np.array([channels], np.int64)),
-                         g.constant(np.array([1], np.int64))])
-    x = _conv_prelu(g, x, *w[3:6])
-    x = _conv_prelu(g, x, *w[6:9])
+    if blocked:
+        x = pool(conv_prelu(x, *_pad_first_layer(w)[0:3]), 2, same=True)
+        # Back to the 10 real channels: the second convolution then reads the map through
+        # onnxruntime's kernel for few input channels, as it does unpadded; a 16-channel
+        # input takes the blocked kernel, which sums in another order (probabilities 2e-6 off).
+        x = g.node("Slice", [x, g.constant(np.array([0], np.int64)),
+                             g.constant(np.array([w[0].shape[3]], np.int64)),
+                             g.constant(np.array([1], np.int64))])
+    else:
+        x = pool(conv_prelu(x, *w[0:3]), 2, same=True)
+    x = conv_prelu(x, *w[3:6])
+    x = conv_prelu(x, *w[6:9])
     reg = g.node("Conv", [x, g.constant(w[9].transpose(3, 2, 0, 1)), g.constant(w[10])],
                  kernel_shape=[1, 1])
     logits = g.node("Conv", [x, g.constant(w[11].transpose(3, 2, 0, 1)), g.constant(w[12])],
@@ -213,28 +233,35 @@ def _flatten_keras_order(g: GraphBuilder, x: str) -> str:
     return g.node("Flatten", [g.node("Transpose", [x], perm=[0, 3, 2, 1])], axis=1)
 
 
-def build_rnet(w: list[np.ndarray]) -> bytes:
-    """R-Net as ONNX. Input ``image [N, 24, 24, 3]``; outputs ``reg [N, 4]``, ``prob [N, 2]``."""
-    g, w = GraphBuilder(), _pad_first_layer(w)
+def build_rnet(w: list[np.ndarray], blocked: bool | None = None) -> bytes:
+    """R-Net as ONNX. Input ``image [N, 24, 24, 3]``; outputs ``reg [N, 4]``, ``prob [N, 2]``.
+    ``blocked``: as :func:`build_pnet`."""
+    blocked = BLOCKED_LAYOUT if blocked is None else blocked
+    g = GraphBuilder()
+    conv_prelu, pool = _layers(g, blocked)
+    w = _pad_first_layer(w) if blocked else w
     x = _to_nchw(g, "image")
-    x = _pool(g, _conv_prelu(g, x, *w[0:3]), 3, same=True)
-    x = _pool(g, _conv_prelu(g, x, *w[3:6]), 3, same=False)
-    x = _conv_prelu(g, x, *w[6:9])
+    x = pool(conv_prelu(x, *w[0:3]), 3, same=True)
+    x = pool(conv_prelu(x, *w[3:6]), 3, same=False)
+    x = conv_prelu(x, *w[6:9])
     x = _prelu(g, _dense(g, _flatten_keras_order(g, x), w[9], w[10]), w[11])
     g.node("Gemm", [x, g.constant(w[12]), g.constant(w[13])], ["reg"])
     g.node("Softmax", [_dense(g, x, w[14], w[15])], ["prob"], axis=1)
     return g.model([("image", ["N", 24, 24, 3])], [("reg", ["N", 4]), ("prob", ["N", 2])], "rnet")
 
 
-def build_onet(w: list[np.ndarray]) -> bytes:
+def build_onet(w: list[np.ndarray], blocked: bool | None = None) -> bytes:
     """O-Net as ONNX. Input ``image [N, 48, 48, 3]``; outputs ``reg [N, 4]``, ``landmarks
-    [N, 10]`` (x0..x4 then y0..y4, as fractions of the box) and ``prob [N, 2]``."""
+    [N, 10]`` (x0..x4 then y0..y4, as fractions of the box) and ``prob [N, 2]``.
+    ``blocked``: as :func:`build_pnet` (O-Net's channels are already multiples of 16)."""
+    blocked = BLOCKED_LAYOUT if blocked is None else blocked
     g = GraphBuilder()
+    conv_prelu, pool = _layers(g, blocked)
     x = _to_nchw(g, "image")
-    x = _pool(g, _conv_prelu(g, x, *w[0:3]), 3, same=True)
-    x = _pool(g, _conv_prelu(g, x, *w[3:6]), 3, same=False)
-    x = _pool(g, _conv_prelu(g, x, *w[6:9]), 2, same=True)
-    x = _conv_prelu(g, x, *w[9:12])
+    x = pool(conv_prelu(x, *w[0:3]), 3, same=True)
+    x = pool(conv_prelu(x, *w[3:6]), 3, same=False)
+    x = pool(conv_prelu(x, *w[6:9]), 2, same=True)
+    x = conv_prelu(x, *w[9:12])
     x = _prelu(g, _dense(g, _flatten_keras_order(g, x), w[12], w[13]), w[14])
     g.node("Gemm", [x, g.constant(w[15]), g.constant(w[16])], ["reg"])
     g.node("Gemm", [x, g.constant(w[17]), g.constant(w[18])], ["landmarks"])
