@@ -7,7 +7,11 @@ the figure to trust on a shared machine.
 
 - ``v1``: the release before issue 19: Pillow decoding every JPEG
   (``decode_image(..., opencv_jpeg=False)``, then the array into ``predict``), the v1 MTCNN
-  settings (``V1_SETTINGS``) and the fp32 model;
+  settings (``V1_SETTINGS``) on the MTCNN graphs as that release built them (every PReLU
+  as onnxruntime's elementwise Relu/Min/Mul/Add, auto_pad pooling: :func:`v1_detector`),
+  and the fp32 model; every ratio is to this row;
+- ``v1 cascade, today's graphs``: the same on today's MTCNN graphs (the same outputs bit
+  for bit, faster since 2026-12-06): what ``v1`` measured before then, for comparison;
 - ``new detector, fp32``: today's default detector with the fp32 model;
 - ``new (default)``: ``GenderAge()`` as shipped: default detector, default precision (int8
   when the package ships it);
@@ -44,11 +48,29 @@ def one_face_photo() -> bytes:
     return make_photo(AAF_IMAGE)[0]
 
 
+def v1_detector():
+    """``MtcnnDetector(**V1_SETTINGS)`` on the graphs release v1 ran: each PReLU as
+    onnxruntime's elementwise ``Relu(x) + alpha * Min(x, 0)``, "same" pooling as auto_pad,
+    the real channel counts, i.e. the graphs built with ``blocked=False`` (which also
+    differ from v1's in P-Net's softmax axis, the same arithmetic). Today's graphs for the
+    blocked layout compute the same values in less time
+    (docs/experiments/2026-12-06-detection-recall.md, section 9)."""
+    from genderage.detect import mtcnn
+
+    today, mtcnn.BLOCKED_LAYOUT = mtcnn.BLOCKED_LAYOUT, False
+    try:
+        return mtcnn.MtcnnDetector(**mtcnn.V1_SETTINGS)
+    finally:
+        mtcnn.BLOCKED_LAYOUT = today
+
+
 def analyzers() -> dict:
     from genderage.detect.mtcnn import V02_SETTINGS, V1_SETTINGS, MtcnnDetector
     from genderage.pipeline import GenderAge
 
-    return {"v1": GenderAge(detector=MtcnnDetector(**V1_SETTINGS), precision="fp32"),
+    return {"v1": GenderAge(detector=v1_detector(), precision="fp32"),
+            "v1 cascade, today's graphs": GenderAge(detector=MtcnnDetector(**V1_SETTINGS),
+                                                    precision="fp32"),
             "new detector, fp32": GenderAge(precision="fp32"),
             "new (default)": GenderAge(),
             "0.2 (48 + retry)": GenderAge(detector=MtcnnDetector(**V02_SETTINGS))}
@@ -104,8 +126,9 @@ def main(argv=None) -> int:
             outputs[name] = analyzer.predict(data)
     from genderage.imageio import decode_image
 
-    calls = {name: (lambda a=a: a.predict(data)) for name, a in configs.items()}
-    calls["v1"] = lambda a=configs["v1"]: a.predict(decode_image(data, opencv_jpeg=False))
+    calls = {name: (lambda a=a, pillow=name.startswith("v1"):
+                    a.predict(decode_image(data, opencv_jpeg=False) if pillow else data))
+             for name, a in configs.items()}
     for name, call in calls.items():
         outputs[name] = call()
     times, cpu = interleaved(calls, args.rounds, args.runs)
@@ -148,6 +171,8 @@ def main(argv=None) -> int:
             print(f"| {name} | {r['median_ms']:.1f} | {r['ratio_to_v1']:.2f} "
                   f"| {r['cpu_median_ms']:.1f} | {r['cpu_ratio_to_v1']:.2f} "
                   f"| {100 * r['recall_iod20']:.1f}% | {r['faces']} | {r['false_boxes']} |")
+        print(f"\nv1 on its own graphs and on today's: the same faces and outputs on every "
+              f"group photo: {g['v1_rows_identical']}")
     return 0
 
 
@@ -163,11 +188,12 @@ def group_set(configs: dict, n: int, rounds: int) -> dict:
         return [analyzer.predict(decode_image(j, opencv_jpeg=False) if pillow else j)
                 for j in jpegs]
 
-    calls = {name: (lambda a=a, p=(name == "v1"): run(a, p)) for name, a in configs.items()}
+    calls = {name: (lambda a=a, p=name.startswith("v1"): run(a, p)) for name, a in configs.items()}
     results = {name: call() for name, call in calls.items()}  # also the warm-up
     wall, cpu = interleaved(calls, rounds, 1)
     out = {"photos": n, "faces_iod20": sum(f.iod >= 20 for p in photos for f in p.faces),
-           "configs": {}}
+           "v1_rows_identical": [r.to_dict() for r in results["v1"]]
+           == [r.to_dict() for r in results["v1 cascade, today's graphs"]], "configs": {}}
     for name in configs:
         marks = [[np.asarray(f.landmarks, np.float32) for f in r.faces] for r in results[name]]
         score = score_detections(photos, marks)

@@ -20,13 +20,7 @@ import numpy as np
 
 from photos import AAF_IMAGE, make_photo, timed  # benchmarks/ is the script's folder
 
-from genderage.detect.mtcnn import (
-    PIXEL_MEAN,
-    PIXEL_SCALE,
-    MtcnnDetector,
-    crop_patches,
-    pyramid_scales,
-)
+from genderage.detect.mtcnn import MtcnnDetector, crop_patches, normalise, pyramid_scales
 from genderage.detect.ops import letterbox
 from genderage.imageio import decode_image
 
@@ -53,8 +47,7 @@ def main(argv=None) -> int:
     resize_ms = pnet1 = pnet2 = 0.0
     for scale in pyramid_scales(h, w, one.min_face):
         size = (math.ceil(w * scale), math.ceil(h * scale))
-        blob = ((cv2.resize(canvas, size, interpolation=cv2.INTER_AREA).astype(np.float32)
-                 - PIXEL_MEAN) * PIXEL_SCALE)[None]
+        blob = normalise(cv2.resize(canvas, size, interpolation=cv2.INTER_AREA))[None]
         resize_ms += median_ms(lambda s=size: cv2.resize(canvas, s, interpolation=cv2.INTER_AREA), n)
         pnet1 += median_ms(lambda x=blob: one._pnet.run(["reg", "prob"], {"image": x}), n)
         pnet2 += median_ms(lambda x=blob: two._pnet.run(["reg", "prob"], {"image": x}), n)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import cv2
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -411,6 +412,57 @@ def test_prelu_rewrite_equals_onnx_prelu_bit_for_bit(shape, alpha_shape):
     rewritten, reference = session.run(None, {"x": x})
     np.testing.assert_array_equal(rewritten, reference)
     np.testing.assert_array_equal(reference, np.where(x > 0, x, x * alpha))
+
+
+def test_blocked_prelu_equals_onnx_prelu_bit_for_bit():
+    """The conv maps' PReLU as depthwise convolutions, Relu(x) + (-alpha) * Relu(-x), gives
+    exactly ONNX PRelu's values: zeros, tiny values, negative slopes and slopes above 1."""
+    rng = np.random.default_rng(2)
+    x = rng.normal(0, 2, (2, 16, 5, 4)).astype(np.float32)
+    x.flat[:4] = [0.0, -0.0, 1e-30, -1e-30]
+    alpha = rng.uniform(-1.5, 1.5, 16).astype(np.float32)
+    g = GraphBuilder()
+    g.node("Identity", [mtcnn._prelu_blocked(g, "x", alpha)], ["rewritten"])
+    g.node("PRelu", ["x", g.constant(alpha.reshape(-1, 1, 1))], ["reference"])
+    dims = ["N", 16, "H", "W"]
+    session = ort.InferenceSession(g.model([("x", dims)], [("rewritten", dims), ("reference", dims)]),
+                                   providers=["CPUExecutionProvider"])
+    rewritten, reference = session.run(None, {"x": x})
+    np.testing.assert_array_equal(rewritten, reference)
+
+
+@pytest.mark.parametrize("blocked", [True, False])
+def test_mtcnn_graphs_equal_textbook_graphs_bit_for_bit(monkeypatch, hopper, blocked):
+    """Both forms of the graphs (for onnxruntime's blocked layout: depthwise PReLU, explicit
+    pool pads, padded first layers; and the elementwise one) compute exactly what the
+    textbook graphs (ONNX PRelu, auto_pad pooling) compute, on a real photo: P-Net on levels
+    of odd and even sizes, R-Net and O-Net on batches of crops in and out of the image."""
+    def run(model, names, feeds):
+        session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+        return session.run(names, feeds)
+
+    weights = {name: mtcnn.load_weights(name) for name in ("pnet", "rnet", "onet")}
+    graphs = {name: getattr(mtcnn, f"build_{name}")(w, blocked) for name, w in weights.items()}
+    with monkeypatch.context() as m:
+        m.setattr(mtcnn, "_prelu", lambda g, x, alpha: g.node("PRelu", [x, g.constant(alpha)]))
+        textbook = {name: getattr(mtcnn, f"build_{name}")(w, blocked=False)
+                    for name, w in weights.items()}
+    for size in [(12, 12), (13, 17), (53, 37), (160, 120), (301, 257)]:
+        level = mtcnn.normalise(cv2.resize(hopper, size, interpolation=cv2.INTER_AREA))[None]
+        want = run(textbook["pnet"], ["reg", "prob"], {"image": level})
+        got = run(graphs["pnet"], ["reg", "prob"], {"image": level})
+        for w, g in zip(want, got):
+            np.testing.assert_array_equal(g, w)
+    rng = np.random.default_rng(3)
+    corners = rng.integers(-40, 480, (64, 2))
+    boxes = np.concatenate([corners, corners + rng.integers(12, 200, (64, 1))], 1)
+    for name, size, outputs in [("rnet", 24, ["reg", "prob"]),
+                                ("onet", 48, ["reg", "landmarks", "prob"])]:
+        crops = mtcnn.crop_patches(hopper, boxes.astype(np.float32), size)
+        want = run(textbook[name], outputs, {"image": crops})
+        got = run(graphs[name], outputs, {"image": crops})
+        for w, g in zip(want, got):
+            np.testing.assert_array_equal(g, w)
 
 
 def test_graph_builder_gemm_and_negative_attributes():

@@ -18,6 +18,7 @@ import hashlib
 import importlib.util
 import logging
 import math
+import platform
 from pathlib import Path
 
 import cv2
@@ -101,27 +102,88 @@ def load_weights(name: str, folder: Path | None = None) -> list[np.ndarray]:
     return [np.asarray(a, np.float32) for a in joblib.load(path)]
 
 
+BLOCKED_LAYOUT = platform.machine().lower() in ("x86_64", "amd64")
+"""Whether onnxruntime runs convolutions here in its blocked NCHWc layout (its x86-64 CPU
+kernels; it has none for ARM), and so whether the graphs are built for that layout. Both
+forms compute the same values bit for bit; each is the faster where it is used (the blocked
+one takes 0.67-0.94 of the other's CPU time on x86-64, and 1.10-1.29 times it with the layout
+pass switched off: docs/experiments/2026-12-06-detection-recall.md, section 9)."""
+
+CHANNEL_BLOCK = 16
+"""onnxruntime's blocked layout holds channels in blocks of 8 or 16 (the CPU's vector width);
+a map whose channel count is not a multiple runs its depthwise and pooling operators outside
+that layout."""
+
+
 def _prelu(g: GraphBuilder, x: str, alpha: np.ndarray) -> str:
     """``PRelu(x, alpha)`` written as ``Relu(x) + alpha * Min(x, 0)``: the same values bit for
     bit (one of the two terms is exactly zero), but onnxruntime's broadcasting Mul/Add are
-    several times faster than its PRelu kernel, which took half of R-Net's and O-Net's time."""
+    several times faster than its PRelu kernel."""
     zero = g.constant(np.zeros((), np.float32), "zero")
     negative = g.node("Mul", [g.node("Min", [x, zero]), g.constant(alpha)])
     return g.node("Add", [g.node("Relu", [x]), negative])
 
 
-def _conv_prelu(g: GraphBuilder, x: str, kernel: np.ndarray, bias: np.ndarray,
-                alpha: np.ndarray) -> str:
-    # Keras kernels are [kh, kw, in, out]; ONNX wants [out, in, kh, kw].
-    y = g.node("Conv", [x, g.constant(kernel.transpose(3, 2, 0, 1)), g.constant(bias)],
-               kernel_shape=list(kernel.shape[:2]))
-    return _prelu(g, y, alpha.reshape(-1, 1, 1))
+def _prelu_blocked(g: GraphBuilder, x: str, alpha: np.ndarray) -> str:
+    """``PRelu`` of a ``[N, C, H, W]`` feature map with per-channel slopes ``alpha [C]``, as
+    ``Relu(x) + (-alpha) * Relu(-x)`` where both scalings are depthwise 1x1 convolutions.
+
+    The same values bit for bit (negation is exact, and one of the two terms is exactly
+    zero), but every operator here runs in onnxruntime's blocked layout, the first Relu fused
+    into the first convolution and the addition into the second: :func:`_prelu`'s Min/Mul/Add
+    made the map leave that layout and come back around every PReLU."""
+    channels = alpha.size
+    zero_bias = g.constant(np.zeros(channels, np.float32), "zero")
+
+    def depthwise(y: str, weight: np.ndarray) -> str:
+        kernel = g.constant(weight.reshape(channels, 1, 1, 1).astype(np.float32))
+        return g.node("Conv", [y, kernel, zero_bias], kernel_shape=[1, 1], group=channels)
+
+    negative_part = g.node("Relu", [depthwise(x, np.full(channels, -1.0))])
+    return g.node("Add", [depthwise(negative_part, -alpha.reshape(-1)), g.node("Relu", [x])])
 
 
-def _pool(g: GraphBuilder, x: str, size: int, same: bool) -> str:
-    # TensorFlow "same" pooling pads at the end, as ONNX SAME_UPPER does.
-    return g.node("MaxPool", [x], kernel_shape=[size, size], strides=[2, 2],
-                  auto_pad="SAME_UPPER" if same else "VALID")
+def _layers(g: GraphBuilder, blocked: bool):
+    """The convolution + PReLU and the max-pooling layers of graph ``g``, written for
+    onnxruntime's blocked layout or not (:data:`BLOCKED_LAYOUT`)."""
+
+    def conv_prelu(x: str, kernel: np.ndarray, bias: np.ndarray, alpha: np.ndarray) -> str:
+        # Keras kernels are [kh, kw, in, out]; ONNX wants [out, in, kh, kw].
+        y = g.node("Conv", [x, g.constant(kernel.transpose(3, 2, 0, 1)), g.constant(bias)],
+                   kernel_shape=list(kernel.shape[:2]))
+        return _prelu_blocked(g, y, alpha) if blocked else _prelu(g, y, alpha.reshape(-1, 1, 1))
+
+    def pool(x: str, size: int, same: bool) -> str:
+        if not blocked:  # TensorFlow "same" pooling pads at the end, as ONNX SAME_UPPER does
+            return g.node("MaxPool", [x], kernel_shape=[size, size], strides=[2, 2],
+                          auto_pad="SAME_UPPER" if same else "VALID")
+        # SAME_UPPER with stride 2 pads one row and column at the end for 2x2 windows on any
+        # input, and for 3x3 windows on an even-sized input (R-Net pools 22x22 maps and O-Net
+        # 46x46 this way); a pad no window reaches changes nothing. Written as explicit pads,
+        # the pool stays in the blocked layout (auto_pad does not).
+        return g.node("MaxPool", [x], kernel_shape=[size, size], strides=[2, 2],
+                      pads=[0, 0, 1, 1] if same else [0, 0, 0, 0])
+
+    return conv_prelu, pool
+
+
+def _pad_first_layer(w: list[np.ndarray]) -> list[np.ndarray]:
+    """The Keras weights with the first convolution's output channels (and the second's input
+    channels) padded with zeros to a multiple of :data:`CHANNEL_BLOCK`: P-Net's 10 become 16,
+    R-Net's 28 become 32.
+
+    The added channels are zero everywhere (kernel, bias, slope: PReLU(0) = 0) and meet zero
+    weights in the next convolution, which onnxruntime pads the same way inside its blocked
+    layout anyway, so R-Net's outputs are the same bit for bit (``tests/test_detect.py``;
+    P-Net: see :func:`build_pnet`).
+    """
+    kernel, bias, alpha, next_kernel = w[0], w[1], w[2], w[3]
+    pad = -kernel.shape[3] % CHANNEL_BLOCK
+    if not pad:
+        return w
+    return [np.pad(kernel, [(0, 0), (0, 0), (0, 0), (0, pad)]), np.pad(bias, [(0, pad)]),
+            np.pad(alpha, [(0, 0), (0, 0), (0, pad)]),
+            np.pad(next_kernel, [(0, 0), (0, 0), (0, pad), (0, 0)]), *w[4:]]
 
 
 def _dense(g: GraphBuilder, x: str, kernel: np.ndarray, bias: np.ndarray) -> str:
@@ -132,22 +194,35 @@ def _to_nchw(g: GraphBuilder, x: str) -> str:
     return g.node("Transpose", [x], perm=[0, 3, 1, 2])
 
 
-def build_pnet(w: list[np.ndarray]) -> bytes:
+def build_pnet(w: list[np.ndarray], blocked: bool | None = None) -> bytes:
     """P-Net as ONNX. Input ``image [1, H, W, 3]`` normalised RGB. Outputs (stride 2, 12 px
     windows): ``reg [1, H', W', 4]`` (x1, y1, x2, y2 offsets in window sizes) and
-    ``prob [1, H', W', 2]`` (softmax, channel 1 = face), ``H' = ceil((H - 2) / 2) - 4``."""
+    ``prob [1, H', W', 2]`` (softmax, channel 1 = face), ``H' = ceil((H - 2) / 2) - 4``.
+    ``blocked``: written for onnxruntime's blocked layout (default :data:`BLOCKED_LAYOUT`);
+    the values are the same either way."""
+    blocked = BLOCKED_LAYOUT if blocked is None else blocked
     g = GraphBuilder()
+    conv_prelu, pool = _layers(g, blocked)
     x = _to_nchw(g, "image")
-    x = _pool(g, _conv_prelu(g, x, *w[0:3]), 2, same=True)
-    x = _conv_prelu(g, x, *w[3:6])
-    x = _conv_prelu(g, x, *w[6:9])
+    if blocked:
+        x = pool(conv_prelu(x, *_pad_first_layer(w)[0:3]), 2, same=True)
+        # Back to the 10 real channels: the second convolution then reads the map through
+        # onnxruntime's kernel for few input channels, as it does unpadded; a 16-channel
+        # input takes the blocked kernel, which sums in another order (probabilities 2e-6 off).
+        x = g.node("Slice", [x, g.constant(np.array([0], np.int64)),
+                             g.constant(np.array([w[0].shape[3]], np.int64)),
+                             g.constant(np.array([1], np.int64))])
+    else:
+        x = pool(conv_prelu(x, *w[0:3]), 2, same=True)
+    x = conv_prelu(x, *w[3:6])
+    x = conv_prelu(x, *w[6:9])
     reg = g.node("Conv", [x, g.constant(w[9].transpose(3, 2, 0, 1)), g.constant(w[10])],
                  kernel_shape=[1, 1])
     logits = g.node("Conv", [x, g.constant(w[11].transpose(3, 2, 0, 1)), g.constant(w[12])],
                     kernel_shape=[1, 1])
     g.node("Transpose", [reg], ["reg"], perm=[0, 2, 3, 1])
-    prob = g.node("Softmax", [logits], axis=1)
-    g.node("Transpose", [prob], ["prob"], perm=[0, 2, 3, 1])
+    # Softmax over the last axis of the NHWC map: the axis=1 form transposes inside the kernel.
+    g.node("Softmax", [g.node("Transpose", [logits], perm=[0, 2, 3, 1])], ["prob"], axis=3)
     return g.model([("image", [1, "H", "W", 3])],
                    [("reg", [1, "h", "w", 4]), ("prob", [1, "h", "w", 2])], "pnet")
 
@@ -158,28 +233,35 @@ def _flatten_keras_order(g: GraphBuilder, x: str) -> str:
     return g.node("Flatten", [g.node("Transpose", [x], perm=[0, 3, 2, 1])], axis=1)
 
 
-def build_rnet(w: list[np.ndarray]) -> bytes:
-    """R-Net as ONNX. Input ``image [N, 24, 24, 3]``; outputs ``reg [N, 4]``, ``prob [N, 2]``."""
+def build_rnet(w: list[np.ndarray], blocked: bool | None = None) -> bytes:
+    """R-Net as ONNX. Input ``image [N, 24, 24, 3]``; outputs ``reg [N, 4]``, ``prob [N, 2]``.
+    ``blocked``: as :func:`build_pnet`."""
+    blocked = BLOCKED_LAYOUT if blocked is None else blocked
     g = GraphBuilder()
+    conv_prelu, pool = _layers(g, blocked)
+    w = _pad_first_layer(w) if blocked else w
     x = _to_nchw(g, "image")
-    x = _pool(g, _conv_prelu(g, x, *w[0:3]), 3, same=True)
-    x = _pool(g, _conv_prelu(g, x, *w[3:6]), 3, same=False)
-    x = _conv_prelu(g, x, *w[6:9])
+    x = pool(conv_prelu(x, *w[0:3]), 3, same=True)
+    x = pool(conv_prelu(x, *w[3:6]), 3, same=False)
+    x = conv_prelu(x, *w[6:9])
     x = _prelu(g, _dense(g, _flatten_keras_order(g, x), w[9], w[10]), w[11])
     g.node("Gemm", [x, g.constant(w[12]), g.constant(w[13])], ["reg"])
     g.node("Softmax", [_dense(g, x, w[14], w[15])], ["prob"], axis=1)
     return g.model([("image", ["N", 24, 24, 3])], [("reg", ["N", 4]), ("prob", ["N", 2])], "rnet")
 
 
-def build_onet(w: list[np.ndarray]) -> bytes:
+def build_onet(w: list[np.ndarray], blocked: bool | None = None) -> bytes:
     """O-Net as ONNX. Input ``image [N, 48, 48, 3]``; outputs ``reg [N, 4]``, ``landmarks
-    [N, 10]`` (x0..x4 then y0..y4, as fractions of the box) and ``prob [N, 2]``."""
+    [N, 10]`` (x0..x4 then y0..y4, as fractions of the box) and ``prob [N, 2]``.
+    ``blocked``: as :func:`build_pnet` (O-Net's channels are already multiples of 16)."""
+    blocked = BLOCKED_LAYOUT if blocked is None else blocked
     g = GraphBuilder()
+    conv_prelu, pool = _layers(g, blocked)
     x = _to_nchw(g, "image")
-    x = _pool(g, _conv_prelu(g, x, *w[0:3]), 3, same=True)
-    x = _pool(g, _conv_prelu(g, x, *w[3:6]), 3, same=False)
-    x = _pool(g, _conv_prelu(g, x, *w[6:9]), 2, same=True)
-    x = _conv_prelu(g, x, *w[9:12])
+    x = pool(conv_prelu(x, *w[0:3]), 3, same=True)
+    x = pool(conv_prelu(x, *w[3:6]), 3, same=False)
+    x = pool(conv_prelu(x, *w[6:9]), 2, same=True)
+    x = conv_prelu(x, *w[9:12])
     x = _prelu(g, _dense(g, _flatten_keras_order(g, x), w[12], w[13]), w[14])
     g.node("Gemm", [x, g.constant(w[15]), g.constant(w[16])], ["reg"])
     g.node("Gemm", [x, g.constant(w[17]), g.constant(w[18])], ["landmarks"])
@@ -219,6 +301,17 @@ def to_square(boxes: np.ndarray) -> np.ndarray:
     return np.concatenate([top_left, top_left + side], axis=1).astype(np.float32)
 
 
+def normalise(pixels: np.ndarray) -> np.ndarray:
+    """uint8 RGB pixels (any shape) -> float32 ``(pixel - 127.5) / 128``, the networks' input.
+
+    Computed in place on one float32 copy: the same values as ``(x.astype(float32) - 127.5)
+    * (1 / 128)`` (both steps are exact in float32), without the two temporaries."""
+    out = pixels.astype(np.float32)
+    out -= PIXEL_MEAN
+    out *= PIXEL_SCALE
+    return out
+
+
 def crop_patches(image: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
     """Crop boxes (pixels outside the image read as black) and resize them to ``size``.
 
@@ -226,10 +319,10 @@ def crop_patches(image: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
         image: uint8 ``[H, W, 3]``. boxes: ``[N, 4]`` whole-pixel boxes, at least 1 px wide/high.
 
     Returns:
-        float32 ``[N, size, size, 3]`` normalised as the networks expect.
+        float32 ``[N, size, size, 3]`` normalised as the networks expect (:func:`normalise`).
     """
     h, w = image.shape[:2]
-    out = np.empty((len(boxes), size, size, 3), np.float32)
+    out = np.empty((len(boxes), size, size, 3), np.uint8)
     for i, (x1, y1, x2, y2) in enumerate(boxes.astype(np.int64).tolist()):
         if x1 >= 0 and y1 >= 0 and x2 <= w and y2 <= h:  # inside: resize a view, no copy
             patch = image[y1:y2, x1:x2]
@@ -239,7 +332,7 @@ def crop_patches(image: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
             if sx2 > sx1 and sy2 > sy1:
                 patch[sy1 - y1:sy2 - y1, sx1 - x1:sx2 - x1] = image[sy1:sy2, sx1:sx2]
         out[i] = cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA)
-    return (out - PIXEL_MEAN) * PIXEL_SCALE
+    return normalise(out)
 
 
 class MtcnnDetector:
@@ -378,7 +471,7 @@ class MtcnnDetector:
             size = (math.ceil(w * scale), math.ceil(h * scale))
             scaled = shrink(canvas, size)[0] if self.fast_resize else \
                 cv2.resize(canvas, size, interpolation=cv2.INTER_AREA)
-            blob = ((scaled.astype(np.float32) - PIXEL_MEAN) * PIXEL_SCALE)[None]
+            blob = normalise(scaled)[None]
             pnet = self._pnet_large if size[0] * size[1] >= PNET_LARGE_LEVEL else self._pnet
             reg, prob = pnet.run(["reg", "prob"], {"image": blob})
             rows, cols = np.nonzero(prob[0, :, :, 1] >= self.stage_thresholds[0])
