@@ -536,6 +536,13 @@ def test_teacher_targets_mix_into_the_loss_as_documented():
     assert parts["ldl_loss"] == pytest.approx(kl.item(), rel=1e-5)
     assert mixed.item() == pytest.approx((ce + 2.0 * mse + kl).item(), rel=1e-5)
     assert mixed.item() != pytest.approx(plain.item(), rel=1e-3)
+    # teacher_gender_weight 0: the gender loss is the labels' alone, the age target still mixed
+    age_only = TrainConfig(age_distribution=True, teachers=["t.onnx"], teacher_weight=0.25,
+                           teacher_gender_weight=0.0)
+    _, parts_age_only = compute_loss(out, Targets(gender, age, t_gender, t_age), age_only)
+    plain_ce = torch.nn.functional.cross_entropy(out["gender_logits"], gender)
+    assert parts_age_only["gender_loss"] == pytest.approx(plain_ce.item(), rel=1e-5)
+    assert parts_age_only["ldl_loss"] == pytest.approx(kl.item(), rel=1e-5)
     # targets without teacher answers (validation) give the plain loss under the same config
     assert compute_loss(out, Targets(gender, age), cfg)[0].item() == pytest.approx(plain.item())
     with pytest.raises(ValueError, match="teachers and teacher_weight go together"):

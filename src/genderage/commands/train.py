@@ -63,6 +63,9 @@ FLAGS = (
      "(repeat for an ensemble; needs --teacher-weight)"),
     ("--teacher-weight", "teacher_weight", {"type": float, "metavar": "W"},
      "share of the teachers' soft targets in the gender and age-distribution targets"),
+    ("--teacher-gender-weight", "teacher_gender_weight", {"type": float, "metavar": "W"},
+     "the teachers' share in the gender target alone (default: --teacher-weight's; 0: "
+     "labels only)"),
 )
 RENAMED = {"--compute-precision": ("--precision",)}
 """Flags renamed for one meaning per flag across commands (``--precision`` is the shipped

@@ -66,7 +66,7 @@ class TrainConfig:
     ``ldl_weight * KL(age distribution || Gaussian(age, ldl_sigma))`` with
     ``age_distribution``. With ``teachers``, the gender and age-distribution targets are
     ``(1 - teacher_weight) * label + teacher_weight * the teachers' mean answer``
-    (:mod:`.teachers`).
+    (:mod:`.teachers`); ``teacher_gender_weight`` gives the gender target its own share.
     """
 
     data_dir: str = ""
@@ -106,6 +106,7 @@ class TrainConfig:
     robust: float = 0.0              # probability of one real-photo degradation per face
     teachers: list = field(default_factory=list)  # ONNX files whose mean answer is distilled
     teacher_weight: float = 0.0      # share of the ensemble's soft targets in the targets
+    teacher_gender_weight: float | None = None  # its share in the gender target (None: as above)
 
     def __post_init__(self):
         check_literals(self)
@@ -122,6 +123,9 @@ class TrainConfig:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if self.ldl_sigma <= 0:
             raise ValueError(f"ldl_sigma must be positive, got {self.ldl_sigma}")
+        if self.teacher_gender_weight is not None and not 0 <= self.teacher_gender_weight <= 1:
+            raise ValueError(f"teacher_gender_weight must be in [0, 1], got "
+                             f"{self.teacher_gender_weight}")
         if bool(self.teachers) != (self.teacher_weight > 0):
             raise ValueError("teachers and teacher_weight go together: teachers="
                              f"{self.teachers!r}, teacher_weight={self.teacher_weight}")

@@ -3,7 +3,8 @@
 ``CE(gender) + age_weight * MSE(age / 100)``, plus ``ldl_weight * KL`` between the predicted
 age distribution and a Gaussian around the true age when the model has that head. With a
 teacher ensemble's answers in the targets (``teacher_weight`` w > 0), the gender target is
-``(1 - w) * one-hot + w * P_teachers(gender)`` and the distribution target
+``(1 - w) * one-hot + w * P_teachers(gender)`` (w: ``teacher_gender_weight`` when set) and the
+distribution target
 ``(1 - w) * Gaussian + w * P_teachers(age)``; the regression head keeps the true age. A new
 term is a field of :class:`Targets` and one more weighted entry in :func:`compute_loss`.
 """
@@ -48,10 +49,11 @@ def compute_loss(out: dict[str, torch.Tensor], t: Targets, cfg: TrainConfig
     """Total loss and its unweighted parts (``gender_loss``, ``age_loss``, ``ldl_loss``,
     and ``loss``, the total) for the model's raw head outputs ``out``."""
     w = cfg.teacher_weight if t.teacher_gender is not None else 0.0
+    wg = w if cfg.teacher_gender_weight is None or not w else cfg.teacher_gender_weight
     gender_target = t.gender
-    if w:
+    if wg:
         one_hot = F.one_hot(t.gender, 2).float()
-        gender_target = (1 - w) * one_hot + w * t.teacher_gender.float()
+        gender_target = (1 - wg) * one_hot + wg * t.teacher_gender.float()
     terms = {"gender_loss": F.cross_entropy(out["gender_logits"].float(), gender_target,
                                             label_smoothing=cfg.label_smoothing),
              "age_loss": F.mse_loss(out["age_reg"].float(), t.age / AGE_SCALE)}
