@@ -94,3 +94,61 @@ def test_300_idle_connections_under_256_descriptors(tmp_path, model_path):
         for s in sockets:
             s.close()
         srv.stop()
+
+
+def http_answer(sock: socket.socket) -> tuple[bytes, bytes]:
+    """One HTTP/1.1 response from ``sock``: (status line, body of Content-Length bytes)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, rest = data.split(b"\r\n\r\n", 1)
+    lines = head.split(b"\r\n")
+    length = next(int(v) for k, _, v in (line.partition(b":") for line in lines[1:])
+                  if k.strip().lower() == b"content-length")
+    while len(rest) < length:
+        rest += sock.recv(65536)
+    return lines[0], rest[:length]
+
+
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
+def test_busy_slots_are_taken_before_the_body_is_read(tmp_path, model_path):
+    """Every slot (8 per worker) held by an upload that has sent only part of its body: the
+    next request is refused with 503 before it sends a byte of its own body, and the held
+    uploads are answered once their bodies arrive. A real server: under TestClient a slow
+    body blocked the event loop, so the test depended on the machine's load."""
+    import json
+
+    from test_serve import encode, no_face_image
+
+    body = encode(no_face_image(32, 32))
+    head = (b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body))
+    srv = Server(tmp_path, model_path, ["--workers", "1", "--body-timeout", "60"])
+    uploads = []
+    try:
+        for _ in range(8):  # max_pending = 8 x workers
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
+            s.sendall(head + body[:8])
+            uploads.append(s)
+        refused = b""
+        for _ in range(10):  # an upload's slot is taken when the server reaches it
+            with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as s:
+                s.sendall(head)  # and never its body
+                s.settimeout(3)
+                try:
+                    refused = s.recv(65536)
+                except (TimeoutError, socket.timeout):
+                    continue
+            break
+        assert refused.startswith(b"HTTP/1.1 503") and b'"busy"' in refused, refused[:300]
+        assert b"retry-after: 1" in refused.lower()
+        for s in uploads:
+            s.sendall(body[8:])
+        for s in uploads:
+            status, answer = http_answer(s)
+            assert status.startswith(b"HTTP/1.1 200"), status
+            assert json.loads(answer)["faces"] == []
+    finally:
+        for s in uploads:
+            s.close()
+        srv.stop()
