@@ -119,7 +119,11 @@ class RayEngine:
                                       override_num_blocks=blocks)
         dataset = dataset.map_batches(RayChunkActor, fn_constructor_args=(options, analyzer),
                                       batch_size=batch_size, batch_format="pyarrow",
-                                      compute=ray.data.ActorPoolStrategy(size=actors),
+                                      # one chunk at a time per actor: a chunk (a video,
+                                      # a batch of photos) takes seconds, and chunks queued
+                                      # on the first ready actor would leave a late one idle
+                                      compute=ray.data.ActorPoolStrategy(
+                                          size=actors, max_tasks_in_flight_per_actor=1),
                                       num_cpus=1)
         for table in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):
             for node in set(table[_NODE].to_pylist()):
