@@ -24,16 +24,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 
 
-def answers(model: Path, paths: list[Path], aligned: bool) -> dict[int, tuple[float, float]]:
-    """Photo index -> (P(female), age) of its largest face."""
-    from genderage.evaluation.photos import largest_faces
-    from genderage.pipeline import GenderAge
-
-    found = largest_faces(GenderAge(model), paths, aligned)
-    return {int(i): (f.gender_probability if f.gender == "female" else 1 - f.gender_probability,
-                     f.age) for i, f in zip(found.index, found.faces)}
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", action="append", required=True, type=Path)
@@ -43,27 +33,30 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
 
-    from genderage.contract import GENDER_LABELS
-    from genderage.data.split import read_manifest
+    from genderage.contract import gender_index
+    from genderage.evaluation.error_model import dev_set_faces
+    from genderage.evaluation.metrics import label_scores
+    from genderage.pipeline import GenderAge
 
     report = {"command": "PYTHONPATH=src python research/ensemble_dev_folds.py " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))}
-    for name, root, source, aligned in (("utkface_val", args.utkface, "utkface", True),
-                                        ("aaf_dev", args.aaf, "aaf", False)):
-        rows = read_manifest(args.manifest, "val", source)
-        paths = [root / r.file for r in rows]
-        per_model = [answers(m, paths, aligned) for m in args.model]
-        keep = sorted(set.intersection(*(set(a) for a in per_model)))
-        female = np.array([GENDER_LABELS[rows[i].gender] == "female" for i in keep])
-        age = np.array([rows[i].age for i in keep], float)
-        p = np.array([[a[i][0] for i in keep] for a in per_model])
-        est = np.array([[a[i][1] for i in keep] for a in per_model])
+    roots = {"utkface": args.utkface, "aaf": args.aaf}
+    runs = [dev_set_faces(GenderAge(m), args.manifest, roots) for m in args.model]
+    for sets in zip(*runs):  # one dev set, every model
+        # file -> (row, P(female), age) of its largest face, per model
+        found = [{row.file: (row, f.female_probability, f.age)
+                  for row, f in zip(s.rows, s.found.faces)} for s in sets]
+        keep = sorted(set.intersection(*(set(a) for a in found)))
+        rows = [found[0][k][0] for k in keep]
+        p = np.array([[a[k][1] for k in keep] for a in found])
+        est = np.array([[a[k][2] for k in keep] for a in found])
         scores = {}
-        for label, pf, ag in [*((str(m), p[k], est[k]) for k, m in enumerate(args.model)),
+        for label, pf, ag in [*((str(m), p[i], est[i]) for i, m in enumerate(args.model)),
                               ("mean of all", p.mean(0), est.mean(0))]:
-            scores[label] = {"gender_accuracy": round(float(((pf > 0.5) == female).mean()), 4),
-                             "age_mae": round(float(np.abs(ag - age).mean()), 3)}
-        report[name] = {"n": len(keep), "scores": scores}
+            s = label_scores([r.age for r in rows], [r.gender for r in rows], ag,
+                             [gender_index("female" if v > 0.5 else "male") for v in pf])
+            scores[label] = {k: s[k] for k in ("gender_accuracy", "age_mae")}
+        report[sets[0].name] = {"n": len(keep), "scores": scores}
     print(json.dumps(report, indent=2))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
