@@ -549,6 +549,11 @@ def test_teacher_targets_mix_into_the_loss_as_documented():
         TrainConfig(age_distribution=True, teacher_weight=0.5)
     with pytest.raises(ValueError, match="need age_distribution"):
         TrainConfig(teachers=["t.onnx"], teacher_weight=0.5)
+    with pytest.raises(ValueError, match="teacher_views='augmented' needs teachers"):
+        TrainConfig(age_distribution=True, teacher_views="augmented")
+    with pytest.raises(ValueError, match="teacher_views='noisy': choose from"):
+        TrainConfig(age_distribution=True, teachers=["t.onnx"], teacher_weight=0.5,
+                    teacher_views="noisy")
 
 
 @pytest.mark.slow  # local loop: over 2 s (CI runs it)
@@ -582,3 +587,45 @@ def test_training_with_a_teacher_ensemble_caches_its_answers(trained, tmp_path, 
     assert _train(data, manifest, tmp_path / "bad", "--epochs", "1", "--age-distribution",
                   "--teacher", str(teacher)) == 2
     assert "teacher_weight" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # local loop: over 2 s (CI runs it)
+def test_online_teachers_answer_the_augmented_batch_the_student_sees(trained, tmp_path,
+                                                                      monkeypatch):
+    from genderage.data.split import read_manifest
+    from genderage.training import loop, teachers
+    from genderage.training.cache import load_faces
+
+    data, manifest, ckpt = trained
+    teacher = tmp_path / "teacher.onnx"
+    assert main(["export", str(ckpt), "--out", str(teacher)]) == 0
+    faces = load_faces(data, [r for r in read_manifest(manifest) if r.split == "train"], None)
+    online = teachers.OnlineTeachers([str(teacher), str(teacher)])
+    # on clean faces, through the training loop's own preprocessing: the cached answers
+    g, a = online(loop.to_float(faces, "cpu", False).numpy())
+    g_cached, a_cached = teachers.ensemble_targets([str(teacher)], faces)
+    np.testing.assert_allclose(g, g_cached, atol=1e-6)
+    np.testing.assert_allclose(a, a_cached, atol=1e-6)
+    assert g.dtype == a.dtype == np.float32 and g.shape == (len(faces), 2)
+
+    # a real run: the teachers are asked about every step's augmented batch, never the clean one
+    seen = []
+    real_call = teachers.OnlineTeachers.__call__
+
+    def spy(self, x):
+        seen.append(x.copy())
+        return real_call(self, x)
+
+    monkeypatch.setattr(teachers.OnlineTeachers, "__call__", spy)
+    assert _train(data, manifest, tmp_path / "student", "--epochs", "1", "--age-distribution",
+                  "--augment", "strong", "--teacher", str(teacher), "--teacher-weight", "0.5",
+                  "--teacher-views", "augmented") == 0
+    cfg = load_checkpoint(tmp_path / "student" / "last.pt")["train_config"]
+    assert cfg["teacher_views"] == "augmented"
+    steps = -(-len(faces) // 8)
+    assert len(seen) == steps and sum(len(x) for x in seen) == len(faces)
+    clean = loop.to_float(faces, "cpu", False).numpy().reshape(len(faces), -1)
+    rows = np.concatenate(seen).reshape(len(faces), -1)
+    nearest = np.abs(rows[:, None, :] - clean[None, :, :]).max(2).min(1)
+    assert (nearest > 0.05).all()  # no teacher input is a clean face
+    assert all(x.shape[1:] == (3, 112, 112) and 0 <= x.min() and x.max() <= 1 for x in seen)

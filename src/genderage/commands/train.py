@@ -66,6 +66,9 @@ FLAGS = (
     ("--teacher-gender-weight", "teacher_gender_weight", {"type": float, "metavar": "W"},
      "the teachers' share in the gender target alone (default: --teacher-weight's; 0: "
      "labels only)"),
+    ("--teacher-views", "teacher_views", {"choices": ("clean", "augmented")},
+     "what the teachers answer: each clean training face once (cached), or the augmented "
+     "batch the student sees at every step (consistent teaching; slower)"),
 )
 RENAMED = {"--compute-precision": ("--precision",)}
 """Flags renamed for one meaning per flag across commands (``--precision`` is the shipped

@@ -25,6 +25,10 @@ expectation of the age distribution, or their mean."""
 Schedule = Literal["plateau", "cosine"]
 Augment = Literal["none", "standard", "strong"]
 Precision = Literal["auto", "bf16", "fp32"]
+TeacherViews = Literal["clean", "augmented"]
+"""What the teachers answer for: each clean training face once (cached), or the very
+augmented batch the student sees, at every step (consistent teaching; costs the teachers'
+forward passes at every step)."""
 
 V2_RELEASE_COMMIT = "c860d97"
 """The commit that shipped model v2, the last one with distillation (``configs/v2.json``)."""
@@ -66,7 +70,8 @@ class TrainConfig:
     ``ldl_weight * KL(age distribution || Gaussian(age, ldl_sigma))`` with
     ``age_distribution``. With ``teachers``, the gender and age-distribution targets are
     ``(1 - teacher_weight) * label + teacher_weight * the teachers' mean answer``
-    (:mod:`.teachers`); ``teacher_gender_weight`` gives the gender target its own share.
+    (:mod:`.teachers`); ``teacher_gender_weight`` gives the gender target its own share, and
+    ``teacher_views`` says whether the teachers answer the clean face or the augmented one.
     """
 
     data_dir: str = ""
@@ -107,6 +112,7 @@ class TrainConfig:
     teachers: list = field(default_factory=list)  # ONNX files whose mean answer is distilled
     teacher_weight: float = 0.0      # share of the ensemble's soft targets in the targets
     teacher_gender_weight: float | None = None  # its share in the gender target (None: as above)
+    teacher_views: TeacherViews = "clean"  # teachers answer the clean or the augmented face
 
     def __post_init__(self):
         check_literals(self)
@@ -129,6 +135,8 @@ class TrainConfig:
         if bool(self.teachers) != (self.teacher_weight > 0):
             raise ValueError("teachers and teacher_weight go together: teachers="
                              f"{self.teachers!r}, teacher_weight={self.teacher_weight}")
+        if self.teacher_views != "clean" and not self.teachers:
+            raise ValueError(f"teacher_views={self.teacher_views!r} needs teachers")
         if self.teachers and not self.age_distribution:
             raise ValueError("teachers need age_distribution=True (they teach the age "
                              "distribution)")

@@ -67,7 +67,12 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
     # AAF dev fold) are scored as <source>_val_* with the monitored model
     train_set, val_set, extra_val = load_splits(cfg)
     val_recrops = val_set.recropped()
-    if cfg.teachers:
+    online_teachers = None
+    if cfg.teachers and cfg.teacher_views == "augmented":
+        from .teachers import OnlineTeachers
+
+        online_teachers = OnlineTeachers(cfg.teachers, cfg.threads)
+    elif cfg.teachers:
         from .teachers import ensemble_targets
 
         t0 = time.time()
@@ -122,7 +127,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
         for b in range(steps_per_epoch):
             batch = train_set.take(np.sort(order[b * cfg.batch_size:(b + 1) * cfg.batch_size]))
             lr.before_step(state["step"])
-            x, targets = batch_tensors(batch, cfg, aug, g, device, channels_last)
+            x, targets = batch_tensors(batch, cfg, aug, g, device, channels_last,
+                                       online_teachers)
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 out = model(x)
             loss, _ = compute_loss(out, targets, cfg)
@@ -290,17 +296,23 @@ def restore(ckpt: dict, model, optimizer, lr: LearningRate, ema: EMA | None) -> 
 
 
 def batch_tensors(batch: FaceSet, cfg: TrainConfig, aug, g: torch.Generator, device,
-                  channels_last: bool) -> tuple[torch.Tensor, Targets]:
-    """A training batch's augmented input (re-crops mixed in) and targets, on ``device``."""
+                  channels_last: bool, online_teachers=None) -> tuple[torch.Tensor, Targets]:
+    """A training batch's augmented input (re-crops mixed in) and targets, on ``device``;
+    with ``online_teachers`` (:class:`~.teachers.OnlineTeachers`) the teachers' answers for
+    that augmented input are the soft targets."""
     faces = batch.faces
     if batch.recrops is not None:
         faces = mix_recrops(faces, batch.recrops, batch.recrop_found, cfg.recrop, g)
     faces = degrade(faces, cfg.robust, g)
-    x = augment(to_float(faces, "cpu", False), aug, g).to(device)
+    x = augment(to_float(faces, "cpu", False), aug, g)
+    if online_teachers is not None:
+        answers = online_teachers(x.numpy())
+    else:
+        answers = [batch.extra.get(k) for k in ("teacher_gender", "teacher_age")]
+    x = x.to(device)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    teacher = [torch.from_numpy(batch.extra[k]).to(device) if k in batch.extra else None
-               for k in ("teacher_gender", "teacher_age")]
+    teacher = [None if a is None else torch.from_numpy(a).to(device) for a in answers]
     return x, Targets(torch.from_numpy(batch.gender).to(device),
                       torch.from_numpy(batch.age).to(device), *teacher)
 

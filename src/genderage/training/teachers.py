@@ -8,6 +8,12 @@ a resumed run reads it back instead of recomputing.
 
 The student then learns from ``(1 - teacher_weight) * labels + teacher_weight * ensemble``
 (:func:`genderage.training.objectives.compute_loss`).
+
+With ``teacher_views="augmented"`` the teachers instead answer the very batch the student
+sees, after augmentation, at every step (:class:`OnlineTeachers`): "consistent teaching"
+(Beyer et al. 2022, "Knowledge distillation: A good teacher is patient and consistent"), so the
+soft target always describes the pixels the student is shown (a re-crop, a darkened face),
+not the clean face they came from.
 """
 
 from __future__ import annotations
@@ -40,8 +46,6 @@ def ensemble_targets(paths: list[str], faces: np.ndarray, cache_dir: str | Path 
     Raises:
         ValueError: a teacher without the age-distribution output.
     """
-    from ..attribute import AttributeModel, softmax
-    from ..onnx_runtime import RuntimeOptions
     from ..preprocess import to_input
 
     cache_file = None
@@ -52,18 +56,61 @@ def ensemble_targets(paths: list[str], faces: np.ndarray, cache_dir: str | Path 
                 return z["gender"], z["age"]
     gender = np.zeros((len(faces), 2), np.float64)
     age = np.zeros((len(faces), AGE_BINS), np.float64)
-    for path in paths:
-        model = AttributeModel(path, RuntimeOptions(threads=threads or None))
-        if not model.has_age_probs:
-            raise ValueError(f"{path}: a teacher needs the age_probs output")
+    for model in open_teachers(paths, threads):
         for start in range(0, len(faces), batch_size):
-            out = model.run(to_input(faces[start:start + batch_size], model.preprocessing))
-            gender[start:start + batch_size] += softmax(out["output"][:, :2].astype(np.float64))
-            age[start:start + batch_size] += out["age_probs"]
-        log.info("teacher %s: %d faces", path, len(faces))
+            g, a = _answers(model, to_input(faces[start:start + batch_size], model.preprocessing))
+            gender[start:start + batch_size] += g
+            age[start:start + batch_size] += a
+        log.info("teacher %s: %d faces", model.path, len(faces))
     gender, age = (gender / len(paths)).astype(np.float32), (age / len(paths)).astype(np.float32)
     if cache_file is not None:
         with replacing(cache_file) as tmp:
             with open(tmp, "wb") as f:
                 np.savez(f, gender=gender, age=age)
     return gender, age
+
+
+def open_teachers(paths: list[str], threads: int = 0) -> list:
+    """The teachers as :class:`~genderage.attribute.AttributeModel` (ValueError: one without
+    the age-distribution output)."""
+    from ..attribute import AttributeModel
+    from ..onnx_runtime import RuntimeOptions
+
+    models = [AttributeModel(path, RuntimeOptions(threads=threads or None)) for path in paths]
+    for model in models:
+        if not model.has_age_probs:
+            raise ValueError(f"{model.path}: a teacher needs the age_probs output")
+    return models
+
+
+def _answers(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One teacher's float64 P(gender) (softmax of its raw logits) and age distribution for a
+    float32 ``[N, 3, S, S]`` model input."""
+    from ..attribute import softmax
+
+    out = model.run(x)
+    return softmax(out["output"][:, :2].astype(np.float64)), out["age_probs"].astype(np.float64)
+
+
+class OnlineTeachers:
+    """The teachers' mean answer for the student's own (augmented) input, step by step.
+
+    ``teachers(x)`` takes the float32 ``[N, 3, S, S]`` batch the student is fed (values in
+    [0, 1], the contract's input, so the teachers see exactly its pixels) and returns float32
+    ``P(female), P(male)`` ``[N, 2]`` and the mean age distribution ``[N, 121]``, as
+    :func:`ensemble_targets` does for clean faces.
+    """
+
+    def __init__(self, paths: list[str], threads: int = 0):
+        self.models = open_teachers(paths, threads)
+
+    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = np.ascontiguousarray(x, np.float32)
+        gender = np.zeros((len(x), 2), np.float64)
+        age = np.zeros((len(x), AGE_BINS), np.float64)
+        for model in self.models:
+            g, a = _answers(model, x)
+            gender += g
+            age += a
+        n = len(self.models)
+        return (gender / n).astype(np.float32), (age / n).astype(np.float32)
