@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
+from ensemble_dev_folds import add_dev_set_arguments  # research/ is the script's folder
+
 FOLDS = 5
 
 
@@ -44,10 +43,7 @@ def cross_fitted(est: np.ndarray, true: np.ndarray, kind: str, seed: int = 0) ->
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", action="append", required=True, type=Path)
-    ap.add_argument("--manifest", type=Path, default=ROOT / "splits" / "utkface_aaf_seed0.csv")
-    ap.add_argument("--utkface", type=Path, default=SHARED / "UTKFace")
-    ap.add_argument("--aaf", type=Path, default=SHARED / "AAF")
+    add_dev_set_arguments(ap)
     args = ap.parse_args(argv)
 
     from genderage.evaluation.error_model import dev_set_faces

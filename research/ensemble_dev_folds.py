@@ -24,12 +24,18 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_dev_set_arguments(ap: argparse.ArgumentParser) -> None:
+    """``--model`` (repeatable) and where the release rule's dev sets are: the arguments of
+    the studies that score models on them (also ``research/age_recalibration.py``)."""
     ap.add_argument("--model", action="append", required=True, type=Path)
     ap.add_argument("--manifest", type=Path, default=ROOT / "splits" / "utkface_aaf_seed0.csv")
     ap.add_argument("--utkface", type=Path, default=SHARED / "UTKFace")
     ap.add_argument("--aaf", type=Path, default=SHARED / "AAF")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_dev_set_arguments(ap)
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
 
