@@ -607,6 +607,19 @@ def test_online_teachers_answer_the_augmented_batch_the_student_sees(trained, tm
     np.testing.assert_allclose(g, g_cached, atol=1e-6)
     np.testing.assert_allclose(a, a_cached, atol=1e-6)
     assert g.dtype == a.dtype == np.float32 and g.shape == (len(faces), 2)
+    # a teacher made for another preprocessing cannot be fed the student's input
+    from dataclasses import replace
+
+    from genderage.attribute import AttributeModel
+    from genderage.contract import META_PREPROCESSING
+    from genderage.training.export import set_metadata
+
+    other = tmp_path / "other.onnx"
+    other.write_bytes(teacher.read_bytes())
+    spec = AttributeModel(teacher).preprocessing
+    set_metadata(other, {META_PREPROCESSING: replace(spec, chip_size=spec.chip_size + 8).to_json()})
+    with pytest.raises(ValueError, match="other.onnx: made for the preprocessing"):
+        teachers.OnlineTeachers([str(teacher), str(other)])
 
     # a real run: the teachers are asked about every step's augmented batch, never the clean one
     seen = []

@@ -96,13 +96,23 @@ class OnlineTeachers:
     """The teachers' mean answer for the student's own (augmented) input, step by step.
 
     ``teachers(x)`` takes the float32 ``[N, 3, S, S]`` batch the student is fed (values in
-    [0, 1], the contract's input, so the teachers see exactly its pixels) and returns float32
+    [0, 1], the contract's input, so the teachers see exactly its pixels; each teacher must be
+    made for the student's preprocessing ``spec``, default the training's) and returns float32
     ``P(female), P(male)`` ``[N, 2]`` and the mean age distribution ``[N, 121]``, as
     :func:`ensemble_targets` does for clean faces.
     """
 
-    def __init__(self, paths: list[str], threads: int = 0):
+    def __init__(self, paths: list[str], threads: int = 0, spec=None):
+        from ..contract import DEFAULT_PREPROCESSING
+
+        spec = spec or DEFAULT_PREPROCESSING
         self.models = open_teachers(paths, threads)
+        for model in self.models:
+            if model.preprocessing != spec:
+                raise ValueError(f"{model.path}: made for the preprocessing "
+                                 f"{model.preprocessing.to_json()}, the student is fed "
+                                 f"{spec.to_json()}; such a teacher can only answer clean "
+                                 f"faces (teacher_views='clean')")
 
     def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x = np.ascontiguousarray(x, np.float32)
