@@ -71,12 +71,14 @@ def test_bootstrap_means_matches_theory():
 
 
 def test_corrected_share_covers_truth_in_simulated_populations(simulation, model_counts):
-    """200 populations with known female shares classified with the model's measured rates
-    (research/report_simulation.py): the corrected 95% interval holds the truth in >= 90%;
-    the naive count is pulled towards 50% by several points when the shares are skewed."""
-    out = simulation.simulate_female_share(model_counts, n_populations=200)
-    assert out["coverage"] >= 0.90, out
-    assert out["coverage_skewed"] >= 0.90, out
+    """1,000 populations with known female shares classified with the model's measured rates
+    (research/report_simulation.py): the corrected 95% interval holds the truth in >= 92%
+    (the simulation's own noise is about 0.7 points here; with 200 populations it was 1.5,
+    and one seed gave 89.5% for a rule whose coverage averages 94.7% over 100 seeds); the
+    naive count is pulled towards 50% by several points when the shares are skewed."""
+    out = simulation.simulate_female_share(model_counts, n_populations=1000)
+    assert out["coverage"] >= 0.92, out
+    assert out["coverage_skewed"] >= 0.92, out
     # Naive bias = fpr (1 - p) - (1 - tpr) p: about +4 points at p = 0.1, -6 at p = 0.9.
     assert out["naive_bias_low"] > 0.03 and out["naive_bias_high"] < -0.03, out
     assert out["naive_coverage_skewed"] < 0.3, out

@@ -473,13 +473,14 @@ def test_shipped_recipe_is_the_metrics_bundle_command():
     bundle = DEFAULT_MODEL.with_name("genderage.metrics.json")
     if not bundle.is_file():
         pytest.skip("no shipped model")
-    shipped = json.loads(bundle.read_text())["training"]["config"]
-    recipe = json.loads((ROOT / "configs" / "v2.json").read_text())
-    # The v2 run recorded no re-crop detector, but its detection caches were made with
-    # genderage 0.1's settings, from before caches were keyed by settings (docs/training.md);
-    # the recipe names them.
-    assert recipe["recrop_detector"] == "mtcnn-v1" and shipped["recrop_detector"] is None
-    assert recipe == {**shipped, "recrop_detector": "mtcnn-v1"}
+    shipped = json.loads(bundle.read_text())["training"]
+    # v3's last cycle: its recipe file is the resolved config the run recorded, field by field
+    assert shipped["recipe"] == "configs/v3j.json"
+    from genderage.training.config import TrainConfig
+
+    recipe = json.loads((ROOT / "configs" / "v3j.json").read_text())
+    assert TrainConfig.from_dict(recipe) == TrainConfig.from_dict(shipped["config"])
+    assert recipe == {k: v for k, v in shipped["config"].items() if k in recipe}
 
 
 def test_a_distillation_recipe_is_refused_with_the_commit_that_runs_it():

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
+from genderage.attribute import AttributeModel, age_band_index
 from genderage.cli import main
 from genderage.models import default_model_path
 from genderage.quality import Quality
@@ -74,18 +75,31 @@ def check_stability(tracks, frames, n_faces, frame_width, label):
               f"answer {t['gender']} {t['gender_probability']:.2f}, age {t['age']:.1f}")
 
 
-def expected_answer(faces: list[dict]) -> tuple[float, float]:
+def expected_answer(faces: list[dict], gender_by_age: dict | None = None
+                    ) -> tuple[float, float]:
     """P(female) and age re-computed from FRAMES.jsonl's raw faces by the documented rule:
-    quality-weighted mean of the calibrated log-odds and of the ages, good faces only."""
+    quality-weighted mean of the log-odds after the temperature and of the ages, good faces
+    only, then the model's calibration. A model with an age-conditioned calibration
+    (``gender_by_age``: log-odds ``scale[b] * z + bias[b]`` in band ``b`` of estimated age)
+    has each frame's calibration undone at that frame's age and the track's applied at the
+    track's age."""
     raw = [f["raw"] for f in faces if f["raw"] is not None]
     good = [r for r in raw if not r["quality"]["low_quality"]] or raw
     weights = np.array([quality_weight(Quality(**{**r["quality"], "reasons": ()}))
                         for r in good])
     p_female = np.array([r["gender_probability"] if r["gender"] == "female"
                          else 1 - r["gender_probability"] for r in good])
+    ages = np.array([r["age"] for r in good])
     log_odds = np.log(p_female / (1 - p_female))
+    if gender_by_age is not None:
+        scale, bias = (np.asarray(gender_by_age[k], float) for k in ("scale", "bias"))
+        b = age_band_index(ages, gender_by_age["lows"])
+        log_odds = (log_odds - bias[b]) / scale[b]
     margin = float(weights @ log_odds / weights.sum())
-    age = float(weights @ np.array([r["age"] for r in good]) / weights.sum())
+    age = float(weights @ ages / weights.sum())
+    if gender_by_age is not None:
+        b = int(age_band_index(np.array([age]), gender_by_age["lows"])[0])
+        margin = scale[b] * margin + bias[b]
     return 1 / (1 + math.exp(-margin)), age
 
 
@@ -140,11 +154,12 @@ def test_frames_schema_detection_interval_and_the_per_track_rule(astronaut_video
             assert list(face["smoothed"]) == ["gender", "gender_probability", "age",
                                               "age_interval"]
     by_track = per_track(frames)
+    spec = AttributeModel(model_path).gender_by_age
     for t in tracks:
         faces = by_track[t["track_id"]]
         used = [f for f in faces if f["raw"] is not None and not f["raw"]["quality"]["low_quality"]]
         assert t["n_frames_used"] == len(used)
-        p_female, age = expected_answer(faces)
+        p_female, age = expected_answer(faces, spec)
         p = t["gender_probability"] if t["gender"] == "female" else 1 - t["gender_probability"]
         assert p == pytest.approx(p_female, abs=2e-3)
         assert t["age"] == pytest.approx(age, abs=0.02)

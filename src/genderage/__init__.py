@@ -7,7 +7,7 @@ imported before its first use. The analyzer is created by the caller:
 :class:`VideoSource` through a :class:`VideoAnalysis` (docs/video.md).
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = ["Face", "GenderAge", "ImageResult", "VideoAnalysis", "VideoSource",
            "__version__", "available_detectors"]

@@ -156,6 +156,10 @@ def recipe_summary(b: dict, name: str) -> dict:
         parts.append(f"from {Path(cfg['init']).name}")
     if cfg.get("distill_alpha"):
         parts.append(f"distillation {cfg['distill_alpha']:g}")
+    if cfg.get("teachers"):
+        parts.append(f"taught by {len(cfg['teachers'])} models {cfg['teacher_weight']:g}")
+    if cfg.get("balance_age"):
+        parts.append(f"band-balanced sampling {cfg['balance_age']:g}")
     if cfg.get("robust"):
         parts.append(f"degradations {cfg['robust']:g}")
     v, aaf = b["utkface_val"], b.get("aaf") or {}
@@ -317,6 +321,14 @@ def _recipe_text(cfg: dict) -> str:
                if cfg.get("recrop") else "")
             + (f"; one real-photo degradation (exposure, blur, JPEG, occlusion) per face with "
                f"probability {cfg['robust']:g}" if cfg.get("robust") else "")
+            + (f"; each face drawn with weight count(its age band) ** -{cfg['balance_age']:g}"
+               if cfg.get("balance_age") else "")
+            + (f"; gender and age-distribution targets = {1 - cfg['teacher_weight']:g} x "
+               f"the label's + {cfg['teacher_weight']:g} x the mean answer of the exported "
+               "models " + ", ".join(f"`{m}`" for m in cfg["teachers"])
+               + (" on the same augmented faces" if cfg.get("teacher_views") == "augmented"
+                  else " on the clean faces")
+               if cfg.get("teachers") else "")
             + (f"; weight EMA {cfg['ema_decay']:g}" if cfg["ema_decay"] else "")
             + f"; seed {cfg['seed']}.")
 
