@@ -473,11 +473,11 @@ def test_shipped_recipe_is_the_metrics_bundle_command():
     bundle = DEFAULT_MODEL.with_name("genderage.metrics.json")
     if not bundle.is_file():
         pytest.skip("no shipped model")
+    from genderage.training.config import TrainConfig
+
     shipped = json.loads(bundle.read_text())["training"]
     # v3's last cycle: its recipe file is the resolved config the run recorded, field by field
     assert shipped["recipe"] == "configs/v3j.json"
-    from genderage.training.config import TrainConfig
-
     recipe = json.loads((ROOT / "configs" / "v3j.json").read_text())
     assert TrainConfig.from_dict(recipe) == TrainConfig.from_dict(shipped["config"])
     assert recipe == {k: v for k, v in shipped["config"].items() if k in recipe}

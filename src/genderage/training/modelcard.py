@@ -157,7 +157,7 @@ def recipe_summary(b: dict, name: str) -> dict:
     if cfg.get("distill_alpha"):
         parts.append(f"distillation {cfg['distill_alpha']:g}")
     if cfg.get("teachers"):
-        parts.append(f"taught by {len(cfg['teachers'])} models {cfg['teacher_weight']:g}")
+        parts.append(f"taught by {len(cfg['teachers'])} models at {cfg['teacher_weight']:g}")
     if cfg.get("balance_age"):
         parts.append(f"band-balanced sampling {cfg['balance_age']:g}")
     if cfg.get("robust"):
@@ -310,6 +310,18 @@ def _start_and_teachers(t: dict) -> str:
     return "".join(parts)
 
 
+def _teachers_text(cfg: dict) -> str:
+    """The recipe text's clause on exported-model teachers (``--teacher``), or ``""``."""
+    if not cfg.get("teachers"):
+        return ""
+    w = cfg["teacher_weight"]
+    views = "the same augmented faces" if cfg.get("teacher_views") == "augmented" \
+        else "the clean faces"
+    models = ", ".join(f"`{m}`" for m in cfg["teachers"])
+    return (f"; gender and age-distribution targets = {1 - w:g} x the label's + {w:g} x the "
+            f"mean answer of the exported models {models} on {views}")
+
+
 def _recipe_text(cfg: dict) -> str:
     return (f"Adam lr {cfg['lr']:g}, batch {cfg['batch_size']}, " + _schedule(cfg)
             + f"; loss = CE(gender) + {cfg['age_weight']:g} x MSE(age/100)"
@@ -323,12 +335,7 @@ def _recipe_text(cfg: dict) -> str:
                f"probability {cfg['robust']:g}" if cfg.get("robust") else "")
             + (f"; each face drawn with weight count(its age band) ** -{cfg['balance_age']:g}"
                if cfg.get("balance_age") else "")
-            + (f"; gender and age-distribution targets = {1 - cfg['teacher_weight']:g} x "
-               f"the label's + {cfg['teacher_weight']:g} x the mean answer of the exported "
-               "models " + ", ".join(f"`{m}`" for m in cfg["teachers"])
-               + (" on the same augmented faces" if cfg.get("teacher_views") == "augmented"
-                  else " on the clean faces")
-               if cfg.get("teachers") else "")
+            + _teachers_text(cfg)
             + (f"; weight EMA {cfg['ema_decay']:g}" if cfg["ema_decay"] else "")
             + f"; seed {cfg['seed']}.")
 

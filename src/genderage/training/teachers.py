@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..contract import DEFAULT_PREPROCESSING
 from ..outputs import replacing
 from .config import AGE_BINS
 
@@ -97,15 +98,13 @@ class OnlineTeachers:
 
     ``teachers(x)`` takes the float32 ``[N, 3, S, S]`` batch the student is fed (values in
     [0, 1], the contract's input, so the teachers see exactly its pixels; each teacher must be
-    made for the student's preprocessing ``spec``, default the training's) and returns float32
+    made for the training's preprocessing, the default one) and returns float32
     ``P(female), P(male)`` ``[N, 2]`` and the mean age distribution ``[N, 121]``, as
     :func:`ensemble_targets` does for clean faces.
     """
 
-    def __init__(self, paths: list[str], threads: int = 0, spec=None):
-        from ..contract import DEFAULT_PREPROCESSING
-
-        spec = spec or DEFAULT_PREPROCESSING
+    def __init__(self, paths: list[str], threads: int = 0):
+        spec = DEFAULT_PREPROCESSING  # the student's input: training uses the default
         self.models = open_teachers(paths, threads)
         for model in self.models:
             if model.preprocessing != spec:
